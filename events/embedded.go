@@ -1,0 +1,107 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// EmbeddedOptions configure the in-process nats-server promobot starts when
+// no external NATS is configured.
+type EmbeddedOptions struct {
+	// DataDir holds JetStream's file storage; events survive restarts
+	// on the same directory.
+	DataDir string
+	// Listen is the loopback host:port other processes (promobot replicas,
+	// the nats CLI, `promobot events tail`) connect to. Empty means no
+	// listener at all: only in-process connections.
+	Listen string
+	// SyncAlways makes JetStream fsync every write, so an acknowledged
+	// event survives a power loss, not only a process crash (slower).
+	SyncAlways bool
+	// ReadyTimeout bounds the wait for the server (default 10s).
+	ReadyTimeout time.Duration
+}
+
+// Embedded is a running in-process nats-server with JetStream.
+type Embedded struct {
+	srv *server.Server
+}
+
+// StartEmbedded starts a nats-server with JetStream in this process and
+// waits until it accepts connections.
+func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("embedded nats: a data directory is required")
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 10 * time.Second
+	}
+	so := &server.Options{
+		ServerName:         "promobot",
+		JetStream:          true,
+		StoreDir:           opts.DataDir,
+		SyncAlways:         opts.SyncAlways,
+		NoSigs:             true,
+		NoLog:              true,
+		MaxPayload:         32 * 1024 * 1024, // GitHub payloads reach 25 MB
+		JetStreamMaxMemory: 64 * 1024 * 1024,
+	}
+	if opts.Listen == "" {
+		so.DontListen = true
+	} else {
+		host, port, err := net.SplitHostPort(opts.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats listen %q: %w", opts.Listen, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats listen %q: port: %w", opts.Listen, err)
+		}
+		if p == 0 {
+			p = server.RANDOM_PORT
+		}
+		so.Host, so.Port = host, p
+	}
+	srv, err := server.NewServer(so)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(opts.ReadyTimeout) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded nats: not ready after %s (is %s in use?)", opts.ReadyTimeout, opts.Listen)
+	}
+	return &Embedded{srv: srv}, nil
+}
+
+// Connect opens a client connection to the embedded server, in-process
+// (no TCP).
+func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.InProcessServer(e.srv), nats.Name("promobot")}, opts...)
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats connect: %w", err)
+	}
+	return nc, nil
+}
+
+// ClientURL is the URL other processes use to reach the server, empty when
+// it does not listen.
+func (e *Embedded) ClientURL() string {
+	if e.srv.Addr() == nil {
+		return ""
+	}
+	return e.srv.ClientURL()
+}
+
+// Shutdown stops the server and waits until it has.
+func (e *Embedded) Shutdown() {
+	e.srv.Shutdown()
+	e.srv.WaitForShutdown()
+}
