@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/webhook"
+)
+
+// Roles a serve process can run.
+const (
+	roleWebhook  = "webhook"
+	roleApplier  = "applier"
+	rolePromoter = "promoter"
+)
+
+var allRoles = []string{roleWebhook, roleApplier, rolePromoter}
+
+type serveFlags struct {
+	listen          string
+	dataDir         string
+	natsListen      string
+	natsURL         string
+	natsCreds       string
+	natsReplicas    int
+	natsSyncAlways  bool
+	roles           []string
+	webhookSecrets  []string
+	appID           int64
+	privateKeyFile  string
+	githubURL       string
+	logFormat       string
+	logLevel        string
+	shutdownTimeout time.Duration
+	applier         applierFlags
+}
+
+func newServeCommand() *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run promobot: receive GitHub webhooks, apply merges, answer /promote",
+		Long: `Run promobot.
+
+By default one process runs everything: an embedded NATS server with JetStream
+(the durable event bus, stored under --data-dir, also reachable by other
+processes on --nats-listen), the webhook receiver, the applier and the promoter.
+
+HTTP endpoints on --listen:
+  POST /webhook   GitHub App webhook (point the App's webhook URL here)
+  GET  /healthz   liveness: the process is up
+  GET  /readyz    readiness: the event bus answers
+  GET  /metrics   Prometheus metrics
+
+Secrets are read from files or the environment, never from flag values:
+  webhook secret   --webhook-secret-file or $PROMOBOT_WEBHOOK_SECRET (one per line;
+                   several allow rotation without downtime)
+  App private key  --private-key-file or $PROMOBOT_PRIVATE_KEY
+  App id           --app-id or $PROMOBOT_APP_ID
+A process running only the webhook role needs only the webhook secret.
+
+At scale, run an external NATS cluster (--nats-url) and split roles across
+deployments with --roles; replicas of a role share its work.`,
+		Example: `  # all in one, embedded NATS in ./promobot-data
+  promobot serve --webhook-secret-file secret.txt --app-id 12345 --private-key-file app.pem
+
+  # only the webhook receiver, against an external NATS cluster
+  promobot serve --roles webhook --nats-url nats://nats:4222 --webhook-secret-file /secrets/webhook`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", ":8080", "HTTP address for /webhook, /healthz, /readyz and /metrics")
+	fl.StringVar(&f.dataDir, "data-dir", "promobot-data", "directory for the embedded NATS server's JetStream storage")
+	fl.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", `address where the embedded NATS server accepts clients ("" for in-process only)`)
+	fl.StringVar(&f.natsURL, "nats-url", "", "external NATS server or cluster URL(s), comma-separated; nothing is embedded when set")
+	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file for --nats-url")
+	fl.IntVar(&f.natsReplicas, "nats-replicas", 0, "replicas of promobot's streams and buckets (default 1 embedded, 3 external)")
+	fl.BoolVar(&f.natsSyncAlways, "nats-sync-always", false, "embedded NATS fsyncs every write, so an acknowledged delivery survives power loss (slower)")
+	fl.StringSliceVar(&f.roles, "roles", allRoles, "roles to run in this process: webhook, applier, promoter")
+	fl.StringArrayVar(&f.webhookSecrets, "webhook-secret-file", nil, "file holding the webhook secret(s), one per line (repeatable)")
+	fl.Int64Var(&f.appID, "app-id", 0, "GitHub App id (or $PROMOBOT_APP_ID)")
+	fl.StringVar(&f.privateKeyFile, "private-key-file", "", "GitHub App private key PEM file (or $PROMOBOT_PRIVATE_KEY)")
+	fl.StringVar(&f.githubURL, "github-url", "https://api.github.com/", "GitHub REST API base URL (GitHub Enterprise Server: https://HOST/api/v3/)")
+	fl.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight work may finish on SIGTERM")
+	f.applier.register(fl)
+	return cmd
+}
+
+func (f *serveFlags) validate() error {
+	if len(f.roles) == 0 {
+		return errors.New("--roles: name at least one of webhook, applier, promoter")
+	}
+	for _, r := range f.roles {
+		if !slices.Contains(allRoles, r) {
+			return fmt.Errorf("--roles: unknown role %q (want webhook, applier or promoter)", r)
+		}
+	}
+	if f.appID == 0 {
+		if v := os.Getenv(envAppID); v != "" {
+			if _, err := fmt.Sscan(v, &f.appID); err != nil {
+				return fmt.Errorf("$%s %q: not a number", envAppID, v)
+			}
+		}
+	}
+	return nil
+}
+
+func (f *serveFlags) has(role string) bool { return slices.Contains(f.roles, role) }
+
+// connectBus starts the embedded NATS server or connects to the external
+// one, and provisions promobot's streams and buckets.
+func connectBus(ctx context.Context, f *serveFlags, log *slog.Logger) (*events.Bus, func(), error) {
+	opts := events.DefaultOptions()
+	var nc *nats.Conn
+	var cleanup []func()
+	closeAll := func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}
+	natsOpts := []nats.Option{
+		nats.Name("promobot"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("event bus disconnected", "error", err)
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("event bus reconnected", "url", c.ConnectedUrlRedacted()) }),
+	}
+	if f.natsURL != "" {
+		opts.Replicas = 3
+		if f.natsCreds != "" {
+			natsOpts = append(natsOpts, nats.UserCredentials(f.natsCreds))
+		}
+		c, err := nats.Connect(f.natsURL, natsOpts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("nats %s connect: %w", redactURL(f.natsURL), err)
+		}
+		nc = c
+		cleanup = append(cleanup, func() { _ = nc.Drain() })
+		log.Info("connected to external NATS", "url", nc.ConnectedUrlRedacted())
+	} else {
+		if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
+			return nil, nil, fmt.Errorf("data dir %s: %w", f.dataDir, err)
+		}
+		srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: f.dataDir, Listen: f.natsListen, SyncAlways: f.natsSyncAlways})
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup = append(cleanup, srv.Shutdown)
+		c, err := srv.Connect(natsOpts...)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		nc = c
+		cleanup = append(cleanup, func() { _ = nc.Drain(); waitClosed(nc, 5*time.Second) })
+		log.Info("embedded NATS started", "data_dir", f.dataDir, "client_url", srv.ClientURL(), "sync_always", f.natsSyncAlways)
+	}
+	if f.natsReplicas > 0 {
+		opts.Replicas = f.natsReplicas
+	}
+	bus, err := events.New(ctx, nc, opts)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return bus, closeAll, nil
+}
+
+func waitClosed(nc *nats.Conn, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !nc.IsClosed() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// redactURL drops credentials from a NATS URL list before it is shown.
+func redactURL(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			if scheme := strings.Index(p, "://"); scheme >= 0 && scheme < at {
+				parts[i] = p[:scheme+3] + "[redacted]" + p[at:]
+			}
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func runServe(ctx context.Context, f *serveFlags) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	log, err := newLogger(f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+
+	// Read every secret before starting anything, so a misconfiguration
+	// fails fast with a clear message.
+	var secrets [][]byte
+	if f.has(roleWebhook) {
+		if secrets, err = loadWebhookSecrets(f.webhookSecrets); err != nil {
+			return err
+		}
+	}
+	var app *appCredentials
+	if f.has(roleApplier) || f.has(rolePromoter) {
+		key, err := loadPrivateKey(f.privateKeyFile)
+		if err != nil {
+			return fmt.Errorf("roles %s need GitHub App credentials: %w", strings.Join(f.roles, ","), err)
+		}
+		if f.appID == 0 {
+			return fmt.Errorf("roles %s need GitHub App credentials: set --app-id or $%s", strings.Join(f.roles, ","), envAppID)
+		}
+		app = &appCredentials{id: f.appID, key: key, baseURL: f.githubURL}
+	}
+
+	bus, closeBus, err := connectBus(ctx, f, log)
+	if err != nil {
+		return err
+	}
+	defer closeBus()
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := bus.Ping(r.Context(), 2*time.Second); err != nil {
+			http.Error(w, "event bus not answering", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.Handler())
+	if f.has(roleWebhook) {
+		reg, err := bus.Registry(ctx)
+		if err != nil {
+			return err
+		}
+		rc, err := webhook.New(webhook.Options{Secrets: secrets, Logger: log}, bus, reg)
+		if err != nil {
+			return err
+		}
+		mux.Handle("/webhook", rc)
+	}
+
+	// Roles run until ctx is cancelled, then get shutdownTimeout to finish.
+	roleCtx, cancelRoles := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRoles()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(f.roles)+1)
+	start := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(roleCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	if f.has(roleApplier) {
+		run, err := newApplierRole(ctx, bus, app, &f.applier, log)
+		if err != nil {
+			return err
+		}
+		start(roleApplier, run)
+	}
+	if f.has(rolePromoter) {
+		run, err := newPromoterRole(ctx, bus, app, log)
+		if err != nil {
+			return err
+		}
+		start(rolePromoter, run)
+	}
+
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", f.listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	log.Info("promobot serving", "listen", ln.Addr().String(), "roles", strings.Join(f.roles, ","), "version", version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("stopping after a fatal error", "error", runErr)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx) // stop taking deliveries first
+	cancelRoles()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-shutdownCtx.Done():
+		log.Warn("in-flight work did not finish in time; it will be redelivered")
+	}
+	return runErr
+}

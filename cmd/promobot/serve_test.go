@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/promobot/promobot/webhook"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeWebhookRole runs "promobot serve --roles webhook" in-process with
+// its embedded NATS, sends it a signed delivery, reads it back with
+// "promobot events tail", and shuts it down.
+func TestServeWebhookRole(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte("old-secret\nnew-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	httpAddr, natsAddr := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := newRootCommand()
+	var stderr bytes.Buffer
+	root.SetErr(&stderr)
+	root.SetArgs([]string{"serve", "--roles", "webhook", "--listen", httpAddr, "--nats-listen", natsAddr,
+		"--data-dir", filepath.Join(dir, "data"), "--webhook-secret-file", secretFile, "--log-format", "text"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	base := "http://" + httpAddr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, _ := get(t, base+"/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never became ready: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+
+	body := []byte(`{"ref":"refs/heads/main","repository":{"name":"cluster-config","full_name":"my-org/cluster-config","html_url":"https://github.com/my-org/cluster-config","owner":{"login":"my-org"}}}`)
+	for _, secret := range []string{"old-secret", "new-secret"} {
+		req, _ := http.NewRequest(http.MethodPost, base+"/webhook", bytes.NewReader(body))
+		req.Header.Set(webhook.HeaderEvent, "push")
+		req.Header.Set(webhook.HeaderDelivery, "delivery-"+secret)
+		req.Header.Set(webhook.HeaderSignature, webhook.Sign([]byte(secret), body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("signed with %s: status %d", secret, resp.StatusCode)
+		}
+	}
+	if code, metrics := get(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(metrics, `promobot_webhook_deliveries_total{code="202",event="push"} 2`) {
+		t.Errorf("/metrics = %d, missing the delivery counter", code)
+	}
+	if strings.Contains(stderr.String(), "old-secret") || strings.Contains(stderr.String(), "new-secret") {
+		t.Error("a webhook secret appeared in the logs")
+	}
+
+	// events tail replays what was stored.
+	var out bytes.Buffer
+	tail := newRootCommand()
+	tail.SetOut(&out)
+	tail.SetArgs([]string{"events", "tail", "--nats-url", "nats://" + natsAddr, "--all", "--limit", "2"})
+	tctx, tcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer tcancel()
+	if err := tail.ExecuteContext(tctx); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "github.push.my-org.cluster-config") || !strings.Contains(lines[0], "com.github.push") ||
+		!strings.Contains(lines[0], "refs/heads/main") || !strings.Contains(lines[1], "delivery-new-secret") {
+		t.Errorf("events tail printed:\n%s", out.String())
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+	if code, _ := get(t, base+"/healthz"); code != 0 {
+		t.Error("HTTP still answering after shutdown")
+	}
+}
+
+func TestServeRefusesBadConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"no webhook secret", []string{"--roles", "webhook"}, nil, "no webhook secret"},
+		{"unknown role", []string{"--roles", "webhook,deployer"}, nil, `unknown role "deployer"`},
+		{"applier without app credentials", []string{"--roles", "applier"}, nil, "need GitHub App credentials"},
+		{"missing secret file", []string{"--roles", "webhook", "--webhook-secret-file", filepath.Join(dir, "nope")}, nil, "webhook secret file"},
+		{"bad log level", []string{"--roles", "webhook", "--log-level", "loud"}, map[string]string{envWebhookSecret: "x"}, "--log-level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(envWebhookSecret, "")
+			t.Setenv(envPrivateKey, "")
+			t.Setenv(envAppID, "")
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			root := newRootCommand()
+			var stderr bytes.Buffer
+			root.SetErr(&stderr)
+			root.SetArgs(append([]string{"serve", "--data-dir", filepath.Join(dir, "d"), "--listen", "127.0.0.1:0", "--nats-listen", ""}, tt.args...))
+			err := root.ExecuteContext(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr %q does not explain the error", stderr.String())
+			}
+		})
+	}
+}
+
