@@ -1,0 +1,539 @@
+package gitops
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultArgoNamespace is the namespace of an Application manifest that does
+// not set metadata.namespace.
+const DefaultArgoNamespace = "argocd"
+
+// InClusterServer is the destination server Argo CD uses for the cluster it
+// runs in.
+const InClusterServer = "https://kubernetes.default.svc"
+
+// maxManifestSize bounds the Application files read; a larger file is
+// skipped with a note rather than read into memory.
+const maxManifestSize = 1 << 20
+
+// App is one deployable app declared by an Argo CD Application manifest.
+type App struct {
+	// Name is the Application's metadata.name.
+	Name string
+	// Namespace is the Application's own namespace (Argo CD's, default
+	// "argocd"), not the namespace it deploys to.
+	Namespace string
+	// RepoURL, Path and TargetRevision are the Application's source. Path is
+	// clean and relative to the repository root ("." for the root).
+	RepoURL        string
+	Path           string
+	TargetRevision string
+	// Server and DestName identify the destination cluster (Argo CD allows
+	// either); DestNamespace is the namespace the app deploys to.
+	Server        string
+	DestName      string
+	DestNamespace string
+	// Automated is set when spec.syncPolicy.automated is present and not
+	// disabled; Prune and SelfHeal are its settings.
+	Automated bool
+	Prune     bool
+	SelfHeal  bool
+	// CreateNamespace is syncOptions CreateNamespace=true.
+	CreateNamespace bool
+	// Environment is the app's environment: apps.<name>.environment from
+	// .promobot.yaml, else inferred (see InferEnvironment). Empty when
+	// nothing names one.
+	Environment string
+	// Apply is false when .promobot.yaml turns applying off for the app.
+	Apply bool
+	// File is the repository-relative path of the manifest declaring it.
+	File string
+}
+
+// String returns "Name" or, outside the default Argo CD namespace,
+// "Namespace/Name".
+func (a App) String() string {
+	if a.Namespace == "" || a.Namespace == DefaultArgoNamespace {
+		return a.Name
+	}
+	return a.Namespace + "/" + a.Name
+}
+
+// NoteKind classifies a Note.
+type NoteKind string
+
+// Note kinds.
+const (
+	// NoteInvalid: a file or manifest that could not be understood.
+	NoteInvalid NoteKind = "invalid"
+	// NoteForeignRepo: an Application whose source is another repository.
+	NoteForeignRepo NoteKind = "foreign-repo"
+	// NoteRoot: an App of Apps root, which deploys Application manifests
+	// rather than workloads and is not applied as a child.
+	NoteRoot NoteKind = "root"
+	// NoteDuplicate: a second Application with the same namespace and name.
+	NoteDuplicate NoteKind = "duplicate"
+	// NoteUnsupported: a manifest promobot understands but cannot act on
+	// (ApplicationSet, several sources from this repository).
+	NoteUnsupported NoteKind = "unsupported"
+	// NoteConfig: .promobot.yaml says something about an app that does not
+	// exist.
+	NoteConfig NoteKind = "config"
+)
+
+// Note explains why a manifest did not become an App. Notes are for logs
+// and status summaries; they are never errors.
+type Note struct {
+	Kind NoteKind
+	// File is the repository-relative file the note is about.
+	File string
+	// App is the Application's name when known.
+	App string
+	// Message says what happened, in words for a platform engineer.
+	Message string
+}
+
+// String formats the note as "file: app: message".
+func (n Note) String() string {
+	s := n.File
+	if n.App != "" {
+		s += ": " + n.App
+	}
+	return s + ": " + n.Message
+}
+
+// DiscoverOptions tunes DiscoverApps.
+type DiscoverOptions struct {
+	// AppsDir is the directory searched, relative to the root of the fs.FS.
+	// Empty means Config.AppsDir, then DefaultAppsDir.
+	AppsDir string
+	// RepoURLs are the URLs of the repository being processed (clone URL,
+	// SSH URL, HTML URL...). Applications whose repoURL is none of them,
+	// after normalisation (scheme, user, ".git", trailing "/" and case are
+	// ignored), are skipped with a NoteForeignRepo. Empty accepts every
+	// repoURL, which is what a local checkout without a known remote wants.
+	RepoURLs []string
+	// Config is the repository's .promobot.yaml, or nil.
+	Config *Config
+}
+
+// argoApp is the part of an Argo CD Application promobot reads.
+type argoApp struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name      string `yaml:"name"`
+		Namespace string `yaml:"namespace"`
+	} `yaml:"metadata"`
+	Spec struct {
+		Source      *argoSource  `yaml:"source"`
+		Sources     []argoSource `yaml:"sources"`
+		Destination struct {
+			Server    string `yaml:"server"`
+			Name      string `yaml:"name"`
+			Namespace string `yaml:"namespace"`
+		} `yaml:"destination"`
+		SyncPolicy struct {
+			Automated *struct {
+				Prune    bool  `yaml:"prune"`
+				SelfHeal bool  `yaml:"selfHeal"`
+				Enabled  *bool `yaml:"enabled"`
+			} `yaml:"automated"`
+			SyncOptions []string `yaml:"syncOptions"`
+		} `yaml:"syncPolicy"`
+	} `yaml:"spec"`
+}
+
+type argoSource struct {
+	RepoURL        string `yaml:"repoURL"`
+	Path           string `yaml:"path"`
+	TargetRevision string `yaml:"targetRevision"`
+	Chart          string `yaml:"chart"`
+	Ref            string `yaml:"ref"`
+	Directory      *struct {
+		Recurse bool `yaml:"recurse"`
+	} `yaml:"directory"`
+}
+
+type found struct {
+	app     App
+	recurse bool
+}
+
+// DiscoverApps finds the Argo CD Applications (apiVersion
+// argoproj.io/v1alpha1, kind Application) in every .yaml, .yml and .json
+// file under the apps directory of fsys, recursively; a file may hold
+// several YAML documents. Other kinds are ignored.
+//
+// An App of Apps root (an Application whose source path is the apps
+// directory, an ancestor of it, or any directory holding Application
+// manifests) is not returned as a deployable app but as a NoteRoot. So are
+// Applications of other repositories (NoteForeignRepo), invalid manifests
+// (NoteInvalid, naming the file) and duplicates. A missing apps directory
+// yields no apps and a note. The error is for failures of fsys itself.
+//
+// Apps are returned sorted by Namespace, then Name. DiscoverApps is safe
+// for concurrent use if fsys is.
+func DiscoverApps(fsys fs.FS, opts DiscoverOptions) ([]App, []Note, error) {
+	dir := opts.AppsDir
+	if dir == "" && opts.Config != nil {
+		dir = opts.Config.AppsDir
+	}
+	if dir == "" {
+		dir = DefaultAppsDir
+	}
+	if err := checkRepoDir(dir); err != nil {
+		return nil, nil, fmt.Errorf("apps dir: %w", err)
+	}
+	dir = path.Clean(dir)
+	var notes []Note
+	if _, err := fs.Stat(fsys, dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, []Note{{Kind: NoteInvalid, File: dir, Message: "apps directory not found; no Application manifests to read"}}, nil
+	}
+	repos := map[string]bool{}
+	for _, u := range opts.RepoURLs {
+		repos[NormalizeRepoURL(u)] = true
+	}
+
+	var all []found
+	manifestDirs := map[string]bool{}
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != dir && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(path.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+		default:
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.Size() > maxManifestSize {
+			notes = append(notes, Note{Kind: NoteInvalid, File: p, Message: fmt.Sprintf("file is larger than %d bytes; not read", maxManifestSize)})
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		apps, fileNotes := parseManifests(p, data)
+		notes = append(notes, fileNotes...)
+		if len(apps) > 0 || hasNote(fileNotes, NoteUnsupported) {
+			manifestDirs[path.Dir(p)] = true
+		}
+		all = append(all, apps...)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("apps dir %s walk: %w", dir, err)
+	}
+
+	seen := map[string]string{}
+	var apps []App
+	for _, f := range all {
+		a := f.app
+		if isRoot(a.Path, f.recurse, dir, manifestDirs) {
+			notes = append(notes, Note{Kind: NoteRoot, File: a.File, App: a.Name, Message: fmt.Sprintf("App of Apps root (source path %s holds Application manifests); not applied as a child", a.Path)})
+			continue
+		}
+		if len(repos) > 0 && !repos[NormalizeRepoURL(a.RepoURL)] {
+			notes = append(notes, Note{Kind: NoteForeignRepo, File: a.File, App: a.Name, Message: fmt.Sprintf("source %s is another repository; skipped", a.RepoURL)})
+			continue
+		}
+		id := a.Namespace + "/" + a.Name
+		if first, dup := seen[id]; dup {
+			notes = append(notes, Note{Kind: NoteDuplicate, File: a.File, App: a.Name, Message: fmt.Sprintf("Application %s is already declared in %s; skipped", id, first)})
+			continue
+		}
+		seen[id] = a.File
+		a.Environment = InferEnvironment(a, opts.Config)
+		a.Apply = opts.Config.ApplyEnabled(a.Name)
+		apps = append(apps, a)
+	}
+	if opts.Config != nil {
+		names := map[string]bool{}
+		for _, a := range apps {
+			names[a.Name] = true
+		}
+		for _, name := range sortedKeys(opts.Config.Apps) {
+			if !names[name] {
+				notes = append(notes, Note{Kind: NoteConfig, File: ConfigFile, App: name, Message: "apps." + name + " matches no Application"})
+			}
+		}
+	}
+	sort.SliceStable(apps, func(i, j int) bool {
+		if apps[i].Namespace != apps[j].Namespace {
+			return apps[i].Namespace < apps[j].Namespace
+		}
+		return apps[i].Name < apps[j].Name
+	})
+	return apps, notes, nil
+}
+
+func hasNote(notes []Note, k NoteKind) bool {
+	for _, n := range notes {
+		if n.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// isRoot reports whether an app with source path p deploys Application
+// manifests: p is the apps directory or one of its ancestors, or p holds
+// manifests (anywhere below it when the source recurses).
+func isRoot(p string, recurse bool, appsDir string, manifestDirs map[string]bool) bool {
+	if p == appsDir || p == "." || strings.HasPrefix(appsDir, p+"/") {
+		return true
+	}
+	for d := range manifestDirs {
+		if d == p || (recurse && strings.HasPrefix(d, p+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseManifests reads every YAML document of one file and returns its
+// Applications, with notes for what could not be read.
+func parseManifests(file string, data []byte) ([]found, []Note) {
+	var apps []found
+	var notes []Note
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for doc := 1; ; doc++ {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			notes = append(notes, Note{Kind: NoteInvalid, File: file, Message: fmt.Sprintf("not valid YAML (document %d): %s", doc, strings.TrimPrefix(err.Error(), "yaml: "))})
+			break // the decoder cannot resume after a syntax error
+		}
+		if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
+			continue
+		}
+		var head struct {
+			APIVersion string `yaml:"apiVersion"`
+			Kind       string `yaml:"kind"`
+			Metadata   struct {
+				Name string `yaml:"name"`
+			} `yaml:"metadata"`
+		}
+		_ = n.Decode(&head) // a type mismatch leaves fields empty: not an Application
+		if !strings.HasPrefix(head.APIVersion, "argoproj.io/") {
+			continue
+		}
+		switch head.Kind {
+		case "Application":
+		case "ApplicationSet":
+			notes = append(notes, Note{Kind: NoteUnsupported, File: file, App: head.Metadata.Name, Message: "ApplicationSet is not supported; declare each Application"})
+			continue
+		default:
+			continue
+		}
+		a, note := appFromNode(file, &n)
+		if note != nil {
+			notes = append(notes, *note)
+			continue
+		}
+		apps = append(apps, a)
+	}
+	return apps, notes
+}
+
+func appFromNode(file string, n *yaml.Node) (found, *Note) {
+	var m argoApp
+	if err := n.Decode(&m); err != nil {
+		return found{}, &Note{Kind: NoteInvalid, File: file, Message: "invalid Application: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	name := m.Metadata.Name
+	bad := func(format string, args ...any) (found, *Note) {
+		return found{}, &Note{Kind: NoteInvalid, File: file, App: name, Message: fmt.Sprintf(format, args...)}
+	}
+	if name == "" {
+		return bad("Application has no metadata.name")
+	}
+	src := m.Spec.Source
+	if src == nil {
+		var ours []argoSource
+		for _, s := range m.Spec.Sources {
+			if s.Path != "" && s.Chart == "" {
+				ours = append(ours, s)
+			}
+		}
+		switch {
+		case len(m.Spec.Sources) == 0:
+			return bad("Application has no spec.source")
+		case len(ours) != 1:
+			return found{}, &Note{Kind: NoteUnsupported, File: file, App: name, Message: fmt.Sprintf("%d of its %d sources are repository paths; promobot applies Applications with exactly one", len(ours), len(m.Spec.Sources))}
+		}
+		src = &ours[0]
+	}
+	if src.Chart != "" {
+		return found{}, &Note{Kind: NoteForeignRepo, File: file, App: name, Message: fmt.Sprintf("source is Helm chart %s from %s; skipped", src.Chart, src.RepoURL)}
+	}
+	if src.RepoURL == "" {
+		return bad("Application has no spec.source.repoURL")
+	}
+	p := strings.TrimPrefix(strings.TrimSpace(src.Path), "/")
+	if p == "" {
+		p = "."
+	}
+	if err := checkRepoDir(p); err != nil {
+		return bad("source path: %v", err)
+	}
+	p = path.Clean(p)
+	d := m.Spec.Destination
+	if d.Server == "" && d.Name == "" {
+		return bad("Application has neither spec.destination.server nor spec.destination.name")
+	}
+	a := App{
+		Name:           name,
+		Namespace:      m.Metadata.Namespace,
+		RepoURL:        src.RepoURL,
+		Path:           p,
+		TargetRevision: src.TargetRevision,
+		Server:         strings.TrimSuffix(d.Server, "/"),
+		DestName:       d.Name,
+		DestNamespace:  d.Namespace,
+		File:           file,
+	}
+	if a.Namespace == "" {
+		a.Namespace = DefaultArgoNamespace
+	}
+	if au := m.Spec.SyncPolicy.Automated; au != nil && (au.Enabled == nil || *au.Enabled) {
+		a.Automated, a.Prune, a.SelfHeal = true, au.Prune, au.SelfHeal
+	}
+	for _, o := range m.Spec.SyncPolicy.SyncOptions {
+		k, v, _ := strings.Cut(o, "=")
+		if strings.TrimSpace(k) == "CreateNamespace" && strings.EqualFold(strings.TrimSpace(v), "true") {
+			a.CreateNamespace = true
+		}
+	}
+	return found{app: a, recurse: src.Directory != nil && src.Directory.Recurse}, nil
+}
+
+// NormalizeRepoURL reduces a Git URL to "host/owner/repo" in lower case, so
+// that https://github.com/Org/Repo.git, git@github.com:org/repo and
+// ssh://git@github.com/org/repo compare equal. Ports are dropped.
+func NormalizeRepoURL(u string) string {
+	s := strings.TrimSpace(u)
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+		if at := strings.LastIndex(strings.SplitN(s, "/", 2)[0], "@"); at >= 0 {
+			s = s[at+1:]
+		}
+		host, rest, _ := strings.Cut(s, "/")
+		if h, _, ok := strings.Cut(host, ":"); ok {
+			host = h
+		}
+		s = host + "/" + rest
+	} else if at := strings.Index(s, "@"); at >= 0 && strings.Contains(s[at:], ":") {
+		// scp-like: git@github.com:org/repo.git
+		host, rest, _ := strings.Cut(s[at+1:], ":")
+		s = host + "/" + strings.TrimPrefix(rest, "/")
+	}
+	s = strings.TrimRight(s, "/")
+	s = strings.TrimSuffix(s, ".git")
+	return strings.ToLower(strings.TrimRight(s, "/"))
+}
+
+// InferEnvironment returns app's environment. In order:
+//  1. apps.<name>.environment in cfg;
+//  2. the destination namespace, when it is an environment word (see
+//     EnvironmentRank) or ends with "-<word>" ("shop-staging" → staging);
+//  3. the source directory's name, when its parent is "overlays", "envs"
+//     or "environments" (kustomize/overlays/qa-eu → qa-eu), or when it is
+//     an environment word;
+//  4. the app name's "-<word>" suffix (my-api-production → production).
+//
+// It returns "" when none applies; such an app takes no part in a derived
+// pipeline.
+func InferEnvironment(app App, cfg *Config) string {
+	if cfg != nil {
+		if o, ok := cfg.Apps[app.Name]; ok && o.Environment != "" {
+			return o.Environment
+		}
+	}
+	if e := envWord(app.DestNamespace); e != "" {
+		return e
+	}
+	if app.Path != "" && app.Path != "." {
+		base := path.Base(app.Path)
+		switch path.Base(path.Dir(app.Path)) {
+		case "overlays", "envs", "environments":
+			return strings.ToLower(base)
+		}
+		if _, ok := EnvironmentRank(base); ok {
+			return strings.ToLower(base)
+		}
+	}
+	return envSuffix(app.Name)
+}
+
+// envWord returns s when it is an environment word, the word after its last
+// "-" when that is one, or "".
+func envWord(s string) string {
+	s = strings.ToLower(s)
+	if _, ok := EnvironmentRank(s); ok {
+		return s
+	}
+	return envSuffix(s)
+}
+
+func envSuffix(s string) string {
+	s = strings.ToLower(s)
+	for w := range envRanks {
+		if strings.HasSuffix(s, "-"+w) {
+			// prefer the longest match: "pre-prod" over "prod"
+			best := w
+			for w2 := range envRanks {
+				if len(w2) > len(best) && strings.HasSuffix(s, "-"+w2) {
+					best = w2
+				}
+			}
+			return best
+		}
+	}
+	return ""
+}
+
+var envRanks = map[string]int{
+	"local": 5, "sandbox": 8,
+	"dev": 10, "develop": 10, "development": 10,
+	"test": 20, "testing": 20,
+	"int": 25, "integration": 25,
+	"qa":    30,
+	"uat":   35,
+	"stage": 40, "staging": 40, "stg": 40,
+	"preprod": 50, "pre-prod": 50, "preproduction": 50, "pre-production": 50,
+	"prod": 60, "production": 60, "prd": 60, "live": 60,
+}
+
+// EnvironmentRank orders well-known environment names from the first to
+// the last stage of a pipeline: local < sandbox < dev < test < integration
+// < qa < uat < staging < preprod < production (with common spellings:
+// development, stage, stg, pre-prod, prod, prd, live...). ok is false for
+// a name it does not know.
+func EnvironmentRank(env string) (rank int, ok bool) {
+	rank, ok = envRanks[strings.ToLower(env)]
+	return rank, ok
+}

@@ -1,0 +1,680 @@
+package gitops
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ConfigFile is the repository-relative path of promobot's optional
+// repository configuration. Callers read it from the repository's default
+// branch, never from a pull request's head, so that a pull request cannot
+// change the rules (who may promote, gates, cluster credentials) it is judged
+// by. A change to this file affects every app (see Affected).
+const ConfigFile = ".promobot.yaml"
+
+// DefaultAppsDir is where Application manifests are looked for when neither
+// the caller nor .promobot.yaml names another directory.
+const DefaultAppsDir = "apps"
+
+// DefaultDriftInterval is how often the applier compares live objects with
+// the last render when .promobot.yaml does not say otherwise.
+const DefaultDriftInterval = 5 * time.Minute
+
+// minDriftInterval keeps a repository from turning drift detection into a
+// load test of its clusters.
+const minDriftInterval = time.Minute
+
+// maxFreezeDuration bounds a cron freeze window; it also bounds the work
+// FreezeWindow.Active does (one cron match per minute of the window).
+const maxFreezeDuration = 31 * 24 * time.Hour
+
+// Config is the content of .promobot.yaml, promobot's optional
+// per-repository configuration. Every field is optional; a repository
+// without the file behaves as DefaultConfig. The file is decoded strictly:
+// an unknown field is an error naming the field and its line.
+//
+// A complete, commented example is internal/gitops/testdata/promobot.example.yaml.
+type Config struct {
+	// AppsDir is the repository-relative directory searched recursively for
+	// Argo CD Application manifests. Default "apps".
+	AppsDir string `yaml:"appsDir"`
+
+	// Clusters maps an Application's spec.destination.server URL (or, for
+	// Applications that use spec.destination.name, that name) to the
+	// credentials promobot uses to apply to that cluster. An app whose
+	// destination is not listed here is applied with the credentials of the
+	// cluster promobot runs in only when its destination is the in-cluster
+	// address https://kubernetes.default.svc; otherwise the applier reports
+	// that it has no credentials for it.
+	Clusters map[string]Cluster `yaml:"clusters"`
+
+	// Apps holds per-app overrides keyed by the Application's metadata.name.
+	Apps map[string]AppOverride `yaml:"apps"`
+
+	// Steps is the promotion pipeline (key "pipeline"), in order. Without
+	// it the pipeline is derived from the apps' environments (see
+	// Config.Pipeline).
+	Steps []PipelineStep `yaml:"pipeline"`
+
+	// Promoters lists who may run /promote besides users with write,
+	// maintain or admin permission on the repository.
+	Promoters Promoters `yaml:"promoters"`
+
+	// Render controls how overlays are rendered.
+	Render RenderOptions `yaml:"render"`
+
+	// Prune widens what pruning may delete. By default Namespaces and
+	// CustomResourceDefinitions are never pruned.
+	Prune PruneOptions `yaml:"prune"`
+
+	// Force makes server-side apply take ownership of fields another field
+	// manager owns instead of reporting the conflict. Default false.
+	Force bool `yaml:"force"`
+
+	// DriftInterval is how often live objects are compared with the last
+	// render (and, for apps with selfHeal, re-applied). At least 1m; "0s"
+	// turns drift detection off. Default 5m.
+	DriftInterval Duration `yaml:"driftInterval"`
+}
+
+// Cluster names the credentials for one destination cluster. Exactly one of
+// InCluster, Kubeconfig and KubeconfigSecret is set.
+type Cluster struct {
+	// InCluster uses the service account promobot runs as.
+	InCluster bool `yaml:"inCluster"`
+	// Kubeconfig reads a kubeconfig file on the host promobot runs on.
+	Kubeconfig *KubeconfigFile `yaml:"kubeconfig"`
+	// KubeconfigSecret reads a kubeconfig from a Secret in the cluster
+	// promobot runs in.
+	KubeconfigSecret *KubeconfigSecret `yaml:"kubeconfigSecret"`
+}
+
+// KubeconfigFile is a kubeconfig file on promobot's host and an optional
+// context in it (default: the file's current context).
+type KubeconfigFile struct {
+	File    string `yaml:"file"`
+	Context string `yaml:"context"`
+}
+
+// KubeconfigSecret is a kubeconfig stored under Key of the Secret
+// Namespace/Name in the cluster promobot runs in, and an optional context
+// in it. Key defaults to "kubeconfig".
+type KubeconfigSecret struct {
+	Namespace string `yaml:"namespace"`
+	Name      string `yaml:"name"`
+	Key       string `yaml:"key"`
+	Context   string `yaml:"context"`
+}
+
+// DefaultKubeconfigSecretKey is the Secret key read when a
+// kubeconfigSecret does not name one.
+const DefaultKubeconfigSecretKey = "kubeconfig"
+
+// AppOverride changes how promobot treats one app.
+type AppOverride struct {
+	// Apply set to false stops the applier from applying the app; diffs and
+	// promotions still work. Default true.
+	Apply *bool `yaml:"apply"`
+	// Environment overrides the environment inferred for the app.
+	Environment string `yaml:"environment"`
+}
+
+// PipelineStep is one promotion from an environment to the next.
+type PipelineStep struct {
+	// From is the source environment.
+	From string `yaml:"from"`
+	// To is the target environment.
+	To string `yaml:"to"`
+	// AutoPromote opens the promotion PR without a /promote comment once
+	// From applied a commit that changed images and the gates pass.
+	AutoPromote bool `yaml:"autoPromote"`
+	// Gates hold a promotion back until they pass.
+	Gates Gates `yaml:"gates"`
+}
+
+// Gates are the conditions a promotion waits for.
+type Gates struct {
+	// RequireHealthy requires the source environment to have applied the
+	// source commit and to be healthy. Default true; use RequiresHealthy.
+	RequireHealthy *bool `yaml:"requireHealthy"`
+	// Soak is how long the source commit must have run in the source
+	// environment before it may be promoted. Default 0.
+	Soak Duration `yaml:"soak"`
+	// Freeze lists windows during which no promotion into To happens.
+	Freeze []FreezeWindow `yaml:"freeze"`
+}
+
+// RequiresHealthy reports whether the source environment must be applied
+// and healthy before a promotion (true unless requireHealthy: false).
+func (g Gates) RequiresHealthy() bool {
+	return g.RequireHealthy == nil || *g.RequireHealthy
+}
+
+// Frozen returns the first freeze window active at t, if any.
+func (g Gates) Frozen(t time.Time) (FreezeWindow, bool) {
+	for _, w := range g.Freeze {
+		if w.Active(t) {
+			return w, true
+		}
+	}
+	return FreezeWindow{}, false
+}
+
+// FreezeWindow is a period during which promotions are held back. It is
+// either recurring (Cron and Duration: a window opens at every time the
+// five-field cron expression matches and lasts Duration) or one-off (Start
+// and End, as "2006-01-02T15:04" local to Timezone, or RFC 3339 with an
+// offset).
+type FreezeWindow struct {
+	// Cron is a standard five-field cron expression (minute hour
+	// day-of-month month day-of-week; names like mon or jan allowed).
+	Cron string `yaml:"cron"`
+	// Duration is how long a recurring window lasts (at most 31 days).
+	Duration Duration `yaml:"duration"`
+	// Start and End bound a one-off window; End is exclusive.
+	Start string `yaml:"start"`
+	End   string `yaml:"end"`
+	// Timezone is an IANA time zone name such as Europe/Berlin. Default UTC.
+	Timezone string `yaml:"timezone"`
+	// Reason is shown in the reply when the window holds a promotion back.
+	Reason string `yaml:"reason"`
+
+	schedule   *cronSchedule
+	loc        *time.Location
+	start, end time.Time
+}
+
+// Active reports whether t falls inside the window. It is safe for
+// concurrent use. A window that was not produced by ParseConfig is compiled
+// on each call; an invalid one is never active (ParseConfig refuses it).
+func (w FreezeWindow) Active(t time.Time) bool {
+	if w.loc == nil {
+		if err := w.compile(); err != nil {
+			return false
+		}
+	}
+	if w.schedule == nil {
+		return !t.Before(w.start) && t.Before(w.end)
+	}
+	from := t.Add(-w.Duration.D())
+	for s := t.Truncate(time.Minute); s.After(from); s = s.Add(-time.Minute) {
+		if w.schedule.match(s.In(w.loc)) {
+			return true
+		}
+	}
+	return false
+}
+
+// String describes the window for a reply or help text.
+func (w FreezeWindow) String() string {
+	tz := w.Timezone
+	if tz == "" {
+		tz = "UTC"
+	}
+	var s string
+	if w.Cron != "" {
+		s = fmt.Sprintf("%s for %s (%s)", w.Cron, w.Duration, tz)
+	} else {
+		s = fmt.Sprintf("%s to %s (%s)", w.Start, w.End, tz)
+	}
+	if w.Reason != "" {
+		s += ": " + w.Reason
+	}
+	return s
+}
+
+var localLayouts = []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"}
+
+func (w *FreezeWindow) compile() error {
+	loc := time.UTC
+	if w.Timezone != "" {
+		l, err := time.LoadLocation(w.Timezone)
+		if err != nil {
+			return fmt.Errorf("unknown timezone %q (use an IANA name such as Europe/Berlin)", w.Timezone)
+		}
+		loc = l
+	}
+	switch {
+	case w.Cron != "" && (w.Start != "" || w.End != ""):
+		return errors.New("set either cron and duration, or start and end, not both")
+	case w.Cron != "":
+		s, err := parseCron(w.Cron)
+		if err != nil {
+			return fmt.Errorf("cron %q: %w", w.Cron, err)
+		}
+		if w.Duration <= 0 {
+			return errors.New("a cron window needs a duration, e.g. duration: 62h")
+		}
+		if w.Duration.D() > maxFreezeDuration {
+			return fmt.Errorf("duration %s is longer than %s", w.Duration, Duration(maxFreezeDuration))
+		}
+		w.schedule = s
+	case w.Start != "" || w.End != "":
+		if w.Duration != 0 {
+			return errors.New("duration is only used with cron")
+		}
+		start, err := parseWhen(w.Start, loc)
+		if err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+		end, err := parseWhen(w.End, loc)
+		if err != nil {
+			return fmt.Errorf("end: %w", err)
+		}
+		if !end.After(start) {
+			return fmt.Errorf("end %s is not after start %s", w.End, w.Start)
+		}
+		w.start, w.end = start, end
+	default:
+		return errors.New("set cron and duration, or start and end")
+	}
+	w.loc = loc
+	return nil
+}
+
+func parseWhen(s string, loc *time.Location) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, errors.New("missing")
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range localLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time like 2025-12-24T00:00 or 2025-12-24T00:00:00+01:00", s)
+}
+
+// Promoters lists who may promote besides users with write, maintain or
+// admin permission on the repository.
+type Promoters struct {
+	// Users are GitHub logins.
+	Users []string `yaml:"users"`
+	// Teams are "org/team-slug" names; the caller checks membership.
+	Teams []string `yaml:"teams"`
+}
+
+// AllowsUser reports whether login is listed in Users (GitHub logins are
+// case-insensitive).
+func (p Promoters) AllowsUser(login string) bool {
+	for _, u := range p.Users {
+		if strings.EqualFold(u, login) {
+			return true
+		}
+	}
+	return false
+}
+
+// RenderOptions controls rendering.
+type RenderOptions struct {
+	// Helm allows kustomize's helmCharts inflation. Default false.
+	Helm bool `yaml:"helm"`
+}
+
+// PruneOptions widens what pruning may delete.
+type PruneOptions struct {
+	// Namespaces allows pruning Namespaces an app no longer renders.
+	Namespaces bool `yaml:"namespaces"`
+	// CRDs allows pruning CustomResourceDefinitions an app no longer renders.
+	CRDs bool `yaml:"crds"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30m",
+// "1h30m"), plus a "d" unit for days ("2d").
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats d like time.Duration, without trailing zero units
+// ("30m", "1h30m", "62h").
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: expected a duration like 30m", n.Line)
+	}
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+var daysRe = regexp.MustCompile(`^(\d+)d(.*)$`)
+
+func parseDuration(s string) (time.Duration, error) {
+	var days time.Duration
+	rest := s
+	if m := daysRe.FindStringSubmatch(s); m != nil {
+		var n int
+		fmt.Sscanf(m[1], "%d", &n)
+		days = time.Duration(n) * 24 * time.Hour
+		rest = m[2]
+		if rest == "" {
+			return days, nil
+		}
+	}
+	v, err := time.ParseDuration(rest)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a duration like 30m, 1h30m or 2d", s)
+	}
+	return days + v, nil
+}
+
+// DefaultConfig is the configuration of a repository without .promobot.yaml.
+func DefaultConfig() *Config {
+	return &Config{
+		AppsDir:       DefaultAppsDir,
+		DriftInterval: Duration(DefaultDriftInterval),
+	}
+}
+
+// ApplyEnabled reports whether the applier should apply the named app (true
+// unless apps.<name>.apply is false). A nil Config enables every app.
+func (c *Config) ApplyEnabled(app string) bool {
+	if c == nil {
+		return true
+	}
+	o, ok := c.Apps[app]
+	return !ok || o.Apply == nil || *o.Apply
+}
+
+// ClusterFor returns the credentials configured for app's destination,
+// looked up by destination server URL, then by destination name.
+func (c *Config) ClusterFor(app App) (Cluster, bool) {
+	if c == nil {
+		return Cluster{}, false
+	}
+	if app.Server != "" {
+		if cl, ok := c.Clusters[app.Server]; ok {
+			return cl, true
+		}
+		if cl, ok := c.Clusters[strings.TrimSuffix(app.Server, "/")]; ok {
+			return cl, true
+		}
+	}
+	if app.DestName != "" {
+		if cl, ok := c.Clusters[app.DestName]; ok {
+			return cl, true
+		}
+	}
+	return Cluster{}, false
+}
+
+// ConfigError is a .promobot.yaml that cannot be used. Problems lists every
+// problem found, each naming its line where known, so one reply can tell a
+// user everything to fix.
+type ConfigError struct {
+	Problems []string
+}
+
+// Error implements error.
+func (e *ConfigError) Error() string {
+	if len(e.Problems) == 1 {
+		return ConfigFile + ": " + e.Problems[0]
+	}
+	return fmt.Sprintf("%s: %d problems:\n  %s", ConfigFile, len(e.Problems), strings.Join(e.Problems, "\n  "))
+}
+
+// ParseConfig decodes and validates the content of .promobot.yaml. Unknown
+// fields, duplicate keys, wrong types and invalid values are reported
+// together in a *ConfigError. Empty content (or only comments) yields
+// DefaultConfig. Fields not set keep their defaults.
+func ParseConfig(data []byte) (*Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return cfg, nil
+		}
+		return nil, &ConfigError{Problems: []string{strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &ConfigError{Problems: []string{"only one YAML document is allowed"}}
+	}
+	if len(root.Content) == 0 || (root.Content[0].Kind == yaml.ScalarNode && root.Content[0].Tag == "!!null") {
+		return cfg, nil
+	}
+	lines := map[string]int{}
+	var problems []string
+	checkFields(root.Content[0], configType, "", lines, &problems)
+	if len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
+	}
+	if err := root.Content[0].Decode(cfg); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, e := range te.Errors {
+				problems = append(problems, cleanTypeError(e))
+			}
+		} else {
+			problems = append(problems, cleanTypeError(err.Error()))
+		}
+		return nil, &ConfigError{Problems: problems}
+	}
+	cfg.validate(lines, &problems)
+	if len(problems) > 0 {
+		return nil, &ConfigError{Problems: problems}
+	}
+	return cfg, nil
+}
+
+var typeErrRe = regexp.MustCompile(`cannot unmarshal !!(\w+) ` + "`" + `([^` + "`" + `]*)` + "`" + ` into (\S+)`)
+
+func cleanTypeError(s string) string {
+	s = strings.TrimPrefix(s, "yaml: ")
+	return typeErrRe.ReplaceAllStringFunc(s, func(m string) string {
+		sm := typeErrRe.FindStringSubmatch(m)
+		want := sm[3]
+		switch {
+		case strings.HasSuffix(want, "bool"):
+			want = "true or false"
+		case strings.HasPrefix(want, "[]"):
+			want = "a list"
+		case strings.HasPrefix(want, "map["), strings.HasPrefix(want, "gitops."), strings.HasPrefix(want, "*gitops."):
+			want = "a mapping"
+		case want == "string":
+			want = "a string"
+		}
+		return fmt.Sprintf("%q is not %s", sm[2], want)
+	})
+}
+
+var (
+	loginRe   = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
+	teamRe    = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}/[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	envNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+)
+
+func (c *Config) validate(lines map[string]int, problems *[]string) {
+	add := func(p, format string, args ...any) {
+		msg := p + ": " + fmt.Sprintf(format, args...)
+		if l, ok := lineOf(lines, p); ok {
+			msg = fmt.Sprintf("line %d: %s", l, msg)
+		}
+		*problems = append(*problems, msg)
+	}
+	if err := checkRepoDir(c.AppsDir); err != nil {
+		add("appsDir", "%v", err)
+	}
+	for _, server := range sortedKeys(c.Clusters) {
+		cl := c.Clusters[server]
+		p := "clusters." + server
+		if server == "" {
+			add(p, "empty destination server")
+		} else if strings.Contains(server, "://") {
+			if u, err := url.Parse(server); err != nil || u.Host == "" {
+				add(p, "%q is not a server URL like https://kubernetes.default.svc", server)
+			}
+		}
+		n := 0
+		if cl.InCluster {
+			n++
+		}
+		if cl.Kubeconfig != nil {
+			n++
+			if cl.Kubeconfig.File == "" {
+				add(p+".kubeconfig.file", "missing file")
+			}
+		}
+		if s := cl.KubeconfigSecret; s != nil {
+			n++
+			if s.Namespace == "" {
+				add(p+".kubeconfigSecret.namespace", "missing namespace")
+			}
+			if s.Name == "" {
+				add(p+".kubeconfigSecret.name", "missing name")
+			}
+			if s.Key == "" {
+				s.Key = DefaultKubeconfigSecretKey
+			}
+		}
+		if n != 1 {
+			add(p, "set exactly one of inCluster, kubeconfig, kubeconfigSecret (found %d)", n)
+		}
+	}
+	for _, name := range sortedKeys(c.Apps) {
+		if e := c.Apps[name].Environment; e != "" && !envNameRe.MatchString(e) {
+			add("apps."+name+".environment", "%q is not an environment name (lowercase letters, digits and -)", e)
+		}
+	}
+	from := map[string]int{}
+	to := map[string]int{}
+	for i := range c.Steps {
+		s := &c.Steps[i]
+		p := fmt.Sprintf("pipeline[%d]", i)
+		if s.From == "" {
+			add(p+".from", "missing source environment")
+		} else if !envNameRe.MatchString(s.From) {
+			add(p+".from", "%q is not an environment name (lowercase letters, digits and -)", s.From)
+		}
+		if s.To == "" {
+			add(p+".to", "missing target environment")
+		} else if !envNameRe.MatchString(s.To) {
+			add(p+".to", "%q is not an environment name (lowercase letters, digits and -)", s.To)
+		}
+		if s.From != "" && s.From == s.To {
+			add(p, "promotes %s to itself", s.From)
+		}
+		if j, dup := from[s.From]; dup && s.From != "" {
+			add(p+".from", "%s is already promoted by pipeline[%d]; one environment promotes to one next environment", s.From, j)
+		}
+		if j, dup := to[s.To]; dup && s.To != "" {
+			add(p+".to", "%s is already the target of pipeline[%d]; one environment is promoted from one previous environment", s.To, j)
+		}
+		from[s.From], to[s.To] = i, i
+		if s.Gates.Soak < 0 {
+			add(p+".gates.soak", "negative soak")
+		}
+		for j := range s.Gates.Freeze {
+			if err := s.Gates.Freeze[j].compile(); err != nil {
+				add(fmt.Sprintf("%s.gates.freeze[%d]", p, j), "%v", err)
+			}
+		}
+	}
+	if env, ok := pipelineCycle(c.Steps); ok {
+		add("pipeline", "environment %s promotes back into itself", env)
+	}
+	for i, u := range c.Promoters.Users {
+		if !loginRe.MatchString(strings.TrimPrefix(u, "@")) {
+			add(fmt.Sprintf("promoters.users[%d]", i), "%q is not a GitHub login", u)
+		}
+		c.Promoters.Users[i] = strings.TrimPrefix(u, "@")
+	}
+	for i, t := range c.Promoters.Teams {
+		if !teamRe.MatchString(strings.TrimPrefix(t, "@")) {
+			add(fmt.Sprintf("promoters.teams[%d]", i), "%q is not a team like my-org/release-managers", t)
+		}
+		c.Promoters.Teams[i] = strings.TrimPrefix(t, "@")
+	}
+	if d := c.DriftInterval.D(); d != 0 && d < minDriftInterval {
+		add("driftInterval", "%s is shorter than %s (use 0s to turn drift detection off)", c.DriftInterval, Duration(minDriftInterval))
+	}
+}
+
+// lineOf returns the line of path or of its nearest ancestor that has one.
+func lineOf(lines map[string]int, p string) (int, bool) {
+	for p != "" {
+		if l, ok := lines[p]; ok {
+			return l, true
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0, false
+}
+
+func pipelineCycle(steps []PipelineStep) (string, bool) {
+	next := map[string]string{}
+	for _, s := range steps {
+		if _, ok := next[s.From]; !ok && s.From != s.To {
+			next[s.From] = s.To
+		}
+	}
+	for _, s := range steps {
+		seen := map[string]bool{}
+		for e := s.From; e != ""; e = next[e] {
+			if seen[e] {
+				return e, true
+			}
+			seen[e] = true
+		}
+	}
+	return "", false
+}
+
+// checkRepoDir accepts a clean relative directory inside the repository.
+func checkRepoDir(dir string) error {
+	if dir == "" {
+		return errors.New("empty directory")
+	}
+	if path.IsAbs(dir) || strings.HasPrefix(dir, `\`) {
+		return fmt.Errorf("%q must be relative to the repository root", dir)
+	}
+	c := path.Clean(dir)
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return fmt.Errorf("%q is outside the repository", dir)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
