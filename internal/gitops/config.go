@@ -215,7 +215,8 @@ func (w FreezeWindow) Active(t time.Time) bool {
 	return false
 }
 
-// String describes the window for a reply or help text.
+// String describes the window for a reply or help text, e.g.
+// "weekend: 62h from each `0 18 * * fri` (Europe/Berlin)".
 func (w FreezeWindow) String() string {
 	tz := w.Timezone
 	if tz == "" {
@@ -223,12 +224,12 @@ func (w FreezeWindow) String() string {
 	}
 	var s string
 	if w.Cron != "" {
-		s = fmt.Sprintf("%s for %s (%s)", w.Cron, w.Duration, tz)
+		s = fmt.Sprintf("%s from each `%s` (%s)", w.Duration, w.Cron, tz)
 	} else {
 		s = fmt.Sprintf("%s to %s (%s)", w.Start, w.End, tz)
 	}
 	if w.Reason != "" {
-		s += ": " + w.Reason
+		s = w.Reason + ": " + s
 	}
 	return s
 }
