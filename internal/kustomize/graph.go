@@ -67,6 +67,15 @@ func (e *ReferenceError) Unwrap() error { return e.Err }
 // returns an error wrapping ErrNoKustomization when there is none, and an error
 // when there are several, as kustomize refuses that too.
 func FindKustomization(dir string) (string, error) {
+	name, err := findName(dir)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", dir, err)
+	}
+	return name, nil
+}
+
+// findName is FindKustomization with errors that do not name dir.
+func findName(dir string) (string, error) {
 	var found []string
 	for _, name := range konfig.RecognizedKustomizationFileNames() {
 		info, err := os.Stat(filepath.Join(dir, name))
@@ -76,11 +85,11 @@ func FindKustomization(dir string) (string, error) {
 	}
 	switch len(found) {
 	case 0:
-		return "", fmt.Errorf("%s: %w", dir, ErrNoKustomization)
+		return "", ErrNoKustomization
 	case 1:
 		return found[0], nil
 	default:
-		return "", fmt.Errorf("%s: several kustomization files (%s); kustomize accepts one", dir, strings.Join(found, ", "))
+		return "", fmt.Errorf("several kustomization files (%s); kustomize accepts one", strings.Join(found, ", "))
 	}
 }
 
@@ -116,7 +125,7 @@ func IsKustomizationFile(p string) bool {
 func Dependencies(repoRoot, dir string) ([]string, error) {
 	w, err := walk(repoRoot, dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", filepath.ToSlash(filepath.Clean(dir)), err)
 	}
 	return w.list(), nil
 }
@@ -159,11 +168,11 @@ func walk(repoRoot, dir string) (*walker, error) {
 	}
 	real, err := resolveWithin(root, start)
 	if err != nil {
-		return nil, fmt.Errorf("kustomization path %q: %w", dir, ErrOutsideRepository)
+		return nil, fmt.Errorf("kustomization path: %w", ErrOutsideRepository)
 	}
 	w := &walker{root: root, files: map[string]struct{}{}, visited: map[string]struct{}{}}
 	if _, err := findIn(real); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.ToSlash(filepath.Clean(dir)), err)
+		return nil, err
 	}
 	if err := w.kustomization(start, real, "", "", ""); err != nil {
 		return nil, err
@@ -178,11 +187,11 @@ func appDir(root, dir string) (string, error) {
 		dir = "."
 	}
 	if filepath.IsAbs(dir) || strings.HasPrefix(filepath.ToSlash(dir), "/") {
-		return "", fmt.Errorf("kustomization path %q: %w", dir, ErrAbsolutePath)
+		return "", fmt.Errorf("kustomization path: %w", ErrAbsolutePath)
 	}
 	abs := filepath.Join(root, filepath.FromSlash(dir))
 	if !within(root, abs) {
-		return "", fmt.Errorf("kustomization path %q: %w", dir, ErrOutsideRepository)
+		return "", fmt.Errorf("kustomization path: %w", ErrOutsideRepository)
 	}
 	return abs, nil
 }
@@ -289,7 +298,7 @@ func (w *walker) kustomization(dir, realDir, pluginBase, from, field string) err
 	// Raw fields before FixKustomization folds them, for the plugin check.
 	if pluginBase != "" {
 		if err := onlyResources(k); err != nil {
-			return &ReferenceError{File: w.rel(file), Field: "generators/transformers/validators", Ref: w.rel(realDir), Err: err}
+			return &ReferenceError{File: w.rel(from), Field: field, Ref: w.rel(dir), Err: err}
 		}
 	}
 	k.FixKustomization()
@@ -418,7 +427,7 @@ func findIn(realDir string) (string, error) {
 	if !info.IsDir() {
 		return "", fmt.Errorf("not a directory: %w", ErrNoKustomization)
 	}
-	return FindKustomization(realDir)
+	return findName(realDir)
 }
 
 // resource follows a resources entry: a file, or a directory holding a
