@@ -25,6 +25,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/tidwall/gjson"
 
 	"github.com/promobot/promobot/events"
 )
@@ -156,7 +157,7 @@ func (rc *Receiver) serve(r *http.Request) (code int, msg string, attrs []any) {
 	if r.ContentLength > MaxBodyBytes {
 		return http.StatusRequestEntityTooLarge, "payload larger than 25 MiB", nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	body, err := readBody(r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -195,6 +196,21 @@ func (rc *Receiver) serve(r *http.Request) (code int, msg string, attrs []any) {
 	return http.StatusAccepted, "accepted", attrs
 }
 
+// readBody reads at most MaxBodyBytes, sized from Content-Length when given
+// so a typical delivery is read without growing the buffer.
+func readBody(r *http.Request) ([]byte, error) {
+	lr := http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
+	if n := r.ContentLength; n > 0 && n <= MaxBodyBytes {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(lr, buf); err != nil {
+			return nil, err
+		}
+		// Content-Length is authoritative; anything beyond it is ignored.
+		return buf, nil
+	}
+	return io.ReadAll(lr)
+}
+
 // verify checks the X-Hub-Signature-256 header against every secret, in
 // constant time per secret.
 func (rc *Receiver) verify(header string, body []byte) bool {
@@ -228,24 +244,20 @@ func Sign(secret, body []byte) string {
 // record keeps the installations registry current from installation and
 // installation_repositories deliveries.
 func (rc *Receiver) record(ctx context.Context, name string, p payload) error {
-	if rc.inst == nil || p.Installation == nil {
+	if rc.inst == nil || p.InstallationID == 0 {
 		return nil
 	}
-	id := p.Installation.ID
+	id := p.InstallationID
 	switch name {
 	case "installation":
 		switch p.Action {
 		case "deleted", "suspend":
-			for _, repo := range p.Repositories {
-				if o, n, ok := strings.Cut(repo.FullName, "/"); ok {
-					if err := rc.inst.RemoveRepo(ctx, o, n); err != nil {
-						return err
-					}
-				}
+			if err := rc.removeRepos(ctx, p.Repositories); err != nil {
+				return err
 			}
 			return rc.inst.DeleteInstallation(ctx, id)
 		default:
-			if err := rc.inst.PutInstallation(ctx, events.Installation{ID: id, Account: p.Installation.Account.Login}); err != nil {
+			if err := rc.inst.PutInstallation(ctx, events.Installation{ID: id, Account: p.AccountLogin}); err != nil {
 				return err
 			}
 			return rc.addRepos(ctx, id, p.Repositories)
@@ -254,21 +266,26 @@ func (rc *Receiver) record(ctx context.Context, name string, p payload) error {
 		if err := rc.addRepos(ctx, id, p.RepositoriesAdded); err != nil {
 			return err
 		}
-		for _, repo := range p.RepositoriesRemoved {
-			if o, n, ok := strings.Cut(repo.FullName, "/"); ok {
-				if err := rc.inst.RemoveRepo(ctx, o, n); err != nil {
-					return err
-				}
+		return rc.removeRepos(ctx, p.RepositoriesRemoved)
+	}
+	return nil
+}
+
+func (rc *Receiver) addRepos(ctx context.Context, id int64, fullNames []string) error {
+	for _, full := range fullNames {
+		if o, n, ok := strings.Cut(full, "/"); ok {
+			if err := rc.inst.AddRepo(ctx, events.RepoInstallation{Owner: o, Repo: n, InstallationID: id}); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
-func (rc *Receiver) addRepos(ctx context.Context, id int64, repos []payloadRepo) error {
-	for _, repo := range repos {
-		if o, n, ok := strings.Cut(repo.FullName, "/"); ok {
-			if err := rc.inst.AddRepo(ctx, events.RepoInstallation{Owner: o, Repo: n, InstallationID: id}); err != nil {
+func (rc *Receiver) removeRepos(ctx context.Context, fullNames []string) error {
+	for _, full := range fullNames {
+		if o, n, ok := strings.Cut(full, "/"); ok {
+			if err := rc.inst.RemoveRepo(ctx, o, n); err != nil {
 				return err
 			}
 		}
@@ -279,79 +296,113 @@ func (rc *Receiver) addRepos(ctx context.Context, id int64, repos []payloadRepo)
 // payload is the handful of fields every delivery may carry that promobot
 // needs to route it; everything else stays in the raw bytes.
 type payload struct {
-	Action     string `json:"action"`
-	Ref        string `json:"ref"`
-	Number     *int   `json:"number"`
-	Repository *struct {
-		Name     string `json:"name"`
-		FullName string `json:"full_name"`
-		HTMLURL  string `json:"html_url"`
-		Owner    struct {
-			Login string `json:"login"`
-		} `json:"owner"`
-	} `json:"repository"`
-	PullRequest *struct {
-		Number int `json:"number"`
-	} `json:"pull_request"`
-	Issue *struct {
-		Number int `json:"number"`
-	} `json:"issue"`
-	Installation *struct {
-		ID      int64 `json:"id"`
-		Account struct {
-			Login   string `json:"login"`
-			HTMLURL string `json:"html_url"`
-		} `json:"account"`
-	} `json:"installation"`
-	Organization *struct {
-		Login string `json:"login"`
-	} `json:"organization"`
-	Repositories        []payloadRepo `json:"repositories"`
-	RepositoriesAdded   []payloadRepo `json:"repositories_added"`
-	RepositoriesRemoved []payloadRepo `json:"repositories_removed"`
+	Action         string
+	Ref            string
+	Number         int64
+	RepoName       string
+	RepoFullName   string
+	RepoURL        string
+	RepoOwner      string
+	PRNumber       int64
+	IssueNumber    int64
+	InstallationID int64
+	AccountLogin   string
+	AccountURL     string
+	OrgLogin       string
+	// The installation events' repository lists, read only for them.
+	Repositories, RepositoriesAdded, RepositoriesRemoved []string
 }
 
-type payloadRepo struct {
-	FullName string `json:"full_name"`
-}
-
+// parsePayload validates that body is one JSON object and reads the routing
+// fields in a single pass over the top-level keys, descending only into the
+// objects that hold routing fields. It uses gjson rather than encoding/json
+// so the receiver stays close to the bus's own throughput.
 func parsePayload(body []byte) (payload, error) {
-	var p payload
+	p := payload{Number: -1, PRNumber: -1, IssueNumber: -1}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return p, errors.New("not a JSON object")
 	}
-	if err := json.Unmarshal(body, &p); err != nil {
-		return p, err
+	if !gjson.ValidBytes(body) {
+		return p, errors.New("invalid JSON")
 	}
+	names := func(v gjson.Result) []string {
+		var out []string
+		v.ForEach(func(_, item gjson.Result) bool {
+			out = append(out, item.Get("full_name").String())
+			return true
+		})
+		return out
+	}
+	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "action":
+			p.Action = v.String()
+		case "ref":
+			p.Ref = v.String()
+		case "number":
+			if v.Type == gjson.Number {
+				p.Number = v.Int()
+			}
+		case "repository":
+			v.ForEach(func(k, v gjson.Result) bool {
+				switch k.Str {
+				case "name":
+					p.RepoName = v.String()
+				case "full_name":
+					p.RepoFullName = v.String()
+				case "html_url":
+					p.RepoURL = v.String()
+				case "owner":
+					p.RepoOwner = v.Get("login").String()
+				}
+				return true
+			})
+		case "pull_request":
+			if n := v.Get("number"); n.Type == gjson.Number {
+				p.PRNumber = n.Int()
+			}
+		case "issue":
+			if n := v.Get("number"); n.Type == gjson.Number {
+				p.IssueNumber = n.Int()
+			}
+		case "installation":
+			v.ForEach(func(k, v gjson.Result) bool {
+				switch k.Str {
+				case "id":
+					p.InstallationID = v.Int()
+				case "account":
+					p.AccountLogin, p.AccountURL = v.Get("login").String(), v.Get("html_url").String()
+				}
+				return true
+			})
+		case "organization":
+			p.OrgLogin = v.Get("login").String()
+		case "repositories":
+			p.Repositories = names(v)
+		case "repositories_added":
+			p.RepositoriesAdded = names(v)
+		case "repositories_removed":
+			p.RepositoriesRemoved = names(v)
+		}
+		return true
+	})
 	return p, nil
 }
 
 func (p payload) owner() string {
 	switch {
-	case p.Repository != nil:
-		return p.Repository.Owner.Login
-	case p.Installation != nil && p.Installation.Account.Login != "":
-		return p.Installation.Account.Login
-	case p.Organization != nil:
-		return p.Organization.Login
+	case p.RepoOwner != "":
+		return p.RepoOwner
+	case p.AccountLogin != "":
+		return p.AccountLogin
 	}
-	return ""
+	return p.OrgLogin
 }
 
-func (p payload) repo() string {
-	if p.Repository != nil {
-		return p.Repository.Name
-	}
-	return ""
-}
+func (p payload) repo() string { return p.RepoName }
 
-func (p payload) fullName() string {
-	if p.Repository != nil {
-		return p.Repository.FullName
-	}
-	return ""
-}
+func (p payload) fullName() string { return p.RepoFullName }
 
 // subject is the bus subject of a delivery: github.<event>.<owner>.<repo>.
 func subject(name string, p payload) string {
@@ -378,25 +429,25 @@ func newEvent(name, deliveryID string, body []byte, p payload) event.Event {
 	ev.SetType(EventType(name, p.Action))
 	source := "https://github.com"
 	switch {
-	case p.Repository != nil && p.Repository.HTMLURL != "":
-		source = p.Repository.HTMLURL
-	case p.Installation != nil && p.Installation.Account.HTMLURL != "":
-		source = p.Installation.Account.HTMLURL
+	case p.RepoURL != "":
+		source = p.RepoURL
+	case p.AccountURL != "":
+		source = p.AccountURL
 	}
 	ev.SetSource(source)
 	switch {
 	case p.Ref != "":
 		ev.SetSubject(p.Ref)
-	case p.PullRequest != nil:
-		ev.SetSubject(strconv.Itoa(p.PullRequest.Number))
-	case p.Issue != nil:
-		ev.SetSubject(strconv.Itoa(p.Issue.Number))
-	case p.Number != nil:
-		ev.SetSubject(strconv.Itoa(*p.Number))
+	case p.PRNumber >= 0:
+		ev.SetSubject(strconv.FormatInt(p.PRNumber, 10))
+	case p.IssueNumber >= 0:
+		ev.SetSubject(strconv.FormatInt(p.IssueNumber, 10))
+	case p.Number >= 0:
+		ev.SetSubject(strconv.FormatInt(p.Number, 10))
 	}
 	ev.SetTime(time.Now().UTC())
-	if p.Installation != nil && p.Installation.ID != 0 {
-		ev.SetExtension("installation", strconv.FormatInt(p.Installation.ID, 10))
+	if p.InstallationID != 0 {
+		ev.SetExtension("installation", strconv.FormatInt(p.InstallationID, 10))
 	}
 	ev.SetExtension("githubevent", name)
 	_ = ev.SetData("application/json", body)

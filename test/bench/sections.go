@@ -1,0 +1,6 @@
+package main
+
+// sections lists the benchmarks in the order they run.
+var sections = []section{
+	{name: "webhook", run: benchWebhook},
+}
