@@ -159,4 +159,3 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		})
 	}
 }
-

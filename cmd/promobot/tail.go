@@ -187,4 +187,3 @@ func factSummary(data []byte) string {
 	}
 	return ""
 }
-

@@ -317,7 +317,7 @@ func pushPayload() []byte {
 		"repository": repository(), "pusher": map[string]any{"name": "dev", "email": "dev@example.com"},
 		"organization": map[string]any{"login": "my-org", "id": 9999}, "sender": user("dev"),
 		"installation": map[string]any{"id": 77, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNzc="},
-		"created": false, "deleted": false, "forced": false, "base_ref": nil,
+		"created":      false, "deleted": false, "forced": false, "base_ref": nil,
 		"compare": "https://github.com/my-org/cluster-config/compare/aaaaaaa...bbbbbbb",
 		"commits": commits, "head_commit": commits[2],
 	}
