@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 // RenderOptions tunes a render. The zero value is the strict sandbox.
@@ -74,7 +75,7 @@ func Render(ctx context.Context, repoRoot, dir string, opts RenderOptions) ([]by
 	}
 	defer func() { <-buildSlot }()
 
-	out, err := build(fsys, start, opts)
+	out, err := build(fsys, w.root, start, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
@@ -83,7 +84,7 @@ func Render(ctx context.Context, repoRoot, dir string, opts RenderOptions) ([]by
 
 // build runs krusty with the options `kustomize build` uses by default,
 // turning a panic inside kustomize into an error.
-func build(fsys *sandboxFS, dir string, opts RenderOptions) (out []byte, err error) {
+func build(fsys filesys.FileSystem, root, dir string, opts RenderOptions) (out []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: kustomize panicked: %v", ErrRender, r)
@@ -104,7 +105,7 @@ func build(fsys *sandboxFS, dir string, opts RenderOptions) (out []byte, err err
 	if err != nil {
 		// Repository-relative paths in the message: it ends up on commit
 		// statuses, where the checkout's location means nothing.
-		msg := strings.ReplaceAll(err.Error(), fsys.root+string(filepath.Separator), "")
+		msg := strings.ReplaceAll(err.Error(), root+string(filepath.Separator), "")
 		return nil, fmt.Errorf("%w: %s", ErrRender, msg)
 	}
 	out, err = m.AsYaml()

@@ -314,7 +314,7 @@ func TestSandboxFSBelowKrusty(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := build(fsys, filepath.Join(fsys.root, "overlays/evil"), RenderOptions{})
+			out, err := build(fsys, fsys.root, filepath.Join(fsys.root, "overlays/evil"), RenderOptions{})
 			if err == nil {
 				t.Fatalf("krusty rendered through the sandbox:\n%s", out)
 			}
@@ -404,7 +404,7 @@ func TestRenderWaitHonoursContext(t *testing.T) {
 // krusty bug would panic mid-build: the panic must come back as an error.
 func TestBuildRecoversPanics(t *testing.T) {
 	var broken *sandboxFS // every method dereferences it
-	_, err := build(broken, "/nowhere", RenderOptions{})
+	_, err := build(broken, "/", "/nowhere", RenderOptions{})
 	if !errors.Is(err, ErrRender) || !strings.Contains(err.Error(), "panicked") {
 		t.Fatalf("build error = %v, want a recovered panic wrapping ErrRender", err)
 	}
