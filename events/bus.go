@@ -29,6 +29,9 @@ const (
 	// BucketApps holds the applier's per-app record (last applied commit,
 	// inventory, health) that the promoter's gates read.
 	BucketApps = "promobot-apps"
+	// BucketLocks holds leases that keep work on one app to one replica
+	// at a time.
+	BucketLocks = "promobot-locks"
 )
 
 // ErrUnavailable wraps every failure to store an event: the bus did not
@@ -149,6 +152,7 @@ func (b *Bus) provision(ctx context.Context) error {
 		{Bucket: BucketInstallations, Description: "installations and repositories promobot serves", History: 1, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 		{Bucket: BucketLedger, Description: "events handlers completed", History: 1, TTL: b.opts.LedgerTTL, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 		{Bucket: BucketApps, Description: "per-app apply record: revision, inventory, health", History: 5, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
+		{Bucket: BucketLocks, Description: "leases serialising work per app across replicas", History: 1, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 	}
 	for _, cfg := range buckets {
 		if _, err := b.js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {

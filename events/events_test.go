@@ -441,3 +441,58 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("after removal err = %v", err)
 	}
 }
+
+func TestLocker(t *testing.T) {
+	_, bus := startBus(t, "")
+	ctx := context.Background()
+	a, err := bus.Locks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := bus.Locks(ctx) // another replica
+	lease, err := a.Acquire(ctx, "acme/cfg/api-staging", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := b.Acquire(short, "acme/cfg/api-staging", time.Minute); err == nil {
+		t.Fatal("a second replica acquired a held lease")
+	}
+	if _, err := b.Acquire(ctx, "acme/cfg/api-production", time.Minute); err != nil {
+		t.Fatalf("another name is independent: %v", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		l, err := b.Acquire(ctx, "acme/cfg/api-staging", time.Minute)
+		if err == nil {
+			err = l.Release(ctx)
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := lease.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiting replica did not get the released lease")
+	}
+
+	// A crashed holder's lease expires and is taken over; the old holder
+	// then learns it lost it.
+	dead, err := a.Acquire(ctx, "crash", 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Acquire(ctx, "crash", time.Minute); err != nil {
+		t.Fatalf("expired lease not taken over: %v", err)
+	}
+	if err := dead.Refresh(ctx); !errors.Is(err, events.ErrLeaseLost) {
+		t.Errorf("refresh of a lost lease: %v, want ErrLeaseLost", err)
+	}
+}
