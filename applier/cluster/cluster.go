@@ -1,0 +1,317 @@
+// Package cluster brings one Kubernetes cluster to exactly what an app
+// renders: server-side apply (field manager "promobot") through
+// github.com/fluxcd/pkg/ssa, namespaces and CRDs first, ownership labels on
+// every object, an inventory per app for safe pruning, health with kstatus,
+// and drift detection for self-heal.
+//
+// It knows nothing of GitHub or repositories: the caller renders the app,
+// keeps the inventory between applies and reports the result.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/pkg/ssa"
+	ssautils "github.com/fluxcd/pkg/ssa/utils"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+)
+
+// DefaultFieldManager is the server-side apply field manager promobot
+// applies as.
+const DefaultFieldManager = "promobot"
+
+// Options configure one Apply or Drift of one app.
+type Options struct {
+	// App names the app; it goes into the ownership labels. Required.
+	App string
+	// Repo is the app's repository as "owner/name"; it goes into the
+	// ownership labels so two repositories' apps of the same name never
+	// prune each other's objects.
+	Repo string
+	// Namespace is the app's destination namespace, given to namespaced
+	// objects that name none.
+	Namespace string
+	// CreateNamespace creates Namespace when it does not exist (Argo CD's
+	// CreateNamespace=true). Such a namespace is never pruned.
+	CreateNamespace bool
+	// Prune deletes objects of the previous inventory that the render no
+	// longer has and that carry this app's ownership labels.
+	Prune bool
+	// PruneNamespaces lets prune delete Namespaces (and everything in them).
+	PruneNamespaces bool
+	// PruneCRDs lets prune delete CustomResourceDefinitions (and every
+	// custom resource of them).
+	PruneCRDs bool
+	// Force takes over fields that other field managers own instead of
+	// failing with a *ConflictError (kubectl's --force-conflicts). Self-heal
+	// needs it to revert manual edits.
+	Force bool
+	// Recreate deletes and recreates an object whose change the API server
+	// refuses as immutable (e.g. a Deployment's selector).
+	Recreate bool
+	// FieldManager is the server-side apply field manager. Default "promobot".
+	FieldManager string
+	// HealthTimeout bounds the wait for every applied object to become
+	// healthy (kstatus Current). Zero skips the health wait.
+	HealthTimeout time.Duration
+	// HealthInterval is how often health is polled. Default 500ms.
+	HealthInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.FieldManager == "" {
+		o.FieldManager = DefaultFieldManager
+	}
+	if o.HealthInterval <= 0 {
+		o.HealthInterval = 500 * time.Millisecond
+	}
+	return o
+}
+
+// Result is what one Apply did.
+type Result struct {
+	// ChangeSet has one change per rendered object and per pruned or
+	// prune-skipped object.
+	ChangeSet ChangeSet `json:"changeSet"`
+	// Inventory is what the caller stores and passes to the next Apply: the
+	// rendered objects, plus objects the render dropped that were left in
+	// the cluster because prune is off or failed, so a later prune still
+	// finds them.
+	Inventory Inventory `json:"inventory"`
+	// Health is each applied object's kstatus after the wait (empty when
+	// HealthTimeout is zero).
+	Health []ObjectHealth `json:"health,omitempty"`
+	// PruneSkipped says why prune did not run although Options.Prune was set.
+	PruneSkipped string `json:"pruneSkipped,omitempty"`
+}
+
+// Cluster applies apps to one Kubernetes cluster. It is safe for concurrent
+// use; applies of the same app must not run concurrently (the caller
+// serializes them, since the inventory is theirs).
+type Cluster struct {
+	client client.Client
+	mapper meta.RESTMapper
+	poller *polling.StatusPoller
+}
+
+// New connects to the cluster cfg describes. Discovery is lazy: New makes no
+// request. Without a client-side rate limit in cfg (QPS 0), it allows 50
+// requests/s with bursts of 100 instead of client-go's 5.
+func New(cfg *rest.Config) (*Cluster, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		cfg.QPS = 50
+		cfg.Burst = 100
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s http client: %w", cfg.Host, err)
+	}
+	return newWithHTTPClient(cfg, httpClient)
+}
+
+func newWithHTTPClient(cfg *rest.Config, httpClient *http.Client) (*Cluster, error) {
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s rest mapper: %w", cfg.Host, err)
+	}
+	c, err := client.New(cfg, client.Options{HTTPClient: httpClient, Mapper: mapper})
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s client: %w", cfg.Host, err)
+	}
+	return &Cluster{
+		client: c,
+		mapper: mapper,
+		poller: polling.NewStatusPoller(c, mapper, polling.Options{}),
+	}, nil
+}
+
+// manager returns an ssa resource manager applying as opts.FieldManager,
+// forcing field ownership only when opts.Force is set.
+func (c *Cluster) manager(opts Options, force bool) (*ssa.ResourceManager, *applyClient) {
+	ac := &applyClient{Client: c.client, force: force}
+	m := ssa.NewResourceManager(ac, c.poller, ssa.Owner{Field: opts.FieldManager, Group: "promobot.dev"})
+	m.SetConcurrency(8)
+	return m, ac
+}
+
+// Apply brings the cluster to exactly objs, the rendered objects of one app:
+// it server-side applies them (namespaces and CRDs first, then the rest),
+// writing only objects that differ from the cluster; prunes what prev has
+// and objs no longer has (when opts.Prune); and waits for health (when
+// opts.HealthTimeout is set). objs are not modified.
+//
+// Re-applying an unchanged render makes no write request. On a conflict with
+// another field manager nothing is written and the error is a
+// *ConflictError; an unhealthy result is a *HealthError with the Result
+// filled in. Nothing is pruned when objs is empty or anything failed.
+func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, prev Inventory, opts Options) (Result, error) {
+	opts = opts.withDefaults()
+	if opts.App == "" {
+		return Result{Inventory: prev}, errors.New("apply: app name is required")
+	}
+	desired, err := c.prepare(ctx, objs, opts)
+	if err != nil {
+		return Result{Inventory: prev}, err
+	}
+	var res Result
+
+	if opts.CreateNamespace && opts.Namespace != "" && !rendersNamespace(desired, opts.Namespace) {
+		created, err := c.ensureNamespace(ctx, opts.Namespace)
+		if err != nil {
+			return Result{Inventory: prev}, err
+		}
+		if created {
+			res.ChangeSet.Changes = append(res.ChangeSet.Changes, Change{
+				Subject: "Namespace/" + opts.Namespace,
+				Object:  ObjectRef{Version: "v1", Kind: "Namespace", Name: opts.Namespace},
+				Action:  Created,
+			})
+		}
+	}
+
+	if len(desired) == 0 {
+		res.Inventory = prev
+		if opts.Prune {
+			res.PruneSkipped = "the render is empty"
+		}
+		return res, nil
+	}
+
+	m, ac := c.manager(opts, opts.Force)
+	applyOpts := ssa.DefaultApplyOptions()
+	applyOpts.Force = opts.Recreate
+	applyOpts.WaitInterval = 500 * time.Millisecond
+	applyOpts.WaitTimeout = 2 * time.Minute
+	cs, err := m.ApplyAllStaged(ctx, desired, applyOpts)
+	if cs != nil {
+		res.ChangeSet.Changes = append(res.ChangeSet.Changes, fromSSA(cs.Entries)...)
+	}
+	if err != nil {
+		// Keep the previous inventory plus whatever may now exist: a failed
+		// apply must not make a later prune forget objects.
+		res.Inventory = newInventory(append(append([]ObjectRef(nil), prev.Objects...), refsOf(desired)...))
+		if conflicts := ac.collected(); len(conflicts) > 0 {
+			return res, &ConflictError{Conflicts: conflicts}
+		}
+		return res, fmt.Errorf("apply: %w", err)
+	}
+
+	applied := refsOf(desired)
+	stale := staleRefs(prev, applied)
+	inventory := applied
+	switch {
+	case len(stale) == 0:
+	case !opts.Prune:
+		inventory = append(inventory, stale...)
+	default:
+		changes, kept, err := c.prune(ctx, stale, opts)
+		res.ChangeSet.Changes = append(res.ChangeSet.Changes, changes...)
+		inventory = append(inventory, kept...)
+		if err != nil {
+			res.Inventory = newInventory(inventory)
+			return res, err
+		}
+	}
+	res.Inventory = newInventory(inventory)
+
+	if opts.HealthTimeout > 0 {
+		health, err := c.waitHealthy(ctx, applied, opts.HealthTimeout, opts.HealthInterval)
+		res.Health = health
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func fromSSA(entries []ssa.ChangeSetEntry) []Change {
+	out := make([]Change, 0, len(entries))
+	for _, e := range entries {
+		ref := ObjectRef{
+			Group:     e.ObjMetadata.GroupKind.Group,
+			Version:   e.GroupVersion,
+			Kind:      e.ObjMetadata.GroupKind.Kind,
+			Namespace: e.ObjMetadata.Namespace,
+			Name:      e.ObjMetadata.Name,
+		}
+		action := Action(e.Action)
+		switch e.Action {
+		case ssa.CreatedAction, ssa.ConfiguredAction, ssa.UnchangedAction, ssa.DeletedAction, ssa.SkippedAction:
+		default:
+			action = Skipped
+		}
+		out = append(out, Change{Subject: ref.String(), Object: ref, Action: action})
+	}
+	return out
+}
+
+func refsOf(objs []*unstructured.Unstructured) []ObjectRef {
+	refs := make([]ObjectRef, len(objs))
+	for i, o := range objs {
+		refs[i] = refOf(o)
+	}
+	return refs
+}
+
+// staleRefs returns the refs of prev that applied does not have, whatever
+// API version either was recorded with.
+func staleRefs(prev Inventory, applied []ObjectRef) []ObjectRef {
+	have := map[string]bool{}
+	for _, r := range applied {
+		have[r.key()] = true
+	}
+	var stale []ObjectRef
+	for _, r := range prev.Objects {
+		if !have[r.key()] {
+			stale = append(stale, r)
+		}
+	}
+	return stale
+}
+
+func rendersNamespace(objs []*unstructured.Unstructured, name string) bool {
+	for _, o := range objs {
+		if ssautils.IsNamespace(o) && o.GetName() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ensureNamespace creates the namespace when it is missing and reports
+// whether it did. It is labelled managed-by promobot but not with an app, so
+// no app's prune ever deletes it.
+func (c *Cluster) ensureNamespace(ctx context.Context, name string) (bool, error) {
+	ns := &corev1.Namespace{}
+	err := c.client.Get(ctx, client.ObjectKey{Name: name}, ns)
+	if err == nil {
+		return false, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("Namespace/%s get: %w", name, err)
+	}
+	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   name,
+		Labels: map[string]string{LabelManagedBy: ManagedByValue},
+	}}
+	if err := c.client.Create(ctx, ns); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("Namespace/%s create: %w", name, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,102 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ObjectHealth is one object's kstatus.
+type ObjectHealth struct {
+	Object ObjectRef `json:"object"`
+	// Status is the kstatus status: Current, InProgress, Failed,
+	// Terminating, NotFound or Unknown.
+	Status string `json:"status"`
+	// Message is kstatus's explanation, e.g. "Updated: 0/2".
+	Message string `json:"message,omitempty"`
+}
+
+// String formats the health as "Deployment/ns/api InProgress (Updated: 0/2)".
+func (h ObjectHealth) String() string {
+	if h.Message == "" {
+		return h.Object.String() + " " + h.Status
+	}
+	return fmt.Sprintf("%s %s (%s)", h.Object, h.Status, h.Message)
+}
+
+// waitHealthy polls the objects until every one is Current, one has Failed
+// and the rest are Current or Failed, or timeout passes. The last poll happens
+// at the deadline, so an object that gets healthy just in time counts.
+func (c *Cluster) waitHealthy(ctx context.Context, refs []ObjectRef, timeout, interval time.Duration) ([]ObjectHealth, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		health, err := c.health(ctx, refs)
+		if err != nil {
+			return health, fmt.Errorf("health: %w", err)
+		}
+		var unhealthy []ObjectHealth
+		failed, settled := false, true
+		for _, h := range health {
+			switch h.Status {
+			case status.CurrentStatus.String():
+			case status.FailedStatus.String():
+				failed = true
+				unhealthy = append(unhealthy, h)
+			default:
+				settled = false
+				unhealthy = append(unhealthy, h)
+			}
+		}
+		if len(unhealthy) == 0 {
+			return health, nil
+		}
+		if failed && settled {
+			return health, &HealthError{Unhealthy: unhealthy}
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return health, &HealthError{TimedOut: true, Unhealthy: unhealthy}
+		}
+		timer := time.NewTimer(min(interval, remaining))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return health, fmt.Errorf("health: %w", ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+// health computes every object's status once.
+func (c *Cluster) health(ctx context.Context, refs []ObjectRef) ([]ObjectHealth, error) {
+	out := make([]ObjectHealth, len(refs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, ref := range refs {
+		g.Go(func() error {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(ref.GroupKind().WithVersion(ref.Version))
+			err := c.client.Get(gctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, u)
+			if apierrors.IsNotFound(err) {
+				out[i] = ObjectHealth{Object: ref, Status: status.NotFoundStatus.String(), Message: "not found"}
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("%s get: %w", ref, err)
+			}
+			res, err := status.Compute(u)
+			if err != nil {
+				return fmt.Errorf("%s kstatus: %w", ref, err)
+			}
+			out[i] = ObjectHealth{Object: ref, Status: res.Status.String(), Message: res.Message}
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
