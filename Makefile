@@ -25,12 +25,17 @@ build: ## build bin/promobot
 
 # The real-component harness: kube-apiserver, etcd and kubectl built from the
 # Go module proxy (about 5 minutes the first time on 2 cores, cached in bin/).
-tools: $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl ## build the test cluster binaries into bin/
+tools: $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl $(BIN)/kustomize ## build the harness binaries into bin/
 
 $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl &: $(TOOLS_SRC)
 	@echo ">> building kube-apiserver, etcd and kubectl from the Go module proxy (first time: about 5 minutes)"
 	cd test/tools && $(GO) build -o $(BIN)/ ./kube-apiserver ./etcd ./kubectl
 	@touch $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl
+
+# The kustomize CLI, the reference `promobot render` output is compared with.
+$(BIN)/kustomize:
+	@echo ">> building kustomize $(KUSTOMIZE_VERSION) from the Go module proxy"
+	GOBIN=$(BIN) GOFLAGS=-mod=mod $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 openapi: $(OPENAPI) ## fetch GitHub's OpenAPI description (npm @octokit/openapi)
 

@@ -1,6 +1,61 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/kustomize"
+)
 
 // addLocalCommands adds the commands that work on a local checkout.
-func addLocalCommands(root *cobra.Command) {}
+func addLocalCommands(root *cobra.Command) {
+	root.AddCommand(newRenderCommand())
+}
+
+func newRenderCommand() *cobra.Command {
+	var repoDir, app string
+	cmd := &cobra.Command{
+		Use:   "render (--app NAME | PATH)",
+		Short: "Print what the applier would apply for an app or an overlay of a local checkout",
+		Long: `Render an app (by its Application name) or an overlay (by its path relative to the
+repository root) of a local checkout, under the same sandbox the applier uses:
+no exec or container plugins, no remote bases, nothing read outside the repository,
+Helm only if .promobot.yaml enables it. The output is what "kustomize build" prints.`,
+		Example: `  promobot render --repo . --app my-api-service-staging
+  promobot render --repo . kustomize/overlays/production`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (app == "") == (len(args) == 0) {
+				return fmt.Errorf("name an app with --app or an overlay PATH, not both")
+			}
+			repo, err := gitops.LoadDir(repoDir, nil)
+			if err != nil {
+				return err
+			}
+			dir := ""
+			if app != "" {
+				a, ok := repo.App(app)
+				if !ok {
+					return fmt.Errorf("no app %q in %s (apps: %s)", app, repoDir, strings.Join(repo.AppNames(), ", "))
+				}
+				dir = a.Path
+			} else {
+				dir = path.Clean(filepath.ToSlash(args[0]))
+			}
+			out, err := kustomize.Render(cmd.Context(), repoDir, dir, kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm})
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&repoDir, "repo", ".", "the repository checkout")
+	cmd.Flags().StringVar(&app, "app", "", "the Application to render")
+	return cmd
+}
