@@ -30,7 +30,7 @@ var kc *kube.Cluster
 func TestMain(m *testing.M) { kube.Main(m, &kc) }
 
 // render parses a multi-document YAML render, with %[1]s replaced by ns.
-func render(t *testing.T, yaml, ns string) []*unstructured.Unstructured {
+func render(t testing.TB, yaml, ns string) []*unstructured.Unstructured {
 	t.Helper()
 	objs, err := ssautils.ReadObjects(strings.NewReader(strings.ReplaceAll(yaml, "%[1]s", ns)))
 	if err != nil {
@@ -809,5 +809,45 @@ func TestRESTConfigFor(t *testing.T) {
 				t.Errorf("apply through the config (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestRecreateOnImmutableChange(t *testing.T) {
+	ctx := context.Background()
+	ns := kc.Namespace(t)
+	c := newCluster(t, kc.Config)
+	first, err := c.Apply(ctx, render(t, apiRender, ns), cluster.Inventory{}, opts(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new selector: Deployments refuse that change.
+	changed := render(t, strings.ReplaceAll(apiRender, "{app: api}", "{app: api-v2}"), ns)
+
+	_, err = c.Apply(ctx, changed, first.Inventory, opts(ns))
+	wantPrefix := fmt.Sprintf("apply: Deployment/%s/api dry-run failed (Invalid): ", ns)
+	if err == nil || !strings.HasPrefix(err.Error(), wantPrefix) || !strings.Contains(err.Error(), "field is immutable") {
+		t.Fatalf("apply of an immutable change: got %v, want %q... field is immutable", err, wantPrefix)
+	}
+
+	o := opts(ns)
+	o.Recreate = true
+	res, err := c.Apply(ctx, changed, first.Inventory, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []change{
+		{Subject: "ConfigMap/" + ns + "/api-settings", Action: cluster.Unchanged},
+		{Subject: "Service/" + ns + "/api", Action: cluster.Configured},
+		{Subject: "Deployment/" + ns + "/api", Action: cluster.Created},
+	}
+	if diff := cmp.Diff(want, changes(res.ChangeSet)); diff != "" {
+		t.Errorf("change set (-want +got):\n%s", diff)
+	}
+	d, err := kc.Client.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"app": "api-v2"}, d.Spec.Selector.MatchLabels); diff != "" {
+		t.Errorf("selector after recreate (-want +got):\n%s", diff)
 	}
 }

@@ -7,9 +7,11 @@ import (
 
 // ConflictError reports that applying would change fields another field
 // manager owns (someone ran `kubectl edit`, `kubectl scale`, or another tool
-// applies the same object). Nothing of the app was written. Re-apply with
-// Options.Force to take the fields over, as `kubectl apply --server-side
-// --force-conflicts` would.
+// applies the same object). Conflicts are found by server-side dry runs before
+// anything of the same apply stage is written, so none of the app's ordinary
+// objects were changed (its Namespaces and CRDs, applied first, may have
+// been). Re-apply with Options.Force to take the fields over, as
+// `kubectl apply --server-side --force-conflicts` would.
 type ConflictError struct {
 	Conflicts []Conflict
 }
