@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -898,4 +900,34 @@ func plainSafe(v string, flow bool) bool {
 	}
 	s, ok := j["k"].(string)
 	return ok && s == v
+}
+
+// SetImagesInDir runs SetImages on the kustomization file in dir, whichever
+// of the accepted names it has, and writes the file back when something
+// changed. It returns the file's path and the changes.
+func SetImagesInDir(dir string, images []Image) (file string, changes []ImageChange, err error) {
+	name, err := FindKustomization(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	file = filepath.Join(dir, name)
+	info, err := os.Stat(file)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s stat: %w", file, err)
+	}
+	before, err := os.ReadFile(file)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s read: %w", file, err)
+	}
+	after, changes, err := SetImages(before, images)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if len(changes) == 0 {
+		return file, nil, nil
+	}
+	if err := os.WriteFile(file, after, info.Mode().Perm()); err != nil {
+		return "", nil, fmt.Errorf("%s write: %w", file, err)
+	}
+	return file, changes, nil
 }
