@@ -156,7 +156,9 @@ func (c *Cluster) manager(opts Options, force bool) (*ssa.ResourceManager, *appl
 // Re-applying an unchanged render makes no write request. On a conflict with
 // another field manager nothing is written and the error is a
 // *ConflictError; an unhealthy result is a *HealthError with the Result
-// filled in. Nothing is pruned when objs is empty or anything failed.
+// filled in. Nothing is pruned when objs is empty or anything failed. Store
+// Result.Inventory after every call, failed or not: on failure it still lists
+// every object the app may have in the cluster.
 func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, prev Inventory, opts Options) (Result, error) {
 	opts = opts.withDefaults()
 	if opts.App == "" {

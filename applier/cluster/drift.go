@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -44,7 +45,7 @@ const maxDriftFields = 20
 func (c *Cluster) Drift(ctx context.Context, objs []*unstructured.Unstructured, opts Options) ([]Drift, error) {
 	opts = opts.withDefaults()
 	if opts.App == "" {
-		return nil, fmt.Errorf("drift: app name is required")
+		return nil, errors.New("drift: app name is required")
 	}
 	desired, err := c.prepare(ctx, objs, opts)
 	if err != nil {
