@@ -223,29 +223,17 @@ func (w *walker) add(abs, real string) {
 	}
 }
 
-// refKind says how kustomize loads a reference, which decides what counts as
-// remote.
-type refKind int
-
-const (
-	// fileRef is only ever read as a file: remote when it is a URL.
-	fileRef refKind = iota
-	// dirRef is a kustomization directory: remote when kustomize's git URL
-	// parser could accept it.
-	dirRef
-	// fileOrDirRef (resources and plugin entries) is read as a file when a
-	// local file exists, else as a directory.
-	fileOrDirRef
-)
-
 // local checks a path reference written in file (absolute) under field, and
 // returns the lexical absolute path it names (joined to base) and the path it
-// resolves to.
-func (w *walker) local(file, field, ref, base string, kind refKind) (lexical, real string, err error) {
+// resolves to. A reference that may name a kustomization directory (gitURLs)
+// is remote when kustomize's git URL parser could accept it, even if a local
+// file of that name exists: krusty tries a clone whenever reading it as a
+// file fails, e.g. on malformed YAML.
+func (w *walker) local(file, field, ref, base string, gitURLs bool) (lexical, real string, err error) {
 	fail := func(cause error) error {
 		return &ReferenceError{File: w.rel(file), Field: field, Ref: ref, Err: cause}
 	}
-	if isURL(ref) {
+	if isURL(ref) || (gitURLs && isRemote(ref)) {
 		return "", "", fail(ErrRemoteReference)
 	}
 	if filepath.IsAbs(ref) {
@@ -258,12 +246,6 @@ func (w *walker) local(file, field, ref, base string, kind refKind) (lexical, re
 			return "", "", fail(ErrOutsideRepository)
 		}
 		return "", "", fail(err)
-	}
-	if kind != fileRef && isRemote(ref) {
-		info, serr := os.Stat(real)
-		if kind == dirRef || serr != nil || !info.Mode().IsRegular() {
-			return "", "", fail(ErrRemoteReference)
-		}
 	}
 	return lexical, real, nil
 }
@@ -279,8 +261,12 @@ func (w *walker) kustomization(dir, realDir, pluginBase, from, field string) err
 	if err != nil {
 		return &ReferenceError{File: w.rel(from), Field: field, Ref: w.rel(dir), Err: err}
 	}
-	file := filepath.Join(realDir, name)
+	file, err := resolveWithin(w.root, filepath.Join(realDir, name))
+	if err != nil {
+		return &ReferenceError{File: w.rel(filepath.Join(dir, name)), Field: "kustomization file", Ref: name, Err: ErrOutsideRepository}
+	}
 	w.add(filepath.Join(dir, name), file)
+	w.add(filepath.Join(realDir, name), "")
 	key := realDir + "\x00" + pluginBase
 	if _, seen := w.visited[key]; seen {
 		return nil
@@ -309,7 +295,7 @@ func (w *walker) kustomization(dir, realDir, pluginBase, from, field string) err
 		}
 	}
 	for _, c := range k.Components {
-		lexical, real, err := w.local(file, "components", c, realDir, dirRef)
+		lexical, real, err := w.local(file, "components", c, realDir, true)
 		if err != nil {
 			return err
 		}
@@ -433,7 +419,7 @@ func findIn(realDir string) (string, error) {
 // resource follows a resources entry: a file, or a directory holding a
 // kustomization.
 func (w *walker) resource(file, field, ref, base, pluginBase string) error {
-	lexical, real, err := w.local(file, field, ref, base, fileOrDirRef)
+	lexical, real, err := w.local(file, field, ref, base, true)
 	if err != nil {
 		return err
 	}
@@ -470,7 +456,7 @@ func (w *walker) directory(file, field, lexical, real, pluginBase string) error 
 
 // file records a plain file reference.
 func (w *walker) file(file, field, ref, base string) error {
-	lexical, real, err := w.local(file, field, ref, base, fileRef)
+	lexical, real, err := w.local(file, field, ref, base, false)
 	if err != nil {
 		return err
 	}
@@ -528,12 +514,7 @@ func (w *walker) helm(file, base string, globals *types.HelmGlobals, charts []ty
 			return &ReferenceError{File: w.rel(file), Field: "helmCharts.repo", Ref: c.Repo, Err: ErrRemoteReference}
 		}
 	}
-	lexical, real, err := w.local(file, "helmGlobals.chartHome", home, base, fileRef)
-	if err != nil {
-		return err
-	}
-	w.add(lexical, real)
-	if err := w.tree(real); err != nil {
+	if err := w.chartHome(file, "helmGlobals.chartHome", home, base, charts); err != nil {
 		return err
 	}
 	for _, c := range charts {
@@ -549,6 +530,22 @@ func (w *walker) helm(file, base string, globals *types.HelmGlobals, charts []ty
 		}
 	}
 	return nil
+}
+
+// chartHome checks and records a Helm chart home and the charts in it: helm
+// reads charts from disk itself, around the sandbox file system.
+func (w *walker) chartHome(file, field, home, base string, charts []types.HelmChart) error {
+	lexical, real, err := w.local(file, field, home, base, false)
+	if err != nil {
+		return err
+	}
+	w.add(lexical, real)
+	for _, c := range charts {
+		if _, err := resolveWithin(w.root, filepath.Join(real, c.Name)); err != nil || c.Name == "" || strings.ContainsAny(c.Name, `/\`) || c.Name == ".." {
+			return &ReferenceError{File: w.rel(file), Field: "helmCharts.name", Ref: c.Name, Err: ErrOutsideRepository}
+		}
+	}
+	return w.tree(real)
 }
 
 // tree records every file below dir (a chart), refusing links that leave the
@@ -578,7 +575,7 @@ func (w *walker) plugin(file, field, entry, base string) error {
 	if looksInline(entry) {
 		return w.pluginConfig(file, []byte(entry), base)
 	}
-	lexical, real, err := w.local(file, field, entry, base, fileOrDirRef)
+	lexical, real, err := w.local(file, field, entry, base, true)
 	if err != nil {
 		return err
 	}
@@ -609,7 +606,7 @@ var pluginPathFields = map[string][][]string{
 	"SecretGenerator":                {{"files", "*"}, {"envs", "*"}, {"env"}},
 	"ReplacementTransformer":         {{"replacements", "*", "path"}},
 	"ValueAddTransformer":            {{"targetFilePath"}},
-	"HelmChartInflationGenerator":    {{"valuesFile"}, {"additionalValuesFiles", "*"}, {"chartHome"}},
+	"HelmChartInflationGenerator":    {{"valuesFile"}, {"additionalValuesFiles", "*"}},
 }
 
 // pluginConfig checks the plugin configurations in data (read from file):
@@ -634,6 +631,14 @@ func (w *walker) pluginConfig(file string, data []byte, base string) error {
 			if home, _ := n.GetString("configHome"); home != "" {
 				return &ReferenceError{File: w.rel(file), Field: kind + ".configHome", Ref: home,
 					Err: fmt.Errorf("%w: helm may not write outside its temporary directory", ErrPluginNotAllowed)}
+			}
+			home, _ := n.GetString("chartHome")
+			if home == "" {
+				home = types.HelmDefaultHome
+			}
+			name, _ := n.GetString("name")
+			if err := w.chartHome(file, kind+".chartHome", home, base, []types.HelmChart{{Name: name}}); err != nil {
+				return err
 			}
 		}
 		for _, fieldPath := range pluginPathFields[kind] {

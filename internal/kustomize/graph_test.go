@@ -292,3 +292,52 @@ func TestFindKustomization(t *testing.T) {
 		})
 	}
 }
+
+// TestFixtureDependencies: in the fixture repository a base change reaches
+// both environments, an overlay change only its own, and the README or an
+// Application manifest neither.
+func TestFixtureDependencies(t *testing.T) {
+	apps := []string{"kustomize/overlays/staging", "kustomize/overlays/production", "guestbook"}
+	deps := map[string][]string{}
+	for _, a := range apps {
+		d, err := Dependencies(fixtureRepo, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps[a] = d
+	}
+	wantProduction := []string{
+		"kustomize/base/deployment.yaml",
+		"kustomize/base/kustomization.yaml",
+		"kustomize/base/service.yaml",
+		"kustomize/overlays/production/kustomization.yaml",
+		"kustomize/overlays/production/resources-patch.yaml",
+	}
+	if diff := cmp.Diff(wantProduction, deps["kustomize/overlays/production"]); diff != "" {
+		t.Errorf("production Dependencies (-want +got):\n%s", diff)
+	}
+	tests := []struct {
+		name    string
+		changed []string
+		want    []string
+	}{
+		{name: "base", changed: []string{"kustomize/base/deployment.yaml"}, want: []string{"kustomize/overlays/staging", "kustomize/overlays/production"}},
+		{name: "staging image bump", changed: []string{"kustomize/overlays/staging/kustomization.yaml"}, want: []string{"kustomize/overlays/staging"}},
+		{name: "production patch", changed: []string{"kustomize/overlays/production/resources-patch.yaml"}, want: []string{"kustomize/overlays/production"}},
+		{name: "README and Application manifests", changed: []string{"README.md", "apps/my-api-service-staging.yaml"}, want: nil},
+		{name: "guestbook", changed: []string{"guestbook/service.yaml"}, want: []string{"guestbook"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, a := range apps {
+				if Affected(deps[a], tt.changed) {
+					got = append(got, a)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("affected apps (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

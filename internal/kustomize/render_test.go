@@ -243,6 +243,24 @@ func TestRenderSandboxRefuses(t *testing.T) {
 			"overlays/evil/charts/local/Chart.yaml":  "apiVersion: v2\nname: local\nversion: 0.1.0\n",
 			"overlays/evil/charts/local/values.yaml": "{}\n",
 		}, wantErr: ErrRender, wantMsg: "must specify --enable-helm"},
+		{name: "kustomization file linked to one outside", files: map[string]string{
+			"overlays/evil/kustomization.yaml": "->$PARENT/outside/base/kustomization.yaml",
+			"overlays/evil/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+		}, wantErr: ErrOutsideRepository, wantMsg: "overlays/evil/kustomization.yaml"},
+		{name: "helm chart name leaving the chart home", files: k("helmCharts:\n- name: ../../../../outside\n"),
+			wantErr: ErrOutsideRepository, wantMsg: "helmCharts.name"},
+		{name: "helm chart linked outside the repository", files: map[string]string{
+			"overlays/evil/kustomization.yaml": "helmCharts:\n- name: local\n",
+			"overlays/evil/charts/local":       "->$PARENT/outside/base",
+		}, wantErr: ErrOutsideRepository},
+		{name: "remote chart in a generator config", files: map[string]string{
+			"overlays/evil/kustomization.yaml": "generators:\n- helm.yaml\n",
+			"overlays/evil/helm.yaml":          "apiVersion: builtin\nkind: HelmChartInflationGenerator\nmetadata:\n  name: h\nname: nginx\nrepo: oci://registry.example.com/charts\n",
+		}, wantErr: ErrRemoteReference, wantMsg: "HelmChartInflationGenerator.repo"},
+		{name: "malformed local file named like a git URL", files: map[string]string{
+			"overlays/evil/kustomization.yaml":         "resources:\n- github.com/org/repo/x.yaml\n",
+			"overlays/evil/github.com/org/repo/x.yaml": "{not yaml",
+		}, wantErr: ErrRemoteReference},
 		{name: "app path outside the repository", files: nil, dir: "../outside/base", wantErr: ErrOutsideRepository},
 		{name: "app path through a symlink leaving the repository", files: map[string]string{
 			"overlays/link": "->$PARENT/outside/base",
