@@ -1,0 +1,165 @@
+// Package applier makes merging a PR deploy it: when a push lands on the
+// default branch of an installed repository it finds the apps whose render
+// the push can change, renders them in a sandbox, server-side applies them
+// to their clusters, prunes what they no longer render, waits for health,
+// and reports the result on the commit (a status per app and a GitHub
+// Deployment per environment). A periodic drift check re-applies apps with
+// selfHeal, and Sync brings every app of a repository to a new cluster.
+//
+// It never edits the repository.
+package applier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/promobot/promobot/events"
+)
+
+// Options configure an Applier.
+type Options struct {
+	// HealthTimeout bounds the wait for an app's objects to become healthy
+	// (default 2 minutes).
+	HealthTimeout time.Duration
+	// DriftInterval is how often live objects are compared with the last
+	// render; a repository's .promobot.yaml driftInterval overrides it.
+	// Zero turns the periodic check off (default 5 minutes via the CLI).
+	DriftInterval time.Duration
+	// Concurrency is how many pushes are handled at once (default 4).
+	// Applies of one app never overlap whatever it is.
+	Concurrency int
+	// Consumer names the durable consumer replicas share (default "applier").
+	Consumer string
+	// MaxDeliver and Backoff are the consume loop's retry policy
+	// (defaults from events.ConsumerOptions).
+	MaxDeliver int
+	Backoff    []time.Duration
+	// Logger receives the applier's log lines (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.HealthTimeout <= 0 {
+		o.HealthTimeout = 2 * time.Minute
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.Consumer == "" {
+		o.Consumer = "applier"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Applier is the applier subscriber. It is safe for concurrent use.
+type Applier struct {
+	opts     Options
+	bus      *events.Bus
+	gh       Installations
+	clusters *Clusters
+	records  *Records
+	ledger   *events.Ledger
+	locks    *events.Locker
+	registry *events.Registry
+	log      *slog.Logger
+}
+
+// New returns an Applier consuming from bus, talking to GitHub through gh
+// and to clusters through clusters.
+func New(ctx context.Context, opts Options, bus *events.Bus, gh Installations, clusters *Clusters) (*Applier, error) {
+	opts = opts.withDefaults()
+	if bus == nil || gh == nil || clusters == nil {
+		return nil, errors.New("applier: bus, GitHub and clusters are required")
+	}
+	records, err := OpenRecords(ctx, bus)
+	if err != nil {
+		return nil, err
+	}
+	ledger, err := bus.Ledger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	locks, err := bus.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	registry, err := bus.Registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Applier{opts: opts, bus: bus, gh: gh, clusters: clusters, records: records, ledger: ledger, locks: locks, registry: registry, log: opts.Logger}, nil
+}
+
+// Records gives access to the apps' records (what the promoter's gates read).
+func (a *Applier) Records() *Records { return a.records }
+
+// Run consumes push and installation deliveries and runs the periodic drift
+// check until ctx is cancelled.
+func (a *Applier) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() {
+		errc <- a.bus.Consume(ctx, events.ConsumerOptions{
+			Name:   a.opts.Consumer,
+			Stream: events.StreamGitHub,
+			FilterSubjects: []string{
+				events.GitHubFilter("push"),
+				events.GitHubFilter("installation"),
+				events.GitHubFilter("installation_repositories"),
+			},
+			Concurrency: a.opts.Concurrency,
+			AckWait:     time.Minute,
+			MaxDeliver:  a.opts.MaxDeliver,
+			Backoff:     a.opts.Backoff,
+			Logger:      a.log,
+		}, a.handle)
+	}()
+	go func() {
+		if a.opts.DriftInterval <= 0 {
+			<-ctx.Done()
+			errc <- nil
+			return
+		}
+		t := time.NewTicker(a.opts.DriftInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				errc <- nil
+				return
+			case <-t.C:
+				a.CheckDrift(ctx)
+			}
+		}
+	}()
+	err := <-errc
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// handle dispatches one delivery.
+func (a *Applier) handle(ctx context.Context, d events.Delivery) error {
+	name, _ := d.Event.Extensions()["githubevent"].(string)
+	switch name {
+	case "push":
+		return a.handlePush(ctx, d)
+	case "installation", "installation_repositories":
+		return a.handleInstallation(ctx, d)
+	}
+	return nil
+}
+
+// errorf wraps an error with its subject.
+func errorf(subject string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", subject, err)
+}

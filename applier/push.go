@@ -1,0 +1,247 @@
+package applier
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/kustomize"
+)
+
+const zeroSHA = "0000000000000000000000000000000000000000"
+
+// pushPayload is the part of a push delivery the applier reads.
+type pushPayload struct {
+	Ref     string `json:"ref"`
+	Before  string `json:"before"`
+	After   string `json:"after"`
+	Deleted bool   `json:"deleted"`
+	Commits []struct {
+		Added    []string `json:"added"`
+		Removed  []string `json:"removed"`
+		Modified []string `json:"modified"`
+	} `json:"commits"`
+	Repository struct {
+		Name          string `json:"name"`
+		DefaultBranch string `json:"default_branch"`
+		HTMLURL       string `json:"html_url"`
+		CloneURL      string `json:"clone_url"`
+		SSHURL        string `json:"ssh_url"`
+		Owner         struct {
+			Login string `json:"login"`
+			Name  string `json:"name"`
+		} `json:"owner"`
+	} `json:"repository"`
+	Installation struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+}
+
+// maxPayloadCommits is how many commits GitHub lists in a push payload; a
+// push with more needs a compare call for the complete file list.
+const maxPayloadCommits = 20
+
+func (a *Applier) handlePush(ctx context.Context, d events.Delivery) error {
+	var p pushPayload
+	if err := json.Unmarshal(d.Event.Data(), &p); err != nil {
+		return events.Permanent(fmt.Errorf("push %s: decode: %w", d.Event.ID(), err))
+	}
+	owner := p.Repository.Owner.Login
+	if owner == "" {
+		owner = p.Repository.Owner.Name
+	}
+	repo := Repo{Owner: owner, Name: p.Repository.Name}
+	log := a.log.With("delivery_id", d.Event.ID(), "repo", repo.String(), "revision", short(p.After))
+	if p.Deleted || p.After == zeroSHA || p.Ref != "refs/heads/"+p.Repository.DefaultBranch {
+		log.Debug("push not to the default branch, ignored", "ref", p.Ref)
+		return nil
+	}
+	if p.Installation.ID == 0 {
+		return events.Permanent(fmt.Errorf("push %s to %s: no installation in the payload", d.Event.ID(), repo))
+	}
+	done, err := a.ledger.Done(ctx, a.opts.Consumer, d.Event.ID())
+	if err != nil {
+		return err
+	}
+	if done {
+		log.Info("push already applied, ignoring the redelivery")
+		return nil
+	}
+	gh, err := a.gh.GitHub(ctx, p.Installation.ID)
+	if err != nil {
+		return errorf(repo.String(), err)
+	}
+
+	var changed []string
+	full := p.Before == "" || p.Before == zeroSHA
+	if !full {
+		if len(p.Commits) == 0 || len(p.Commits) >= maxPayloadCommits {
+			cmp, err := gh.Compare(ctx, repo, p.Before, p.After)
+			if err != nil {
+				return errorf(repo.String(), err)
+			}
+			changed = cmp.Files
+		} else {
+			for _, c := range p.Commits {
+				changed = append(changed, c.Added...)
+				changed = append(changed, c.Removed...)
+				changed = append(changed, c.Modified...)
+			}
+		}
+	}
+	target := Target{
+		Repo: repo, Commit: p.After,
+		RepoURLs: []string{p.Repository.HTMLURL, p.Repository.CloneURL, p.Repository.SSHURL},
+	}
+	if !full {
+		target.Changed = changed
+	}
+	if _, err := a.Sync(ctx, gh, target, nil); err != nil {
+		return err
+	}
+	return a.ledger.MarkDone(ctx, a.opts.Consumer, d.Event.ID(), p.After)
+}
+
+// installationPayload is the part of installation deliveries the applier reads.
+type installationPayload struct {
+	Action       string `json:"action"`
+	Installation struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+	Repositories []struct {
+		FullName string `json:"full_name"`
+	} `json:"repositories"`
+	RepositoriesAdded []struct {
+		FullName string `json:"full_name"`
+	} `json:"repositories_added"`
+}
+
+// handleInstallation syncs every app of each repository the App was just
+// installed on: installing the App is all the setup a repository needs.
+func (a *Applier) handleInstallation(ctx context.Context, d events.Delivery) error {
+	var p installationPayload
+	if err := json.Unmarshal(d.Event.Data(), &p); err != nil {
+		return events.Permanent(fmt.Errorf("installation %s: decode: %w", d.Event.ID(), err))
+	}
+	repos := p.RepositoriesAdded
+	if d.Event.Type() == "com.github.installation.created" {
+		repos = p.Repositories
+	} else if d.Event.Type() != "com.github.installation_repositories.added" {
+		return nil
+	}
+	done, err := a.ledger.Done(ctx, a.opts.Consumer, d.Event.ID())
+	if err != nil || done {
+		return err
+	}
+	gh, err := a.gh.GitHub(ctx, p.Installation.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range repos {
+		owner, name, ok := strings.Cut(r.FullName, "/")
+		if !ok {
+			continue
+		}
+		repo := Repo{Owner: owner, Name: name}
+		_, sha, err := gh.DefaultBranch(ctx, repo)
+		if err != nil {
+			return errorf(repo.String(), err)
+		}
+		if _, err := a.Sync(ctx, gh, Target{Repo: repo, Commit: sha}, nil); err != nil {
+			return err
+		}
+	}
+	return a.ledger.MarkDone(ctx, a.opts.Consumer, d.Event.ID(), "synced")
+}
+
+// Target says what to sync.
+type Target struct {
+	Repo   Repo
+	Commit string
+	// Changed limits the sync to apps whose render can depend on these
+	// files; nil syncs every app.
+	Changed []string
+	// RepoURLs are the repository's own URLs; Applications pointing at other
+	// repositories are skipped. Empty accepts any.
+	RepoURLs []string
+	// Apps limits the sync to these app names; empty means all.
+	Apps []string
+	// Cluster limits the sync to apps whose destination is this server or
+	// name; empty means all.
+	Cluster string
+}
+
+// Progress receives one call per app as a sync goes (nil: none).
+type Progress func(done, total int, o Outcome)
+
+// Sync brings the apps of t at t.Commit to their clusters: one tarball
+// download shared by every app, then for each affected app render, apply,
+// prune, health, record and report. It returns one Outcome per app
+// considered. An error means the sync could not run at all (the tarball,
+// the configuration); a failing app is an Outcome, not an error.
+func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progress) ([]Outcome, error) {
+	dir, err := fetchCheckout(ctx, gh, t.Repo, t.Commit)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	repo, err := gitops.LoadDir(dir, t.RepoURLs)
+	if err != nil {
+		// A broken .promobot.yaml fails every app's status: nothing applies.
+		a.reportConfigError(ctx, gh, t, err)
+		return nil, events.Permanent(errorf(t.Repo.String()+"@"+short(t.Commit), err))
+	}
+	for _, n := range repo.Notes {
+		a.log.Info("app skipped", "repo", t.Repo.String(), "note", n.String())
+	}
+	apps := repo.Apps
+	if t.Changed != nil {
+		apps, err = gitops.Affected(apps, t.Changed, func(path string) ([]string, error) {
+			return kustomize.Dependencies(dir, path)
+		})
+		if err != nil {
+			return nil, errorf(t.Repo.String(), err)
+		}
+	}
+	apps = filterApps(apps, t)
+	var outs []Outcome
+	for i, app := range apps {
+		o := a.syncApp(ctx, gh, t, repo, app)
+		outs = append(outs, o)
+		if progress != nil {
+			progress(i+1, len(apps), o)
+		}
+	}
+	return outs, nil
+}
+
+func filterApps(apps []gitops.App, t Target) []gitops.App {
+	if len(t.Apps) == 0 && t.Cluster == "" {
+		return apps
+	}
+	var out []gitops.App
+	for _, a := range apps {
+		if len(t.Apps) > 0 && !contains(t.Apps, a.Name) {
+			continue
+		}
+		if t.Cluster != "" && a.Server != t.Cluster && a.DestName != t.Cluster {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,78 @@
+package applier
+
+import (
+	"context"
+	"strings"
+
+	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/gitops"
+)
+
+// StatusContext is the commit status context of an app.
+func StatusContext(app string) string { return "promobot/" + app }
+
+// report sets the app's commit status and finishes its Deployment.
+func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.App, env string, depID int64, hasDep bool, o Outcome) {
+	state, desc, dstate := "success", "applied: "+o.Summary, "success"
+	if o.State == "failed" {
+		state, desc, dstate = "failure", "failed: "+o.Error, "failure"
+	}
+	if err := gh.CreateStatus(ctx, t.Repo, t.Commit, Status{State: state, Context: StatusContext(app.Name), Description: clip(desc, 140)}); err != nil {
+		a.log.Warn("commit status not set", "repo", t.Repo.String(), "app", app.Name, "error", err)
+	}
+	if hasDep {
+		if err := gh.CreateDeploymentStatus(ctx, t.Repo, depID, DeploymentStatus{State: dstate, Environment: env, Description: clip(desc, 140)}); err != nil {
+			a.log.Warn("deployment status not set", "repo", t.Repo.String(), "app", app.Name, "error", err)
+		}
+	}
+}
+
+// reportConfigError fails the commit when the repository's configuration
+// cannot be read, so the author sees why nothing was applied.
+func (a *Applier) reportConfigError(ctx context.Context, gh GitHub, t Target, err error) {
+	_ = gh.CreateStatus(ctx, t.Repo, t.Commit, Status{State: "failure", Context: "promobot", Description: clip("configuration: "+err.Error(), 140)})
+	a.fact(ctx, t.Repo, "apply", "failed", gitops.App{}, Outcome{Commit: t.Commit, State: "failed", Error: err.Error()})
+}
+
+// fact publishes a promobot.apply.* fact; failures to publish are logged.
+func (a *Applier) fact(ctx context.Context, repo Repo, kind, verb string, app gitops.App, o Outcome) {
+	data := struct {
+		Outcome
+		Repo    string `json:"repo"`
+		Path    string `json:"path,omitempty"`
+		Summary string `json:"summary"`
+	}{Outcome: o, Repo: repo.String(), Path: app.Path}
+	data.Summary = strings.TrimSpace(app.Name + " " + verb + " " + short(o.Commit) + ": " + firstNonEmpty(o.Error, o.Summary))
+	a.publish(ctx, repo, kind, verb, app.Name, data)
+}
+
+// publish records a fact about repo; failures to publish are logged.
+func (a *Applier) publish(ctx context.Context, repo Repo, kind, verb, subject string, data any) {
+	if _, err := a.bus.PublishFact(context.WithoutCancel(ctx), events.Fact{
+		Kind: kind, Verb: verb, Owner: repo.Owner, Repo: repo.Name,
+		Source: "promobot/applier", Subject: subject, Data: data,
+	}); err != nil {
+		a.log.Error("fact not published", "kind", kind, "verb", verb, "error", err)
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// clip shortens s to n characters, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
