@@ -1,0 +1,605 @@
+package githubapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	gh "github.com/google/go-github/v60/github"
+	"github.com/google/uuid"
+)
+
+// hookID is the id of the App's single webhook.
+const hookID = 1
+
+// Delivery is one attempted webhook delivery, as the deliveries API reports
+// it.
+type Delivery struct {
+	ID          int64
+	GUID        string
+	Event       string
+	Action      string
+	Redelivery  bool
+	StatusCode  int    // 0 when the receiver could not be reached
+	Status      string // "OK" for 2xx
+	Duration    time.Duration
+	DeliveredAt time.Time
+	Payload     []byte
+	Header      http.Header // request headers sent
+}
+
+// delivery is a webhook queued or attempted.
+type delivery struct {
+	id         int64
+	guid       string
+	event      string
+	action     string
+	instID     int64
+	repoID     int64
+	payload    []byte
+	redelivery bool
+
+	url         string
+	deliveredAt time.Time
+	duration    time.Duration
+	status      string
+	statusCode  int
+	reqHeader   http.Header
+	respHeader  http.Header
+	respBody    string
+}
+
+type hookState struct {
+	s       *Server
+	mu      sync.Mutex
+	wake    chan struct{}
+	url     string
+	nextID  int64
+	records []*delivery // attempted, oldest first
+	queue   []*delivery
+	busy    int
+	stopped bool
+	client  *http.Client
+	done    chan struct{}
+}
+
+func (h *hookState) init(s *Server) {
+	h.s = s
+	h.url = s.opts.WebhookURL
+	h.nextID = 90000000
+	h.wake = make(chan struct{}, 1)
+	h.done = make(chan struct{})
+	h.client = &http.Client{Timeout: 10 * time.Second}
+	go h.worker()
+}
+
+// SetWebhookURL changes where webhooks go (e.g. once the receiver under test
+// is listening); "" stops sending.
+func (s *Server) SetWebhookURL(url string) {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	s.hooks.url = url
+}
+
+// WaitDeliveries waits until every queued webhook has been attempted.
+func (s *Server) WaitDeliveries(ctx context.Context) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.hooks.mu.Lock()
+		idle := len(s.hooks.queue) == 0 && s.hooks.busy == 0
+		s.hooks.mu.Unlock()
+		if idle {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for webhook deliveries: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Deliveries returns every attempted delivery, oldest first.
+func (s *Server) Deliveries() []Delivery {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	out := make([]Delivery, 0, len(s.hooks.records))
+	for _, d := range s.hooks.records {
+		out = append(out, Delivery{
+			ID: d.id, GUID: d.guid, Event: d.event, Action: d.action, Redelivery: d.redelivery,
+			StatusCode: d.statusCode, Status: d.status, Duration: d.duration, DeliveredAt: d.deliveredAt,
+			Payload: d.payload, Header: d.reqHeader.Clone(),
+		})
+	}
+	return out
+}
+
+// newDelivery assigns a delivery id (GUIDs are chosen by the caller).
+func (h *hookState) newDelivery(d *delivery) *delivery {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.nextID++
+	d.id = h.nextID
+	return d
+}
+
+// send delivers (SyncWebhooks) or queues the deliveries, in order.
+func (h *hookState) send(ds []*delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	if h.s.opts.SyncWebhooks {
+		for _, d := range ds {
+			h.mu.Lock()
+			h.busy++
+			h.mu.Unlock()
+			h.attempt(d)
+			h.mu.Lock()
+			h.busy--
+			h.mu.Unlock()
+		}
+		return
+	}
+	h.mu.Lock()
+	if !h.stopped {
+		h.queue = append(h.queue, ds...)
+	}
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (h *hookState) worker() {
+	defer close(h.done)
+	for {
+		h.mu.Lock()
+		if len(h.queue) == 0 {
+			stopped := h.stopped
+			h.mu.Unlock()
+			if stopped {
+				return
+			}
+			<-h.wake
+			continue
+		}
+		d := h.queue[0]
+		h.queue = h.queue[1:]
+		h.busy++
+		h.mu.Unlock()
+		h.attempt(d)
+		h.mu.Lock()
+		h.busy--
+		h.mu.Unlock()
+	}
+}
+
+// stop attempts what is queued (bounded) and ends the worker.
+func (h *hookState) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_ = h.s.WaitDeliveries(ctx)
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+	<-h.done
+}
+
+// attempt POSTs one delivery and records the outcome.
+func (h *hookState) attempt(d *delivery) {
+	h.mu.Lock()
+	url := h.url
+	h.mu.Unlock()
+	if url == "" {
+		return
+	}
+	s := h.s
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(d.payload))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "GitHub-Hookshot/promobot-local")
+	req.Header.Set("X-GitHub-Event", d.event)
+	req.Header.Set("X-GitHub-Delivery", d.guid)
+	req.Header.Set("X-GitHub-Hook-ID", strconv.Itoa(hookID))
+	req.Header.Set("X-GitHub-Hook-Installation-Target-ID", strconv.FormatInt(s.opts.AppID, 10))
+	req.Header.Set("X-GitHub-Hook-Installation-Target-Type", "integration")
+	if s.opts.WebhookSecret != "" {
+		m1 := hmac.New(sha1.New, []byte(s.opts.WebhookSecret))
+		m1.Write(d.payload)
+		req.Header.Set("X-Hub-Signature", "sha1="+hex.EncodeToString(m1.Sum(nil)))
+		m256 := hmac.New(sha256.New, []byte(s.opts.WebhookSecret))
+		m256.Write(d.payload)
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m256.Sum(nil)))
+	}
+	d.url = url
+	d.reqHeader = req.Header.Clone()
+	d.deliveredAt = now()
+	start := time.Now()
+	resp, err := h.client.Do(req)
+	d.duration = time.Since(start)
+	switch {
+	case err != nil:
+		var nerr net.Error
+		if errors.As(err, &nerr) && nerr.Timeout() {
+			d.status = "timed out"
+		} else {
+			d.status = "failed to connect to host"
+		}
+	default:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		d.statusCode = resp.StatusCode
+		d.respHeader = resp.Header.Clone()
+		d.respBody = string(body)
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			d.status = "OK"
+		} else {
+			d.status = fmt.Sprintf("Invalid HTTP Response: %d", resp.StatusCode)
+		}
+	}
+	h.mu.Lock()
+	h.records = append(h.records, d)
+	h.mu.Unlock()
+}
+
+func (h *hookState) find(id int64) *delivery {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, d := range h.records {
+		if d.id == id {
+			return d
+		}
+	}
+	return nil
+}
+
+// ---- emitting ----
+
+// subscribed reports whether the App receives event.
+func (s *Server) subscribed(event string) bool {
+	if event == "installation" || event == "installation_repositories" {
+		return true
+	}
+	for _, e := range s.opts.Events {
+		if e == event {
+			return true
+		}
+	}
+	return false
+}
+
+// emit queues a webhook for a repository event (nothing when the App is not
+// installed on the repository or not subscribed to the event). Called with
+// s.mu held; the caller sends out after unlocking.
+func (s *Server) emit(out *[]*delivery, r *repo, event, action string, payload any) {
+	if r != nil && r.inst == nil {
+		return
+	}
+	if !s.subscribed(event) {
+		return
+	}
+	data, err := json.Marshal(payload)
+	if err != nil {
+		s.log.Error("marshal webhook payload", "event", event, "err", err)
+		return
+	}
+	d := &delivery{guid: uuid.NewString(), event: event, action: action, payload: data}
+	if r != nil {
+		d.instID, d.repoID = r.inst.id, r.id
+	}
+	*out = append(*out, s.hooks.newDelivery(d))
+}
+
+func (s *Server) ghUser(a *account) *gh.User {
+	if a == nil {
+		return nil
+	}
+	u, _ := toJSON[gh.User](s.userJSON(a))
+	return u
+}
+
+func (s *Server) ghRepo(r *repo) *gh.Repository {
+	out, _ := toJSON[gh.Repository](s.repoJSON(r))
+	return out
+}
+
+func (s *Server) ghInstallationRef(r *repo) *gh.Installation {
+	id := r.inst.id
+	node := nodeID("IN", id)
+	return &gh.Installation{ID: &id, NodeID: &node}
+}
+
+func (s *Server) ghOrg(r *repo) *gh.Organization {
+	if r.owner.kind != "Organization" {
+		return nil
+	}
+	o, _ := toJSON[gh.Organization](s.userJSON(r.owner))
+	return o
+}
+
+func (s *Server) ghPull(r *repo, is *issue) *gh.PullRequest {
+	pr, _ := toJSON[gh.PullRequest](s.pullJSON(r, is, s.pullDetail(context.Background(), r, is)))
+	return pr
+}
+
+func (s *Server) ghIssue(r *repo, is *issue) *gh.Issue {
+	out, _ := toJSON[gh.Issue](s.issueJSON(r, is))
+	return out
+}
+
+// emitPull queues a pull_request event.
+func (s *Server) emitPull(out *[]*delivery, r *repo, is *issue, action string, sender *account, mod func(*gh.PullRequestEvent)) {
+	if r.inst == nil || !s.subscribed("pull_request") {
+		return
+	}
+	ev := &gh.PullRequestEvent{
+		Action: &action, Number: &is.number, PullRequest: s.ghPull(r, is), Repo: s.ghRepo(r),
+		Sender: s.ghUser(sender), Installation: s.ghInstallationRef(r), Organization: s.ghOrg(r),
+	}
+	if mod != nil {
+		mod(ev)
+	}
+	s.emit(out, r, "pull_request", action, ev)
+}
+
+// emitComment queues an issue_comment event.
+func (s *Server) emitComment(out *[]*delivery, r *repo, is *issue, cm *comment, action string, sender *account, changes *gh.EditChange) {
+	if r.inst == nil || !s.subscribed("issue_comment") {
+		return
+	}
+	c, _ := toJSON[gh.IssueComment](s.commentJSON(cm))
+	ev := &gh.IssueCommentEvent{
+		Action: &action, Issue: s.ghIssue(r, is), Comment: c, Changes: changes, Repo: s.ghRepo(r),
+		Sender: s.ghUser(sender), Installation: s.ghInstallationRef(r), Organization: s.ghOrg(r),
+	}
+	s.emit(out, r, "issue_comment", action, ev)
+}
+
+// maxPushCommits is how many commits GitHub puts in a push payload.
+const maxPushCommits = 20
+
+// emitPush queues a push event for ref moving from before to after.
+func (s *Server) emitPush(ctx context.Context, out *[]*delivery, r *repo, ref, before, after string, pusher *account, forced bool) {
+	if r.inst == nil || !s.subscribed("push") {
+		return
+	}
+	g := r.git
+	var shas []string
+	if after != zeroSHA {
+		if before != zeroSHA {
+			shas, _ = g.revList(ctx, after, before)
+		} else {
+			var exclude []string
+			refs, _ := g.refs(ctx, "refs/heads/")
+			for _, rf := range refs {
+				if rf[0] != ref {
+					exclude = append(exclude, rf[1])
+				}
+			}
+			shas, _ = g.revList(ctx, after, exclude...)
+		}
+	}
+	size := len(shas)
+	if len(shas) > maxPushCommits {
+		shas = shas[len(shas)-maxPushCommits:]
+	}
+	commits := []*gh.HeadCommit{}
+	for _, sha := range shas {
+		if hc := s.headCommit(ctx, r, sha); hc != nil {
+			commits = append(commits, hc)
+		}
+	}
+	var head *gh.HeadCommit
+	if after != zeroSHA {
+		head = s.headCommit(ctx, r, after)
+	}
+	created, deleted := before == zeroSHA, after == zeroSHA
+	compare := s.web("/%s/compare/%s...%s", r.fullName(), short(before), short(after))
+	if created {
+		compare = s.web("/%s/commit/%s", r.fullName(), short(after))
+	}
+	repoEv, _ := toJSON[gh.PushEventRepository](s.repoJSON(r))
+	if repoEv != nil {
+		repoEv.MasterBranch = &r.defaultBranch
+	}
+	login, email := pusher.login, pusher.email
+	ev := &gh.PushEvent{
+		Ref: &ref, Before: &before, After: &after, Created: &created, Deleted: &deleted, Forced: &forced,
+		Compare: &compare, Commits: commits, HeadCommit: head, Size: &size, Repo: repoEv,
+		Pusher: &gh.CommitAuthor{Name: &login, Email: &email}, Sender: s.ghUser(pusher),
+		Installation: s.ghInstallationRef(r), Organization: s.ghOrg(r),
+	}
+	s.emit(out, r, "push", "", ev)
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+func (s *Server) headCommit(ctx context.Context, r *repo, sha string) *gh.HeadCommit {
+	c, err := r.git.readCommit(ctx, sha)
+	if err != nil {
+		return nil
+	}
+	added, removed, modified, err := r.git.changedPaths(ctx, c)
+	if err != nil {
+		return nil
+	}
+	url := s.web("/%s/commit/%s", r.fullName(), sha)
+	distinct := true
+	ts := gh.Timestamp{Time: c.Committer.When}
+	author := s.commitAuthor(c.Author)
+	committer := s.commitAuthor(c.Committer)
+	return &gh.HeadCommit{
+		ID: &c.SHA, TreeID: &c.Tree, Distinct: &distinct, Message: &c.Message, Timestamp: &ts, URL: &url,
+		Author: author, Committer: committer, Added: added, Removed: removed, Modified: modified,
+	}
+}
+
+func (s *Server) commitAuthor(id identity) *gh.CommitAuthor {
+	name, email := id.Name, id.Email
+	ca := &gh.CommitAuthor{Name: &name, Email: &email}
+	if a := s.accountByEmail(email); a != nil {
+		login := a.login
+		ca.Login = &login
+	}
+	return ca
+}
+
+// ---- deliveries API ----
+
+type deliveryItemJSON struct {
+	ID             int64     `json:"id"`
+	GUID           string    `json:"guid"`
+	DeliveredAt    time.Time `json:"delivered_at"`
+	Redelivery     bool      `json:"redelivery"`
+	Duration       float64   `json:"duration"`
+	Status         string    `json:"status"`
+	StatusCode     int       `json:"status_code"`
+	Event          string    `json:"event"`
+	Action         *string   `json:"action"`
+	InstallationID *int64    `json:"installation_id"`
+	RepositoryID   *int64    `json:"repository_id"`
+	ThrottledAt    *string   `json:"throttled_at"`
+}
+
+type deliveryJSON struct {
+	deliveryItemJSON
+	URL     string `json:"url"`
+	Request struct {
+		Headers map[string]string `json:"headers"`
+		Payload json.RawMessage   `json:"payload"`
+	} `json:"request"`
+	Response struct {
+		Headers map[string]string `json:"headers"`
+		Payload *string           `json:"payload"`
+	} `json:"response"`
+}
+
+func deliveryItem(d *delivery) deliveryItemJSON {
+	out := deliveryItemJSON{
+		ID: d.id, GUID: d.guid, DeliveredAt: d.deliveredAt, Redelivery: d.redelivery,
+		Duration: d.duration.Seconds(), Status: d.status, StatusCode: d.statusCode, Event: d.event,
+	}
+	if d.action != "" {
+		a := d.action
+		out.Action = &a
+	}
+	if d.instID != 0 {
+		id := d.instID
+		out.InstallationID = &id
+	}
+	if d.repoID != 0 {
+		id := d.repoID
+		out.RepositoryID = &id
+	}
+	return out
+}
+
+func flatHeaders(h http.Header) map[string]string {
+	out := map[string]string{}
+	for k, v := range h {
+		if len(v) > 0 {
+			out[k] = v[0]
+		}
+	}
+	return out
+}
+
+// listDeliveries: GET /app/hook/deliveries, newest first, cursor paging.
+func (s *Server) listDeliveries(c *call) (int, any) {
+	perPage, _ := strconv.Atoi(c.query("per_page"))
+	if perPage <= 0 {
+		perPage = 30
+	}
+	if perPage > 100 {
+		perPage = 100
+	}
+	var cursor int64
+	if v := c.query("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fail(http.StatusBadRequest, "Invalid cursor")
+		}
+		cursor = n
+	}
+	s.hooks.mu.Lock()
+	all := append([]*delivery(nil), s.hooks.records...)
+	s.hooks.mu.Unlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].id > all[j].id })
+	items := []deliveryItemJSON{}
+	more := false
+	for _, d := range all {
+		if cursor != 0 && d.id >= cursor {
+			continue
+		}
+		if len(items) == perPage {
+			more = true
+			break
+		}
+		items = append(items, deliveryItem(d))
+	}
+	if more {
+		next := s.api("/app/hook/deliveries?per_page=%d&cursor=%d", perPage, items[len(items)-1].ID)
+		c.w.Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", next))
+	}
+	return http.StatusOK, items
+}
+
+// getDelivery: GET /app/hook/deliveries/{delivery_id}.
+func (s *Server) getDelivery(c *call) (int, any) {
+	id, _ := strconv.ParseInt(c.param("delivery_id"), 10, 64)
+	d := s.hooks.find(id)
+	if d == nil {
+		return notFound()
+	}
+	out := deliveryJSON{deliveryItemJSON: deliveryItem(d), URL: d.url}
+	out.Request.Headers = flatHeaders(d.reqHeader)
+	out.Request.Payload = d.payload
+	out.Response.Headers = flatHeaders(d.respHeader)
+	if d.statusCode != 0 {
+		body := d.respBody
+		out.Response.Payload = &body
+	}
+	return http.StatusOK, out
+}
+
+// redeliver: POST /app/hook/deliveries/{delivery_id}/attempts. The new
+// attempt carries the original GUID.
+func (s *Server) redeliver(c *call) (int, any) {
+	id, _ := strconv.ParseInt(c.param("delivery_id"), 10, 64)
+	d := s.hooks.find(id)
+	if d == nil {
+		return notFound()
+	}
+	again := s.hooks.newDelivery(&delivery{
+		guid: d.guid, event: d.event, action: d.action, instID: d.instID, repoID: d.repoID,
+		payload: d.payload, redelivery: true,
+	})
+	c.out = append(c.out, again)
+	return http.StatusAccepted, struct{}{}
+}
