@@ -11,6 +11,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+	// Freeze windows name IANA time zones; embedding the database keeps
+	// .promobot.yaml valid on hosts (distroless images) without zoneinfo.
+	_ "time/tzdata"
 
 	"go.yaml.in/yaml/v3"
 )

@@ -315,7 +315,7 @@ func parseArgs(line string, args []string, known Known) Result {
 			return r
 		}
 		return run(Command{Verb: VerbPromote, App: app, Env: env})
-	case len(args) == 2 && (closeEnough(strings.ToLower(args[1]), "to") || lookupOK(args[1], known.Environments)):
+	case len(args) == 2 && (closeEnough(strings.ToLower(args[1]), "to") || isKnown(args[1], known.Environments)):
 		// "/promote api production": the "to" is missing.
 		s := fmt.Sprintf("/promote %s to %s", args[0], args[1])
 		return reply(line, s, fmt.Sprintf("Did you mean `%s`?", s))
@@ -326,11 +326,7 @@ func parseArgs(line string, args []string, known Known) Result {
 	return usage("I did not understand `" + line + "`.")
 }
 
-func lookupOK(s string, list []string) bool {
-	_, ok := lookup(s, list)
-	return ok && list != nil
-}
-
+// isKnown reports whether s is in a list that is known (not nil).
 func isKnown(s string, list []string) bool {
 	_, ok := lookup(s, list)
 	return ok && list != nil
