@@ -303,56 +303,42 @@ func (w *walker) kustomization(dir, realDir, pluginBase, from, field string) err
 			return err
 		}
 	}
-	fileFields := []struct {
-		field string
-		refs  []string
-	}{
-		{"crds", k.Crds},
-		{"configurations", k.Configurations},
+	type fileRef struct{ field, ref string }
+	var files []fileRef
+	for _, c := range k.Crds {
+		files = append(files, fileRef{"crds", c})
+	}
+	for _, c := range k.Configurations {
+		files = append(files, fileRef{"configurations", c})
 	}
 	if p, ok := k.OpenAPI["path"]; ok {
-		fileFields = append(fileFields, struct {
-			field string
-			refs  []string
-		}{"openapi.path", []string{p}})
+		files = append(files, fileRef{"openapi.path", p})
 	}
 	for _, p := range k.Patches {
 		if p.Path != "" {
-			fileFields = append(fileFields, struct {
-				field string
-				refs  []string
-			}{"patches.path", []string{p.Path}})
+			files = append(files, fileRef{"patches.path", p.Path})
 		}
 	}
+	//lint:ignore SA1019 kustomize still reads the deprecated field, so the walk must too.
 	for _, p := range k.PatchesJson6902 {
 		if p.Path != "" {
-			fileFields = append(fileFields, struct {
-				field string
-				refs  []string
-			}{"patchesJson6902.path", []string{p.Path}})
+			files = append(files, fileRef{"patchesJson6902.path", p.Path})
 		}
 	}
+	//lint:ignore SA1019 kustomize still reads the deprecated field, so the walk must too.
 	for _, p := range k.PatchesStrategicMerge {
 		if !looksInline(string(p)) {
-			fileFields = append(fileFields, struct {
-				field string
-				refs  []string
-			}{"patchesStrategicMerge", []string{string(p)}})
+			files = append(files, fileRef{"patchesStrategicMerge", string(p)})
 		}
 	}
 	for _, r := range k.Replacements {
 		if r.Path != "" {
-			fileFields = append(fileFields, struct {
-				field string
-				refs  []string
-			}{"replacements.path", []string{r.Path}})
+			files = append(files, fileRef{"replacements.path", r.Path})
 		}
 	}
-	for _, f := range fileFields {
-		for _, ref := range f.refs {
-			if err := w.file(file, f.field, ref, realDir); err != nil {
-				return err
-			}
+	for _, f := range files {
+		if err := w.file(file, f.field, f.ref, realDir); err != nil {
+			return err
 		}
 	}
 	for _, g := range k.ConfigMapGenerator {
@@ -390,6 +376,7 @@ func onlyResources(k types.Kustomization) error {
 	probe.TypeMeta = types.TypeMeta{}
 	probe.MetaData = nil
 	probe.Resources = nil
+	//lint:ignore SA1019 bases are resources to kustomize.
 	probe.Bases = nil
 	rest, err := json.Marshal(probe)
 	if err != nil {
