@@ -341,3 +341,24 @@ func TestFixtureDependencies(t *testing.T) {
 		})
 	}
 }
+
+func TestIsKustomizationFile(t *testing.T) {
+	tests := []struct {
+		name string
+		path string
+		want bool
+	}{
+		{name: "yaml", path: "kustomize/overlays/staging/kustomization.yaml", want: true},
+		{name: "yml", path: "a/kustomization.yml", want: true},
+		{name: "Kustomization", path: "Kustomization", want: true},
+		{name: "other yaml", path: "kustomize/base/deployment.yaml", want: false},
+		{name: "wrong case", path: "a/Kustomization.yaml", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsKustomizationFile(tt.path); got != tt.want {
+				t.Errorf("IsKustomizationFile(%q) = %v, want %v", tt.path, got, tt.want)
+			}
+		})
+	}
+}

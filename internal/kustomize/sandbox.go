@@ -16,8 +16,8 @@ import (
 // repository root, lexically or through a symbolic link.
 var ErrOutsideRepository = errors.New("outside the repository")
 
-// ErrReadOnly is returned by every write operation of the sandbox file system.
-var ErrReadOnly = errors.New("the repository file system is read-only")
+// errReadOnly is returned by every write operation of the sandbox file system.
+var errReadOnly = errors.New("the repository file system is read-only")
 
 // sandboxFS is a read-only filesys.FileSystem confined to one directory tree.
 //
@@ -131,27 +131,27 @@ func (s *sandboxFS) resolve(name string) (string, error) {
 
 // Create is refused: renders never write.
 func (s *sandboxFS) Create(name string) (filesys.File, error) {
-	return nil, fmt.Errorf("create %q: %w", name, ErrReadOnly)
+	return nil, fmt.Errorf("create %q: %w", name, errReadOnly)
 }
 
 // Mkdir is refused: renders never write.
 func (s *sandboxFS) Mkdir(name string) error {
-	return fmt.Errorf("mkdir %q: %w", name, ErrReadOnly)
+	return fmt.Errorf("mkdir %q: %w", name, errReadOnly)
 }
 
 // MkdirAll is refused: renders never write.
 func (s *sandboxFS) MkdirAll(name string) error {
-	return fmt.Errorf("mkdir %q: %w", name, ErrReadOnly)
+	return fmt.Errorf("mkdir %q: %w", name, errReadOnly)
 }
 
 // RemoveAll is refused: renders never write.
 func (s *sandboxFS) RemoveAll(name string) error {
-	return fmt.Errorf("remove %q: %w", name, ErrReadOnly)
+	return fmt.Errorf("remove %q: %w", name, errReadOnly)
 }
 
 // WriteFile is refused: renders never write.
 func (s *sandboxFS) WriteFile(name string, _ []byte) error {
-	return fmt.Errorf("write %q: %w", name, ErrReadOnly)
+	return fmt.Errorf("write %q: %w", name, errReadOnly)
 }
 
 // Open opens name for reading when it resolves inside the repository.
