@@ -15,6 +15,11 @@ func (s *Server) getRepo(c *call) (int, any) {
 	return http.StatusOK, s.repoJSON(c.repo)
 }
 
+// wantsRaw reports whether the client asked for the raw media type.
+func (c *call) wantsRaw() bool {
+	return strings.Contains(c.r.Header.Get("Accept"), ".raw")
+}
+
 // refParam returns ?ref= or the default branch.
 func (c *call) refParam() string {
 	if ref := c.query("ref"); ref != "" {
@@ -53,6 +58,9 @@ func (s *Server) getContents(c *call) (int, any) {
 		if data, err = g.catFile(c.ctx(), "blob", e.SHA); err != nil {
 			return fail(http.StatusInternalServerError, err.Error())
 		}
+	}
+	if c.wantsRaw() && e.Type == "blob" {
+		return http.StatusOK, rawBody{contentType: "application/vnd.github.raw", data: data}
 	}
 	out := s.contentJSON(c.repo, ref, e, data)
 	if e.Type == "commit" {

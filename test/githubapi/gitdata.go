@@ -423,6 +423,9 @@ func (s *Server) getBlob(c *call) (int, any) {
 	if err != nil {
 		return notFound()
 	}
+	if c.wantsRaw() {
+		return http.StatusOK, rawBody{contentType: "application/vnd.github.raw", data: data}
+	}
 	return http.StatusOK, map[string]any{
 		"sha": sha, "node_id": nodeID("B", int64(len(data))) + sha[:8], "size": len(data),
 		"url": s.api("/repos/%s/git/blobs/%s", c.repo.fullName(), sha), "content": wrap60(base64.StdEncoding.EncodeToString(data)),
