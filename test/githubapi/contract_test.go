@@ -81,8 +81,9 @@ func TestContractRoutes(t *testing.T) {
 
 // genericStatuses may be answered on any route, documented or not: GitHub
 // returns them for bad JSON, bad credentials, permissions, rate limits,
-// unknown resources and server errors.
-var genericStatuses = map[int]bool{400: true, 401: true, 403: true, 404: true, 429: true, 500: true, 502: true, 503: true}
+// unknown resources, validation failures (e.g. a status description over
+// 140 characters) and server errors.
+var genericStatuses = map[int]bool{400: true, 401: true, 403: true, 404: true, 422: true, 429: true, 500: true, 502: true, 503: true}
 
 // validateExchange checks one served response against the description.
 func validateExchange(doc *openapi3.T, ex Exchange) error {
@@ -140,9 +141,12 @@ func shorten(err error) string {
 	if errors.As(err, &me) {
 		var parts []string
 		for _, e := range me {
-			parts = append(parts, e.Error())
+			parts = append(parts, strings.SplitN(e.Error(), "\n", 2)[0])
 		}
 		msg = strings.Join(parts, "\n    ")
+	}
+	if !errors.As(err, &me) {
+		msg = strings.SplitN(msg, "\n", 2)[0]
 	}
 	if len(msg) > 4000 {
 		msg = msg[:4000] + "…"

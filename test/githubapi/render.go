@@ -162,7 +162,6 @@ type repoJSON struct {
 	Watchers                 int             `json:"watchers"`
 	NetworkCount             int             `json:"network_count"`
 	SubscribersCount         int             `json:"subscribers_count"`
-	TempCloneToken           *string         `json:"temp_clone_token"`
 }
 
 func (s *Server) repoJSON(r *repo) *repoJSON {
