@@ -925,9 +925,20 @@ func (s *Server) deploymentStatusJSON(r *repo, d *deployment, st *deploymentStat
 	}
 }
 
+// installAccount is an installation's account. GitHub's description of
+// GET /app/installations declares it allOf(simple-user, enterprise), so it
+// also carries the enterprise fields (name, slug, timestamps).
+type installAccount struct {
+	*userJSON
+	Name      string    `json:"name"`
+	Slug      string    `json:"slug"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 type installationJSON struct {
 	ID                  int64             `json:"id"`
-	Account             *userJSON         `json:"account"`
+	Account             *installAccount   `json:"account"`
 	RepositorySelection string            `json:"repository_selection"`
 	AccessTokensURL     string            `json:"access_tokens_url"`
 	RepositoriesURL     string            `json:"repositories_url"`
@@ -948,7 +959,9 @@ type installationJSON struct {
 
 func (s *Server) installationJSON(in *installation) *installationJSON {
 	return &installationJSON{
-		ID: in.id, Account: s.userJSON(in.account), RepositorySelection: "selected",
+		ID: in.id, RepositorySelection: "selected",
+		Account: &installAccount{userJSON: s.userJSON(in.account), Name: in.account.login, Slug: in.account.login,
+			CreatedAt: in.createdAt, UpdatedAt: in.createdAt},
 		AccessTokensURL: s.api("/app/installations/%d/access_tokens", in.id),
 		RepositoriesURL: s.api("/installation/repositories"),
 		HTMLURL:         s.web("/organizations/%s/settings/installations/%d", in.account.login, in.id),
