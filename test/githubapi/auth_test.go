@@ -127,10 +127,14 @@ func TestAuthRefusals(t *testing.T) {
 		do   func() int
 		want int
 	}{
-		{"valid JWT reaches /app", func() int { return getApp(jwtClient(signJWT(t, key, id, n.Add(-30*time.Second), n.Add(5*time.Minute)))) }, 200},
+		{"valid JWT reaches /app", func() int {
+			return getApp(jwtClient(signJWT(t, key, id, n.Add(-30*time.Second), n.Add(5*time.Minute))))
+		}, 200},
 		{"numeric iss accepted", func() int { return getApp(jwtClient(signJWT(t, key, e.srv.AppID(), n, n.Add(time.Minute)))) }, 200},
 		{"JWT signed by another key", func() int { return getApp(jwtClient(signJWT(t, other, id, n, n.Add(time.Minute)))) }, 401},
-		{"expired JWT", func() int { return getApp(jwtClient(signJWT(t, key, id, n.Add(-20*time.Minute), n.Add(-10*time.Minute)))) }, 401},
+		{"expired JWT", func() int {
+			return getApp(jwtClient(signJWT(t, key, id, n.Add(-20*time.Minute), n.Add(-10*time.Minute))))
+		}, 401},
 		{"JWT valid for too long", func() int { return getApp(jwtClient(signJWT(t, key, id, n, n.Add(20*time.Minute)))) }, 401},
 		{"JWT issued in the future", func() int { return getApp(jwtClient(signJWT(t, key, id, n.Add(5*time.Minute), n.Add(9*time.Minute)))) }, 401},
 		{"JWT for another App", func() int { return getApp(jwtClient(signJWT(t, key, "7", n, n.Add(time.Minute)))) }, 401},
