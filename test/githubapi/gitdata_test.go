@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -264,6 +263,13 @@ func keys(m map[string]string) []string {
 	return out
 }
 
+func gitCmd(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = gitEnv()
+	return cmd
+}
+
 func run(t *testing.T, dir string, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
@@ -275,5 +281,3 @@ func run(t *testing.T, dir string, name string, args ...string) string {
 	}
 	return string(out)
 }
-
-var _ = filepath.Join
