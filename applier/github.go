@@ -13,6 +13,14 @@ type Repo struct {
 // String formats the repository as owner/name.
 func (r Repo) String() string { return r.Owner + "/" + r.Name }
 
+// RepoInfo is what the applier reads of a repository.
+type RepoInfo struct {
+	DefaultBranch string
+	// URLs are the repository's own URLs (web, clone, SSH): Applications
+	// naming another repository are skipped.
+	URLs []string
+}
+
 // Comparison is how head relates to base.
 type Comparison struct {
 	// Status is GitHub's: "ahead" (head is a descendant of base),
@@ -59,9 +67,10 @@ type DeploymentStatus struct {
 // Implementations retry transient failures themselves and are safe for
 // concurrent use.
 type GitHub interface {
-	// DefaultBranch returns the repository's default branch and the commit
-	// at its head.
-	DefaultBranch(ctx context.Context, repo Repo) (branch, sha string, err error)
+	// Repository returns the repository's default branch and URLs.
+	Repository(ctx context.Context, repo Repo) (RepoInfo, error)
+	// BranchHead returns the commit at the head of branch.
+	BranchHead(ctx context.Context, repo Repo, branch string) (string, error)
 	// Tarball streams the repository's content at ref as a gzipped tar,
 	// each path under one top-level directory, as GitHub's tarball is.
 	Tarball(ctx context.Context, repo Repo, ref string) (io.ReadCloser, error)

@@ -146,12 +146,7 @@ func (a *Applier) handleInstallation(ctx context.Context, d events.Delivery) err
 		if !ok {
 			continue
 		}
-		repo := Repo{Owner: owner, Name: name}
-		_, sha, err := gh.DefaultBranch(ctx, repo)
-		if err != nil {
-			return errorf(repo.String(), err)
-		}
-		if _, err := a.Sync(ctx, gh, Target{Repo: repo, Commit: sha}, nil); err != nil {
+		if _, err := a.SyncHead(ctx, gh, Target{Repo: Repo{Owner: owner, Name: name}}, nil); err != nil {
 			return err
 		}
 	}
@@ -173,6 +168,22 @@ type Target struct {
 	// Cluster limits the sync to apps whose destination is this server or
 	// name; empty means all.
 	Cluster string
+}
+
+// SyncHead syncs t at the head of the repository's default branch (t.Commit
+// and t.RepoURLs are filled in): what runs when the App is installed, and
+// what `promobot sync` runs to rebuild a cluster.
+func (a *Applier) SyncHead(ctx context.Context, gh GitHub, t Target, progress Progress) ([]Outcome, error) {
+	info, err := gh.Repository(ctx, t.Repo)
+	if err != nil {
+		return nil, errorf(t.Repo.String(), err)
+	}
+	sha, err := gh.BranchHead(ctx, t.Repo, info.DefaultBranch)
+	if err != nil {
+		return nil, errorf(t.Repo.String(), err)
+	}
+	t.Commit, t.RepoURLs = sha, info.URLs
+	return a.Sync(ctx, gh, t, progress)
 }
 
 // Progress receives one call per app as a sync goes (nil: none).

@@ -15,7 +15,7 @@ func StatusContext(app string) string { return "promobot/" + app }
 func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.App, env string, depID int64, hasDep bool, o Outcome) {
 	state, desc, dstate := "success", "applied: "+o.Summary, "success"
 	if o.State == "failed" {
-		state, desc, dstate = "failure", "failed: "+o.Error, "failure"
+		state, desc, dstate = "failure", o.Error, "failure"
 	}
 	if err := gh.CreateStatus(ctx, t.Repo, t.Commit, Status{State: state, Context: StatusContext(app.Name), Description: clip(desc, 140)}); err != nil {
 		a.log.Warn("commit status not set", "repo", t.Repo.String(), "app", app.Name, "error", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/promobot/promobot/applier/cluster"
@@ -122,11 +123,11 @@ func (a *Applier) applyApp(ctx context.Context, repo *gitops.Repository, app git
 	prev := rec.Inventory
 	rendered, err := kustomize.Render(ctx, repo.Root, app.Path, kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm})
 	if err != nil {
-		return cluster.Result{Inventory: prev}, fmt.Errorf("render %s: %w", app.Path, err)
+		return cluster.Result{Inventory: prev}, &RenderError{Path: app.Path, Err: err}
 	}
 	objs, err := kustomize.Objects(rendered)
 	if err != nil {
-		return cluster.Result{Inventory: prev}, fmt.Errorf("render %s: %w", app.Path, err)
+		return cluster.Result{Inventory: prev}, &RenderError{Path: app.Path, Err: err}
 	}
 	cl, dest, err := a.clusters.For(ctx, app, repo.Config)
 	if err != nil {
@@ -134,10 +135,6 @@ func (a *Applier) applyApp(ctx context.Context, repo *gitops.Repository, app git
 	}
 	res, err := cl.Apply(ctx, objs, prev, a.clusterOptions(repo, app, t, false))
 	if err != nil {
-		var ce *cluster.ConflictError
-		if errors.As(err, &ce) {
-			return res, fmt.Errorf("cluster %s: %w", dest, err)
-		}
 		return res, fmt.Errorf("cluster %s: %w", dest, err)
 	}
 	return res, nil
@@ -155,6 +152,40 @@ func (a *Applier) clusterOptions(repo *gitops.Repository, app gitops.App, t Targ
 		Force:           repo.Config.Force || heal,
 		HealthTimeout:   a.opts.HealthTimeout,
 	}
+}
+
+// RenderError is an app whose overlay does not render: nothing of it is
+// applied.
+type RenderError struct {
+	Path string
+	Err  error
+}
+
+// Error names the overlay and kustomize's message, without the overlay's
+// path repeated.
+func (e *RenderError) Error() string {
+	return "render " + e.Path + ": " + Describe(e.Err, e.Path)
+}
+
+func (e *RenderError) Unwrap() error { return e.Err }
+
+// Describe shortens err's message for a commit status: a sandbox refusal
+// reads "outside the repository: resources \"../x\" in FILE"; other messages lose
+// leading repetitions of path.
+func Describe(err error, path string) string {
+	var ref *kustomize.ReferenceError
+	if errors.As(err, &ref) {
+		return fmt.Sprintf("%v: %s %q in %s", ref.Err, ref.Field, ref.Ref, ref.File)
+	}
+	msg := err.Error()
+	for _, p := range []string{"render " + path + ": ", path + ": "} {
+		for strings.HasPrefix(msg, p) {
+			msg = strings.TrimPrefix(msg, p)
+		}
+	}
+	// kustomize nests the same words at every level of a resource tree.
+	msg = strings.Replace(msg, "accumulating resources: accumulation err='accumulating resources from ", "cannot load resource ", 1)
+	return msg
 }
 
 func isProduction(env string) bool {

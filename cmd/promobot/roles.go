@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
 
+	"github.com/promobot/promobot/applier"
+	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/events"
 )
 
@@ -18,14 +23,89 @@ type appCredentials struct {
 }
 
 // applierFlags configure the applier role.
-type applierFlags struct{}
+type applierFlags struct {
+	kubeconfig    string
+	kubeContext   string
+	clusters      []string
+	driftInterval time.Duration
+	healthTimeout time.Duration
+	concurrency   int
+}
 
-func (a *applierFlags) register(*pflag.FlagSet) {}
+func (a *applierFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&a.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster promobot runs in (default: in-cluster credentials); apps whose destination is https://kubernetes.default.svc are applied here")
+	fl.StringVar(&a.kubeContext, "kube-context", "", "context of --kubeconfig to use (default: its current context)")
+	fl.StringArrayVar(&a.clusters, "cluster", nil, "SERVER=KUBECONFIG[#CONTEXT]: credentials for a destination server (repeatable; overrides .promobot.yaml)")
+	fl.DurationVar(&a.driftInterval, "drift-interval", 5*time.Minute, "how often live objects are compared with the last render; apps with selfHeal are re-applied (0 turns it off)")
+	fl.DurationVar(&a.healthTimeout, "health-timeout", 2*time.Minute, "how long an apply waits for the app's objects to become healthy")
+	fl.IntVar(&a.concurrency, "applier-concurrency", 4, "pushes handled at once (applies of one app never overlap)")
+}
+
+// clusters builds the cluster resolver from the flags.
+func (a *applierFlags) resolver(log *slog.Logger) (*applier.Clusters, error) {
+	var home *rest.Config
+	switch {
+	case a.kubeconfig != "":
+		rc, err := cluster.RESTConfigFor(cluster.Credentials{KubeconfigPath: a.kubeconfig, Context: a.kubeContext})
+		if err != nil {
+			return nil, fmt.Errorf("--kubeconfig: %w", err)
+		}
+		home = rc
+	default:
+		if rc, err := rest.InClusterConfig(); err == nil {
+			home = rc
+		} else {
+			log.Info("not running in a cluster and no --kubeconfig: apps for https://kubernetes.default.svc cannot be applied")
+		}
+	}
+	static := map[string]*rest.Config{}
+	for _, c := range a.clusters {
+		server, kc, ok := strings.Cut(c, "=")
+		if !ok || server == "" || kc == "" {
+			return nil, fmt.Errorf("--cluster %q: want SERVER=KUBECONFIG[#CONTEXT]", c)
+		}
+		file, ctxName, _ := strings.Cut(kc, "#")
+		rc, err := cluster.RESTConfigFor(cluster.Credentials{KubeconfigPath: file, Context: ctxName})
+		if err != nil {
+			return nil, fmt.Errorf("--cluster %s: %w", server, err)
+		}
+		static[server] = rc
+	}
+	return applier.NewClusters(home, static), nil
+}
 
 func newApplierRole(ctx context.Context, bus *events.Bus, app *appCredentials, f *applierFlags, log *slog.Logger) (func(context.Context) error, error) {
-	return nil, errors.New("the applier role is not available yet; run with --roles webhook")
+	clusters, err := f.resolver(log)
+	if err != nil {
+		return nil, err
+	}
+	gh, err := newGitHubApp(app, log)
+	if err != nil {
+		return nil, err
+	}
+	a, err := applier.New(ctx, applier.Options{
+		HealthTimeout: f.healthTimeout,
+		DriftInterval: f.driftInterval,
+		Concurrency:   f.concurrency,
+		Logger:        log.With("role", roleApplier),
+	}, bus, applierInstallations{gh}, clusters)
+	if err != nil {
+		return nil, err
+	}
+	return a.Run, nil
+}
+
+// applierInstallations gives the applier its GitHub API per installation.
+type applierInstallations struct{ app *githubApp }
+
+func (i applierInstallations) GitHub(ctx context.Context, id int64) (applier.GitHub, error) {
+	c, err := i.app.installation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return applier.NewGitHub(c), nil
 }
 
 func newPromoterRole(ctx context.Context, bus *events.Bus, app *appCredentials, log *slog.Logger) (func(context.Context) error, error) {
-	return nil, errors.New("the promoter role is not available yet; run with --roles webhook")
+	return nil, fmt.Errorf("the promoter role is not available yet; run with --roles webhook,applier")
 }

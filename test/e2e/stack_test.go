@@ -1,0 +1,328 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kube"
+)
+
+// The fixture repository every story starts from.
+const (
+	owner    = "my-org"
+	repoName = "cluster-config"
+)
+
+var (
+	// promobotBin is the promobot binary built once for the package.
+	promobotBin string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "promobot-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	promobotBin = filepath.Join(dir, "promobot")
+	build := exec.Command("go", "build", "-o", promobotBin, "github.com/promobot/promobot/cmd/promobot")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build promobot:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// stack is one running promobot with its own local GitHub, event bus and
+// home cluster (the cluster the in-cluster address means). Each test gets a
+// fresh cluster: without controllers a deleted namespace never goes away,
+// so clusters cannot be shared between stories.
+type stack struct {
+	t       *testing.T
+	home    *kube.Cluster
+	gh      *githubapi.Server
+	url     string // promobot's HTTP base
+	natsURL string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	dir     string
+	cmd     *exec.Cmd
+	logs    *syncBuffer
+	args    []string
+	secret  string
+	stopped chan struct{}
+}
+
+type stackOptions struct {
+	// fixture is the repository content (default test/fixtures/gitops).
+	fixture string
+	// files overwrite or add fixture files before the repository is created.
+	files map[string]string
+	// args are extra promobot serve flags.
+	args []string
+	// noInstall leaves the App uninstalled.
+	noInstall bool
+}
+
+func fixtureDir(t *testing.T) string {
+	abs, err := filepath.Abs(filepath.Join("..", "fixtures", "gitops"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// startStack starts the local GitHub with the fixture repository, then
+// promobot serve, then installs the App (which syncs every app).
+func startStack(t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	home := startCluster(t)
+	secret := randomHex(16)
+	gh, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), WebhookSecret: secret, AppSlug: "promobot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gh.Close() })
+
+	fixture := opts.fixture
+	if fixture == "" {
+		fixture = fixtureDir(t)
+	}
+	// The repository's Applications name it by its URL, which on the local
+	// GitHub is the local web URL.
+	cp := filepath.Join(dir, "fixture")
+	if err := os.CopyFS(cp, os.DirFS(fixture)); err != nil {
+		t.Fatal(err)
+	}
+	for p, content := range opts.files {
+		full := filepath.Join(cp, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apps, _ := filepath.Glob(filepath.Join(cp, "apps", "*.yaml"))
+	for _, f := range apps {
+		raw, _ := os.ReadFile(f)
+		raw = bytes.ReplaceAll(raw, []byte("https://github.com/"+owner+"/"+repoName+".git"), []byte(gh.WebURL()+"/"+owner+"/"+repoName+".git"))
+		if err := os.WriteFile(f, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fixture = cp
+	if err := gh.CreateRepo(ctx, owner, repoName, fixture); err != nil {
+		t.Fatal(err)
+	}
+
+	keyFile := filepath.Join(dir, "app.pem")
+	secretFile := filepath.Join(dir, "webhook-secret")
+	if err := os.WriteFile(keyFile, gh.AppPrivateKeyPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, home: home, gh: gh, dir: dir, secret: secret, logs: &syncBuffer{}}
+	httpAddr, natsAddr := freeAddr(t), freeAddr(t)
+	s.url, s.natsURL = "http://"+httpAddr, "nats://"+natsAddr
+	s.args = append([]string{"serve",
+		"--listen", httpAddr, "--nats-listen", natsAddr, "--data-dir", filepath.Join(dir, "data"),
+		"--github-url", gh.URL(), "--app-id", fmt.Sprint(gh.AppID()), "--private-key-file", keyFile,
+		"--webhook-secret-file", secretFile, "--kubeconfig", home.Kubeconfig,
+		"--health-timeout", "20s", "--log-format", "text", "--log-level", "debug", "--roles", "webhook,applier",
+	}, opts.args...)
+	s.start()
+	gh.SetWebhookURL(s.url + "/webhook")
+
+	nc, err := nats.Connect(s.natsURL, nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	s.nc = nc
+	s.js, _ = jetstream.New(nc)
+
+	if !opts.noInstall {
+		if _, err := gh.Install(ctx, owner, repoName); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// startCluster starts a cluster for the test with workload rollouts
+// simulated, as a healthy cluster would roll them out.
+func startCluster(t *testing.T) *kube.Cluster {
+	t.Helper()
+	c := kube.StartForTest(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go kube.RollOut(ctx, c.Client, 100*time.Millisecond)
+	return c
+}
+
+// start runs promobot serve and waits until it is ready.
+func (s *stack) start() {
+	t := s.t
+	t.Helper()
+	cmd := exec.Command(promobotBin, s.args...)
+	cmd.Stdout, cmd.Stderr = s.logs, s.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = cmd
+	s.stopped = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(s.stopped) }()
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("promobot logs:\n%s", s.logs.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-s.stopped:
+			t.Fatalf("promobot exited:\n%s", s.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("promobot not ready:\n%s", s.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for promobot to exit.
+func (s *stack) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.stopped:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.stopped:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.stopped
+	}
+}
+
+// facts returns the data of every promobot fact on subjects matching filter.
+func (s *stack) facts(filter string) []map[string]any {
+	s.t.Helper()
+	ctx := context.Background()
+	cons, err := s.js.OrderedConsumer(ctx, events.StreamFacts, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []map[string]any
+	for {
+		msg, err := cons.Next(jetstream.FetchMaxWait(200 * time.Millisecond))
+		if err != nil {
+			return out
+		}
+		ev, err := events.Decode(msg.Headers(), msg.Data())
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(ev.Data(), &m)
+		m["_subject"] = msg.Subject()
+		m["_type"] = ev.Type()
+		out = append(out, m)
+	}
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		last = state
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// syncBuffer collects a process's output for failure reports.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
