@@ -1,0 +1,247 @@
+// Package github is promobot's GitHub App client: App (JWT) and
+// per-installation (token) authentication, a transport that waits out rate
+// limits and retries server errors, serialized writes per installation, and
+// the operations promobot's roles need, in promobot's own value types.
+//
+// go-github is an implementation detail (imported as gh); its types do not
+// leave this package except through InstallationClient.GitHub, kept for
+// adapters that predate InstallationClient.
+package github
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	gh "github.com/google/go-github/v60/github"
+)
+
+// Options configures an App.
+type Options struct {
+	// AppID is the GitHub App's id.
+	AppID int64
+	// PrivateKey is the App's PEM-encoded private key. It is never logged.
+	PrivateKey []byte
+	// BaseURL is the REST API root: empty for GitHub.com,
+	// https://HOST/api/v3/ for GitHub Enterprise Server (or the tests'
+	// local API).
+	BaseURL string
+	// HTTPClient supplies the underlying transport and timeout; default
+	// http.DefaultTransport, 30 s.
+	HTTPClient *http.Client
+	// MaxAttempts bounds the attempts of one request (rate-limited or, for
+	// idempotent methods, failing with 5xx or a network error); default 4.
+	MaxAttempts int
+	// MaxWait is the longest rate-limit pause waited out before giving up
+	// with a RateLimitError; default 2 minutes.
+	MaxWait time.Duration
+	// Backoff is the first wait before retrying a server error, doubled
+	// each attempt; default 500 ms.
+	Backoff time.Duration
+	// Logger receives retries and rate-limit waits; default slog.Default().
+	Logger *slog.Logger
+}
+
+// App is a GitHub App: it talks to App endpoints with a JWT and hands out
+// InstallationClients. It is safe for concurrent use.
+type App struct {
+	opts    Options
+	policy  *retryPolicy
+	base    http.RoundTripper
+	apiBase string // scheme://host/path/ of the REST API, with trailing slash
+	app     *gh.Client
+	httpc   *http.Client
+
+	mu       sync.Mutex
+	installs map[int64]*InstallationClient
+}
+
+// NewApp validates the options and the key and returns an App. It makes no
+// network calls.
+func NewApp(opts Options) (*App, error) {
+	if opts.AppID <= 0 {
+		return nil, fmt.Errorf("github app: AppID is required")
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 4
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = 2 * time.Minute
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = 500 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	base := http.DefaultTransport
+	timeout := 30 * time.Second
+	if opts.HTTPClient != nil {
+		if opts.HTTPClient.Transport != nil {
+			base = opts.HTTPClient.Transport
+		}
+		if opts.HTTPClient.Timeout != 0 {
+			timeout = opts.HTTPClient.Timeout
+		}
+	}
+	a := &App{
+		opts:     opts,
+		policy:   &retryPolicy{maxAttempts: opts.MaxAttempts, maxWait: opts.MaxWait, backoff: opts.Backoff, log: opts.Logger},
+		base:     base,
+		httpc:    &http.Client{Transport: base, Timeout: timeout},
+		installs: map[int64]*InstallationClient{},
+	}
+	atr, err := ghinstallation.NewAppsTransport(newTransport(base, a.policy), opts.AppID, opts.PrivateKey)
+	if err != nil {
+		// ghinstallation's message names the key problem, never the key.
+		return nil, fmt.Errorf("github app %d: private key: %w", opts.AppID, err)
+	}
+	a.app, err = a.client(atr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	a.apiBase = a.app.BaseURL.String()
+	atr.BaseURL = strings.TrimSuffix(a.apiBase, "/")
+	return a, nil
+}
+
+// client builds a go-github client for the configured API over rt.
+func (a *App) client(rt http.RoundTripper, timeout time.Duration) (*gh.Client, error) {
+	c := gh.NewClient(&http.Client{Transport: rt, Timeout: timeout})
+	if a.opts.BaseURL == "" {
+		return c, nil
+	}
+	u, err := url.Parse(a.opts.BaseURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("github app: base URL %q is not a URL", a.opts.BaseURL)
+	}
+	if u.Host == "api.github.com" {
+		return c, nil
+	}
+	c, err = c.WithEnterpriseURLs(a.opts.BaseURL, a.opts.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("github app: base URL: %w", err)
+	}
+	return c, nil
+}
+
+// ID returns the App's id.
+func (a *App) ID() int64 { return a.opts.AppID }
+
+// Installation returns the client of an installation, created on first use
+// and cached: its token is fetched when first needed and refreshed before
+// it expires.
+func (a *App) Installation(ctx context.Context, installationID int64) (*InstallationClient, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ic := a.installs[installationID]; ic != nil {
+		return ic, nil
+	}
+	tr := newTransport(a.base, a.policy)
+	itr, err := ghinstallation.New(tr, a.opts.AppID, installationID, a.opts.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("github installation %d: %w", installationID, err)
+	}
+	itr.BaseURL = strings.TrimSuffix(a.apiBase, "/")
+	c, err := a.client(itr, a.httpc.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	ic := &InstallationClient{id: installationID, c: c, app: a, download: a.httpc}
+	a.installs[installationID] = ic
+	return ic, nil
+}
+
+// Installations lists the App's installations.
+func (a *App) Installations(ctx context.Context) ([]Installation, error) {
+	var out []Installation
+	opts := &gh.ListOptions{PerPage: 100}
+	for {
+		page, resp, err := a.app.Apps.ListInstallations(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list installations: %w", apiErr(err))
+		}
+		for _, in := range page {
+			out = append(out, Installation{ID: in.GetID(), Account: in.GetAccount().GetLogin()})
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// RepoInstallation returns the id of the installation that covers repo.
+func (a *App) RepoInstallation(ctx context.Context, repo Repo) (int64, error) {
+	in, _, err := a.app.Apps.FindRepositoryInstallation(ctx, repo.Owner, repo.Name)
+	if err != nil {
+		return 0, fmt.Errorf("%s: find installation: %w", repo, apiErr(err))
+	}
+	return in.GetID(), nil
+}
+
+// Deliveries lists the App's webhook deliveries newest first, paging with
+// GitHub's cursor, and stops at the first delivery older than since (zero:
+// GitHub keeps 3 days, 7 on GHES).
+func (a *App) Deliveries(ctx context.Context, since time.Time) ([]Delivery, error) {
+	var out []Delivery
+	opts := &gh.ListCursorOptions{PerPage: 100}
+	for {
+		page, resp, err := a.app.Apps.ListHookDeliveries(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list hook deliveries: %w", apiErr(err))
+		}
+		for _, d := range page {
+			if !since.IsZero() && d.GetDeliveredAt().Time.Before(since) {
+				return out, nil
+			}
+			out = append(out, Delivery{
+				ID: d.GetID(), GUID: d.GetGUID(), Event: d.GetEvent(), Action: d.GetAction(), Status: d.GetStatus(),
+				StatusCode: d.GetStatusCode(), Redelivery: d.GetRedelivery(), DeliveredAt: d.GetDeliveredAt().Time,
+				InstallationID: d.GetInstallationID(), RepositoryID: d.GetRepositoryID(),
+			})
+		}
+		if resp.Cursor == "" || len(page) == 0 {
+			return out, nil
+		}
+		opts.Cursor = resp.Cursor
+	}
+}
+
+// Redeliver asks GitHub to deliver a delivery again; the new attempt has
+// the same GUID (X-GitHub-Delivery). Not idempotent: each call is one more
+// delivery.
+func (a *App) Redeliver(ctx context.Context, deliveryID int64) error {
+	_, _, err := a.app.Apps.RedeliverHookDelivery(ctx, deliveryID)
+	if err != nil {
+		var accepted *gh.AcceptedError
+		if asAccepted(err, &accepted) {
+			return nil
+		}
+		return fmt.Errorf("redeliver %d: %w", deliveryID, apiErr(err))
+	}
+	return nil
+}
+
+// RedeliverFailed redelivers, once each, the GUIDs delivered since that
+// never got a 2xx answer, and returns how many it asked for.
+func (a *App) RedeliverFailed(ctx context.Context, since time.Time) (int, error) {
+	all, err := a.Deliveries(ctx, since)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range Failed(all) {
+		if err := a.Redeliver(ctx, d.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

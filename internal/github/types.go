@@ -1,0 +1,286 @@
+package github
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Repo names a repository.
+type Repo struct {
+	Owner, Name string
+}
+
+// String formats the repository as owner/name.
+func (r Repo) String() string { return r.Owner + "/" + r.Name }
+
+// RepoInfo is what promobot reads of a repository.
+type RepoInfo struct {
+	ID            int64
+	DefaultBranch string
+	Private       bool
+	// HTMLURL, CloneURL and SSHURL are the repository's own URLs, to tell
+	// Argo CD Applications that name this repository from others.
+	HTMLURL, CloneURL, SSHURL string
+}
+
+// PR is a pull request.
+type PR struct {
+	Number int
+	Title  string
+	Body   string
+	// State is "open" or "closed".
+	State  string
+	Draft  bool
+	Merged bool
+	// MergeCommitSHA is the commit the merge made on the base branch.
+	MergeCommitSHA string
+	// Head and Base are branch names; HeadSHA and BaseSHA their commits.
+	Head, Base       string
+	HeadSHA, BaseSHA string
+	// Author is the login that opened it.
+	Author string
+	Labels []string
+	// URL is the pull request's web page.
+	URL string
+	// Mergeable is known only when read one at a time (PullRequest), and
+	// not always then: GitHub computes it in the background.
+	Mergeable *bool
+}
+
+// NewPR is a pull request to open. Head is a branch of the same
+// repository.
+type NewPR struct {
+	Title, Body string
+	Head, Base  string
+	Draft       bool
+}
+
+// PREdit changes a pull request; nil and empty fields stay as they are.
+type PREdit struct {
+	Title *string
+	Body  *string
+	// State "closed" closes, "open" reopens.
+	State string
+	// Base retargets the pull request to another branch.
+	Base string
+}
+
+// PRFilter selects pull requests.
+type PRFilter struct {
+	// Head is a branch of the repository itself.
+	Head string
+	Base string
+	// State is "open" (default), "closed" or "all".
+	State string
+}
+
+// Comment is an issue or pull request comment.
+type Comment struct {
+	ID     int64
+	Author string
+	// Bot is true for comments by a bot account (promobot's own, too).
+	Bot       bool
+	Body      string
+	URL       string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// TreeFile is one change of a new tree: a file with its content inline (no
+// separate blob call), or a deletion.
+type TreeFile struct {
+	Path    string
+	Content []byte
+	// Delete removes Path (a file or a whole directory).
+	Delete bool
+	// Mode defaults to "100644"; "100755" for executables.
+	Mode string
+}
+
+// Commit is a git commit.
+type Commit struct {
+	SHA     string
+	Tree    string
+	Parents []string
+	Message string
+}
+
+// NewCommit is a commit to create.
+type NewCommit struct {
+	Message string
+	Tree    string
+	Parents []string
+}
+
+// ChangedFile is one file of a comparison.
+type ChangedFile struct {
+	Path string
+	// PreviousPath is set for renames.
+	PreviousPath string
+	// Status is GitHub's: added, removed, modified, renamed, copied, changed.
+	Status    string
+	Additions int
+	Deletions int
+}
+
+// Comparison is how head relates to base.
+type Comparison struct {
+	// Status is "ahead", "behind", "identical" or "diverged".
+	Status   string
+	AheadBy  int
+	BehindBy int
+	// MergeBase is the best common ancestor.
+	MergeBase string
+	// Files changed from the merge base to head.
+	Files []ChangedFile
+}
+
+// Paths returns every path the comparison touches (both sides of renames).
+func (c Comparison) Paths() []string {
+	var out []string
+	for _, f := range c.Files {
+		out = append(out, f.Path)
+		if f.PreviousPath != "" {
+			out = append(out, f.PreviousPath)
+		}
+	}
+	return out
+}
+
+// Status is a commit status.
+type Status struct {
+	// State is "pending", "success", "failure" or "error".
+	State   string
+	Context string
+	// Description is cut to GitHub's 140 characters.
+	Description string
+	TargetURL   string
+}
+
+// Deployment is a GitHub Deployment. It never waits for commit statuses
+// (required_contexts is sent empty) and never auto-merges: promobot deploys
+// exactly the commit it names.
+type Deployment struct {
+	Ref         string
+	Environment string
+	Description string
+	// Task defaults to "deploy".
+	Task       string
+	Production bool
+	Transient  bool
+	Payload    map[string]any
+}
+
+// DeploymentStatus is one state of a Deployment.
+type DeploymentStatus struct {
+	// State is "queued", "in_progress", "success", "failure", "error" or
+	// "inactive".
+	State          string
+	Description    string
+	Environment    string
+	LogURL         string
+	EnvironmentURL string
+}
+
+// CheckRun is a check run to create or update.
+type CheckRun struct {
+	Name       string
+	HeadSHA    string
+	DetailsURL string
+	ExternalID string
+	// Status is "queued", "in_progress" or "completed" (set by a
+	// Conclusion).
+	Status string
+	// Conclusion completes the run: success, failure, neutral, cancelled,
+	// skipped, timed_out, action_required.
+	Conclusion string
+	Title      string
+	Summary    string
+	Text       string
+}
+
+// Delivery is one attempt to deliver a webhook to the App.
+type Delivery struct {
+	ID             int64
+	GUID           string
+	Event          string
+	Action         string
+	Status         string // "OK" for a 2xx answer
+	StatusCode     int
+	Redelivery     bool
+	DeliveredAt    time.Time
+	InstallationID int64
+	RepositoryID   int64
+}
+
+// OK reports whether the receiver answered 2xx.
+func (d Delivery) OK() bool { return d.Status == "OK" }
+
+// Failed returns, from deliveries (any order), the newest attempt of every
+// GUID that has no successful attempt, as GitHub's own redelivery script
+// decides what to redeliver.
+func Failed(deliveries []Delivery) []Delivery {
+	ok := map[string]bool{}
+	newest := map[string]Delivery{}
+	for _, d := range deliveries {
+		if d.OK() {
+			ok[d.GUID] = true
+		}
+		if cur, seen := newest[d.GUID]; !seen || d.ID > cur.ID {
+			newest[d.GUID] = d
+		}
+	}
+	var out []Delivery
+	for guid, d := range newest {
+		if !ok[guid] {
+			out = append(out, d)
+		}
+	}
+	sortDeliveries(out)
+	return out
+}
+
+func sortDeliveries(ds []Delivery) {
+	for i := 1; i < len(ds); i++ {
+		for j := i; j > 0 && ds[j].ID < ds[j-1].ID; j-- {
+			ds[j], ds[j-1] = ds[j-1], ds[j]
+		}
+	}
+}
+
+// Installation is one installation of the App.
+type Installation struct {
+	ID int64
+	// Account is the login of the user or organization it is installed on.
+	Account string
+}
+
+var (
+	// ErrNotFound is wrapped when what was asked for does not exist (404),
+	// or the installation cannot see it.
+	ErrNotFound = errors.New("not found")
+	// ErrExists is wrapped when creating something that exists already
+	// (a branch, a pull request for the same head).
+	ErrExists = errors.New("already exists")
+	// ErrConflict is wrapped when GitHub refused a write because what it
+	// was based on changed (409: a stale file SHA, a moved head).
+	ErrConflict = errors.New("conflict")
+)
+
+// APIError is any other refusal by GitHub, with its status and message.
+type APIError struct {
+	Status  int
+	Message string
+	// Errors are GitHub's field errors, "field: code message".
+	Errors []string
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("github: %d %s", e.Status, e.Message)
+	if len(e.Errors) > 0 {
+		msg += " (" + strings.Join(e.Errors, "; ") + ")"
+	}
+	return msg
+}
