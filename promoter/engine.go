@@ -1,0 +1,408 @@
+package promoter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/promobot/promobot/internal/diff"
+	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/promoter/prbody"
+)
+
+// factData is the data of a promobot.promotion.* fact: who asked for
+// what, and what came of it.
+type factData struct {
+	Repo         string `json:"repo"`
+	App          string `json:"app,omitempty"`
+	From         string `json:"from,omitempty"`
+	To           string `json:"to,omitempty"`
+	SourcePR     int    `json:"source_pr,omitempty"`
+	SourceCommit string `json:"source_commit,omitempty"`
+	RequestedBy  string `json:"requested_by,omitempty"`
+	Auto         bool   `json:"auto,omitempty"`
+	Command      string `json:"command,omitempty"`
+	// Reason says why a promotion was refused, failed or changed nothing.
+	Reason string `json:"reason,omitempty"`
+	// PR is the promotion pull request; Branch and Commit what it holds.
+	PR     int    `json:"pr,omitempty"`
+	PRURL  string `json:"pr_url,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// Images are what the promotion sets; Previous what the superseded
+	// promotion set.
+	Images   []prbody.Image `json:"images,omitempty"`
+	Previous []prbody.Image `json:"previous,omitempty"`
+}
+
+// world is the repository at the head of its default branch: where rules
+// (.promobot.yaml) and the target environments' current state come from.
+type world struct {
+	head Commit
+	// dir is a scratch checkout of head; the caller removes it.
+	dir  string
+	repo *gitops.Repository
+	// steps is the pipeline; err says why there is none (an invalid
+	// .promobot.yaml, a pipeline naming an unknown environment).
+	steps []gitops.Step
+	err   error
+}
+
+func (w *world) close() {
+	if w != nil && w.dir != "" {
+		os.RemoveAll(w.dir)
+	}
+}
+
+// loadWorld reads the default branch's head (one commit read, one
+// tarball) and the repository model at it.
+func loadWorld(ctx context.Context, gh Reader, repo Repo, info RepoInfo) (*world, error) {
+	head, err := gh.Commit(ctx, repo, info.DefaultBranch)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := fetchCheckout(ctx, gh, repo, head.SHA)
+	if err != nil {
+		return nil, err
+	}
+	w := &world{head: head, dir: dir}
+	w.repo, w.err = gitops.LoadDir(dir, info.URLs())
+	if w.err == nil {
+		w.steps, w.err = w.repo.Config.Pipeline(w.repo.Apps)
+	}
+	return w, nil
+}
+
+// outcomeKind is what came of promoting one app.
+type outcomeKind string
+
+const (
+	outcomeOpened      outcomeKind = "opened"
+	outcomeUpdated     outcomeKind = "updated"
+	outcomeAlreadyOpen outcomeKind = "already-open"
+	outcomeUnchanged   outcomeKind = "unchanged"
+	outcomeRefused     outcomeKind = "refused"
+	outcomeFailed      outcomeKind = "failed"
+)
+
+// outcome is what came of promoting one app.
+type outcome struct {
+	Kind outcomeKind
+	Plan Plan
+	// PR is the promotion pull request (opened, updated, already open).
+	PR PullRequest
+	// Reason explains a refusal (a gate) or failure, in Markdown.
+	Reason string
+}
+
+// promotion is one promotion request, from a command or an apply.
+type promotion struct {
+	gh    GitHub
+	repo  Repo
+	info  RepoInfo
+	world *world
+	// sourceCommit is the commit whose source overlays are promoted;
+	// sourcePR the pull request that made it (0 for none).
+	sourceCommit string
+	sourcePR     int
+	// requestedBy is who commented; empty for an automatic promotion.
+	requestedBy string
+	auto        bool
+	command     string
+	sel         Selection
+	log         *slog.Logger
+}
+
+func (pr *promotion) fact(p Plan) factData {
+	return factData{
+		App: p.App, From: p.From(), To: p.To(), SourcePR: pr.sourcePR, SourceCommit: pr.sourceCommit,
+		RequestedBy: pr.requestedBy, Auto: pr.auto, Command: pr.command, Branch: p.Branch(),
+	}
+}
+
+// errNothing reports a selection with nothing in it, with the reason as
+// Markdown for the reply.
+type errNothing struct{ reason string }
+
+func (e errNothing) Error() string { return e.reason }
+
+// promote plans and carries out a promotion: for each selected app, the
+// target kustomization edit, the gates, and the promotion pull request
+// with its diff comment. A problem with one app is its outcome; the error
+// is for what stops the whole promotion (GitHub unavailable, a selection
+// that matches nothing: errNothing).
+func (p *Promoter) promote(ctx context.Context, pr *promotion) ([]outcome, error) {
+	w := pr.world
+	srcDir := w.dir
+	if pr.sourceCommit != w.head.SHA {
+		if pr.sel.Changed == nil && pr.sel.App == "" {
+			c, err := pr.gh.Commit(ctx, pr.repo, pr.sourceCommit)
+			if err != nil {
+				return nil, err
+			}
+			pr.sel.Changed = c.Files
+		}
+		dir, err := fetchCheckout(ctx, pr.gh, pr.repo, pr.sourceCommit)
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		srcDir = dir
+	} else if pr.sel.Changed == nil && pr.sel.App == "" {
+		pr.sel.Changed = w.head.Files
+	}
+	steps, pairs, err := Select(w.steps, pr.sel, srcDir)
+	if errors.Is(err, ErrNothingSelected) {
+		return nil, errNothing{reason: nothingSelected(w.steps, pr.sel)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var outs []outcome
+	for i, pair := range pairs {
+		o, err := p.promoteOne(ctx, pr, steps[i], pair, srcDir)
+		if err != nil {
+			promotionsTotal.WithLabelValues(string(outcomeFailed)).Inc()
+			return outs, fmt.Errorf("%s to %s: %w", pair.Base, steps[i].To, err)
+		}
+		promotionsTotal.WithLabelValues(string(o.Kind)).Inc()
+		outs = append(outs, o)
+	}
+	return outs, nil
+}
+
+// promoteOne promotes one pair. What keeps the pair from being promoted
+// (no images, a gate) is its outcome; the error is for GitHub or the bus
+// failing, which a retry may fix.
+func (p *Promoter) promoteOne(ctx context.Context, pr *promotion, step gitops.Step, pair gitops.Pair, srcDir string) (outcome, error) {
+	o := outcome{Plan: Plan{App: pair.Base, Step: step, Pair: pair}}
+	src, err := ReadSourceKustomization(srcDir, pair.From)
+	if err == nil {
+		o.Plan, err = PlanPair(step, pair, src, pr.world.dir)
+	}
+	if err != nil {
+		o.Kind, o.Reason = outcomeRefused, fmt.Sprintf("`%s` cannot be promoted: %s", pair.Base, mdText(err.Error()))
+		p.publish(ctx, pr.repo, "refused", pair.Base, withReason(pr.fact(o.Plan), err.Error()))
+		return o, nil
+	}
+	if !o.Plan.Changed() {
+		o.Kind = outcomeUnchanged
+		p.publish(ctx, pr.repo, "unchanged", pair.Base, withReason(pr.fact(o.Plan), step.To+" already runs these images"))
+		return o, nil
+	}
+	reason, err := p.gate(ctx, pr, o.Plan)
+	if err != nil {
+		return o, err
+	}
+	if reason != "" {
+		o.Kind, o.Reason = outcomeRefused, reason
+		p.publish(ctx, pr.repo, "refused", pair.Base, withReason(pr.fact(o.Plan), stripMarkdown(reason)))
+		return o, nil
+	}
+	err = p.withLease(ctx, pr.repo, pair.Base, step.To, func(ctx context.Context) error {
+		var err error
+		o, err = p.publishPlan(ctx, pr, o.Plan)
+		return err
+	})
+	return o, err
+}
+
+func withReason(f factData, reason string) factData {
+	f.Reason = reason
+	return f
+}
+
+// publishPlan makes the promotion pull request for plan, or updates the
+// open one: one commit on the stable branch through the Git Data API
+// (tree with inline content, commit, ref), the pull request with its
+// title, body and labels, and the sticky diff comment.
+func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (outcome, error) {
+	o := outcome{Plan: plan}
+	repo, branch, gh := pr.repo, plan.Branch(), pr.gh
+	promo := plan.promotion()
+	promo.SourcePR, promo.SourceCommit, promo.RequestedBy, promo.Auto = pr.sourcePR, pr.sourceCommit, pr.requestedBy, pr.auto
+	promo.RepoURL = pr.info.HTMLURL
+	fact := pr.fact(plan)
+	fact.Images = promo.Images
+
+	existing, open, err := gh.OpenPullRequest(ctx, repo, branch)
+	if err != nil {
+		return o, err
+	}
+	var previous prbody.Promotion
+	hasPrevious := false
+	if open {
+		previous, err = prbody.ParsePromotionBlock(existing.Body)
+		hasPrevious = err == nil
+		if hasPrevious && existing.Base == pr.info.DefaultBranch && sameTargets(previous.Images, promo.Images) {
+			o.Kind, o.PR = outcomeAlreadyOpen, existing
+			fact.PR, fact.PRURL, fact.Reason = existing.Number, existing.URL, "already open"
+			p.publish(ctx, repo, "unchanged", plan.App, fact)
+			return o, nil
+		}
+	}
+
+	tree, err := gh.CreateTree(ctx, repo, pr.world.head.Tree, []TreeFile{{Path: plan.File, Content: plan.After}})
+	if err != nil {
+		return o, err
+	}
+	commit, err := gh.CreateCommit(ctx, repo, commitMessage(plan, promo), tree, []string{pr.world.head.SHA})
+	if err != nil {
+		return o, err
+	}
+	fact.Commit = commit
+	if open {
+		err = gh.UpdateBranch(ctx, repo, branch, commit, true)
+	} else if err = gh.CreateBranch(ctx, repo, branch, commit); errors.Is(err, ErrExists) {
+		// Left over from a promotion merged or closed earlier.
+		err = gh.UpdateBranch(ctx, repo, branch, commit, true)
+	}
+	if err != nil {
+		return o, err
+	}
+	title, body := prbody.Title(promo), prbody.Body(promo)
+	labels := []string{"promotion", "env/" + plan.To()}
+	if open {
+		o.Kind, o.PR = outcomeUpdated, existing
+		if err := gh.EditPullRequest(ctx, repo, existing.Number, PullRequestEdit{Title: title, Body: body}); err != nil {
+			return o, err
+		}
+		if missing := missingLabels(existing.Labels, labels); len(missing) > 0 {
+			if err := gh.AddLabels(ctx, repo, existing.Number, missing); err != nil {
+				return o, err
+			}
+		}
+	} else {
+		o.Kind = outcomeOpened
+		o.PR, err = gh.CreatePullRequest(ctx, repo, NewPullRequest{Title: title, Body: body, Head: branch, Base: pr.info.DefaultBranch})
+		if err != nil {
+			return o, err
+		}
+		if err := gh.AddLabels(ctx, repo, o.PR.Number, labels); err != nil {
+			return o, err
+		}
+	}
+	fact.PR, fact.PRURL = o.PR.Number, o.PR.URL
+
+	// The diff comment: the target overlay rendered before and after.
+	cfg := pr.world.repo.Config
+	renders := RenderPlans(ctx, pr.world.dir, []Plan{plan}, kustomize.RenderOptions{EnableHelm: cfg.Render.Helm})
+	c := diff.Render(renders, diff.Options{
+		Key:            PromotionDiffKey(plan.App, plan.To()),
+		Title:          fmt.Sprintf("Rendered manifests: %s in %s", plan.App, plan.To()),
+		BeforeLabel:    fmt.Sprintf("`%s` now (`%s` %s)", plan.To(), pr.info.DefaultBranch, short(pr.world.head.SHA)),
+		AfterLabel:     fmt.Sprintf("this promotion (%s)", short(commit)),
+		FingerprintKey: p.opts.FingerprintKey,
+		Limit:          p.opts.DiffLimit,
+		Footer:         renderFooter,
+	})
+	if err := p.upsertSticky(ctx, gh, repo, o.PR.Number, PromotionDiffKey(plan.App, plan.To()), c.Body, !open); err != nil {
+		return o, err
+	}
+
+	verb := "opened"
+	if open {
+		verb = "updated"
+		if hasPrevious {
+			sup := fact
+			sup.Previous = previous.Images
+			sup.Reason = fmt.Sprintf("superseded by the promotion of %s", short(pr.sourceCommit))
+			if previous.SourcePR > 0 {
+				sup.Reason = fmt.Sprintf("the promotion from #%d superseded by the promotion of %s", previous.SourcePR, short(pr.sourceCommit))
+			}
+			p.publish(ctx, repo, "superseded", plan.App, sup)
+		}
+	}
+	p.publish(ctx, repo, verb, plan.App, fact)
+	pr.log.Info("promotion "+verb, "app", plan.App, "env", plan.To(), "pr", o.PR.Number, "revision", short(commit))
+	return o, nil
+}
+
+// upsertSticky edits the sticky comment for key on pull request number in
+// place, or creates it. fresh says the pull request was just opened, so it
+// has no comments to look through.
+func (p *Promoter) upsertSticky(ctx context.Context, gh PullRequests, repo Repo, number int, key, body string, fresh bool) error {
+	if !fresh {
+		id, old, found, err := p.findSticky(ctx, gh, repo, number, key)
+		if err != nil {
+			return err
+		}
+		if found {
+			if old == body {
+				return nil
+			}
+			return gh.EditComment(ctx, repo, id, body)
+		}
+	}
+	_, err := gh.CreateComment(ctx, repo, number, body)
+	return err
+}
+
+// findSticky finds promobot's sticky comment for key.
+func (p *Promoter) findSticky(ctx context.Context, gh PullRequests, repo Repo, number int, key string) (id int64, body string, found bool, err error) {
+	cs, err := gh.Comments(ctx, repo, number)
+	if err != nil {
+		return 0, "", false, err
+	}
+	for _, c := range cs {
+		if p.isSelf(c.Author) && diff.HasMarker(c.Body, key) {
+			return c.ID, c.Body, true, nil
+		}
+	}
+	return 0, "", false, nil
+}
+
+// isSelf reports whether login is the App's bot user.
+func (p *Promoter) isSelf(login string) bool {
+	return strings.EqualFold(login, p.opts.AppSlug+"[bot]") || strings.EqualFold(login, p.opts.AppSlug)
+}
+
+// sameTargets reports whether two promotions set the same images.
+func sameTargets(a, b []prbody.Image) bool {
+	key := func(imgs []prbody.Image) []string {
+		var out []string
+		for _, i := range imgs {
+			out = append(out, fmt.Sprintf("%s=%s|%s|%s", i.Name, i.To.NewName, i.To.NewTag, i.To.Digest))
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(key(a), key(b))
+}
+
+func missingLabels(have, want []string) []string {
+	var out []string
+	for _, w := range want {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, w) }) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// commitMessage describes the promotion commit.
+func commitMessage(plan Plan, promo prbody.Promotion) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Promote %s to %s\n\n", plan.App, plan.To())
+	for _, c := range plan.Changes {
+		from := "(new)"
+		if c.From != (kustomize.Image{}) {
+			from = c.From.Reference()
+		}
+		fmt.Fprintf(&b, "%s: %s → %s\n", c.Name, from, c.To.Reference())
+	}
+	fmt.Fprintf(&b, "\nSource: %s at %s", plan.From(), short(promo.SourceCommit))
+	if promo.SourcePR > 0 {
+		fmt.Fprintf(&b, " (#%d)", promo.SourcePR)
+	}
+	b.WriteString("\n")
+	if promo.RequestedBy != "" {
+		fmt.Fprintf(&b, "Requested-by: @%s\n", promo.RequestedBy)
+	}
+	return b.String()
+}

@@ -1,0 +1,273 @@
+package promoter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/promobot/promobot/internal/diff"
+	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/promoter/prbody"
+)
+
+// Plan is one app's promotion from an environment to the next: the target
+// overlay's kustomization before and after its images are set to the
+// source overlay's.
+type Plan struct {
+	// App is the app's base name (my-api-service for my-api-service-staging
+	// and my-api-service-production).
+	App string
+	// Step is the pipeline step; Pair the two apps it moves.
+	Step gitops.Step
+	Pair gitops.Pair
+	// File is the target kustomization, relative to the repository root
+	// and slash-separated (any name kustomize accepts).
+	File string
+	// Before and After are the target kustomization's bytes; After differs
+	// from Before only in the images: values that change.
+	Before, After []byte
+	// Images are the source overlay's images: entries, set in the target.
+	Images []kustomize.Image
+	// Changes are what the edit changed; empty when the target already
+	// runs the source's images.
+	Changes []kustomize.ImageChange
+}
+
+// From and To are the plan's environments.
+func (p Plan) From() string { return p.Step.From }
+
+// To is the target environment.
+func (p Plan) To() string { return p.Step.To }
+
+// Changed reports whether the promotion changes the target.
+func (p Plan) Changed() bool { return len(p.Changes) > 0 }
+
+// Branch is the stable branch of the promotion: a later promotion of the
+// same app to the same environment updates it.
+func (p Plan) Branch() string { return BranchFor(p.App, p.To()) }
+
+// BranchFor is the promotion branch of app into env.
+func BranchFor(app, env string) string { return "promobot/promote/" + app + "/" + env }
+
+// BranchPrefix starts every promotion branch.
+const BranchPrefix = "promobot/promote/"
+
+// promotion describes the plan for prbody: the image table and the
+// hidden block.
+func (p Plan) promotion() prbody.Promotion {
+	pr := prbody.Promotion{App: p.App, From: p.From(), To: p.To()}
+	byName := map[string]kustomize.ImageChange{}
+	for _, c := range p.Changes {
+		byName[c.Name] = c
+	}
+	for _, img := range p.Images {
+		c, ok := byName[img.Name]
+		if !ok {
+			continue
+		}
+		pr.Images = append(pr.Images, prbody.Image{Name: img.Name, From: refOf(c.From), To: refOf(c.To)})
+	}
+	return pr
+}
+
+func refOf(i kustomize.Image) prbody.Ref {
+	return prbody.Ref{NewName: i.NewName, NewTag: i.NewTag, Digest: i.Digest}
+}
+
+// ErrNoImages is wrapped when a source overlay has no images: entries, so
+// there is nothing a promotion could copy.
+var ErrNoImages = errors.New("no images: entries")
+
+// PlanPair plans promoting pair of step: source is the source overlay's
+// kustomization file (at the commit promoted), targetRoot the checkout
+// holding the target overlay as the target runs it now. It reads only the
+// target's kustomization.
+func PlanPair(step gitops.Step, pair gitops.Pair, source []byte, targetRoot string) (Plan, error) {
+	p := Plan{App: pair.Base, Step: step, Pair: pair}
+	imgs, err := kustomize.ReadImages(source)
+	if err != nil {
+		return p, fmt.Errorf("%s (%s): %w", pair.From.Name, pair.From.Path, err)
+	}
+	if len(imgs) == 0 {
+		return p, fmt.Errorf("%s (%s): %w", pair.From.Name, pair.From.Path, ErrNoImages)
+	}
+	// Keep the first entry of each name, as kustomize applies it.
+	seen := map[string]bool{}
+	for _, img := range imgs {
+		if !seen[img.Name] {
+			seen[img.Name] = true
+			p.Images = append(p.Images, img)
+		}
+	}
+	dir := filepath.Join(targetRoot, filepath.FromSlash(pair.To.Path))
+	name, err := kustomize.FindKustomization(dir)
+	if err != nil {
+		return p, fmt.Errorf("%s (%s): %w", pair.To.Name, pair.To.Path, errors.Unwrap(err))
+	}
+	p.File = path.Join(pair.To.Path, name)
+	p.Before, err = os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return p, fmt.Errorf("%s read: %w", p.File, err)
+	}
+	p.After, p.Changes, err = kustomize.SetImages(p.Before, p.Images)
+	if err != nil {
+		return p, fmt.Errorf("%s: %w", p.File, err)
+	}
+	return p, nil
+}
+
+// ReadSourceKustomization reads the kustomization file of an app's
+// overlay in a checkout.
+func ReadSourceKustomization(root string, app gitops.App) ([]byte, error) {
+	dir := filepath.Join(root, filepath.FromSlash(app.Path))
+	name, err := kustomize.FindKustomization(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s (%s): %w", app.Name, app.Path, errors.Unwrap(err))
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("%s read: %w", path.Join(app.Path, name), err)
+	}
+	return raw, nil
+}
+
+// Selection says which pairs of a pipeline a promotion moves.
+type Selection struct {
+	// App limits the promotion to one app: its base name or the name of
+	// one of its Applications. Empty: every app Changed selects.
+	App string
+	// To names the target environment; empty: the next environment of
+	// each selected app's source environment.
+	To string
+	// From names the source environment (the local preview's --from);
+	// empty: any.
+	From string
+	// Changed are the files the promoted change touched (nil: unknown).
+	// Without App, only pairs whose source app they affect are selected.
+	Changed []string
+}
+
+// ErrNothingSelected is wrapped when a selection matches no pair.
+var ErrNothingSelected = errors.New("nothing to promote")
+
+// Select returns the pipeline pairs sel moves, each with its step, in
+// pipeline order. root is the checkout at the promoted commit, used to
+// match Changed against the source apps' kustomization graphs.
+func Select(steps []gitops.Step, sel Selection, root string) ([]gitops.Step, []gitops.Pair, error) {
+	var affected map[string]bool
+	if sel.App == "" && sel.Changed != nil {
+		var sources []gitops.App
+		for _, s := range steps {
+			for _, p := range s.Pairs {
+				sources = append(sources, p.From)
+			}
+		}
+		apps, err := gitops.Affected(sources, sel.Changed, func(p string) ([]string, error) {
+			return kustomize.Dependencies(root, p)
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		affected = map[string]bool{}
+		for _, a := range apps {
+			affected[a.Name] = true
+		}
+	}
+	var outSteps []gitops.Step
+	var outPairs []gitops.Pair
+	matchesApp := func(p gitops.Pair) bool {
+		return strings.EqualFold(sel.App, p.Base) || strings.EqualFold(sel.App, p.From.Name) || strings.EqualFold(sel.App, p.To.Name)
+	}
+	for _, s := range steps {
+		if sel.To != "" && s.To != sel.To {
+			continue
+		}
+		if sel.From != "" && s.From != sel.From {
+			continue
+		}
+		for _, p := range s.Pairs {
+			switch {
+			case sel.App != "" && !matchesApp(p):
+				continue
+			case sel.App == "" && affected != nil && !affected[p.From.Name]:
+				continue
+			}
+			outSteps = append(outSteps, s)
+			outPairs = append(outPairs, p)
+		}
+	}
+	if sel.App != "" && sel.To == "" && len(outPairs) > 1 {
+		// "/promote my-api" where my-api is in several steps (dev →
+		// staging → production): the step out of the environment the
+		// change touched, else the first.
+		i := 0
+		if sel.Changed != nil {
+			for j, p := range outPairs {
+				deps, err := kustomize.Dependencies(root, p.From.Path)
+				if err == nil && kustomize.Affected(deps, sel.Changed) {
+					i = j
+					break
+				}
+			}
+		}
+		outSteps, outPairs = outSteps[i:i+1], outPairs[i:i+1]
+	}
+	if len(outPairs) == 0 {
+		return nil, nil, ErrNothingSelected
+	}
+	return outSteps, outPairs, nil
+}
+
+// KnownNames lists what commands may name: every pair's base name and its
+// Applications' names, and every environment of the pipeline.
+func KnownNames(steps []gitops.Step) (apps, envs []string) {
+	seen := map[string]bool{}
+	for _, s := range steps {
+		for _, p := range s.Pairs {
+			for _, n := range []string{p.Base, p.From.Name, p.To.Name} {
+				if !seen[n] {
+					seen[n] = true
+					apps = append(apps, n)
+				}
+			}
+		}
+	}
+	sort.Strings(apps)
+	envs = gitops.Environments(steps)
+	if apps == nil {
+		apps = []string{}
+	}
+	if envs == nil {
+		envs = []string{}
+	}
+	return apps, envs
+}
+
+// RenderPlans renders each plan's target overlay before and after the
+// edit, for the diff comment. root must be a scratch checkout: the edited
+// kustomization is written there for the render and the original bytes
+// put back afterwards.
+func RenderPlans(ctx context.Context, root string, plans []Plan, opts kustomize.RenderOptions) []diff.AppRender {
+	var out []diff.AppRender
+	for _, p := range plans {
+		ar := diff.AppRender{App: p.Pair.To.Name, Environment: p.To()}
+		ar.Before, ar.BeforeErr = kustomize.Render(ctx, root, p.Pair.To.Path, opts)
+		file := filepath.Join(root, filepath.FromSlash(p.File))
+		if err := os.WriteFile(file, p.After, 0o640); err != nil {
+			ar.AfterErr = fmt.Errorf("%s write: %w", p.File, err)
+		} else {
+			ar.After, ar.AfterErr = kustomize.Render(ctx, root, p.Pair.To.Path, opts)
+			if err := os.WriteFile(file, p.Before, 0o640); err != nil && ar.AfterErr == nil {
+				ar.AfterErr = fmt.Errorf("%s restore: %w", p.File, err)
+			}
+		}
+		out = append(out, ar)
+	}
+	return out
+}

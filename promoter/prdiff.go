@@ -1,0 +1,121 @@
+package promoter
+
+import (
+	"context"
+	"os"
+	"sort"
+
+	"github.com/promobot/promobot/internal/diff"
+	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/kustomize"
+)
+
+// PullRequestDiffKey is the sticky-comment key of an ordinary pull
+// request's rendered diff.
+const PullRequestDiffKey = "pr"
+
+// PromotionDiffKey is the sticky-comment key of a promotion pull
+// request's rendered diff.
+func PromotionDiffKey(app, env string) string { return "promotion/" + app + "/" + env }
+
+// Side is one side of a rendered diff: a checkout and how the comment
+// names it.
+type Side struct {
+	// Root is the checkout's directory.
+	Root string
+	// Label names the side in the comment, e.g. "`main` (1a2b3c4)".
+	Label string
+}
+
+// DiffOptions shape a pull request's diff comment.
+type DiffOptions struct {
+	// RepoURLs are the repository's own URLs (Applications pointing at
+	// other repositories are skipped); empty accepts any.
+	RepoURLs []string
+	// FingerprintKey keys Secret fingerprints (see diff.Options).
+	FingerprintKey []byte
+	// Limit is the comment's size budget (default diff.DefaultLimit).
+	Limit int
+}
+
+// PullRequestDiff renders the diff comment of a change from base to head:
+// every app whose rendered output the changed files can affect (on either
+// side: an app added or removed by the change counts), rendered on both
+// sides under the render sandbox. The repository's configuration
+// (.promobot.yaml) is base's, so a change cannot alter the rules its own
+// diff is made with. Neither checkout is modified. The error is for a
+// base whose configuration is invalid or a changed path outside the
+// repository. apps counts the apps rendered: with none, the comment says
+// that no app renders differently.
+func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opts DiffOptions) (c diff.Comment, apps int, err error) {
+	baseRepo, err := gitops.LoadDir(base.Root, opts.RepoURLs)
+	if err != nil {
+		return diff.Comment{}, 0, err
+	}
+	headApps, _, err := gitops.DiscoverApps(os.DirFS(head.Root), gitops.DiscoverOptions{RepoURLs: opts.RepoURLs, Config: baseRepo.Config})
+	if err != nil {
+		return diff.Comment{}, 0, err
+	}
+	deps := func(root string) func(string) ([]string, error) {
+		return func(p string) ([]string, error) { return kustomize.Dependencies(root, p) }
+	}
+	beforeApps, err := gitops.Affected(baseRepo.Apps, changed, deps(base.Root))
+	if err != nil {
+		return diff.Comment{}, 0, err
+	}
+	afterApps, err := gitops.Affected(headApps, changed, deps(head.Root))
+	if err != nil {
+		return diff.Comment{}, 0, err
+	}
+	type sides struct {
+		before, after *gitops.App
+	}
+	byName := map[string]*sides{}
+	for i := range beforeApps {
+		a := &beforeApps[i]
+		byName[a.Name] = &sides{before: a}
+	}
+	for i := range afterApps {
+		a := &afterApps[i]
+		if s, ok := byName[a.Name]; ok {
+			s.after = a
+		} else {
+			byName[a.Name] = &sides{after: a}
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	ropts := kustomize.RenderOptions{EnableHelm: baseRepo.Config.Render.Helm}
+	var renders []diff.AppRender
+	for _, n := range names {
+		s := byName[n]
+		ar := diff.AppRender{App: n}
+		if s.before != nil {
+			ar.Environment = s.before.Environment
+			ar.Before, ar.BeforeErr = kustomize.Render(ctx, base.Root, s.before.Path, ropts)
+		}
+		if s.after != nil {
+			ar.Environment = s.after.Environment
+			ar.After, ar.AfterErr = kustomize.Render(ctx, head.Root, s.after.Path, ropts)
+		}
+		renders = append(renders, ar)
+	}
+	if len(renders) == 0 {
+		return diff.Render(nil, diff.Options{
+			Key: PullRequestDiffKey, BeforeLabel: base.Label, AfterLabel: head.Label,
+			FingerprintKey: opts.FingerprintKey, Limit: opts.Limit,
+			Footer: "No app renders differently: the change touches no file an app's kustomization reads.",
+		}), 0, nil
+	}
+	return diff.Render(renders, diff.Options{
+		Key: PullRequestDiffKey, BeforeLabel: base.Label, AfterLabel: head.Label,
+		FingerprintKey: opts.FingerprintKey, Limit: opts.Limit,
+		Footer: renderFooter,
+	}), len(renders), nil
+}
+
+// renderFooter closes every diff comment.
+const renderFooter = "<sub>Rendered by promobot with the sandboxed kustomize the applier uses; Secret values are shown as fingerprints.</sub>"

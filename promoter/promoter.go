@@ -1,0 +1,218 @@
+// Package promoter answers /promote: a maintainer comments /promote on a
+// merged pull request, and promobot opens (or updates) a pull request that
+// sets the images the source environment runs in the next environment's
+// kustomization, with a sticky comment showing the rendered manifests that
+// environment will receive. Ordinary pull requests get the same rendered
+// diff comment, and a pipeline step with autoPromote opens the promotion
+// pull request once the applier reports the source environment applied
+// and healthy.
+//
+// It edits the repository only through pull requests, and never applies
+// anything to a cluster.
+package promoter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/promobot/promobot/applier"
+	"github.com/promobot/promobot/events"
+)
+
+var promotionsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "promobot_promotions_total",
+	Help: "Promotions by outcome (opened, updated, already-open, unchanged, refused, failed).",
+}, []string{"outcome"})
+
+// Options configure a Promoter.
+type Options struct {
+	// AppSlug is the GitHub App's slug (default "promobot"): comments from
+	// "<slug>[bot]" are its own, and its sticky comments are recognised by
+	// that author.
+	AppSlug string
+	// Consumer names the durable consumer of GitHub deliveries replicas
+	// share (default "promoter"); auto-promotion consumes apply facts as
+	// Consumer + "-auto".
+	Consumer string
+	// Concurrency is how many deliveries are handled at once (default 4).
+	// Promotions of one app into one environment never overlap whatever
+	// it is.
+	Concurrency int
+	// MaxDeliver and Backoff are the consume loop's retry policy
+	// (defaults from events.ConsumerOptions). After the last attempt a
+	// command gets a failure reply.
+	MaxDeliver int
+	Backoff    []time.Duration
+	// LeaseTTL bounds how long one promotion holds its (repo, app,
+	// environment) lease (default 5 minutes).
+	LeaseTTL time.Duration
+	// FingerprintKey keys the fingerprints that stand for Secret values in
+	// diff comments; empty means a random key per comment.
+	FingerprintKey []byte
+	// DiffLimit is the size budget of a diff comment (default
+	// diff.DefaultLimit).
+	DiffLimit int
+	// NoPullRequestDiffs turns the diff comment on ordinary pull requests
+	// off.
+	NoPullRequestDiffs bool
+	// Now is the clock the gates read (default time.Now).
+	Now func() time.Time
+	// Logger receives the promoter's log lines (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.AppSlug == "" {
+		o.AppSlug = "promobot"
+	}
+	if o.Consumer == "" {
+		o.Consumer = "promoter"
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.MaxDeliver <= 0 {
+		o.MaxDeliver = 5
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 5 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Promoter is the promoter subscriber. It is safe for concurrent use.
+type Promoter struct {
+	opts     Options
+	bus      *events.Bus
+	gh       Installations
+	records  *applier.Records
+	ledger   *events.Ledger
+	locks    *events.Locker
+	registry *events.Registry
+	log      *slog.Logger
+}
+
+// New returns a Promoter consuming from bus and talking to GitHub through
+// installations. It reads the applier's records (the gates) from the bus.
+func New(ctx context.Context, opts Options, bus *events.Bus, installations Installations) (*Promoter, error) {
+	opts = opts.withDefaults()
+	if bus == nil || installations == nil {
+		return nil, errors.New("promoter: bus and GitHub installations are required")
+	}
+	records, err := applier.OpenRecords(ctx, bus)
+	if err != nil {
+		return nil, err
+	}
+	ledger, err := bus.Ledger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	locks, err := bus.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	registry, err := bus.Registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Promoter{opts: opts, bus: bus, gh: installations, records: records, ledger: ledger, locks: locks,
+		registry: registry, log: opts.Logger}, nil
+}
+
+// Run consumes issue_comment and pull_request deliveries and the
+// applier's apply facts until ctx is cancelled.
+func (p *Promoter) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() {
+		errc <- p.bus.Consume(ctx, events.ConsumerOptions{
+			Name:   p.opts.Consumer,
+			Stream: events.StreamGitHub,
+			FilterSubjects: []string{
+				events.GitHubFilter("issue_comment"),
+				events.GitHubFilter("pull_request"),
+			},
+			Concurrency: p.opts.Concurrency,
+			AckWait:     time.Minute,
+			MaxDeliver:  p.opts.MaxDeliver,
+			Backoff:     p.opts.Backoff,
+			Logger:      p.log,
+		}, p.HandleGitHub)
+	}()
+	go func() {
+		errc <- p.bus.Consume(ctx, events.ConsumerOptions{
+			Name:           p.opts.Consumer + "-auto",
+			Stream:         events.StreamFacts,
+			FilterSubjects: []string{events.FactPrefix + ".apply.completed.>"},
+			Concurrency:    p.opts.Concurrency,
+			AckWait:        time.Minute,
+			MaxDeliver:     p.opts.MaxDeliver,
+			Backoff:        p.opts.Backoff,
+			// Only applies from now on: an old apply is no reason to
+			// open a promotion today.
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			Logger:        p.log,
+		}, p.HandleApplied)
+	}()
+	err := <-errc
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// HandleGitHub handles one GitHub delivery: issue_comment (commands) and
+// pull_request (diff comments); others are acknowledged untouched. It is
+// idempotent: a delivery handled before changes nothing.
+func (p *Promoter) HandleGitHub(ctx context.Context, d events.Delivery) error {
+	name, _ := d.Event.Extensions()["githubevent"].(string)
+	switch name {
+	case "issue_comment":
+		return p.handleComment(ctx, d)
+	case "pull_request":
+		if p.opts.NoPullRequestDiffs {
+			return nil
+		}
+		return p.handlePullRequest(ctx, d)
+	}
+	return nil
+}
+
+// lastAttempt reports whether a failure of d will not be retried.
+func (p *Promoter) lastAttempt(d events.Delivery, err error) bool {
+	return events.IsPermanent(err) || d.Attempt >= p.opts.MaxDeliver
+}
+
+// publish records a promotion fact; failures are logged.
+func (p *Promoter) publish(ctx context.Context, repo Repo, verb, subject string, data factData) {
+	data.Repo = repo.String()
+	if _, err := p.bus.PublishFact(context.WithoutCancel(ctx), events.Fact{
+		Kind: "promotion", Verb: verb, Owner: repo.Owner, Repo: repo.Name,
+		Source: "promobot/promoter", Subject: subject, Data: data,
+	}); err != nil {
+		p.log.Error("fact not published", "kind", "promotion", "verb", verb, "error", err)
+	}
+}
+
+// withLease runs fn holding the lease on (repo, app, env), so promotions
+// of one app into one environment never overlap, even across replicas.
+func (p *Promoter) withLease(ctx context.Context, repo Repo, app, env string, fn func(context.Context) error) error {
+	lease, err := p.locks.Acquire(ctx, fmt.Sprintf("promote/%s/%s/%s", repo, app, env), p.opts.LeaseTTL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	return fn(ctx)
+}

@@ -1,0 +1,124 @@
+package promoter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/promobot/promobot/events"
+)
+
+// pullPayload is the part of a pull_request delivery the promoter reads.
+type pullPayload struct {
+	Action      string `json:"action"`
+	Number      int    `json:"number"`
+	PullRequest struct {
+		Number int    `json:"number"`
+		State  string `json:"state"`
+		Head   struct {
+			Ref  string `json:"ref"`
+			SHA  string `json:"sha"`
+			Repo *struct {
+				FullName string `json:"full_name"`
+			} `json:"repo"`
+		} `json:"head"`
+		Base struct {
+			Ref string `json:"ref"`
+			SHA string `json:"sha"`
+		} `json:"base"`
+	} `json:"pull_request"`
+	Repository   repoPayload `json:"repository"`
+	Installation struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+}
+
+// handlePullRequest keeps the sticky rendered-diff comment of an open pull
+// request up to date: for every app whose output the pull request changes,
+// the manifests rendered at the merge base and at the head.
+//
+// Promotion pull requests (branches under promobot/promote/) are skipped:
+// they carry their own diff comment.
+func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) error {
+	var pp pullPayload
+	if err := json.Unmarshal(d.Event.Data(), &pp); err != nil {
+		return events.Permanent(fmt.Errorf("pull_request %s: decode: %w", d.Event.ID(), err))
+	}
+	switch pp.Action {
+	case "opened", "synchronize", "reopened":
+	default:
+		return nil
+	}
+	pr := pp.PullRequest
+	if pr.State != "open" || strings.HasPrefix(pr.Head.Ref, BranchPrefix) {
+		return nil
+	}
+	repo := pp.Repository.repo()
+	if pp.Installation.ID == 0 {
+		return events.Permanent(fmt.Errorf("pull_request %s on %s: no installation in the payload", d.Event.ID(), repo))
+	}
+	log := p.log.With("delivery_id", d.Event.ID(), "repo", repo.String(), "pr", pr.Number, "revision", short(pr.Head.SHA))
+	done, err := p.ledger.Done(ctx, p.opts.Consumer, d.Event.ID())
+	if err != nil || done {
+		return err
+	}
+	gh, err := p.gh.GitHub(ctx, pp.Installation.ID)
+	if err != nil {
+		return fmt.Errorf("%s: %w", repo, err)
+	}
+	if err := p.diffPullRequest(ctx, gh, repo, pp); err != nil {
+		if p.lastAttempt(d, err) {
+			log.Error("diff comment not posted", "error", err)
+		}
+		return err
+	}
+	return p.ledger.MarkDone(ctx, p.opts.Consumer, d.Event.ID(), pr.Head.SHA)
+}
+
+func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp pullPayload) error {
+	pr := pp.PullRequest
+	cmp, err := gh.Compare(ctx, repo, pr.Base.SHA, pr.Head.SHA)
+	if err != nil {
+		return err
+	}
+	base := cmp.MergeBase
+	if base == "" {
+		base = pr.Base.SHA
+	}
+	baseDir, err := fetchCheckout(ctx, gh, repo, base)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(baseDir)
+	headDir, err := fetchCheckout(ctx, gh, repo, pr.Head.SHA)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(headDir)
+	c, apps, err := PullRequestDiff(ctx,
+		Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", mdCode(pr.Base.Ref), short(base))},
+		Side{Root: headDir, Label: fmt.Sprintf("this pull request (%s)", short(pr.Head.SHA))},
+		cmp.Files, DiffOptions{RepoURLs: pp.Repository.info().URLs(), FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit})
+	if err != nil {
+		// The base's configuration is broken: the applier reports that on
+		// the commit; a diff cannot be made.
+		p.log.Warn("pull request diff not rendered", "repo", repo.String(), "pr", pr.Number, "error", err)
+		return nil
+	}
+	id, old, found, err := p.findSticky(ctx, gh, repo, pr.Number, PullRequestDiffKey)
+	if err != nil {
+		return err
+	}
+	switch {
+	case found && old == c.Body:
+		return nil
+	case found:
+		return gh.EditComment(ctx, repo, id, c.Body)
+	case apps == 0:
+		return nil // nothing to say, and nothing said before
+	}
+	_, err = gh.CreateComment(ctx, repo, pr.Number, c.Body)
+	return err
+}
