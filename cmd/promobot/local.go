@@ -14,7 +14,7 @@ import (
 
 // addLocalCommands adds the commands that work on a local checkout.
 func addLocalCommands(root *cobra.Command) {
-	root.AddCommand(newRenderCommand())
+	root.AddCommand(newRenderCommand(), newSyncCommand())
 }
 
 func newRenderCommand() *cobra.Command {

@@ -35,7 +35,7 @@ type applierFlags struct {
 func (a *applierFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&a.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster promobot runs in (default: in-cluster credentials); apps whose destination is https://kubernetes.default.svc are applied here")
 	fl.StringVar(&a.kubeContext, "kube-context", "", "context of --kubeconfig to use (default: its current context)")
-	fl.StringArrayVar(&a.clusters, "cluster", nil, "SERVER=KUBECONFIG[#CONTEXT]: credentials for a destination server (repeatable; overrides .promobot.yaml)")
+	fl.StringArrayVar(&a.clusters, "cluster-kubeconfig", nil, "SERVER=KUBECONFIG[#CONTEXT]: credentials for a destination server (repeatable; overrides .promobot.yaml)")
 	fl.DurationVar(&a.driftInterval, "drift-interval", 5*time.Minute, "how often live objects are compared with the last render; apps with selfHeal are re-applied (0 turns it off)")
 	fl.DurationVar(&a.healthTimeout, "health-timeout", 2*time.Minute, "how long an apply waits for the app's objects to become healthy")
 	fl.IntVar(&a.concurrency, "applier-concurrency", 4, "pushes handled at once (applies of one app never overlap)")
@@ -62,12 +62,12 @@ func (a *applierFlags) resolver(log *slog.Logger) (*applier.Clusters, error) {
 	for _, c := range a.clusters {
 		server, kc, ok := strings.Cut(c, "=")
 		if !ok || server == "" || kc == "" {
-			return nil, fmt.Errorf("--cluster %q: want SERVER=KUBECONFIG[#CONTEXT]", c)
+			return nil, fmt.Errorf("--cluster-kubeconfig %q: want SERVER=KUBECONFIG[#CONTEXT]", c)
 		}
 		file, ctxName, _ := strings.Cut(kc, "#")
 		rc, err := cluster.RESTConfigFor(cluster.Credentials{KubeconfigPath: file, Context: ctxName})
 		if err != nil {
-			return nil, fmt.Errorf("--cluster %s: %w", server, err)
+			return nil, fmt.Errorf("--cluster-kubeconfig %s: %w", server, err)
 		}
 		static[server] = rc
 	}

@@ -3,7 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -368,4 +371,39 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+func TestSyncRebuildsAnEmptyCluster(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	s.waitInitialSync()
+	dr := startCluster(t) // the new, empty cluster
+	cmd := exec.Command(promobotBin, "sync", "--repo", owner+"/"+repoName,
+		"--kubeconfig", dr.Kubeconfig, "--nats-url", s.natsURL, "--health-timeout", "20s",
+		"--app-id", fmt.Sprint(s.gh.AppID()), "--private-key-file", filepath.Join(s.dir, "app.pem"), "--github-url", s.gh.URL())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promobot sync: %v\n%s", err, out)
+	}
+	for _, want := range []string{"syncing my-org/cluster-config", "[1/3] guestbook-staging", "applied", "3 apps synced", "0 failed"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("sync output lacks %q:\n%s", want, out)
+		}
+	}
+	for ns, n := range map[string]int32{"staging": 1, "production": 10} {
+		d, err := deployment(dr.Client, ns, api)
+		if err != nil || replicasOf(d) != n || image(d) != imageRepo+":1.0.0" {
+			t.Errorf("rebuilt %s: %v replicas %d image %s", ns, err, replicasOf(d), image(d))
+		}
+	}
+	if _, err := deployment(dr.Client, "guestbook", "guestbook"); err != nil {
+		t.Errorf("guestbook not rebuilt: %v", err)
+	}
+
+	// A repository the App is not installed on is a clear error.
+	cmd = exec.Command(promobotBin, "sync", "--repo", owner+"/elsewhere", "--kubeconfig", dr.Kubeconfig, "--nats-url", s.natsURL,
+		"--app-id", fmt.Sprint(s.gh.AppID()), "--private-key-file", filepath.Join(s.dir, "app.pem"), "--github-url", s.gh.URL())
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not installed") {
+		t.Errorf("sync of an uninstalled repository: %v\n%s", err, out)
+	}
 }
