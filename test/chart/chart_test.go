@@ -42,6 +42,9 @@ type deploymentWant struct {
 	// "emptyDir" for the embedded bus's data volume, or the --nats-url.
 	Bus       string
 	NATSCreds string // the Secret mounted for --nats-creds, if any
+	// Clusters are the applier's --cluster-kubeconfig flags, with the
+	// Secret key each kubeconfig file is mounted from.
+	Clusters  []string
 	Resources corev1.ResourceRequirements
 }
 
@@ -100,6 +103,10 @@ var chartCases = []chartCase{
 			return map[string]any{
 				"github": github(map[string]any{"apiURL": "https://github.example.com/api/v3/"}),
 				"nats":   map[string]any{"mode": "external", "url": "nats://nats.nats.svc:4222", "credsSecret": "promobot-nats", "streamReplicas": 3},
+				"applier": map[string]any{"clusters": []any{
+					map[string]any{"server": "https://prod.example.com:6443", "secretName": "cluster-prod"},
+					map[string]any{"server": "edge", "secretName": "cluster-edge", "key": "config", "context": "edge-admin"},
+				}},
 				"roles": map[string]any{
 					"split":    true,
 					"webhook":  map[string]any{"replicas": 3, "resources": map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "64Mi"}}},
@@ -118,6 +125,10 @@ var chartCases = []chartCase{
 			"promobot-webhook": {Replicas: 3, Roles: []string{"webhook"}, ServiceAccount: "promobot-webhook", Bus: "nats://nats.nats.svc:4222", NATSCreds: "promobot-nats",
 				Resources: resources("100m", "64Mi", "")},
 			"promobot-applier": {Replicas: 2, Roles: []string{"applier"}, ServiceAccount: "promobot-applier", Bus: "nats://nats.nats.svc:4222", NATSCreds: "promobot-nats",
+				Clusters: []string{
+					"https://prod.example.com:6443 <- Secret cluster-prod key kubeconfig",
+					"edge <- Secret cluster-edge key config context edge-admin",
+				},
 				Resources: resources("500m", "512Mi", "1Gi")},
 			"promobot-promoter": {Replicas: 2, Roles: []string{"promoter"}, ServiceAccount: "promobot-promoter", Bus: "nats://nats.nats.svc:4222", NATSCreds: "promobot-nats"},
 		},
@@ -329,6 +340,26 @@ func checkDeployments(t *testing.T, m manifest, want map[string]deploymentWant) 
 				w.Bus = "emptyDir"
 			}
 		}
+		for _, a := range c.Args {
+			v, ok := strings.CutPrefix(a, "--cluster-kubeconfig=")
+			if !ok {
+				continue
+			}
+			server, file, _ := strings.Cut(v, "=")
+			file, kctx, _ := strings.Cut(file, "#")
+			from := "not mounted"
+			if vol := volume(spec, mounts(c)[filepath.Dir(file)]); vol != nil && vol.Secret != nil {
+				for _, it := range vol.Secret.Items {
+					if it.Path == filepath.Base(file) {
+						from = "Secret " + vol.Secret.SecretName + " key " + it.Key
+					}
+				}
+			}
+			if kctx != "" {
+				from += " context " + kctx
+			}
+			w.Clusters = append(w.Clusters, server+" <- "+from)
+		}
 		got[d.Name] = w
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -339,12 +370,12 @@ func checkDeployments(t *testing.T, m manifest, want map[string]deploymentWant) 
 // podCheck is what every promobot container must look like, whatever its roles.
 type podCheck struct {
 	PodRunAsNonRoot, RunAsNonRoot, ReadOnlyRootFS, NoPrivilegeEscalation bool
-	RunAsUser                                                           int64
-	Seccomp                                                             corev1.SeccompProfileType
-	DropCapabilities                                                    []corev1.Capability
-	Liveness, Readiness, Startup                                        string
-	TmpIsEmptyDir                                                       bool
-	TMPDIR                                                              string
+	RunAsUser                                                            int64
+	Seccomp                                                              corev1.SeccompProfileType
+	DropCapabilities                                                     []corev1.Capability
+	Liveness, Readiness, Startup                                         string
+	TmpIsEmptyDir                                                        bool
+	TMPDIR                                                               string
 	// APIToken: only pods running the applier get a Kubernetes token.
 	APIToken bool
 	// SecretKeys are the keys of the GitHub Secret the pod can read, and

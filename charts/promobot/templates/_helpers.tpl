@@ -184,6 +184,11 @@ spec:
         - {{ printf "--private-key-file=/etc/promobot/github/%s" $v.github.privateKeyKey | quote }}
         - {{ printf "--github-url=%s" $v.github.apiURL | quote }}
         {{- end }}
+        {{- if has "applier" .roles }}
+        {{- range $i, $c := $v.applier.clusters }}
+        - {{ printf "--cluster-kubeconfig=%s=/etc/promobot/clusters/%d/kubeconfig%s" $c.server $i (ternary (printf "#%s" $c.context) "" (not (empty $c.context))) | quote }}
+        {{- end }}
+        {{- end }}
         {{- range concat $v.extraArgs .extraArgs }}
         - {{ . | quote }}
         {{- end }}
@@ -229,6 +234,13 @@ spec:
         - name: github
           mountPath: /etc/promobot/github
           readOnly: true
+        {{- if has "applier" .roles }}
+        {{- range $i, $c := $v.applier.clusters }}
+        - name: cluster-{{ $i }}
+          mountPath: /etc/promobot/clusters/{{ $i }}
+          readOnly: true
+        {{- end }}
+        {{- end }}
         {{- if $embedded }}
         - name: data
           mountPath: /var/lib/promobot
@@ -255,6 +267,18 @@ spec:
           - key: {{ $v.github.privateKeyKey }}
             path: {{ $v.github.privateKeyKey }}
           {{- end }}
+    {{- if has "applier" .roles }}
+    {{- range $i, $c := $v.applier.clusters }}
+    # Kubeconfig for {{ $c.server }}.
+    - name: cluster-{{ $i }}
+      secret:
+        secretName: {{ $c.secretName }}
+        defaultMode: 0440
+        items:
+          - key: {{ default "kubeconfig" $c.key }}
+            path: kubeconfig
+    {{- end }}
+    {{- end }}
     {{- if $embedded }}
     - name: data
       {{- if not $v.nats.persistence.enabled }}
