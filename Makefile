@@ -48,6 +48,12 @@ $(OPENAPI):
 test: tools openapi ## run every test against real components
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+# The story of the seed document, played on this machine. DEMO_ARGS=--once
+# plays it and exits (status 0 only if every step held).
+demo: tools build ## run promobot's story locally (DEMO_ARGS=--once to play and exit)
+	@echo ">> playing the story (local GitHub API, kube-apiserver, promobot serve)"
+	$(GO) run ./test/demo $(DEMO_ARGS)
+
 bench: tools ## run the benchmarks and print the figures
 	$(GO) run ./test/bench
 
