@@ -102,7 +102,7 @@ func (p *Promoter) autoPromote(ctx context.Context, gh GitHub, repo Repo, f appl
 				return err
 			}
 			for _, o := range outs {
-				log.Info("auto-promotion", "outcome", string(o.Kind), "env", s.To, "pr", o.PR.Number)
+				log.Info("auto-promotion", "outcome", string(o.Kind), "env", s.To, "promotion_pr", o.PR.Number)
 			}
 		}
 	}

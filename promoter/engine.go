@@ -319,7 +319,7 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 		}
 	}
 	p.publish(ctx, repo, verb, plan.App, fact)
-	pr.log.Info("promotion "+verb, "app", plan.App, "env", plan.To(), "pr", o.PR.Number, "revision", short(commit))
+	pr.log.Info("promotion "+verb, "app", plan.App, "env", plan.To(), "promotion_pr", o.PR.Number, "promotion_commit", short(commit))
 	return o, nil
 }
 

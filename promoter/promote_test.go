@@ -1,0 +1,147 @@
+package promoter
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// A maintainer's /promote on a merged staging pull request opens a
+// promotion pull request whose only change is the production
+// kustomization's image line, with labels, the sticky diff comment and
+// reactions; a second promotion updates the same pull request and edits
+// the same comment.
+func TestPromoteOpensThenUpdatesOnePullRequest(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	prodBefore := h.file("main", prodFile)
+	n, sha := h.bumpStaging("1.1.0")
+	h.applied(sha, true, h.now.Add(-time.Hour))
+	h.settle()
+	h.warmToken()
+	h.gh.ResetCalls()
+
+	cmd := h.comment(n, maintainer, "Staging looks good.\n\n/promote\n")
+	first := h.gh.Calls()
+	t.Logf("first promotion: %s", callsString(first))
+
+	if diff := cmp.Diff([]string{"eyes", "rocket"}, h.reactions(cmd)); diff != "" {
+		t.Errorf("reactions on the command (-want +got):\n%s", diff)
+	}
+	if got := h.replies(n); len(got) != 0 {
+		t.Errorf("the command got replies, want only reactions: %+v", got)
+	}
+	prs := h.promotionPRs()
+	if len(prs) != 1 {
+		t.Fatalf("promotion pull requests = %+v, want 1", prs)
+	}
+	pr := prs[0]
+	if pr.Head != promoBranch || pr.Base != "main" || pr.State != "open" || pr.Author != botLogin {
+		t.Errorf("promotion PR = head %s base %s state %s author %s", pr.Head, pr.Base, pr.State, pr.Author)
+	}
+	if want := "Promote my-api-service to production: ghcr.io/my-org/my-api-service 1.0.0 → 1.1.0"; pr.Title != want {
+		t.Errorf("title = %q, want %q", pr.Title, want)
+	}
+	if diff := cmp.Diff([]string{"promotion", "env/production"}, pr.Labels); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+	for _, s := range []string{"#" + strconv.Itoa(n), "Requested by @maintainer", "| `ghcr.io/my-org/my-api-service` | `ghcr.io/my-org/my-api-service:1.0.0` | `ghcr.io/my-org/my-api-service:1.1.0` |"} {
+		if !strings.Contains(pr.Body, s) {
+			t.Errorf("body lacks %q:\n%s", s, pr.Body)
+		}
+	}
+
+	// One commit on top of main changing only the production image line.
+	if got := h.git("rev-list", "--count", "main.."+promoBranch); got != "1" {
+		t.Errorf("promotion branch is %s commits ahead of main, want 1", got)
+	}
+	if got := h.git("diff", "--name-only", "main", promoBranch); got != prodFile {
+		t.Errorf("promotion changes %q, want only %s", got, prodFile)
+	}
+	wantProd := strings.Replace(prodBefore, "newTag: 1.0.0 #", "newTag: 1.1.0 #", 1)
+	if diff := cmp.Diff(wantProd, h.file(promoBranch, prodFile)); diff != "" {
+		t.Errorf("production kustomization on the branch (-want +got):\n%s", diff)
+	}
+
+	// The sticky diff comment.
+	comments := h.botComments(pr.Number)
+	if len(comments) != 1 {
+		t.Fatalf("comments on the promotion PR = %d, want 1 diff comment", len(comments))
+	}
+	head := h.git("rev-parse", "main")
+	commit := h.git("rev-parse", promoBranch)
+	golden(t, "promotion-diff.md", scrub(comments[0].Body, map[string]string{head: "main", commit: "promotion"}))
+	stickyID := comments[0].ID
+
+	if diff := cmp.Diff([]string{"requested", "opened"}, verbs(h.facts())); diff != "" {
+		t.Errorf("facts (-want +got):\n%s", diff)
+	}
+	opened := h.facts()[1].Data
+	if opened.PR != pr.Number || opened.RequestedBy != maintainer || opened.SourcePR != n || opened.SourceCommit != sha || opened.To != "production" {
+		t.Errorf("opened fact = %+v", opened)
+	}
+
+	// A second promotion of a newer tag updates the same pull request.
+	n2, sha2 := h.bumpStaging("1.2.0")
+	h.applied(sha2, true, h.now.Add(-time.Hour))
+	h.settle()
+	h.gh.ResetCalls()
+	cmd2 := h.comment(n2, developer, "/promote my-api-service to production")
+	second := h.gh.Calls()
+	t.Logf("update: %s", callsString(second))
+
+	if diff := cmp.Diff([]string{"eyes", "rocket"}, h.reactions(cmd2)); diff != "" {
+		t.Errorf("reactions on the second command (-want +got):\n%s", diff)
+	}
+	prs = h.promotionPRs()
+	if len(prs) != 1 || prs[0].Number != pr.Number {
+		t.Fatalf("promotion pull requests after the second promotion = %+v, want #%d only", prs, pr.Number)
+	}
+	if want := "Promote my-api-service to production: ghcr.io/my-org/my-api-service 1.0.0 → 1.2.0"; prs[0].Title != want {
+		t.Errorf("updated title = %q, want %q", prs[0].Title, want)
+	}
+	if got := h.git("rev-list", "--count", "main.."+promoBranch); got != "1" {
+		t.Errorf("promotion branch is %s commits ahead of main after the update, want 1", got)
+	}
+	if diff := cmp.Diff(strings.Replace(prodBefore, "newTag: 1.0.0 #", "newTag: 1.2.0 #", 1), h.file(promoBranch, prodFile)); diff != "" {
+		t.Errorf("production kustomization after the update (-want +got):\n%s", diff)
+	}
+	comments = h.botComments(pr.Number)
+	if len(comments) != 1 || comments[0].ID != stickyID {
+		t.Fatalf("diff comments after the update = %+v, want comment %d edited in place", comments, stickyID)
+	}
+	if !strings.Contains(comments[0].Body, "1.0.0 → 1.2.0") {
+		t.Errorf("edited diff comment does not show 1.0.0 → 1.2.0:\n%s", comments[0].Body)
+	}
+	if diff := cmp.Diff([]string{"requested", "opened", "requested", "superseded", "updated"}, verbs(h.facts())); diff != "" {
+		t.Errorf("facts (-want +got):\n%s", diff)
+	}
+
+	// The same promotion again changes nothing and says so.
+	h.gh.ResetCalls()
+	cmd3 := h.comment(n2, developer, "/promote")
+	if got := h.gh.Calls(); got.Writes != 3 { // 👀, 🚀 and the reply
+		t.Errorf("repeating the promotion wrote %s, want only reactions and a reply", callsString(got))
+	}
+	replies := h.replies(n2)
+	if len(replies) != 1 || !strings.Contains(replies[0].Body, "already promotes these images") {
+		t.Errorf("replies to the repeated promotion = %+v", replies)
+	}
+	if diff := cmp.Diff([]string{"eyes", "rocket"}, h.reactions(cmd3)); diff != "" {
+		t.Errorf("reactions on the repeated command (-want +got):\n%s", diff)
+	}
+
+	// Merging the promotion and promoting again: production already runs it.
+	if _, err := h.gh.MergePR(h.ctx, owner, repoName, pr.Number, maintainer, "merge"); err != nil {
+		t.Fatal(err)
+	}
+	cmd4 := h.comment(n2, developer, "/promote")
+	replies = h.replies(n2)
+	golden(t, "reply-unchanged.md", replies[len(replies)-1].Body)
+	if diff := cmp.Diff([]string{"eyes"}, h.reactions(cmd4)); diff != "" {
+		t.Errorf("reactions when nothing changes (-want +got):\n%s", diff)
+	}
+}
+
