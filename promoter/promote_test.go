@@ -144,4 +144,3 @@ func TestPromoteOpensThenUpdatesOnePullRequest(t *testing.T) {
 		t.Errorf("reactions when nothing changes (-want +got):\n%s", diff)
 	}
 }
-
