@@ -34,6 +34,16 @@ func TestChartRefuses(t *testing.T) {
 			want:   "replicaCount=2 needs nats.mode=external: the embedded event bus runs in a single pod on one volume",
 		},
 		{
+			name:   "embedded-stream-replicas",
+			values: map[string]any{"github": ok, "nats": map[string]any{"streamReplicas": 3}},
+			want:   "nats.streamReplicas above 1 needs nats.mode=external",
+		},
+		{
+			name:   "schema-credentials-in-nats-url",
+			values: map[string]any{"github": ok, "nats": map[string]any{"mode": "external", "url": "nats://promobot:hunter2@nats:4222"}},
+			want:   "at '/nats/url': 'nats://promobot:hunter2@nats:4222' does not match pattern",
+		},
+		{
 			name:   "no-secret",
 			values: map[string]any{"github": map[string]any{"appId": 12345}},
 			want:   "github.existingSecret is required",

@@ -95,6 +95,9 @@ values.schema.json checks types and names; this checks combinations.
 {{- if $v.nats.url }}
 {{- fail "nats.url is set but nats.mode is embedded: set nats.mode=external to use it" }}
 {{- end }}
+{{- if gt (int $v.nats.streamReplicas) 1 }}
+{{- fail "nats.streamReplicas above 1 needs nats.mode=external: the embedded event bus is a single server" }}
+{{- end }}
 {{- else }}
 {{- if not $v.nats.url }}
 {{- fail "nats.mode=external needs nats.url, e.g. nats://nats.nats.svc:4222" }}
