@@ -1,6 +1,7 @@
 package github
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -114,10 +115,12 @@ type transport struct {
 	mu         sync.Mutex
 	pauseUntil time.Time // no calls before this (a rate limit)
 	pauseSec   bool      // the pause is for a secondary limit
+
+	cache *etagCache
 }
 
 func newTransport(next http.RoundTripper, p *retryPolicy) *transport {
-	return &transport{next: next, policy: p, writes: make(chan struct{}, 1)}
+	return &transport{next: next, policy: p, writes: make(chan struct{}, 1), cache: newETagCache(512, 1<<20)}
 }
 
 func (t *transport) pausedUntil() (time.Time, bool) {
@@ -178,6 +181,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		key, cached := t.cache.lookup(r)
+		if cached != nil {
+			r = r.Clone(ctx)
+			r.Header.Set("If-None-Match", cached.etag)
+		}
 		resp, err := t.next.RoundTrip(r)
 		if err != nil {
 			requestsTotal.WithLabelValues(method, "error").Inc()
@@ -234,7 +242,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				t.pause(reset, false)
 			}
 		}
-		return resp, nil
+		if cached != nil && resp.StatusCode == http.StatusNotModified {
+			return cached.response(resp), nil
+		}
+		return t.cache.store(key, resp), nil
 	}
 }
 
@@ -338,5 +349,85 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// etagCache makes repeated reads conditional: GitHub answers 304 for an
+// unchanged resource, which does not count against the rate limit. It
+// keeps the newest entries up to a count and skips large bodies.
+type etagCache struct {
+	mu      sync.Mutex
+	max     int
+	maxBody int
+	entries map[string]*cachedResponse
+	order   []string
+}
+
+type cachedResponse struct {
+	etag   string
+	header http.Header
+	body   []byte
+}
+
+func newETagCache(max, maxBody int) *etagCache {
+	return &etagCache{max: max, maxBody: maxBody, entries: map[string]*cachedResponse{}}
+}
+
+// lookup returns the cache key of a cacheable request and its entry, if any.
+func (c *etagCache) lookup(r *http.Request) (string, *cachedResponse) {
+	if r.Method != http.MethodGet || r.Header.Get("Range") != "" || r.Header.Get("If-None-Match") != "" {
+		return "", nil
+	}
+	key := r.URL.String() + "\x00" + r.Header.Get("Accept")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return key, c.entries[key]
+}
+
+// store remembers a 200 response with an ETag and returns a response whose
+// body is still readable.
+func (c *etagCache) store(key string, resp *http.Response) *http.Response {
+	etag := resp.Header.Get("ETag")
+	if key == "" || resp.StatusCode != http.StatusOK || etag == "" || resp.ContentLength > int64(c.maxBody) {
+		return resp
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(c.maxBody)+1))
+	rest := resp.Body
+	if err != nil || len(body) > c.maxBody {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), rest), rest}
+		return resp
+	}
+	rest.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[key]; !ok {
+		c.order = append(c.order, key)
+		if len(c.order) > c.max {
+			delete(c.entries, c.order[0])
+			c.order = c.order[1:]
+		}
+	}
+	c.entries[key] = &cachedResponse{etag: etag, header: resp.Header.Clone(), body: body}
+	return resp
+}
+
+// response turns a 304 into the cached 200, with the 304's fresh rate-limit
+// headers.
+func (e *cachedResponse) response(notModified *http.Response) *http.Response {
+	drain(notModified)
+	h := e.header.Clone()
+	for k, v := range notModified.Header {
+		if strings.HasPrefix(strings.ToLower(k), "x-ratelimit-") {
+			h[k] = v
+		}
+	}
+	return &http.Response{
+		Status: "200 OK", StatusCode: http.StatusOK, Proto: notModified.Proto, ProtoMajor: notModified.ProtoMajor,
+		ProtoMinor: notModified.ProtoMinor, Header: h, Body: io.NopCloser(bytes.NewReader(e.body)),
+		ContentLength: int64(len(e.body)), Request: notModified.Request,
 	}
 }

@@ -232,7 +232,7 @@ func TestRequestMetrics(t *testing.T) {
 	retried := retriesTotal.WithLabelValues("server_error")
 	ok0, bad0, retried0 := counterValue(ok), counterValue(bad), counterValue(retried)
 	f.srv.InjectFault(githubapi.Fault{Kind: githubapi.FaultServerError, Count: 2})
-	if _, err := f.inst.Repository(f.ctx, repo); err != nil {
+	if _, err := f.inst.BranchHead(f.ctx, repo, "main"); err != nil {
 		t.Fatal(err)
 	}
 	got := []float64{counterValue(ok) - ok0, counterValue(bad) - bad0, counterValue(retried) - retried0}
@@ -294,4 +294,45 @@ func counterValue(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestConditionalReads: a repeated read is sent with If-None-Match; GitHub's
+// 304 costs no rate limit and the caller still gets the full answer.
+func TestConditionalReads(t *testing.T) {
+	f := newFixture(t)
+	warm(t, f)
+	notModified := requestsTotal.WithLabelValues("GET", "304")
+	before := counterValue(notModified)
+	first, err := f.inst.File(f.ctx, repo, "main", prodKustomization)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr1, err := f.inst.Repository(f.ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.inst.File(f.ctx, repo, "main", prodKustomization)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr2, err := f.inst.Repository(f.ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(first), string(second)); diff != "" || pr1 != pr2 {
+		t.Errorf("cached answers differ (-first +second):\n%s", diff)
+	}
+	// warm read the repository already: both repository reads and the
+	// second file read are 304s.
+	if got := counterValue(notModified) - before; got != 3 {
+		t.Errorf("304 answers: %v, want 3", got)
+	}
+	// A change is seen at once.
+	if _, err := f.srv.Push(f.ctx, owner, name, "main", githubapi.Commit{Files: map[string]string{prodKustomization: "changed\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	third, err := f.inst.File(f.ctx, repo, "main", prodKustomization)
+	if err != nil || string(third) != "changed\n" {
+		t.Errorf("after a push: %q %v", third, err)
+	}
 }

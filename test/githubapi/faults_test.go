@@ -68,3 +68,29 @@ func mustToken(t *testing.T, e *env) string {
 	t.Helper()
 	return must(e.app.Apps.CreateInstallationToken(e.ctx, e.instID, nil)).ok(t).GetToken()
 }
+
+func TestConditionalRequestsCostNothing(t *testing.T) {
+	e := newEnv(t)
+	tok := mustToken(t, e)
+	get := func(etag string) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL()+"repos/acme/gitops", nil)
+		req.Header.Set("Authorization", "token "+tok)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	first := get("")
+	second := get(first.Header.Get("ETag"))
+	if first.StatusCode != 200 || first.Header.Get("ETag") == "" || second.StatusCode != http.StatusNotModified {
+		t.Fatalf("statuses %d then %d (etag %q)", first.StatusCode, second.StatusCode, first.Header.Get("ETag"))
+	}
+	if a, b := first.Header.Get("X-Ratelimit-Remaining"), second.Header.Get("X-Ratelimit-Remaining"); a != b {
+		t.Errorf("304 used the rate limit: remaining %s then %s", a, b)
+	}
+}

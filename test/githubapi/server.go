@@ -12,7 +12,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -481,9 +483,11 @@ type call struct {
 	tok     *token
 	app     bool
 	authErr *authFailure
-	repo    *repo
-	actor   *account // who the request acts as
-	out     []*delivery
+	// principal keys the rate limit window ("" for anonymous).
+	principal string
+	repo      *repo
+	actor     *account // who the request acts as
+	out       []*delivery
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }
@@ -641,6 +645,7 @@ func (s *Server) dispatch(c *call) (int, any) {
 	}
 
 	principal := s.authenticate(c)
+	c.principal = principal
 	if status, resp, faulted := s.fault(c, principal); faulted {
 		return status, resp
 	}
@@ -661,23 +666,50 @@ func (s *Server) write(c *call, status int, resp any) {
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
 	h.Set("X-GitHub-Api-Version-Selected", "2022-11-28")
 	h.Set("X-GitHub-Request-Id", newRequestID())
+	var data []byte
 	switch v := resp.(type) {
 	case noBody, nil:
 		c.w.WriteHeader(status)
+		return
 	case rawBody:
 		h.Set("Content-Type", v.contentType)
-		c.w.WriteHeader(status)
-		c.w.Write(v.data)
+		data = v.data
 	default:
-		data, err := json.Marshal(v)
-		if err != nil {
+		var err error
+		if data, err = json.Marshal(v); err != nil {
 			status = http.StatusInternalServerError
 			data = []byte(`{"message":"Server Error","documentation_url":"` + docsURL + `"}`)
 		}
 		h.Set("Content-Type", "application/json; charset=utf-8")
-		c.w.WriteHeader(status)
-		c.w.Write(data)
 	}
+	if c.r.Method == http.MethodGet && status == http.StatusOK {
+		// Conditional requests, as GitHub: an unchanged resource is a 304
+		// that does not count against the rate limit.
+		sum := sha256.Sum256(data)
+		etag := `W/"` + hex.EncodeToString(sum[:16]) + `"`
+		h.Set("ETag", etag)
+		if etagMatch(c.r.Header.Get("If-None-Match"), etag) {
+			s.mu.Lock()
+			s.rateHeaders(h, c.principal, -1)
+			s.mu.Unlock()
+			h.Del("Content-Type")
+			c.w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	c.w.WriteHeader(status)
+	c.w.Write(data)
+}
+
+func etagMatch(header, etag string) bool {
+	want := strings.TrimPrefix(etag, "W/")
+	for _, v := range strings.Split(header, ",") {
+		v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
+		if v == want || v == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 // rateHeaders writes x-ratelimit-* for the principal and counts the call.
