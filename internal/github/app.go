@@ -56,7 +56,7 @@ type App struct {
 	base    http.RoundTripper
 	apiBase string // scheme://host/path/ of the REST API, with trailing slash
 	app     *gh.Client
-	httpc   *http.Client
+	timeout time.Duration // of each API call
 
 	mu       sync.Mutex
 	installs map[int64]*InstallationClient
@@ -94,7 +94,7 @@ func NewApp(opts Options) (*App, error) {
 		opts:     opts,
 		policy:   &retryPolicy{maxAttempts: opts.MaxAttempts, maxWait: opts.MaxWait, backoff: opts.Backoff, log: opts.Logger},
 		base:     base,
-		httpc:    &http.Client{Transport: base, Timeout: timeout},
+		timeout:  timeout,
 		installs: map[int64]*InstallationClient{},
 	}
 	atr, err := ghinstallation.NewAppsTransport(newTransport(base, a.policy), opts.AppID, opts.PrivateKey)
@@ -149,13 +149,25 @@ func (a *App) Installation(ctx context.Context, installationID int64) (*Installa
 		return nil, fmt.Errorf("github installation %d: %w", installationID, err)
 	}
 	itr.BaseURL = strings.TrimSuffix(a.apiBase, "/")
-	c, err := a.client(itr, a.httpc.Timeout)
+	c, err := a.client(itr, a.timeout)
 	if err != nil {
 		return nil, err
 	}
-	ic := &InstallationClient{id: installationID, c: c, app: a, download: a.httpc}
+	// Tarball downloads can outlast the API timeout; the context bounds them.
+	ic := &InstallationClient{id: installationID, c: c, app: a, download: &http.Client{Transport: a.base}}
 	a.installs[installationID] = ic
 	return ic, nil
+}
+
+// Client returns the installation's go-github client (authenticated,
+// rate-limit aware, retrying), for adapters written against go-github, e.g.
+// promoter.InstallationsV60(app.Client).
+func (a *App) Client(ctx context.Context, installationID int64) (*gh.Client, error) {
+	ic, err := a.Installation(ctx, installationID)
+	if err != nil {
+		return nil, err
+	}
+	return ic.GitHub(), nil
 }
 
 // Installations lists the App's installations.

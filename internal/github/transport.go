@@ -167,6 +167,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	p := t.policy
 	method, path := req.Method, req.URL.Path
+	// Asking for another installation token is harmless, so token requests
+	// are retried like reads.
+	retryable := idempotent(method) || isTokenRequest(req)
 	for attempt := 1; ; attempt++ {
 		if until, secondary := t.pausedUntil(); time.Now().Before(until) {
 			wait := time.Until(until)
@@ -189,7 +192,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.next.RoundTrip(r)
 		if err != nil {
 			requestsTotal.WithLabelValues(method, "error").Inc()
-			if ctx.Err() != nil || !idempotent(method) {
+			if ctx.Err() != nil || !retryable {
 				return nil, err
 			}
 			if attempt >= p.maxAttempts {
@@ -221,7 +224,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			continue // the pause at the top of the loop waits
 		}
 
-		if resp.StatusCode >= 500 && idempotent(method) {
+		if resp.StatusCode >= 500 && retryable {
 			if attempt >= p.maxAttempts {
 				drain(resp)
 				return nil, &UnavailableError{Method: method, Path: path, Status: resp.StatusCode, Attempts: attempt}

@@ -336,3 +336,16 @@ func TestConditionalReads(t *testing.T) {
 		t.Errorf("after a push: %q %v", third, err)
 	}
 }
+
+func TestTokenRequestRetried(t *testing.T) {
+	f := newFixture(t)
+	// The installation has no token yet: the first call asks for one, and
+	// that request meets the server errors.
+	f.srv.InjectFault(githubapi.Fault{Kind: githubapi.FaultServerError, Count: 2})
+	if _, err := f.inst.Repository(f.ctx, repo); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.srv.Calls().ByRoute["POST /app/installations/{installation_id}/access_tokens"]; got != 3 {
+		t.Errorf("token requests: %d, want 3", got)
+	}
+}
