@@ -1,11 +1,29 @@
 // Package githubapi is a GitHub-compatible REST API for promobot's tests and
 // local demo. It serves the part of GitHub's API promobot uses under
-// /api/v3/ (as GitHub Enterprise Server does), so go-github and ghinstallation
-// work against it unchanged; it keeps repositories as real bare git
-// repositories on disk and sends signed webhooks like GitHub.
+// /api/v3/ (as GitHub Enterprise Server does), so go-github and
+// ghinstallation work against it unchanged; it keeps repositories as real
+// bare git repositories on disk (every SHA is git's) and sends signed
+// webhooks like GitHub.
 //
-// Every route it serves exists in GitHub's published OpenAPI description and
-// its responses validate against it (see contract_test.go).
+// Typical use in a test:
+//
+//	srv, _ := githubapi.New(githubapi.Options{Dir: t.TempDir(), WebhookURL: receiverURL, WebhookSecret: secret})
+//	srv.Start()
+//	defer srv.Close()
+//	srv.CreateRepo(ctx, "acme", "gitops", "testdata/repo") // one commit on main
+//	instID, _ := srv.Install(ctx, "acme", "gitops")       // installation.created webhook
+//	srv.AddCollaborator("acme", "gitops", "alice", githubapi.PermissionWrite)
+//	srv.Push(ctx, "acme", "gitops", "bump", githubapi.Commit{Author: "alice", Files: files}) // push webhook
+//	n, _ := srv.OpenPR(ctx, "acme", "gitops", githubapi.NewPR{Title: "Bump", Head: "bump", Author: "alice"})
+//	srv.Comment(ctx, "acme", "gitops", n, "alice", "/promote") // issue_comment webhook
+//	// promobot, configured with srv.URL(), srv.AppID() and srv.AppPrivateKeyPEM(), reacts;
+//	// then read back srv.PRs, srv.Comments, srv.File, srv.Calls() ...
+//
+// The App's credentials work with ghinstallation (BaseURL: srv.URL()
+// without the trailing slash). Faults (InjectFault), added latency
+// (SetLatency) and call counting (Calls, ResetCalls) serve fault tests and
+// benchmarks. Every route exists in GitHub's published OpenAPI description
+// and its responses validate against it (contract_test.go).
 package githubapi
 
 import (
