@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/promobot/promobot/applier"
+	"github.com/promobot/promobot/internal/gitops"
 )
 
 // gate checks plan's pipeline gates and returns why the promotion must
@@ -62,7 +63,7 @@ func (p *Promoter) gate(ctx context.Context, pr *promotion, plan Plan) (string, 
 		if ran < soak {
 			ready := rec.AppliedAt.Add(soak).UTC().Format("2006-01-02 15:04 UTC")
 			return fmt.Sprintf("`%s` must run %s for %s before it is promoted (it has run it for %s). Promote after %s.",
-				plan.From(), commit, g.Soak, ran.Truncate(time.Second), ready), nil
+				plan.From(), commit, g.Soak, gitops.Duration(ran.Truncate(time.Minute)), ready), nil
 		}
 	}
 	return "", nil

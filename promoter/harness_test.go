@@ -164,7 +164,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	}
 
 	h := &harness{t: t, ctx: ctx, gh: gh, bus: bus, logs: &bytes.Buffer{}, clients: map[int64]*github.Client{},
-		now: time.Now()}
+		now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	opts := ho.opts
 	opts.AppSlug = "promobot"
 	opts.FingerprintKey = testKey
@@ -494,4 +494,9 @@ func callsString(c githubapi.CallStats) string {
 		fmt.Fprintf(&b, "\n  %d × %s", n, r)
 	}
 	return b.String()
+}
+
+// commitOf is a one-file commit by login.
+func commitOf(login, path, content string) githubapi.Commit {
+	return githubapi.Commit{Message: "Update " + path, Author: login, Files: map[string]string{path: content}}
 }
