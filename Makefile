@@ -25,7 +25,7 @@ build: ## build bin/promobot
 
 # The real-component harness: kube-apiserver, etcd and kubectl built from the
 # Go module proxy (about 5 minutes the first time on 2 cores, cached in bin/).
-tools: $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl $(BIN)/kustomize ## build the harness binaries into bin/
+tools: $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl $(BIN)/kustomize $(BIN)/helm ## build the harness binaries into bin/
 
 $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl &: $(TOOLS_SRC)
 	@echo ">> building kube-apiserver, etcd and kubectl from the Go module proxy (first time: about 5 minutes)"
@@ -36,6 +36,16 @@ $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl &: $(TOOLS_SRC)
 $(BIN)/kustomize:
 	@echo ">> building kustomize $(KUSTOMIZE_VERSION) from the Go module proxy"
 	GOBIN=$(BIN) GOFLAGS=-mod=mod $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+# helm, built with the flags of helm's own release builds so that it reports
+# its version and renders for the Kubernetes version the harness runs.
+HELM_LDFLAGS := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37 \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37
+
+$(BIN)/helm:
+	@echo ">> building helm $(HELM_VERSION) from the Go module proxy (about a minute)"
+	mkdir -p $(CACHE) && cd $(CACHE) && GOBIN=$(BIN) GOFLAGS=-mod=mod $(GO) install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 openapi: $(OPENAPI) ## fetch GitHub's OpenAPI description (npm @octokit/openapi)
 
