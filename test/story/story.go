@@ -30,13 +30,13 @@ var Timeout = 90 * time.Second
 // Result says what the story saw; the story test asserts on it.
 type Result struct {
 	StagingReplicas, ProductionReplicas int32
-	StagingPR, PromotionPR            int
-	MergeCommit                       string
-	StatusState                       string
-	DeploymentStates                  []string
-	PromotionFiles                    []string
-	RefusalReply                      string
-	ProductionImage                   string
+	StagingPR, PromotionPR              int
+	MergeCommit                         string
+	StatusState                         string
+	DeploymentStates                    []string
+	PromotionFiles                      []string
+	RefusalReply                        string
+	ProductionImage                     string
 }
 
 // Play runs the five steps of the story, printing each as a user would see
@@ -133,7 +133,9 @@ func Play(ctx context.Context, e *Env, out io.Writer) (*Result, error) {
 		return res, err
 	}
 	say("   %s commented on PR #%d: /promote", Maintainer, pr)
-	promo, err := waitPR(ctx, gh, func(p githubapi.PullRequest) bool { return strings.HasPrefix(p.Head, promoBranchP) && p.State == "open" })
+	promo, err := waitPR(ctx, gh, func(p githubapi.PullRequest) bool {
+		return strings.HasPrefix(p.Head, promoBranchP) && p.State == "open"
+	})
 	if err != nil {
 		return res, fmt.Errorf("step 4: no promotion PR: %w", err)
 	}
