@@ -49,6 +49,18 @@ func TestRepositoryAndContents(t *testing.T) {
 		t.Errorf("directory listing (-want +got):\n%s", diff)
 	}
 
+	_, root, _, err := e.inst.Repositories.GetContents(ctx, testOwner, testRepo, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top []string
+	for _, d := range root {
+		top = append(top, d.GetName())
+	}
+	if diff := cmp.Diff([]string{"README.md", "apps", "kustomize"}, top); diff != "" {
+		t.Errorf("root listing (-want +got):\n%s", diff)
+	}
+
 	_, _, resp, err := e.inst.Repositories.GetContents(ctx, testOwner, testRepo, "nope.yaml", nil)
 	if resp == nil || resp.StatusCode != http.StatusNotFound {
 		t.Errorf("missing file: got %v, want 404", err)

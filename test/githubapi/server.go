@@ -622,7 +622,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rec := &recorder{ResponseWriter: w, keep: s.opts.Observe != nil}
-	segs := strings.Split(strings.Trim(apiPath, "/"), "/")
+	// Keep a trailing empty segment: "contents/" is the repository root.
+	segs := strings.Split(strings.TrimPrefix(apiPath, "/"), "/")
 	rt, vals, _ := s.match(r.Method, segs)
 	routeName := ""
 	if rt != nil {
