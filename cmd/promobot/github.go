@@ -6,55 +6,50 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/promobot/promobot/internal/github"
 )
 
-// githubApp hands out go-github clients authenticated as installations of
-// the App, caching one per installation (ghinstallation refreshes tokens).
+// githubApp is the GitHub App promobot acts as: installation clients come
+// from internal/github (tokens cached and refreshed, rate limits honoured,
+// transient failures retried, writes serialised per installation).
 type githubApp struct {
 	creds *appCredentials
-	apps  *ghinstallation.AppsTransport
+	app   *github.App
 	log   *slog.Logger
-
-	mu      sync.Mutex
-	clients map[int64]*gh.Client
 }
 
 func newGitHubApp(creds *appCredentials, log *slog.Logger) (*githubApp, error) {
-	tr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, creds.id, creds.key)
-	if err != nil {
-		return nil, fmt.Errorf("github app %d: private key: %w", creds.id, err)
+	base := creds.baseURL
+	if strings.TrimSuffix(base, "/") == "https://api.github.com" {
+		base = ""
 	}
-	tr.BaseURL = strings.TrimSuffix(creds.baseURL, "/")
-	return &githubApp{creds: creds, apps: tr, log: log, clients: map[int64]*gh.Client{}}, nil
+	app, err := github.NewApp(github.Options{AppID: creds.id, PrivateKey: creds.key, BaseURL: base, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("github app %d: %w", creds.id, err)
+	}
+	return &githubApp{creds: creds, app: app, log: log}, nil
 }
 
-func (a *githubApp) client(rt http.RoundTripper) (*gh.Client, error) {
-	c := gh.NewClient(&http.Client{Transport: rt})
+// installation returns the go-github client of installation id.
+func (a *githubApp) installation(ctx context.Context, id int64) (*gh.Client, error) {
+	return a.app.Client(ctx, id)
+}
+
+// appClient is a go-github client authenticated as the App itself (JWT),
+// for the App endpoints.
+func (a *githubApp) appClient() (*gh.Client, error) {
+	tr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, a.creds.id, a.creds.key)
+	if err != nil {
+		return nil, fmt.Errorf("github app %d: private key: %w", a.creds.id, err)
+	}
+	c := gh.NewClient(&http.Client{Transport: tr})
 	if strings.TrimSuffix(a.creds.baseURL, "/") == "https://api.github.com" {
 		return c, nil
 	}
+	tr.BaseURL = strings.TrimSuffix(a.creds.baseURL, "/")
 	return c.WithEnterpriseURLs(a.creds.baseURL, a.creds.baseURL)
-}
-
-// appClient is authenticated as the App itself (JWT).
-func (a *githubApp) appClient() (*gh.Client, error) { return a.client(a.apps) }
-
-// installation returns the client of installation id.
-func (a *githubApp) installation(_ context.Context, id int64) (*gh.Client, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if c, ok := a.clients[id]; ok {
-		return c, nil
-	}
-	tr := ghinstallation.NewFromAppsTransport(a.apps, id)
-	c, err := a.client(tr)
-	if err != nil {
-		return nil, err
-	}
-	a.clients[id] = c
-	return c, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 )
 
 type syncFlags struct {
@@ -107,16 +108,12 @@ func runSync(ctx context.Context, out io.Writer, f *syncFlags) error {
 	if err != nil {
 		return err
 	}
-	appClient, err := app.appClient()
-	if err != nil {
-		return err
-	}
-	inst, _, err := appClient.Apps.FindRepositoryInstallation(ctx, owner, name)
+	instID, err := app.app.RepoInstallation(ctx, github.Repo{Owner: owner, Name: name})
 	if err != nil {
 		return fmt.Errorf("%s: the App is not installed on it: %w", f.repo, err)
 	}
 	installations := applierInstallations{app}
-	gh, err := installations.GitHub(ctx, inst.GetID())
+	gh, err := installations.GitHub(ctx, instID)
 	if err != nil {
 		return err
 	}
