@@ -411,11 +411,23 @@ func (h *harness) facts() []fact {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	stream, err := h.bus.JetStream().Stream(h.ctx, events.StreamFacts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	info, err := stream.Info(h.ctx, jetstream.WithSubjectFilter(events.FactPrefix+".promotion.>"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	total := 0
+	for _, n := range info.State.Subjects {
+		total += int(n)
+	}
 	var out []fact
-	for {
-		msg, err := cons.Next(jetstream.FetchMaxWait(200 * time.Millisecond))
+	for len(out) < total {
+		msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
 		if err != nil {
-			return out
+			h.t.Fatalf("read facts: %v", err)
 		}
 		ev, err := events.Decode(msg.Headers(), msg.Data())
 		if err != nil {
@@ -426,6 +438,7 @@ func (h *harness) facts() []fact {
 		_ = json.Unmarshal(ev.Data(), &f.Data)
 		out = append(out, f)
 	}
+	return out
 }
 
 type fact struct {

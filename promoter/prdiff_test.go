@@ -68,7 +68,7 @@ func TestPullRequestDiffComments(t *testing.T) {
 		secret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-credentials\nstringData:\n  password: " + value + "\n" +
 			"data:\n  token: " + base64.StdEncoding.EncodeToString([]byte("tok-"+value)) + "\n"
 		n := h.openChange("add-secret", map[string]string{
-			stagingFile: addToStaging(t, h, "secret.yaml"),
+			stagingFile:                              addToStaging(t, h, "secret.yaml"),
 			"kustomize/overlays/staging/secret.yaml": secret,
 		})
 		h.settle()
