@@ -292,15 +292,10 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 	// The diff comment: the target overlay rendered before and after.
 	cfg := pr.world.repo.Config
 	renders := RenderPlans(ctx, pr.world.dir, []Plan{plan}, kustomize.RenderOptions{EnableHelm: cfg.Render.Helm})
-	c := diff.Render(renders, diff.Options{
-		Key:            PromotionDiffKey(plan.App, plan.To()),
-		Title:          fmt.Sprintf("Rendered manifests: %s in %s", plan.App, plan.To()),
-		BeforeLabel:    fmt.Sprintf("`%s` now (`%s` %s)", plan.To(), pr.info.DefaultBranch, short(pr.world.head.SHA)),
-		AfterLabel:     fmt.Sprintf("this promotion (%s)", short(commit)),
-		FingerprintKey: p.opts.FingerprintKey,
-		Limit:          p.opts.DiffLimit,
-		Footer:         renderFooter,
-	})
+	c := PromotionDiff(renders, plan,
+		fmt.Sprintf("`%s` now (`%s` %s)", plan.To(), pr.info.DefaultBranch, short(pr.world.head.SHA)),
+		fmt.Sprintf("this promotion (%s)", short(commit)),
+		DiffOptions{FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit})
 	if err := p.upsertSticky(ctx, gh, repo, o.PR.Number, PromotionDiffKey(plan.App, plan.To()), c.Body, !open); err != nil {
 		return o, err
 	}

@@ -271,3 +271,18 @@ func RenderPlans(ctx context.Context, root string, plans []Plan, opts kustomize.
 	}
 	return out
 }
+
+// PromotionDiff is the sticky diff comment of plan's promotion pull
+// request, from RenderPlans' renders of it; beforeLabel and afterLabel
+// name the two sides.
+func PromotionDiff(renders []diff.AppRender, plan Plan, beforeLabel, afterLabel string, opts DiffOptions) diff.Comment {
+	return diff.Render(renders, diff.Options{
+		Key:            PromotionDiffKey(plan.App, plan.To()),
+		Title:          fmt.Sprintf("Rendered manifests: %s in %s", plan.App, plan.To()),
+		BeforeLabel:    beforeLabel,
+		AfterLabel:     afterLabel,
+		FingerprintKey: opts.FingerprintKey,
+		Limit:          opts.Limit,
+		Footer:         renderFooter,
+	})
+}

@@ -1,0 +1,406 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/promoter"
+)
+
+// addPromoteCommands adds the local previews of the promoter: promote and
+// diff.
+func addPromoteCommands(root *cobra.Command) {
+	root.AddCommand(newPromoteCommand(), newDiffCommand())
+}
+
+func newPromoteCommand() *cobra.Command {
+	var repoDir, from, to, app string
+	var write bool
+	cmd := &cobra.Command{
+		Use:   "promote --from ENV --to ENV [--app NAME] [--write]",
+		Short: "Plan a promotion on a local checkout: the image changes and the rendered diff",
+		Long: `Plan promoting the images of one environment's overlays to the next, on a local
+checkout, as /promote would: for each app of the pipeline step (or --app), the
+images: entries of the source overlay are set in the target overlay's
+kustomization, changing only those values. It prints the image changes and the
+rendered diff comment the promotion pull request would carry.
+
+With --write the edit is made in place; nothing else in the file changes.
+Prints "nothing to promote" and exits 0 when the target already runs the source's
+images.`,
+		Example: `  promobot promote --repo . --from staging --to production
+  promobot promote --repo . --from staging --to production --app my-api-service --write`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPromote(cmd.Context(), cmd.OutOrStdout(), repoDir, from, to, app, write)
+		},
+	}
+	cmd.Flags().StringVar(&repoDir, "repo", ".", "the repository checkout")
+	cmd.Flags().StringVar(&from, "from", "", "the source environment (required)")
+	cmd.Flags().StringVar(&to, "to", "", "the target environment (required)")
+	cmd.Flags().StringVar(&app, "app", "", "promote only this app (its base name or an Application name)")
+	cmd.Flags().BoolVar(&write, "write", false, "edit the target kustomization files in place")
+	_ = cmd.MarkFlagRequired("from")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+func runPromote(ctx context.Context, out io.Writer, repoDir, from, to, app string, write bool) error {
+	repo, err := gitops.LoadDir(repoDir, nil)
+	if err != nil {
+		return err
+	}
+	steps, err := repo.Config.Pipeline(repo.Apps)
+	if err != nil {
+		return err
+	}
+	envs := gitops.Environments(steps)
+	for _, e := range []string{from, to} {
+		if !slices.Contains(envs, e) {
+			return fmt.Errorf("no environment %q in the pipeline (environments: %s)", e, listOrNone(envs))
+		}
+	}
+	step, ok := gitops.NextEnvironment(steps, from)
+	if !ok || step.To != to {
+		var flow []string
+		for _, s := range steps {
+			flow = append(flow, s.From+" → "+s.To)
+		}
+		return fmt.Errorf("the pipeline does not promote %s to %s (steps: %s)", from, to, strings.Join(flow, ", "))
+	}
+	_, pairs, err := promoter.Select(steps, promoter.Selection{App: app, From: from, To: to}, repoDir)
+	if errors.Is(err, promoter.ErrNothingSelected) {
+		apps, _ := promoter.KnownNames([]gitops.Step{step})
+		return fmt.Errorf("no app %q is promoted from %s to %s (apps: %s)", app, from, to, listOrNone(apps))
+	}
+	if err != nil {
+		return err
+	}
+	var plans []promoter.Plan
+	for _, pair := range pairs {
+		src, err := promoter.ReadSourceKustomization(repoDir, pair.From)
+		if err != nil {
+			return err
+		}
+		plan, err := promoter.PlanPair(step, pair, src, repoDir)
+		if err != nil {
+			return err
+		}
+		if plan.Changed() {
+			plans = append(plans, plan)
+		}
+	}
+	if len(plans) == 0 {
+		_, err := fmt.Fprintf(out, "nothing to promote: %s already runs the images of %s\n", to, from)
+		return err
+	}
+	for _, p := range plans {
+		fmt.Fprintf(out, "%s: %s → %s (%s)\n", p.App, from, to, p.File)
+		for _, c := range p.Changes {
+			old := "(not set)"
+			if c.From != (kustomize.Image{}) {
+				old = c.From.Reference()
+			}
+			fmt.Fprintf(out, "  %s: %s → %s\n", c.Name, old, c.To.Reference())
+		}
+	}
+	// Render in a copy: the checkout is only written with --write.
+	scratch, err := copyCheckout(repoDir)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	ropts := kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm}
+	for _, p := range plans {
+		renders := promoter.RenderPlans(ctx, scratch, []promoter.Plan{p}, ropts)
+		c := promoter.PromotionDiff(renders, p, fmt.Sprintf("`%s` now (work tree)", to), "this promotion", promoter.DiffOptions{})
+		fmt.Fprintf(out, "\n%s", c.Body)
+	}
+	if !write {
+		return nil
+	}
+	for _, p := range plans {
+		file := filepath.Join(repoDir, filepath.FromSlash(p.File))
+		info, err := os.Stat(file)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(file, p.After, info.Mode().Perm()); err != nil {
+			return fmt.Errorf("%s write: %w", p.File, err)
+		}
+		fmt.Fprintf(out, "\nwrote %s\n", p.File)
+	}
+	return nil
+}
+
+func listOrNone(items []string) string {
+	if len(items) == 0 {
+		return "none"
+	}
+	return strings.Join(items, ", ")
+}
+
+func newDiffCommand() *cobra.Command {
+	var repoDir, base, head string
+	cmd := &cobra.Command{
+		Use:   "diff --base REF [--head REF]",
+		Short: "Print the rendered diff comment a pull request from base to head would get",
+		Long: `Print the exact comment body promobot posts on a pull request from REF --base to
+--head (default: the work tree, with uncommitted and untracked files): for every
+app whose rendered output the change can affect, the manifests rendered at the
+merge base and at the head, one diff per changed resource, Secret values
+replaced by fingerprints, under GitHub's comment size limit. The repository's
+.promobot.yaml is read from the base side. REFs are read with git from the
+checkout at --repo.`,
+		Example: `  promobot diff --repo . --base main
+  promobot diff --repo . --base main --head my-branch`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDiff(cmd.Context(), cmd.OutOrStdout(), repoDir, base, head)
+		},
+	}
+	cmd.Flags().StringVar(&repoDir, "repo", ".", "the repository checkout (a git work tree)")
+	cmd.Flags().StringVar(&base, "base", "", "the branch or commit the pull request targets (required)")
+	cmd.Flags().StringVar(&head, "head", "", "the branch or commit of the pull request (default: the work tree)")
+	_ = cmd.MarkFlagRequired("base")
+	return cmd
+}
+
+func runDiff(ctx context.Context, out io.Writer, repoDir, base, head string) error {
+	baseSHA, err := gitOut(ctx, repoDir, "rev-parse", "--verify", "--end-of-options", base+"^{commit}")
+	if err != nil {
+		return fmt.Errorf("--base %s: %w", base, err)
+	}
+	headRef := "HEAD"
+	if head != "" {
+		headRef = head
+	}
+	headSHA, err := gitOut(ctx, repoDir, "rev-parse", "--verify", "--end-of-options", headRef+"^{commit}")
+	if err != nil {
+		return fmt.Errorf("--head %s: %w", headRef, err)
+	}
+	mergeBase, err := gitOut(ctx, repoDir, "merge-base", baseSHA, headSHA)
+	if err != nil {
+		return fmt.Errorf("%s and %s have no common ancestor: %w", base, headRef, err)
+	}
+	baseDir, err := archive(ctx, repoDir, mergeBase)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(baseDir)
+
+	var changed []string
+	headSide := promoter.Side{}
+	if head != "" {
+		dir, err := archive(ctx, repoDir, headSHA)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		headSide = promoter.Side{Root: dir, Label: fmt.Sprintf("this pull request (%s)", shortSHA(headSHA))}
+		names, err := gitOut(ctx, repoDir, "diff", "--name-only", "--no-renames", "-z", mergeBase, headSHA)
+		if err != nil {
+			return err
+		}
+		changed = splitNUL(names)
+	} else {
+		top, err := gitOut(ctx, repoDir, "rev-parse", "--show-toplevel")
+		if err != nil {
+			return err
+		}
+		headSide = promoter.Side{Root: top, Label: "this pull request (work tree)"}
+		names, err := gitOut(ctx, repoDir, "diff", "--name-only", "--no-renames", "-z", mergeBase)
+		if err != nil {
+			return err
+		}
+		untracked, err := gitOut(ctx, repoDir, "ls-files", "--others", "--exclude-standard", "--full-name", "-z")
+		if err != nil {
+			return err
+		}
+		changed = append(splitNUL(names), splitNUL(untracked)...)
+	}
+	baseSide := promoter.Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", strings.ReplaceAll(base, "`", "'"), shortSHA(mergeBase))}
+	c, _, err := promoter.PullRequestDiff(ctx, baseSide, headSide, changed, promoter.DiffOptions{})
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(out, c.Body)
+	return err
+}
+
+// gitOut runs git in dir and returns its trimmed output.
+func gitOut(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("git %s: %s", args[0], msg)
+	}
+	return strings.TrimRight(string(out), "\n"), nil
+}
+
+func splitNUL(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, "\x00") {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func shortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// archive writes the tree of commit (from `git archive`) into a new
+// temporary directory; the caller removes it.
+func archive(ctx context.Context, repoDir, commit string) (string, error) {
+	dir, err := os.MkdirTemp("", "promobot-diff-")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "git", "-C", repoDir, "archive", "--format=tar", commit)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	xerr := extractTar(stdout, dir)
+	_, _ = io.Copy(io.Discard, stdout)
+	werr := cmd.Wait()
+	if werr != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("git archive %s: %s", shortSHA(commit), strings.TrimSpace(stderr.String()))
+	}
+	if xerr != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("git archive %s: %w", shortSHA(commit), xerr)
+	}
+	return dir, nil
+}
+
+// extractTar unpacks regular files, directories and symbolic links that
+// stay inside dir.
+func extractTar(r io.Reader, dir string) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := path.Clean(h.Name)
+		if name == "." || name == ".." || strings.HasPrefix(name, "../") || path.IsAbs(name) {
+			continue
+		}
+		target := filepath.Join(dir, filepath.FromSlash(name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o750); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, tr)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		case tar.TypeSymlink:
+			resolved := path.Clean(path.Join(path.Dir(name), h.Linkname))
+			if path.IsAbs(h.Linkname) || resolved == ".." || strings.HasPrefix(resolved, "../") {
+				continue
+			}
+			if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
+				return err
+			}
+			if err := os.Symlink(h.Linkname, target); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// copyCheckout copies a checkout, without its .git directory, into a new
+// temporary directory; the caller removes it.
+func copyCheckout(src string) (string, error) {
+	dst, err := os.MkdirTemp("", "promobot-promote-")
+	if err != nil {
+		return "", err
+	}
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o750)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case d.Type().IsRegular():
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, raw, 0o640)
+		}
+		return nil
+	})
+	if err != nil {
+		os.RemoveAll(dst)
+		return "", fmt.Errorf("copy %s: %w", src, err)
+	}
+	return dst, nil
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// gitRepo makes a git repository of the fixture with one commit on main.
+func gitRepo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "test", "fixtures", "gitops"))); err != nil {
+		t.Fatal(err)
+	}
+	runGit(t, dir, "init", "-q", "-b", "main")
+	runGit(t, dir, "add", "-A")
+	runGit(t, dir, "commit", "-q", "-m", "Fixture")
+	return dir
+}
+
+func runGit(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Test", "-c", "user.email=test@example.com"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// promobot runs the command line and returns its output and error.
+func promobot(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	root := newRootCommand()
+	if c, _, ferr := root.Find([]string{"promote"}); ferr != nil || c == root {
+		addPromoteCommands(root)
+		wrapErrors(root)
+	}
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	err = root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func readText(t *testing.T, dir, p string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+func writeText(t *testing.T, dir, p, content string) {
+	t.Helper()
+	full := filepath.Join(dir, filepath.FromSlash(p))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const (
+	stagingKustomization    = "kustomize/overlays/staging/kustomization.yaml"
+	productionKustomization = "kustomize/overlays/production/kustomization.yaml"
+)
+
+func TestPromoteCommand(t *testing.T) {
+	dir := gitRepo(t)
+	prodBefore := readText(t, dir, productionKustomization)
+
+	out, _, err := promobot(t, "promote", "--repo", dir, "--from", "staging", "--to", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "nothing to promote: production already runs the images of staging\n"; out != want {
+		t.Errorf("up to date: output %q, want %q", out, want)
+	}
+
+	staging := readText(t, dir, stagingKustomization)
+	writeText(t, dir, stagingKustomization, strings.Replace(staging, "newTag: 1.0.0", "newTag: 1.1.0", 1))
+
+	// The plan: image changes, then the diff comment; nothing written.
+	out, _, err = promobot(t, "promote", "--repo", dir, "--from", "staging", "--to", "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := "my-api-service: staging → production (kustomize/overlays/production/kustomization.yaml)\n" +
+		"  ghcr.io/my-org/my-api-service: ghcr.io/my-org/my-api-service:1.0.0 → ghcr.io/my-org/my-api-service:1.1.0\n\n" +
+		"<!-- promobot:diff promotion/my-api-service/production -->\n### Rendered manifests: my-api-service in production\n"
+	if !strings.HasPrefix(out, head) {
+		t.Errorf("plan output starts\n%s\nwant\n%s", out[:min(len(out), len(head)+200)], head)
+	}
+	for _, want := range []string{
+		"**1 resource changed** in 1 app, `production` now (work tree) → this promotion.",
+		"<summary>Deployment/my-api-service: image ghcr.io/my-org/my-api-service 1.0.0 → 1.1.0</summary>",
+		"-      - image: ghcr.io/my-org/my-api-service:1.0.0\n+      - image: ghcr.io/my-org/my-api-service:1.1.0\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := readText(t, dir, productionKustomization); got != prodBefore {
+		t.Errorf("promote without --write changed the production kustomization")
+	}
+
+	// --write edits the image line only.
+	out, _, err = promobot(t, "promote", "--repo", dir, "--from", "staging", "--to", "production", "--app", "my-api-service", "--write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out, "\nwrote kustomize/overlays/production/kustomization.yaml\n") {
+		t.Errorf("--write output ends %q", out[max(0, len(out)-200):])
+	}
+	want := strings.Replace(prodBefore, "newTag: 1.0.0 #", "newTag: 1.1.0 #", 1)
+	if diff := cmp.Diff(want, readText(t, dir, productionKustomization)); diff != "" {
+		t.Errorf("production kustomization after --write (-want +got):\n%s", diff)
+	}
+	out, _, err = promobot(t, "promote", "--repo", dir, "--from", "staging", "--to", "production")
+	if err != nil || !strings.HasPrefix(out, "nothing to promote") {
+		t.Errorf("after --write: %q, %v; want nothing to promote", out, err)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want string // on stderr
+	}{
+		{"unknown environment", []string{"--repo", dir, "--from", "staging", "--to", "prod"},
+			`promobot promote: no environment "prod" in the pipeline (environments: staging, production)`},
+		{"backwards", []string{"--repo", dir, "--from", "production", "--to", "staging"},
+			"promobot promote: the pipeline does not promote production to staging (steps: staging → production)"},
+		{"unknown app", []string{"--repo", dir, "--from", "staging", "--to", "production", "--app", "guestbook"},
+			`promobot promote: no app "guestbook" is promoted from staging to production (apps: my-api-service, my-api-service-production, my-api-service-staging)`},
+		{"not a GitOps repository", []string{"--repo", t.TempDir(), "--from", "staging", "--to", "production"},
+			`promobot promote: no environment "staging" in the pipeline (environments: none)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, err := promobot(t, append([]string{"promote"}, tt.args...)...)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := strings.TrimSpace(stderr); got != tt.want {
+				t.Errorf("stderr = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDiffCommand(t *testing.T) {
+	dir := gitRepo(t)
+	mainSHA := runGit(t, dir, "rev-parse", "main")
+
+	// A branch changing the base: both environments.
+	runGit(t, dir, "checkout", "-q", "-b", "feature")
+	dep := readText(t, dir, "kustomize/base/deployment.yaml")
+	writeText(t, dir, "kustomize/base/deployment.yaml", strings.Replace(dep, "containerPort: 8080", "containerPort: 8081", 1))
+	runGit(t, dir, "commit", "-q", "-am", "Change the port")
+	runGit(t, dir, "checkout", "-q", "main")
+
+	out, _, err := promobot(t, "diff", "--repo", dir, "--base", "main", "--head", "feature")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"<!-- promobot:diff pr -->\n### Rendered manifests\n",
+		"in 2 apps, `main` (" + mainSHA[:7] + ") → this pull request (",
+		"#### `my-api-service-production` · production",
+		"#### `my-api-service-staging` · staging",
+		"+        - containerPort: 8081",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff --head output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The work tree, uncommitted and untracked files included.
+	staging := readText(t, dir, stagingKustomization)
+	writeText(t, dir, stagingKustomization, strings.Replace(staging, "resources:\n  - ../../base\n", "resources:\n  - ../../base\n  - extra.yaml\n", 1))
+	writeText(t, dir, "kustomize/overlays/staging/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n")
+	out, _, err = promobot(t, "diff", "--repo", dir, "--base", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"**1 resource changed** in 1 app, `main` (" + mainSHA[:7] + ") → this pull request (work tree).",
+		"<details><summary>ConfigMap/extra: added</summary>",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("work tree diff lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "production") {
+		t.Errorf("work tree diff shows production, which the change does not touch:\n%s", out)
+	}
+
+	_, stderr, err := promobot(t, "diff", "--repo", dir, "--base", "no-such-branch")
+	if err == nil || !strings.Contains(stderr, "promobot diff: --base no-such-branch: git rev-parse:") {
+		t.Errorf("bad base: err %v, stderr %q", err, stderr)
+	}
+}
