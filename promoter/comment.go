@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/gitops"
@@ -150,11 +151,10 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 		// A misspelt /promote: the reply offers the right command.
 		return run.reply(ctx, res.Reply)
 	}
-	// Seen, at once.
-	if err := run.react(ctx, ReactionEyes); err != nil {
-		return err
-	}
 	if res.Command.Verb == command.VerbHelp {
+		if err := run.react(ctx, ReactionEyes); err != nil {
+			return err
+		}
 		w, err := loadWorld(ctx, run.gh, run.repo, run.info)
 		if err != nil {
 			return err
@@ -174,16 +174,24 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 		return run.refuse(ctx, reply)
 	}
 
-	// Who may.
-	role, err := run.gh.Permission(ctx, run.repo, run.login)
-	if err != nil {
-		return err
-	}
-	var w *world
+	// 👀 at once, while the reads a promotion needs run alongside: who
+	// the commenter is, the merge commit, and the default branch's head.
+	r := p.readForCommand(ctx, run, merged)
+	w := r.world
 	defer func() { w.close() }()
-	if !canWrite(role) {
-		if w, err = loadWorld(ctx, run.gh, run.repo, run.info); err != nil {
+	for _, err := range []error{r.eyesErr, r.roleErr, r.prErr, r.worldErr} {
+		if err != nil {
 			return err
+		}
+	}
+
+	// Who may.
+	if !canWrite(r.role) {
+		var err error
+		if w == nil {
+			if w, err = loadWorld(ctx, run.gh, run.repo, run.info); err != nil {
+				return err
+			}
 		}
 		ok := false
 		if w.err == nil {
@@ -196,25 +204,14 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 			if w.err == nil {
 				who = w.repo.Config.Promoters
 			}
-			return refused(fmt.Sprintf("%s has %s permission", run.login, role), replyRefused(run.line, run.login, role, who))
+			return refused(fmt.Sprintf("%s has %s permission", run.login, r.role), replyRefused(run.line, run.login, r.role, who))
 		}
 	}
 
 	// What: the merge commit of a merged pull request.
-	if !merged {
+	pr := r.pr
+	if !merged || !pr.Merged || pr.MergeCommitSHA == "" {
 		return refused("not merged", replyNotMerged(run.line))
-	}
-	pr, err := run.gh.PullRequest(ctx, run.repo, run.number)
-	if err != nil {
-		return err
-	}
-	if !pr.Merged || pr.MergeCommitSHA == "" {
-		return refused("not merged", replyNotMerged(run.line))
-	}
-	if w == nil {
-		if w, err = loadWorld(ctx, run.gh, run.repo, run.info); err != nil {
-			return err
-		}
 	}
 	if w.err != nil {
 		return refused("invalid configuration: "+w.err.Error(), replyConfig(run.line, w.err))
@@ -261,6 +258,37 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 		return run.reply(ctx, replyOutcomes(run.line, outs))
 	}
 	return nil
+}
+
+// commandReads are the reads a /promote needs, made concurrently.
+type commandReads struct {
+	eyesErr  error
+	role     string
+	roleErr  error
+	pr       PullRequest
+	prErr    error
+	world    *world
+	worldErr error
+}
+
+// readForCommand reacts 👀 and reads the commenter's permission, and, for
+// a merged pull request, the pull request and the default branch's head,
+// all at once: none depends on another.
+func (p *Promoter) readForCommand(ctx context.Context, run *commandRun, merged bool) commandReads {
+	var r commandReads
+	var wg sync.WaitGroup
+	do := func(f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+	do(func() { r.eyesErr = run.react(ctx, ReactionEyes) })
+	do(func() { r.role, r.roleErr = run.gh.Permission(ctx, run.repo, run.login) })
+	if merged {
+		do(func() { r.pr, r.prErr = run.gh.PullRequest(ctx, run.repo, run.number) })
+		do(func() { r.world, r.worldErr = loadWorld(ctx, run.gh, run.repo, run.info) })
+	}
+	wg.Wait()
+	return r
 }
 
 // canWrite reports whether a repository role may promote.

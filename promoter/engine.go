@@ -230,6 +230,15 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 	fact := pr.fact(plan)
 	fact.Images = promo.Images
 
+	// Render the diff while GitHub answers: it needs only the plan.
+	var renders []diff.AppRender
+	rendered := make(chan struct{})
+	go func() {
+		defer close(rendered)
+		renders = RenderPlans(ctx, pr.world.dir, []Plan{plan}, kustomize.RenderOptions{EnableHelm: pr.world.repo.Config.Render.Helm})
+	}()
+	defer func() { <-rendered }()
+
 	existing, open, err := gh.OpenPullRequest(ctx, repo, branch)
 	if err != nil {
 		return o, err
@@ -290,8 +299,7 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 	fact.PR, fact.PRURL = o.PR.Number, o.PR.URL
 
 	// The diff comment: the target overlay rendered before and after.
-	cfg := pr.world.repo.Config
-	renders := RenderPlans(ctx, pr.world.dir, []Plan{plan}, kustomize.RenderOptions{EnableHelm: cfg.Render.Helm})
+	<-rendered
 	c := PromotionDiff(renders, plan,
 		fmt.Sprintf("`%s` now (`%s` %s)", plan.To(), pr.info.DefaultBranch, short(pr.world.head.SHA)),
 		fmt.Sprintf("this promotion (%s)", short(commit)),
