@@ -3,4 +3,5 @@ package main
 // sections lists the benchmarks in the order they run.
 var sections = []section{
 	{name: "webhook", run: benchWebhook},
+	{name: "applier", run: benchApplier},
 }
