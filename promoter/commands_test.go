@@ -24,6 +24,10 @@ func TestCommandReplies(t *testing.T) {
 	merged, sha := h.bumpStaging("1.1.0")
 	h.applied(sha, true, h.now.Add(-time.Hour))
 	open := h.openChange("not-merged", map[string]string{stagingFile: withTag(t, h.file("main", stagingFile), "1.2.0")})
+	docs := h.openChange("docs", map[string]string{"README.md": "# Docs\n"})
+	if _, err := h.gh.MergePR(h.ctx, owner, repoName, docs, maintainer, "merge"); err != nil {
+		t.Fatal(err)
+	}
 	h.settle()
 	h.warmToken()
 
@@ -46,6 +50,8 @@ func TestCommandReplies(t *testing.T) {
 			golden: "reply-did-you-mean-env.md", reactions: []string{"eyes", "confused"}, facts: []string{"requested", "refused"}},
 		{name: "unknown app", pr: merged, login: maintainer, body: "/promote my-api",
 			golden: "reply-unknown-app.md", reactions: []string{"eyes", "confused"}, facts: []string{"requested", "refused"}},
+		{name: "a change no app is promoted from", pr: docs, login: maintainer, body: "/promote",
+			golden: "reply-nothing-to-promote.md", reactions: []string{"eyes", "confused"}, facts: []string{"requested", "refused"}},
 		{name: "help", pr: merged, login: reader, body: "What can I do here?\n/promote help",
 			golden: "reply-help.md", reactions: []string{"eyes"}, facts: []string{}},
 		{name: "quoted command", pr: merged, login: maintainer, body: "> /promote\n\nDid you mean this?",

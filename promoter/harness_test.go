@@ -72,6 +72,8 @@ type harnessOptions struct {
 	// files are added to (or replace) fixture files before the
 	// repository is created.
 	files map[string]string
+	// rename moves fixture files (old path → new path) first.
+	rename map[string]string
 	// opts tune the promoter.
 	opts Options
 }
@@ -137,6 +139,11 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		raw, _ := os.ReadFile(f)
 		raw = bytes.ReplaceAll(raw, []byte("https://github.com/"+owner+"/"+repoName+".git"), []byte(gh.WebURL()+"/"+owner+"/"+repoName+".git"))
 		if err := os.WriteFile(f, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for from, to := range ho.rename {
+		if err := os.Rename(filepath.Join(fixture, filepath.FromSlash(from)), filepath.Join(fixture, filepath.FromSlash(to))); err != nil {
 			t.Fatal(err)
 		}
 	}

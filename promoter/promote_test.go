@@ -144,3 +144,19 @@ func TestPromoteOpensThenUpdatesOnePullRequest(t *testing.T) {
 		t.Errorf("reactions when nothing changes (-want +got):\n%s", diff)
 	}
 }
+
+// Any kustomization file name kustomize accepts is edited in place.
+func TestPromoteEditsAnyKustomizationFileName(t *testing.T) {
+	const file = "kustomize/overlays/production/Kustomization"
+	h := newHarness(t, harnessOptions{rename: map[string]string{prodFile: file}})
+	before := h.file("main", file)
+	n, sha := h.bumpStaging("2.0.0")
+	h.applied(sha, true, h.now.Add(-time.Hour))
+	h.comment(n, maintainer, "/promote")
+	if got := h.git("diff", "--name-only", "main", promoBranch); got != file {
+		t.Errorf("promotion changes %q, want only %s", got, file)
+	}
+	if diff := cmp.Diff(strings.Replace(before, "newTag: 1.0.0 #", "newTag: 2.0.0 #", 1), h.file(promoBranch, file)); diff != "" {
+		t.Errorf("%s on the branch (-want +got):\n%s", file, diff)
+	}
+}
