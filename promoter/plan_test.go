@@ -1,0 +1,95 @@
+package promoter
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/promoter/prbody"
+)
+
+func TestSelect(t *testing.T) {
+	root := filepath.Join("..", "test", "fixtures", "gitops")
+	repo, err := gitops.LoadDir(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := repo.Config.Pipeline(repo.Apps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		sel  Selection
+		want []string // "base from→to"; nil: nothing selected
+	}{
+		{"the staging overlay changed", Selection{Changed: []string{stagingFile}}, []string{"my-api-service staging→production"}},
+		{"the base changed", Selection{Changed: []string{"kustomize/base/deployment.yaml"}}, []string{"my-api-service staging→production"}},
+		{"only production changed", Selection{Changed: []string{prodFile}}, nil},
+		{"a README changed", Selection{Changed: []string{"README.md"}}, nil},
+		{"an app by base name", Selection{App: "my-api-service", Changed: []string{"README.md"}}, []string{"my-api-service staging→production"}},
+		{"an app by Application name", Selection{App: "my-api-service-production"}, []string{"my-api-service staging→production"}},
+		{"an app that is not promoted", Selection{App: "guestbook-staging"}, nil},
+		{"into the first environment", Selection{To: "staging", Changed: []string{stagingFile}}, nil},
+		{"from and to", Selection{From: "staging", To: "production"}, []string{"my-api-service staging→production"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ss, ps, err := Select(steps, tt.sel, root)
+			if tt.want == nil {
+				if !errors.Is(err, ErrNothingSelected) {
+					t.Errorf("Select = %v, %v; want ErrNothingSelected", ps, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for i, p := range ps {
+				got = append(got, p.Base+" "+ss[i].From+"→"+ss[i].To)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	apps, envs := KnownNames(steps)
+	if diff := cmp.Diff([]string{"my-api-service", "my-api-service-production", "my-api-service-staging"}, apps); diff != "" {
+		t.Errorf("known apps (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"staging", "production"}, envs); diff != "" {
+		t.Errorf("known environments (-want +got):\n%s", diff)
+	}
+}
+
+func TestReplyOutcomes(t *testing.T) {
+	step := gitops.Step{From: "staging", To: "production"}
+	plan := func(app string) Plan { return Plan{App: app, Step: step} }
+	outs := []outcome{
+		{Kind: outcomeOpened, Plan: plan("api"), PR: PullRequest{Number: 14}},
+		{Kind: outcomeUpdated, Plan: plan("web"), PR: PullRequest{Number: 9}},
+		{Kind: outcomeAlreadyOpen, Plan: plan("worker"), PR: PullRequest{Number: 11}},
+		{Kind: outcomeUnchanged, Plan: plan("cron")},
+		{Kind: outcomeRefused, Plan: plan("jobs"), Reason: "Promotions into `production` are frozen now (weekend)."},
+	}
+	golden(t, "reply-outcomes.md", replyOutcomes("/promote to production", outs))
+	if !needsReply(outs) || needsReply(outs[:2]) {
+		t.Error("needsReply: a reply is needed unless every promotion opened or updated a pull request")
+	}
+}
+
+func TestSameTargets(t *testing.T) {
+	a := []prbody.Image{{Name: "x", To: prbody.Ref{NewTag: "1"}}, {Name: "y", To: prbody.Ref{Digest: "sha256:ab"}}}
+	b := []prbody.Image{{Name: "y", From: prbody.Ref{NewTag: "0"}, To: prbody.Ref{Digest: "sha256:ab"}}, {Name: "x", To: prbody.Ref{NewTag: "1"}}}
+	c := []prbody.Image{{Name: "x", To: prbody.Ref{NewTag: "2"}}, {Name: "y", To: prbody.Ref{Digest: "sha256:ab"}}}
+	if !sameTargets(a, b) {
+		t.Error("the same targets in another order and with other sources differ")
+	}
+	if sameTargets(a, c) || sameTargets(a, a[:1]) {
+		t.Error("different targets are the same")
+	}
+}
