@@ -31,6 +31,9 @@ type Options struct {
 	// Concurrency is how many pushes are handled at once (default 4).
 	// Applies of one app never overlap whatever it is.
 	Concurrency int
+	// SyncConcurrency is how many apps of one push or sync are applied at
+	// once (default 8).
+	SyncConcurrency int
 	// Consumer names the durable consumer replicas share (default "applier").
 	Consumer string
 	// MaxDeliver and Backoff are the consume loop's retry policy
@@ -47,6 +50,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
+	}
+	if o.SyncConcurrency <= 0 {
+		o.SyncConcurrency = 8
 	}
 	if o.Consumer == "" {
 		o.Consumer = "applier"

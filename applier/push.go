@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/gitops"
@@ -220,14 +221,29 @@ func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progre
 		}
 	}
 	apps = filterApps(apps, t)
-	var outs []Outcome
+	// Apps are independent (each holds its own lease), so they sync side by
+	// side; outcomes keep the apps' order.
+	outs := make([]Outcome, len(apps))
+	var mu sync.Mutex
+	done := 0
+	sem := make(chan struct{}, a.opts.SyncConcurrency)
+	var wg sync.WaitGroup
 	for i, app := range apps {
-		o := a.syncApp(ctx, gh, t, repo, app)
-		outs = append(outs, o)
-		if progress != nil {
-			progress(i+1, len(apps), o)
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			o := a.syncApp(ctx, gh, t, repo, app)
+			mu.Lock()
+			defer mu.Unlock()
+			outs[i] = o
+			done++
+			if progress != nil {
+				progress(done, len(apps), o)
+			}
+		}()
 	}
+	wg.Wait()
 	return outs, nil
 }
 

@@ -64,17 +64,33 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops
 	if env == "" {
 		env = app.Name
 	}
-	depID, derr := gh.CreateDeployment(ctx, t.Repo, Deployment{
-		Ref: t.Commit, Environment: env, Description: "promobot applies " + app.Name,
-		Production: isProduction(env), Payload: map[string]any{"app": app.Name, "path": app.Path},
-	})
-	if derr != nil {
-		log.Warn("GitHub deployment not created", "error", derr)
-	} else {
-		_ = gh.CreateDeploymentStatus(ctx, t.Repo, depID, DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + short(t.Commit)})
+	deploy := func() (int64, error) {
+		return gh.CreateDeployment(ctx, t.Repo, Deployment{
+			Ref: t.Commit, Environment: env, Description: "promobot applies " + app.Name,
+			Production: isProduction(env), Payload: map[string]any{"app": app.Name, "path": app.Path},
+		})
+	}
+	// A re-sync of the commit the app already runs records a GitHub
+	// Deployment only if it changed something (a rebuilt cluster, drift),
+	// so re-syncs do not clutter the environment's history.
+	resync := rec.Commit == t.Commit && rec.State == "applied"
+	var depID int64
+	derr := errors.New("no deployment")
+	if !resync {
+		depID, derr = deploy()
+		if derr != nil {
+			log.Warn("GitHub deployment not created", "error", derr)
+		} else {
+			_ = gh.CreateDeploymentStatus(ctx, t.Repo, depID, DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + short(t.Commit)})
+		}
 	}
 
 	res, applyErr := a.applyApp(ctx, repo, app, rec, t, log)
+	if resync && (applyErr != nil || res.ChangeSet.Changed()) {
+		if depID, derr = deploy(); derr != nil {
+			log.Warn("GitHub deployment not created", "error", derr)
+		}
+	}
 	out.Changes = res.ChangeSet
 	out.Summary = res.ChangeSet.Summary()
 	rec.Repo, rec.App, rec.Environment, rec.Path = t.Repo.String(), app.Name, app.Environment, app.Path

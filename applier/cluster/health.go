@@ -33,26 +33,50 @@ func (h ObjectHealth) String() string {
 // waitHealthy polls the objects until every one is Current, one has Failed
 // and the rest are Current or Failed, or timeout passes. The last poll happens
 // at the deadline, so an object that gets healthy just in time counts.
+//
+// Polls start 50 ms apart and back off to interval, so a rollout that
+// completes at once is seen at once; objects already Current are not read
+// again.
 func (c *Cluster) waitHealthy(ctx context.Context, refs []ObjectRef, timeout, interval time.Duration) ([]ObjectHealth, error) {
 	deadline := time.Now().Add(timeout)
+	health := make([]ObjectHealth, len(refs))
+	pending := make([]int, len(refs))
+	for i := range refs {
+		pending[i] = i
+	}
+	wait := 50 * time.Millisecond
 	for {
-		health, err := c.health(ctx, refs)
+		polled := make([]ObjectRef, len(pending))
+		for j, i := range pending {
+			polled[j] = refs[i]
+		}
+		got, err := c.health(ctx, polled)
+		for j, i := range pending {
+			if j < len(got) && got[j].Object.Name != "" {
+				health[i] = got[j]
+			}
+		}
 		if err != nil {
 			return health, fmt.Errorf("health: %w", err)
 		}
 		var unhealthy []ObjectHealth
+		var still []int
 		failed, settled := false, true
-		for _, h := range health {
+		for _, i := range pending {
+			h := health[i]
 			switch h.Status {
 			case status.CurrentStatus.String():
 			case status.FailedStatus.String():
 				failed = true
 				unhealthy = append(unhealthy, h)
+				still = append(still, i)
 			default:
 				settled = false
 				unhealthy = append(unhealthy, h)
+				still = append(still, i)
 			}
 		}
+		pending = still
 		if len(unhealthy) == 0 {
 			return health, nil
 		}
@@ -63,13 +87,14 @@ func (c *Cluster) waitHealthy(ctx context.Context, refs []ObjectRef, timeout, in
 		if remaining <= 0 {
 			return health, &HealthError{TimedOut: true, Unhealthy: unhealthy}
 		}
-		timer := time.NewTimer(min(interval, remaining))
+		timer := time.NewTimer(min(wait, interval, remaining))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return health, fmt.Errorf("health: %w", ctx.Err())
 		case <-timer.C:
 		}
+		wait *= 2
 	}
 }
 

@@ -15,7 +15,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -24,6 +26,9 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// controller-runtime (under the applier's cluster client) logs through
+	// logr; without a logger it prints a warning with a stack trace.
+	ctrllog.SetLogger(logr.Discard())
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {

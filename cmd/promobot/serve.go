@@ -13,9 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/webhook"
@@ -47,6 +49,8 @@ type serveFlags struct {
 	logLevel        string
 	shutdownTimeout time.Duration
 	applier         applierFlags
+	// redeliveryInterval is how often missed deliveries are redelivered.
+	redeliveryInterval time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -102,6 +106,7 @@ deployments with --roles; replicas of a role share its work.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight work may finish on SIGTERM")
 	f.applier.register(fl)
+	registerRedeliveryFlags(fl, &f.redeliveryInterval)
 	return cmd
 }
 
@@ -216,6 +221,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	slog.SetDefault(log)
+	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
 
 	// Read every secret before starting anything, so a misconfiguration
 	// fails fast with a clear message.
@@ -299,6 +305,15 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", f.listen, err)
+	}
+	// The sweep redelivers what GitHub failed to deliver while promobot was
+	// away; it starts once this process's own receiver listens.
+	if app != nil {
+		gapp, err := newGitHubApp(app, log)
+		if err != nil {
+			return err
+		}
+		start("redelivery", startRedelivery(ctx, gapp, bus, f.redeliveryInterval, log))
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 30 * time.Second}
 	go func() {

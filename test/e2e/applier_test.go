@@ -384,7 +384,7 @@ func TestSyncRebuildsAnEmptyCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promobot sync: %v\n%s", err, out)
 	}
-	for _, want := range []string{"syncing my-org/cluster-config", "[1/3] guestbook-staging", "applied", "3 apps synced", "0 failed"} {
+	for _, want := range []string{"syncing my-org/cluster-config", "guestbook-staging", "my-api-service-production", "[3/3]", "applied", "3 apps synced", "0 failed"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("sync output lacks %q:\n%s", want, out)
 		}
