@@ -239,13 +239,20 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 	}()
 	defer func() { <-rendered }()
 
-	existing, open, err := gh.OpenPullRequest(ctx, repo, branch)
-	if err != nil {
-		return o, err
+	// The open promotion pull request, if promobot remembers opening one:
+	// a first promotion needs no lookup.
+	var existing PullRequest
+	open := false
+	memo, remembered := p.memo.get(ctx, repo, branch)
+	if remembered {
+		var err error
+		if existing, open, err = gh.OpenPullRequest(ctx, repo, branch); err != nil {
+			return o, err
+		}
 	}
-	var previous prbody.Promotion
-	hasPrevious := false
+	previous, hasPrevious := prbody.Promotion{}, false
 	if open {
+		var err error
 		previous, err = prbody.ParsePromotionBlock(existing.Body)
 		hasPrevious = err == nil
 		if hasPrevious && existing.Base == pr.info.DefaultBranch && sameTargets(previous.Images, promo.Images) {
@@ -268,7 +275,17 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 	if open {
 		err = gh.UpdateBranch(ctx, repo, branch, commit, true)
 	} else if err = gh.CreateBranch(ctx, repo, branch, commit); errors.Is(err, ErrExists) {
-		// Left over from a promotion merged or closed earlier.
+		// Left over from a promotion merged or closed earlier, or from a
+		// pull request promobot does not remember: it may still be open.
+		if !remembered {
+			if existing, open, err = gh.OpenPullRequest(ctx, repo, branch); err != nil {
+				return o, err
+			}
+			if open {
+				previous, err = prbody.ParsePromotionBlock(existing.Body)
+				hasPrevious = err == nil
+			}
+		}
 		err = gh.UpdateBranch(ctx, repo, branch, commit, true)
 	}
 	if err != nil {
@@ -304,8 +321,17 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 		fmt.Sprintf("`%s` now (`%s` %s)", plan.To(), pr.info.DefaultBranch, short(pr.world.head.SHA)),
 		fmt.Sprintf("this promotion (%s)", short(commit)),
 		DiffOptions{FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit})
-	if err := p.upsertSticky(ctx, gh, repo, o.PR.Number, PromotionDiffKey(plan.App, plan.To()), c.Body, !open); err != nil {
+	known := int64(0)
+	if remembered && open && memo.PR == o.PR.Number {
+		known = memo.Comment
+	}
+	key := PromotionDiffKey(plan.App, plan.To())
+	commentID, err := p.upsertSticky(ctx, gh, repo, o.PR.Number, key, c.Body, !open, known)
+	if err != nil {
 		return o, err
+	}
+	if err := p.memo.put(ctx, repo, branch, memoEntry{PR: o.PR.Number, Comment: commentID}); err != nil {
+		pr.log.Warn("promotion pull request not remembered; the next promotion looks it up", "error", err)
 	}
 
 	verb := "opened"
@@ -327,23 +353,30 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 }
 
 // upsertSticky edits the sticky comment for key on pull request number in
-// place, or creates it. fresh says the pull request was just opened, so it
-// has no comments to look through.
-func (p *Promoter) upsertSticky(ctx context.Context, gh PullRequests, repo Repo, number int, key, body string, fresh bool) error {
+// place, or creates it, and returns its id. fresh says the pull request
+// was just opened, so it has no comments to look through; known is the
+// comment's id when promobot remembers it (0: look it up).
+func (p *Promoter) upsertSticky(ctx context.Context, gh PullRequests, repo Repo, number int, key, body string, fresh bool, known int64) (int64, error) {
+	if known != 0 {
+		err := gh.EditComment(ctx, repo, known, body)
+		if !errors.Is(err, ErrNotFound) {
+			return known, err
+		}
+		// Deleted by someone: look for another, or make a new one.
+	}
 	if !fresh {
 		id, old, found, err := p.findSticky(ctx, gh, repo, number, key)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if found {
 			if old == body {
-				return nil
+				return id, nil
 			}
-			return gh.EditComment(ctx, repo, id, body)
+			return id, gh.EditComment(ctx, repo, id, body)
 		}
 	}
-	_, err := gh.CreateComment(ctx, repo, number, body)
-	return err
+	return gh.CreateComment(ctx, repo, number, body)
 }
 
 // findSticky finds promobot's sticky comment for key.

@@ -160,3 +160,68 @@ func TestPromoteEditsAnyKustomizationFileName(t *testing.T) {
 		t.Errorf("%s on the branch (-want +got):\n%s", file, diff)
 	}
 }
+
+// promobot's memory of its promotion pull requests is a hint: forgotten,
+// or pointing at a deleted comment, GitHub is asked instead, and still one
+// pull request and one diff comment result.
+func TestPromotionFindsItsPullRequestWithoutMemory(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	n, sha := h.bumpStaging("1.1.0")
+	h.applied(sha, true, h.now.Add(-time.Hour))
+	h.comment(n, maintainer, "/promote")
+	prs := h.promotionPRs()
+	if len(prs) != 1 {
+		t.Fatalf("promotion pull requests = %+v, want 1", prs)
+	}
+	number := prs[0].Number
+
+	// Forgotten (the entry expired): the branch exists, so the open pull
+	// request is looked up and updated.
+	if err := h.p.memo.forget(h.ctx, Repo{Owner: owner, Name: repoName}, promoBranch); err != nil {
+		t.Fatal(err)
+	}
+	n2, sha2 := h.bumpStaging("1.2.0")
+	h.applied(sha2, true, h.now.Add(-time.Hour))
+	h.comment(n2, maintainer, "/promote")
+	if prs := h.promotionPRs(); len(prs) != 1 || prs[0].Number != number || !strings.HasSuffix(prs[0].Title, "1.2.0") {
+		t.Fatalf("after forgetting: promotion pull requests = %+v, want #%d updated to 1.2.0", prs, number)
+	}
+	cs := h.botComments(number)
+	if len(cs) != 1 || !strings.Contains(cs[0].Body, "1.0.0 → 1.2.0") {
+		t.Fatalf("after forgetting: diff comments = %+v, want one showing 1.2.0", cs)
+	}
+
+	// The remembered comment deleted by someone: a new one is made.
+	c, err := h.client(h.ctx, h.gh.InstallationID(owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Issues.DeleteComment(h.ctx, owner, repoName, cs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	n3, sha3 := h.bumpStaging("1.3.0")
+	h.applied(sha3, true, h.now.Add(-time.Hour))
+	h.comment(n3, maintainer, "/promote")
+	cs = h.botComments(number)
+	if len(cs) != 1 || !strings.Contains(cs[0].Body, "1.0.0 → 1.3.0") {
+		t.Fatalf("after deleting the comment: diff comments = %+v, want a new one showing 1.3.0", cs)
+	}
+
+	// Merged: the next promotion opens a new pull request.
+	if _, err := h.gh.MergePR(h.ctx, owner, repoName, number, maintainer, "merge"); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	n4, sha4 := h.bumpStaging("1.4.0")
+	h.applied(sha4, true, h.now.Add(-time.Hour))
+	h.comment(n4, maintainer, "/promote")
+	var open []int
+	for _, p := range h.promotionPRs() {
+		if p.State == "open" {
+			open = append(open, p.Number)
+		}
+	}
+	if len(open) != 1 || open[0] == number {
+		t.Errorf("open promotion pull requests after the merge = %v, want one new", open)
+	}
+}

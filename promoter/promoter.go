@@ -102,6 +102,7 @@ type Promoter struct {
 	ledger   *events.Ledger
 	locks    *events.Locker
 	registry *events.Registry
+	memo     *memo
 	log      *slog.Logger
 }
 
@@ -128,8 +129,12 @@ func New(ctx context.Context, opts Options, bus *events.Bus, installations Insta
 	if err != nil {
 		return nil, err
 	}
+	memo, err := openMemo(ctx, bus)
+	if err != nil {
+		return nil, err
+	}
 	return &Promoter{opts: opts, bus: bus, gh: installations, records: records, ledger: ledger, locks: locks,
-		registry: registry, log: opts.Logger}, nil
+		registry: registry, memo: memo, log: opts.Logger}, nil
 }
 
 // Run consumes issue_comment and pull_request deliveries and the
@@ -174,7 +179,8 @@ func (p *Promoter) Run(ctx context.Context) error {
 }
 
 // HandleGitHub handles one GitHub delivery: issue_comment (commands) and
-// pull_request (diff comments); others are acknowledged untouched. It is
+// pull_request (diff comments, and closed promotion pull requests); others
+// are acknowledged untouched. It is
 // idempotent: a delivery handled before changes nothing.
 func (p *Promoter) HandleGitHub(ctx context.Context, d events.Delivery) error {
 	name, _ := d.Event.Extensions()["githubevent"].(string)
@@ -182,9 +188,6 @@ func (p *Promoter) HandleGitHub(ctx context.Context, d events.Delivery) error {
 	case "issue_comment":
 		return p.handleComment(ctx, d)
 	case "pull_request":
-		if p.opts.NoPullRequestDiffs {
-			return nil
-		}
 		return p.handlePullRequest(ctx, d)
 	}
 	return nil

@@ -39,23 +39,32 @@ type pullPayload struct {
 // request up to date: for every app whose output the pull request changes,
 // the manifests rendered at the merge base and at the head.
 //
-// Promotion pull requests (branches under promobot/promote/) are skipped:
-// they carry their own diff comment.
+// Promotion pull requests (branches under promobot/promote/) carry their
+// own diff comment; when one closes, the promoter forgets it, so the next
+// promotion of that app opens a new one.
 func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) error {
 	var pp pullPayload
 	if err := json.Unmarshal(d.Event.Data(), &pp); err != nil {
 		return events.Permanent(fmt.Errorf("pull_request %s: decode: %w", d.Event.ID(), err))
+	}
+	pr := pp.PullRequest
+	repo := pp.Repository.repo()
+	if strings.HasPrefix(pr.Head.Ref, BranchPrefix) {
+		// A promotion pull request carries its own diff comment; once it
+		// is closed, the next promotion opens a new one.
+		if pp.Action == "closed" {
+			return p.memo.forget(ctx, repo, pr.Head.Ref)
+		}
+		return nil
 	}
 	switch pp.Action {
 	case "opened", "synchronize", "reopened":
 	default:
 		return nil
 	}
-	pr := pp.PullRequest
-	if pr.State != "open" || strings.HasPrefix(pr.Head.Ref, BranchPrefix) {
+	if pr.State != "open" || p.opts.NoPullRequestDiffs {
 		return nil
 	}
-	repo := pp.Repository.repo()
 	if pp.Installation.ID == 0 {
 		return events.Permanent(fmt.Errorf("pull_request %s on %s: no installation in the payload", d.Event.ID(), repo))
 	}
