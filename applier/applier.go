@@ -63,6 +63,9 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// SyncConcurrencyOrDefault is SyncConcurrency with its default applied.
+func (o Options) SyncConcurrencyOrDefault() int { return o.withDefaults().SyncConcurrency }
+
 // Applier is the applier subscriber. It is safe for concurrent use.
 type Applier struct {
 	opts     Options

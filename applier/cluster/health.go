@@ -98,12 +98,25 @@ func (c *Cluster) waitHealthy(ctx context.Context, refs []ObjectRef, timeout, in
 	}
 }
 
+// alwaysCurrent are kinds without a status: kstatus reports them Current as
+// soon as they exist, and the apply that just succeeded says they do, so
+// they are not read back.
+var alwaysCurrent = map[string]bool{
+	"/ConfigMap": true, "/Secret": true, "/ServiceAccount": true,
+	"rbac.authorization.k8s.io/Role": true, "rbac.authorization.k8s.io/RoleBinding": true,
+	"rbac.authorization.k8s.io/ClusterRole": true, "rbac.authorization.k8s.io/ClusterRoleBinding": true,
+}
+
 // health computes every object's status once.
 func (c *Cluster) health(ctx context.Context, refs []ObjectRef) ([]ObjectHealth, error) {
 	out := make([]ObjectHealth, len(refs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, ref := range refs {
+		if alwaysCurrent[ref.Group+"/"+ref.Kind] {
+			out[i] = ObjectHealth{Object: ref, Status: status.CurrentStatus.String(), Message: "Resource is always ready"}
+			continue
+		}
 		g.Go(func() error {
 			u := &unstructured.Unstructured{}
 			u.SetGroupVersionKind(ref.GroupKind().WithVersion(ref.Version))
