@@ -139,8 +139,10 @@ func (e errNothing) Error() string { return e.reason }
 func (p *Promoter) promote(ctx context.Context, pr *promotion) ([]outcome, error) {
 	w := pr.world
 	srcDir := w.dir
+	// What the change touched picks the apps (/promote) or, for an app in
+	// several steps, the step (/promote <app>).
 	if pr.sourceCommit != w.head.SHA {
-		if pr.sel.Changed == nil && pr.sel.App == "" {
+		if pr.sel.Changed == nil && (pr.sel.App == "" || pr.sel.To == "") {
 			c, err := pr.gh.Commit(ctx, pr.repo, pr.sourceCommit)
 			if err != nil {
 				return nil, err
@@ -153,7 +155,7 @@ func (p *Promoter) promote(ctx context.Context, pr *promotion) ([]outcome, error
 		}
 		defer os.RemoveAll(dir)
 		srcDir = dir
-	} else if pr.sel.Changed == nil && pr.sel.App == "" {
+	} else if pr.sel.Changed == nil && (pr.sel.App == "" || pr.sel.To == "") {
 		pr.sel.Changed = w.head.Files
 	}
 	steps, pairs, err := Select(w.steps, pr.sel, srcDir)

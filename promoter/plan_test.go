@@ -2,6 +2,7 @@ package promoter
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -91,5 +92,44 @@ func TestSameTargets(t *testing.T) {
 	}
 	if sameTargets(a, c) || sameTargets(a, a[:1]) {
 		t.Error("different targets are the same")
+	}
+}
+
+// An app in several steps is promoted out of the environment the change
+// touched.
+func TestSelectPicksTheStepTheChangeTouched(t *testing.T) {
+	dir := t.TempDir()
+	for _, env := range []string{"dev", "staging", "production"} {
+		writeFile(t, dir, "apps/api-"+env+".yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: api-"+env+
+			"\nspec:\n  source:\n    repoURL: https://example.com/r.git\n    path: overlays/"+env+"\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: "+env+"\n")
+		writeFile(t, dir, "overlays/"+env+"/kustomization.yaml", "resources: []\nimages:\n  - name: api\n    newTag: \"1\"\n")
+	}
+	repo, err := gitops.LoadDir(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := repo.Config.Pipeline(repo.Apps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for changed, want := range map[string]string{"overlays/staging/kustomization.yaml": "staging→production", "overlays/dev/kustomization.yaml": "dev→staging"} {
+		ss, ps, err := Select(steps, Selection{App: "api", Changed: []string{changed}}, dir)
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("Select(api, %s) = %v, %v", changed, ps, err)
+		}
+		if got := ss[0].From + "→" + ss[0].To; got != want {
+			t.Errorf("Select(api, %s) = %s, want %s", changed, got, want)
+		}
+	}
+}
+
+func writeFile(t *testing.T, dir, p, content string) {
+	t.Helper()
+	full := filepath.Join(dir, filepath.FromSlash(p))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
