@@ -13,6 +13,7 @@ import (
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/promoter"
 )
 
 // appCredentials identify the GitHub App the applier and promoter act as.
@@ -20,6 +21,8 @@ type appCredentials struct {
 	id      int64
 	key     []byte
 	baseURL string
+	// slug is the App's slug; empty means ask GitHub.
+	slug string
 }
 
 // applierFlags configure the applier role.
@@ -107,5 +110,28 @@ func (i applierInstallations) GitHub(ctx context.Context, id int64) (applier.Git
 }
 
 func newPromoterRole(ctx context.Context, bus *events.Bus, app *appCredentials, log *slog.Logger) (func(context.Context) error, error) {
-	return nil, fmt.Errorf("the promoter role is not available yet; run with --roles webhook,applier")
+	gapp, err := newGitHubApp(app, log)
+	if err != nil {
+		return nil, err
+	}
+	// The App's slug names its bot user: the promoter ignores its own
+	// comments and finds its sticky ones by it.
+	slug := app.slug
+	if slug == "" {
+		c, err := gapp.appClient()
+		if err != nil {
+			return nil, err
+		}
+		a, _, err := c.Apps.Get(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("github app %d: read the App (is --app-id right?): %w", app.id, err)
+		}
+		slug = a.GetSlug()
+	}
+	p, err := promoter.New(ctx, promoter.Options{AppSlug: slug, Logger: log.With("role", rolePromoter)}, bus,
+		promoter.InstallationsV60(gapp.installation))
+	if err != nil {
+		return nil, err
+	}
+	return p.Run, nil
 }

@@ -45,6 +45,7 @@ type serveFlags struct {
 	appID           int64
 	privateKeyFile  string
 	githubURL       string
+	appSlug         string
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
@@ -102,6 +103,7 @@ deployments with --roles; replicas of a role share its work.`,
 	fl.Int64Var(&f.appID, "app-id", 0, "GitHub App id (or $PROMOBOT_APP_ID)")
 	fl.StringVar(&f.privateKeyFile, "private-key-file", "", "GitHub App private key PEM file (or $PROMOBOT_PRIVATE_KEY)")
 	fl.StringVar(&f.githubURL, "github-url", "https://api.github.com/", "GitHub REST API base URL (GitHub Enterprise Server: https://HOST/api/v3/)")
+	fl.StringVar(&f.appSlug, "app-slug", "", "the GitHub App's slug (default: read from GitHub); its bot user is <slug>[bot]")
 	fl.StringVar(&f.logFormat, "log-format", "json", "log format: json or text")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight work may finish on SIGTERM")
@@ -240,7 +242,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		if f.appID == 0 {
 			return fmt.Errorf("roles %s need GitHub App credentials: set --app-id or $%s", strings.Join(f.roles, ","), envAppID)
 		}
-		app = &appCredentials{id: f.appID, key: key, baseURL: f.githubURL}
+		app = &appCredentials{id: f.appID, key: key, baseURL: f.githubURL, slug: f.appSlug}
 	}
 
 	bus, closeBus, err := connectBus(ctx, f, log)

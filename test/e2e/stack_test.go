@@ -159,7 +159,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		"--listen", httpAddr, "--nats-listen", natsAddr, "--data-dir", filepath.Join(dir, "data"),
 		"--github-url", gh.URL(), "--app-id", fmt.Sprint(gh.AppID()), "--private-key-file", keyFile,
 		"--webhook-secret-file", secretFile, "--kubeconfig", home.Kubeconfig,
-		"--health-timeout", "20s", "--log-format", "text", "--log-level", "debug", "--roles", "webhook,applier",
+		"--health-timeout", "20s", "--log-format", "text", "--log-level", "debug",
 	}, opts.args...)
 	s.start()
 	gh.SetWebhookURL(s.url + "/webhook")
