@@ -58,7 +58,7 @@ func (s *stack) waitReaction(id int64, content string) {
 // applied it, opens the promotion pull request; merging that pull request
 // deploys production.
 func TestPromoteThenMergeDeploysProduction(t *testing.T) {
-	s := startStack(t, stackOptions{args: []string{"--roles", "promoter"}})
+	s := startStack(t, stackOptions{}) // every role, the promoter included
 	s.addUsers()
 	s.waitInitialSync()
 	ctx := context.Background()
