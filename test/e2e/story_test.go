@@ -33,6 +33,9 @@ func TestStory(t *testing.T) {
 	if strings.Join(res.PromotionFiles, ",") != "kustomize/overlays/production/kustomization.yaml" {
 		t.Errorf("promotion PR changes %v", res.PromotionFiles)
 	}
+	if strings.Join(res.PromotionLabels, ",") != "env/production,promotion" && strings.Join(res.PromotionLabels, ",") != "promotion,env/production" {
+		t.Errorf("promotion PR labels %v", res.PromotionLabels)
+	}
 	if !strings.Contains(res.RefusalReply, "/promote") {
 		t.Errorf("the refusal does not quote the command: %q", res.RefusalReply)
 	}

@@ -35,6 +35,7 @@ type Result struct {
 	StatusState                         string
 	DeploymentStates                    []string
 	PromotionFiles                      []string
+	PromotionLabels                     []string
 	RefusalReply                        string
 	ProductionImage                     string
 }
@@ -134,12 +135,13 @@ func Play(ctx context.Context, e *Env, out io.Writer) (*Result, error) {
 	}
 	say("   %s commented on PR #%d: /promote", Maintainer, pr)
 	promo, err := waitPR(ctx, gh, func(p githubapi.PullRequest) bool {
-		return strings.HasPrefix(p.Head, promoBranchP) && p.State == "open"
+		return strings.HasPrefix(p.Head, promoBranchP) && p.State == "open" && hasLabel(p.Labels, "promotion")
 	})
 	if err != nil {
 		return res, fmt.Errorf("step 4: no promotion PR: %w", err)
 	}
 	res.PromotionPR = promo.Number
+	res.PromotionLabels = promo.Labels
 	files, err := changedFiles(ctx, gh, promo)
 	if err != nil {
 		return res, err
@@ -200,6 +202,15 @@ func Play(ctx context.Context, e *Env, out io.Writer) (*Result, error) {
 	say("   $ kubectl get deployment -n production %s", api)
 	say("   production/%s  replicas %-2d image %s  (ready %d/%d)", api, replicas(prod), image(prod), prod.Status.ReadyReplicas, replicas(prod))
 	return res, nil
+}
+
+func hasLabel(labels []string, want string) bool {
+	for _, l := range labels {
+		if l == want {
+			return true
+		}
+	}
+	return false
 }
 
 func seen(list []githubapi.IssueComment, id int64) bool {
