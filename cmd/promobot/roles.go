@@ -114,24 +114,33 @@ func newPromoterRole(ctx context.Context, bus *events.Bus, app *appCredentials, 
 	if err != nil {
 		return nil, err
 	}
-	// The App's slug names its bot user: the promoter ignores its own
-	// comments and finds its sticky ones by it.
-	slug := app.slug
-	if slug == "" {
-		c, err := gapp.appClient()
-		if err != nil {
-			return nil, err
+	log = log.With("role", rolePromoter)
+	return func(ctx context.Context) error {
+		// The App's slug names its bot user: the promoter ignores its own
+		// comments and finds its sticky ones by it. GitHub may be briefly
+		// unreachable at start; deliveries wait on the bus meanwhile.
+		slug := app.slug
+		for wait := time.Second; slug == ""; wait = min(2*wait, time.Minute) {
+			c, err := gapp.appClient()
+			if err != nil {
+				return err
+			}
+			a, _, err := c.Apps.Get(ctx, "")
+			if err == nil {
+				slug = a.GetSlug()
+				break
+			}
+			log.Warn("cannot read the App from GitHub yet; retrying (set --app-slug to skip this)", "error", err, "retry_in", wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
 		}
-		a, _, err := c.Apps.Get(ctx, "")
+		p, err := promoter.New(ctx, promoter.Options{AppSlug: slug, Logger: log}, bus, promoter.InstallationsV60(gapp.installation))
 		if err != nil {
-			return nil, fmt.Errorf("github app %d: read the App (is --app-id right?): %w", app.id, err)
+			return err
 		}
-		slug = a.GetSlug()
-	}
-	p, err := promoter.New(ctx, promoter.Options{AppSlug: slug, Logger: log.With("role", rolePromoter)}, bus,
-		promoter.InstallationsV60(gapp.installation))
-	if err != nil {
-		return nil, err
-	}
-	return p.Run, nil
+		return p.Run(ctx)
+	}, nil
 }
