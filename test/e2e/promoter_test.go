@@ -77,7 +77,11 @@ func TestPromoteThenMergeDeploysProduction(t *testing.T) {
 	}
 	s.waitReaction(id, "eyes")
 	pr := s.waitPromotionPR("1.1.0")
-	s.waitReaction(id, "rocket")
+	s.waitReaction(id, "rocket") // done: labels and the diff comment are there too
+	pr, err = s.gh.PR(owner, repoName, pr.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if want := "Promote my-api-service to production: ghcr.io/my-org/my-api-service 1.0.0 → 1.1.0"; pr.Title != want {
 		t.Errorf("title = %q, want %q", pr.Title, want)
 	}
