@@ -85,7 +85,7 @@ func (a *Applier) handlePush(ctx context.Context, d events.Delivery) error {
 			if err != nil {
 				return errorf(repo.String(), err)
 			}
-			changed = cmp.Files
+			changed = cmp.Paths()
 		} else {
 			for _, c := range p.Commits {
 				changed = append(changed, c.Added...)
@@ -183,7 +183,7 @@ func (a *Applier) SyncHead(ctx context.Context, gh GitHub, t Target, progress Pr
 	if err != nil {
 		return nil, errorf(t.Repo.String(), err)
 	}
-	t.Commit, t.RepoURLs = sha, info.URLs
+	t.Commit, t.RepoURLs = sha, []string{info.HTMLURL, info.CloneURL, info.SSHURL}
 	return a.Sync(ctx, gh, t, progress)
 }
 

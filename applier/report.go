@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 )
 
@@ -17,11 +18,11 @@ func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.Ap
 	if o.State == "failed" {
 		state, desc, dstate = "failure", o.Error, "failure"
 	}
-	if err := gh.CreateStatus(ctx, t.Repo, t.Commit, Status{State: state, Context: StatusContext(app.Name), Description: clip(desc, 140)}); err != nil {
+	if err := gh.CreateStatus(ctx, t.Repo, t.Commit, github.Status{State: state, Context: StatusContext(app.Name), Description: clip(desc, 140)}); err != nil {
 		a.log.Warn("commit status not set", "repo", t.Repo.String(), "app", app.Name, "error", err)
 	}
 	if hasDep {
-		if err := gh.CreateDeploymentStatus(ctx, t.Repo, depID, DeploymentStatus{State: dstate, Environment: env, Description: clip(desc, 140)}); err != nil {
+		if err := gh.CreateDeploymentStatus(ctx, t.Repo, depID, github.DeploymentStatus{State: dstate, Environment: env, Description: clip(desc, 140)}); err != nil {
 			a.log.Warn("deployment status not set", "repo", t.Repo.String(), "app", app.Name, "error", err)
 		}
 	}
@@ -30,7 +31,7 @@ func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.Ap
 // reportConfigError fails the commit when the repository's configuration
 // cannot be read, so the author sees why nothing was applied.
 func (a *Applier) reportConfigError(ctx context.Context, gh GitHub, t Target, err error) {
-	_ = gh.CreateStatus(ctx, t.Repo, t.Commit, Status{State: "failure", Context: "promobot", Description: clip("configuration: "+err.Error(), 140)})
+	_ = gh.CreateStatus(ctx, t.Repo, t.Commit, github.Status{State: "failure", Context: "promobot", Description: clip("configuration: "+err.Error(), 140)})
 	a.fact(ctx, t.Repo, "apply", "failed", gitops.App{}, Outcome{Commit: t.Commit, State: "failed", Error: err.Error()})
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/promobot/promobot/applier/cluster"
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
 )
@@ -65,7 +66,7 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops
 		env = app.Name
 	}
 	deploy := func() (int64, error) {
-		return gh.CreateDeployment(ctx, t.Repo, Deployment{
+		return gh.CreateDeployment(ctx, t.Repo, github.Deployment{
 			Ref: t.Commit, Environment: env, Description: "promobot applies " + app.Name,
 			Production: isProduction(env), Payload: map[string]any{"app": app.Name, "path": app.Path},
 		})
@@ -81,7 +82,7 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops
 		if derr != nil {
 			log.Warn("GitHub deployment not created", "error", derr)
 		} else {
-			_ = gh.CreateDeploymentStatus(ctx, t.Repo, depID, DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + short(t.Commit)})
+			_ = gh.CreateDeploymentStatus(ctx, t.Repo, depID, github.DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + short(t.Commit)})
 		}
 	}
 

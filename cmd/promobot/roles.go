@@ -102,11 +102,7 @@ func newApplierRole(ctx context.Context, bus *events.Bus, app *appCredentials, f
 type applierInstallations struct{ app *githubApp }
 
 func (i applierInstallations) GitHub(ctx context.Context, id int64) (applier.GitHub, error) {
-	c, err := i.app.installation(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return applier.NewGitHub(c), nil
+	return i.app.app.Installation(ctx, id)
 }
 
 func newPromoterRole(ctx context.Context, bus *events.Bus, app *appCredentials, log *slog.Logger) (func(context.Context) error, error) {

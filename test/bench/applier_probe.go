@@ -12,20 +12,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
-	gh "github.com/google/go-github/v60/github"
 	"github.com/nats-io/nats.go"
 
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 )
 
 // installations gives the applier an installation's GitHub API the way
-// `promobot serve` does: ghinstallation over the App's key, go-github with
-// the local API's enterprise URLs. Every client is wrapped in a timer.
+// `promobot serve` does (internal/github over the App's key, the local API's
+// base URL). Every client is wrapped in a timer.
 type installations struct {
-	apps  *ghinstallation.AppsTransport
-	base  string
+	app   *github.App
 	timer *githubTimer
 
 	mu      sync.Mutex
@@ -33,26 +31,25 @@ type installations struct {
 }
 
 func newInstallations(appID int64, keyPEM []byte, baseURL string, timer *githubTimer) (*installations, error) {
-	tr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, appID, keyPEM)
+	app, err := github.NewApp(github.Options{AppID: appID, PrivateKey: keyPEM, BaseURL: baseURL})
 	if err != nil {
-		return nil, fmt.Errorf("github app %d: private key: %w", appID, err)
+		return nil, err
 	}
-	tr.BaseURL = strings.TrimSuffix(baseURL, "/")
-	return &installations{apps: tr, base: baseURL, timer: timer, clients: map[int64]applier.GitHub{}}, nil
+	return &installations{app: app, timer: timer, clients: map[int64]applier.GitHub{}}, nil
 }
 
 // GitHub returns installation id's client; safe for concurrent use.
-func (i *installations) GitHub(_ context.Context, id int64) (applier.GitHub, error) {
+func (i *installations) GitHub(ctx context.Context, id int64) (applier.GitHub, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if c, ok := i.clients[id]; ok {
 		return c, nil
 	}
-	c, err := gh.NewClient(&http.Client{Transport: ghinstallation.NewFromAppsTransport(i.apps, id)}).WithEnterpriseURLs(i.base, i.base)
+	c, err := i.app.Installation(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("installation %d client: %w", id, err)
 	}
-	g := &timedGitHub{next: applier.NewGitHub(c), timer: i.timer}
+	g := &timedGitHub{next: c, timer: i.timer}
 	i.clients[id] = g
 	return g, nil
 }
@@ -95,18 +92,18 @@ type timedGitHub struct {
 	timer *githubTimer
 }
 
-func (g *timedGitHub) Repository(ctx context.Context, repo applier.Repo) (applier.RepoInfo, error) {
+func (g *timedGitHub) Repository(ctx context.Context, repo github.Repo) (github.RepoInfo, error) {
 	defer g.timer.observe("Repository", time.Now())
 	return g.next.Repository(ctx, repo)
 }
 
-func (g *timedGitHub) BranchHead(ctx context.Context, repo applier.Repo, branch string) (string, error) {
+func (g *timedGitHub) BranchHead(ctx context.Context, repo github.Repo, branch string) (string, error) {
 	defer g.timer.observe("BranchHead", time.Now())
 	return g.next.BranchHead(ctx, repo, branch)
 }
 
 // Tarball is timed to the end of the download: the body is read here.
-func (g *timedGitHub) Tarball(ctx context.Context, repo applier.Repo, ref string) (io.ReadCloser, error) {
+func (g *timedGitHub) Tarball(ctx context.Context, repo github.Repo, ref string) (io.ReadCloser, error) {
 	defer g.timer.observe("Tarball", time.Now())
 	rc, err := g.next.Tarball(ctx, repo, ref)
 	if err != nil {
@@ -120,22 +117,22 @@ func (g *timedGitHub) Tarball(ctx context.Context, repo applier.Repo, ref string
 	return io.NopCloser(bytes.NewReader(raw)), nil
 }
 
-func (g *timedGitHub) Compare(ctx context.Context, repo applier.Repo, base, head string) (applier.Comparison, error) {
+func (g *timedGitHub) Compare(ctx context.Context, repo github.Repo, base, head string) (github.Comparison, error) {
 	defer g.timer.observe("Compare", time.Now())
 	return g.next.Compare(ctx, repo, base, head)
 }
 
-func (g *timedGitHub) CreateStatus(ctx context.Context, repo applier.Repo, sha string, s applier.Status) error {
+func (g *timedGitHub) CreateStatus(ctx context.Context, repo github.Repo, sha string, s github.Status) error {
 	defer g.timer.observe("CreateStatus", time.Now())
 	return g.next.CreateStatus(ctx, repo, sha, s)
 }
 
-func (g *timedGitHub) CreateDeployment(ctx context.Context, repo applier.Repo, d applier.Deployment) (int64, error) {
+func (g *timedGitHub) CreateDeployment(ctx context.Context, repo github.Repo, d github.Deployment) (int64, error) {
 	defer g.timer.observe("CreateDeployment", time.Now())
 	return g.next.CreateDeployment(ctx, repo, d)
 }
 
-func (g *timedGitHub) CreateDeploymentStatus(ctx context.Context, repo applier.Repo, id int64, s applier.DeploymentStatus) error {
+func (g *timedGitHub) CreateDeploymentStatus(ctx context.Context, repo github.Repo, id int64, s github.DeploymentStatus) error {
 	defer g.timer.observe("CreateDeploymentStatus", time.Now())
 	return g.next.CreateDeploymentStatus(ctx, repo, id, s)
 }
