@@ -4,4 +4,5 @@ package main
 var sections = []section{
 	{name: "webhook", run: benchWebhook},
 	{name: "applier", run: benchApplier},
+	{name: "promoter", run: benchPromoter},
 }
