@@ -32,7 +32,7 @@ type Options struct {
 	// Applies of one app never overlap whatever it is.
 	Concurrency int
 	// SyncConcurrency is how many apps of one push or sync are applied at
-	// once (default 8).
+	// once (default 16).
 	SyncConcurrency int
 	// Consumer names the durable consumer replicas share (default "applier").
 	Consumer string
@@ -52,7 +52,7 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = 4
 	}
 	if o.SyncConcurrency <= 0 {
-		o.SyncConcurrency = 8
+		o.SyncConcurrency = 16
 	}
 	if o.Consumer == "" {
 		o.Consumer = "applier"
