@@ -150,6 +150,8 @@ func (s *Server) authorize(c *call) (int, any, bool) {
 			return st, body, false
 		}
 		return 0, nil, true
+	case authOrg:
+		return s.authorizeOrg(c)
 	}
 	// authToken: an installation token that can see the repository.
 	if c.tok == nil && !c.app {

@@ -207,6 +207,8 @@ func TestContractSession(t *testing.T) {
 	var mu sync.Mutex
 	var session []Exchange
 	e := newEnv(t, func(o *Options) {
+		o.Permissions = DefaultPermissions()
+		o.Permissions["members"] = "read"
 		o.Observe = func(ex Exchange) {
 			observe(ex)
 			mu.Lock()
@@ -238,6 +240,11 @@ func TestContractSession(t *testing.T) {
 	must(c.Repositories.Get(ctx, o, r)).ok(t)
 	must(c.Repositories.ListBranches(ctx, o, r, nil)).ok(t)
 	must(c.Repositories.GetPermissionLevel(ctx, o, r, "alice")).ok(t)
+	if err := e.srv.AddTeamMember(o, "release-managers", "alice", TeamMaintainer); err != nil {
+		t.Fatal(err)
+	}
+	must(c.Teams.GetTeamMembershipBySlug(ctx, o, "release-managers", "alice")).ok(t)
+	_, _, _ = c.Teams.GetTeamMembershipBySlug(ctx, o, "release-managers", "mallory")
 	ref := must(c.Git.GetRef(ctx, o, r, "heads/main")).ok(t)
 	must(c.Git.ListMatchingRefs(ctx, o, r, &gh.ReferenceListOptions{Ref: "heads/"})).ok(t)
 	base := must(c.Git.GetCommit(ctx, o, r, ref.GetObject().GetSHA())).ok(t)

@@ -30,6 +30,9 @@ func (s *Server) buildRoutes() []*route {
 	s.handle("GET", "/repos/{owner}/{repo}/branches", authToken, contents(read), s.listBranches)
 	s.handle("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", authToken, need(read, "metadata"), s.collaboratorPermission)
 
+	// Organization: team membership (organization permission members).
+	s.handle("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}", authOrg, need(read, "members"), s.getTeamMembership)
+
 	// Git data.
 	s.handle("GET", "/repos/{owner}/{repo}/git/ref/{ref}", authToken, contents(read), s.getRef)
 	s.handle("GET", "/repos/{owner}/{repo}/git/matching-refs/{ref}", authToken, contents(read), s.matchingRefs)

@@ -16,6 +16,7 @@
 //	srv.Push(ctx, "acme", "gitops", "bump", githubapi.Commit{Author: "alice", Files: files}) // push webhook
 //	n, _ := srv.OpenPR(ctx, "acme", "gitops", githubapi.NewPR{Title: "Bump", Head: "bump", Author: "alice"})
 //	srv.Comment(ctx, "acme", "gitops", n, "alice", "/promote") // issue_comment webhook
+//	srv.AddTeamMember("acme", "release-managers", "bob", githubapi.TeamMember)
 //	// promobot, configured with srv.URL(), srv.AppID() and srv.AppPrivateKeyPEM(), reacts;
 //	// then read back srv.PRs, srv.Comments, srv.File, srv.Calls() ...
 //
@@ -70,7 +71,9 @@ type Options struct {
 	PrivateKey *rsa.PrivateKey
 	// Permissions the App is granted on installation; default contents,
 	// pull_requests, issues, statuses, checks and deployments write,
-	// metadata read.
+	// metadata read. Team membership reads need the organization
+	// permission "members": "read", which is not in the default, as an
+	// App that does not ask for it lacks it on GitHub.
 	Permissions map[string]string
 	// Events the App subscribes to; default push, pull_request,
 	// issue_comment. Installation events are always sent.
@@ -123,6 +126,7 @@ type Server struct {
 	comments      map[int64]*comment
 	archives      map[string]*archiveLink
 	manifests     map[string]*manifestCode
+	teams         map[string]*team // lower-cased org/slug
 	bot           *account
 	appCreated    time.Time
 	rate          map[string]*rateWindow
@@ -141,6 +145,15 @@ type Server struct {
 type rateWindow struct {
 	used  int
 	reset time.Time
+}
+
+// DefaultPermissions returns a new map of the permissions an installation
+// gets when Options.Permissions is nil.
+func DefaultPermissions() map[string]string {
+	return map[string]string{
+		"contents": "write", "pull_requests": "write", "issues": "write", "statuses": "write",
+		"checks": "write", "deployments": "write", "metadata": "read",
+	}
 }
 
 // New creates a Server; call Start to listen, or use it as an http.Handler
@@ -162,10 +175,7 @@ func New(opts Options) (*Server, error) {
 		opts.TokenTTL = time.Hour
 	}
 	if opts.Permissions == nil {
-		opts.Permissions = map[string]string{
-			"contents": "write", "pull_requests": "write", "issues": "write", "statuses": "write",
-			"checks": "write", "deployments": "write", "metadata": "read",
-		}
+		opts.Permissions = DefaultPermissions()
 	}
 	if opts.Events == nil {
 		opts.Events = []string{"push", "pull_request", "issue_comment"}
@@ -200,6 +210,7 @@ func New(opts Options) (*Server, error) {
 		comments:      map[int64]*comment{},
 		archives:      map[string]*archiveLink{},
 		manifests:     map[string]*manifestCode{},
+		teams:         map[string]*team{},
 		appCreated:    now(),
 		rate:          map[string]*rateWindow{},
 		calls:         map[string]int{},
@@ -393,6 +404,7 @@ const (
 	authApp            // App JWT
 	authToken          // installation token with access to {owner}/{repo}
 	authAny            // installation token, no repository in the path
+	authOrg            // installation token of the installation on {org}
 )
 
 // perm is a permission a route needs; any one of alts satisfies it.
