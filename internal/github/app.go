@@ -160,8 +160,7 @@ func (a *App) Installation(ctx context.Context, installationID int64) (*Installa
 }
 
 // Client returns the installation's go-github client (authenticated,
-// rate-limit aware, retrying), for adapters written against go-github, e.g.
-// promoter.InstallationsV60(app.Client).
+// rate-limit aware, retrying), for calls InstallationClient does not make.
 func (a *App) Client(ctx context.Context, installationID int64) (*gh.Client, error) {
 	ic, err := a.Installation(ctx, installationID)
 	if err != nil {

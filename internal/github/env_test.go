@@ -87,10 +87,18 @@ func (s *syncBuffer) String() string {
 
 func newFixture(t *testing.T, mod ...func(*Options)) *fixture {
 	t.Helper()
+	return newFixtureOn(t, githubapi.Options{}, mod...)
+}
+
+// newFixtureOn is newFixture with the local API's permissions set from
+// api.Permissions (nil: its defaults).
+func newFixtureOn(t *testing.T, api githubapi.Options, mod ...func(*Options)) *fixture {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	hooks := newReceiver(t)
-	srv, err := githubapi.New(githubapi.Options{Dir: t.TempDir(), WebhookURL: hooks.srv.URL, WebhookSecret: secret, AppID: 7, SyncWebhooks: true})
+	srv, err := githubapi.New(githubapi.Options{Dir: t.TempDir(), WebhookURL: hooks.srv.URL, WebhookSecret: secret, AppID: 7, SyncWebhooks: true,
+		Permissions: api.Permissions})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -205,6 +205,41 @@ func (i *InstallationClient) Commit(ctx context.Context, repo Repo, sha string) 
 	return out, nil
 }
 
+// CommitChanges reads the commit ref names (a branch, tag or SHA) with the
+// files it changed compared with its first parent (1 call per 300 files).
+// A ref that names no commit wraps ErrNotFound.
+func (i *InstallationClient) CommitChanges(ctx context.Context, repo Repo, ref string) (ChangedCommit, error) {
+	var out ChangedCommit
+	opts := &gh.ListOptions{PerPage: 300}
+	for {
+		c, resp, err := i.c.Repositories.GetCommit(ctx, repo.Owner, repo.Name, ref, opts)
+		if err != nil {
+			err = apiErr(err)
+			// GitHub answers 422 "No commit found for SHA" for a ref that
+			// resolves to nothing.
+			var api *APIError
+			if errors.As(err, &api) && api.Status == http.StatusUnprocessableEntity && strings.Contains(strings.ToLower(api.Message), "no commit found") {
+				err = fmt.Errorf("%w: %w", ErrNotFound, err)
+			}
+			return ChangedCommit{}, fmt.Errorf("%s: get commit %s: %w", repo, short(ref), err)
+		}
+		if opts.Page == 0 {
+			out.SHA, out.Tree, out.Message = c.GetSHA(), c.GetCommit().GetTree().GetSHA(), c.GetCommit().GetMessage()
+			for _, p := range c.Parents {
+				out.Parents = append(out.Parents, p.GetSHA())
+			}
+		}
+		for _, f := range c.Files {
+			out.Files = append(out.Files, ChangedFile{Path: f.GetFilename(), PreviousPath: f.GetPreviousFilename(),
+				Status: f.GetStatus(), Additions: f.GetAdditions(), Deletions: f.GetDeletions()})
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
 // CreateStatus sets a commit status (1 call). The description is cut to
 // GitHub's 140 characters.
 func (i *InstallationClient) CreateStatus(ctx context.Context, repo Repo, sha string, s Status) error {
@@ -438,26 +473,31 @@ func (i *InstallationClient) CreateBranch(ctx context.Context, repo Repo, branch
 }
 
 // UpdateBranch moves branch to sha (1 call); without force only a fast
-// forward is accepted.
+// forward is accepted. A missing branch wraps ErrNotFound.
 func (i *InstallationClient) UpdateBranch(ctx context.Context, repo Repo, branch, sha string, force bool) error {
 	_, _, err := i.c.Git.UpdateRef(ctx, repo.Owner, repo.Name, &gh.Reference{
 		Ref: gh.String("refs/heads/" + branch), Object: &gh.GitObject{SHA: gh.String(sha)}}, force)
 	if err != nil {
-		return fmt.Errorf("%s: update branch %s: %w", repo, branch, apiErr(err))
+		return fmt.Errorf("%s: update branch %s: %w", repo, branch, refMissing(apiErr(err)))
 	}
 	return nil
+}
+
+// refMissing marks GitHub's 422 "Reference does not exist" as ErrNotFound.
+func refMissing(err error) error {
+	var api *APIError
+	if errors.As(err, &api) && api.Status == http.StatusUnprocessableEntity && strings.Contains(strings.ToLower(api.Message), "does not exist") &&
+		strings.Contains(strings.ToLower(api.Message), "reference") {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
 }
 
 // DeleteBranch deletes branch (1 call); a missing branch wraps ErrNotFound.
 func (i *InstallationClient) DeleteBranch(ctx context.Context, repo Repo, branch string) error {
 	_, err := i.c.Git.DeleteRef(ctx, repo.Owner, repo.Name, "heads/"+branch)
 	if err != nil {
-		err = apiErr(err)
-		var api *APIError
-		if errors.As(err, &api) && api.Status == http.StatusUnprocessableEntity && strings.Contains(strings.ToLower(api.Message), "does not exist") {
-			err = fmt.Errorf("%w: %w", ErrNotFound, err)
-		}
-		return fmt.Errorf("%s: delete branch %s: %w", repo, branch, err)
+		return fmt.Errorf("%s: delete branch %s: %w", repo, branch, refMissing(apiErr(err)))
 	}
 	return nil
 }
@@ -605,6 +645,23 @@ func (i *InstallationClient) Permission(ctx context.Context, repo Repo, login st
 		return "none", nil
 	}
 	return out.Permission, nil
+}
+
+// TeamMember reports whether login is an active member of the team
+// org/teamSlug (1 call): false for a pending invitation, a login not in
+// the team, and a team the installation cannot see. Reading memberships
+// needs the App's organization permission Members: read; without it
+// GitHub refuses with 403 (an *APIError).
+func (i *InstallationClient) TeamMember(ctx context.Context, org, teamSlug, login string) (bool, error) {
+	m, _, err := i.c.Teams.GetTeamMembershipBySlug(ctx, url.PathEscape(org), url.PathEscape(teamSlug), url.PathEscape(login))
+	if err != nil {
+		err = apiErr(err)
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		return false, fmt.Errorf("team %s/%s: membership of %s: %w", org, teamSlug, login, err)
+	}
+	return m.GetState() == "active", nil
 }
 
 // AtLeast reports whether role (as Permission returns it) is want or

@@ -25,6 +25,9 @@ func TestRepositoryReads(t *testing.T) {
 	if info.DefaultBranch != "main" || !strings.HasSuffix(info.CloneURL, "/acme/gitops.git") {
 		t.Errorf("repository: %+v", info)
 	}
+	if diff := cmp.Diff([]string{info.HTMLURL, info.CloneURL, info.SSHURL}, info.URLs()); diff != "" || info.HTMLURL == "" || info.SSHURL == "" {
+		t.Errorf("repository URLs (-want +got):\n%s", diff)
+	}
 	head, err := f.inst.BranchHead(ctx, repo, "main")
 	if err != nil {
 		t.Fatal(err)
@@ -326,5 +329,57 @@ func TestStatusesAndDeployments(t *testing.T) {
 	runs, _ := f.srv.CheckRuns(owner, name, sha)
 	if len(runs) != 1 || runs[0].Conclusion != "success" || runs[0].Summary != "3 created" {
 		t.Errorf("check runs: %+v", runs)
+	}
+}
+
+// CommitChanges reads a commit by branch name or SHA with the files it
+// changed against its first parent.
+func TestCommitChanges(t *testing.T) {
+	f := newFixture(t)
+	ctx := f.ctx
+	base, err := f.inst.BranchHead(ctx, repo, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha, err := f.srv.Push(ctx, owner, name, "main", githubapi.Commit{Message: "Bump staging\n\nTo v1.1.0.",
+		Files: map[string]string{"kustomize/overlays/staging/kustomization.yaml": "resources: []\n", "docs/new.md": "# New\n"},
+		Delete: []string{"README.md"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type file struct{ Path, Status string }
+	for _, ref := range []string{"main", sha} {
+		c, err := f.inst.CommitChanges(ctx, repo, ref)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		var files []file
+		for _, fl := range c.Files {
+			files = append(files, file{fl.Path, fl.Status})
+		}
+		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+		want := []file{{"README.md", "removed"}, {"docs/new.md", "added"}, {"kustomize/overlays/staging/kustomization.yaml", "modified"}}
+		if diff := cmp.Diff(want, files); diff != "" {
+			t.Errorf("%s: files (-want +got):\n%s", ref, diff)
+		}
+		gc, err := f.inst.Commit(ctx, repo, sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(gc, c.Commit); diff != "" || c.SHA != sha || cmp.Diff([]string{base}, c.Parents) != "" {
+			t.Errorf("%s: commit %+v, want %s on %s (-git data +commits API):\n%s", ref, c.Commit, sha, base, diff)
+		}
+		if diff := cmp.Diff(len(c.Files), len(c.Paths())); diff != "" {
+			t.Errorf("%s: paths %v", ref, c.Paths())
+		}
+	}
+	if _, err := f.inst.CommitChanges(ctx, repo, "no-such-branch"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing ref: %v, want ErrNotFound", err)
+	}
+	if _, err := f.inst.CommitChanges(ctx, Repo{Owner: owner, Name: "missing"}, "main"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing repository: %v, want ErrNotFound", err)
+	}
+	if err := f.inst.UpdateBranch(ctx, repo, "no-such-branch", sha, true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("updating a missing branch: %v, want ErrNotFound", err)
 	}
 }

@@ -25,6 +25,17 @@ type RepoInfo struct {
 	HTMLURL, CloneURL, SSHURL string
 }
 
+// URLs lists the repository's own URLs that are set.
+func (r RepoInfo) URLs() []string {
+	var out []string
+	for _, u := range []string{r.HTMLURL, r.CloneURL, r.SSHURL} {
+		if u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 // PR is a pull request.
 type PR struct {
 	Number int
@@ -138,9 +149,21 @@ type Comparison struct {
 }
 
 // Paths returns every path the comparison touches (both sides of renames).
-func (c Comparison) Paths() []string {
+func (c Comparison) Paths() []string { return paths(c.Files) }
+
+// ChangedCommit is a commit with the files it changed compared with its
+// first parent, as GitHub's commit page shows it.
+type ChangedCommit struct {
+	Commit
+	Files []ChangedFile
+}
+
+// Paths returns every path the commit touches (both sides of renames).
+func (c ChangedCommit) Paths() []string { return paths(c.Files) }
+
+func paths(files []ChangedFile) []string {
 	var out []string
-	for _, f := range c.Files {
+	for _, f := range files {
 		out = append(out, f.Path)
 		if f.PreviousPath != "" {
 			out = append(out, f.PreviousPath)
