@@ -342,7 +342,7 @@ func TestCommitChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	sha, err := f.srv.Push(ctx, owner, name, "main", githubapi.Commit{Message: "Bump staging\n\nTo v1.1.0.",
-		Files: map[string]string{"kustomize/overlays/staging/kustomization.yaml": "resources: []\n", "docs/new.md": "# New\n"},
+		Files:  map[string]string{"kustomize/overlays/staging/kustomization.yaml": "resources: []\n", "docs/new.md": "# New\n"},
 		Delete: []string{"README.md"}})
 	if err != nil {
 		t.Fatal(err)
