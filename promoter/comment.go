@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/promoter/command"
 )
@@ -36,8 +38,8 @@ func (r repoPayload) repo() Repo {
 	return Repo{Owner: owner, Name: r.Name}
 }
 
-func (r repoPayload) info() RepoInfo {
-	return RepoInfo{DefaultBranch: r.DefaultBranch, HTMLURL: r.HTMLURL, CloneURL: r.CloneURL, SSHURL: r.SSHURL}
+func (r repoPayload) info() github.RepoInfo {
+	return github.RepoInfo{DefaultBranch: r.DefaultBranch, HTMLURL: r.HTMLURL, CloneURL: r.CloneURL, SSHURL: r.SSHURL}
 }
 
 // commentPayload is the part of an issue_comment delivery the promoter
@@ -68,7 +70,7 @@ type commentPayload struct {
 type commandRun struct {
 	gh      GitHub
 	repo    Repo
-	info    RepoInfo
+	info    github.RepoInfo
 	number  int
 	comment int64
 	login   string
@@ -265,7 +267,7 @@ type commandReads struct {
 	eyesErr  error
 	role     string
 	roleErr  error
-	pr       PullRequest
+	pr       github.PR
 	prErr    error
 	world    *world
 	worldErr error
@@ -313,6 +315,12 @@ func (p *Promoter) listedPromoter(ctx context.Context, run *commandRun, who gito
 			continue
 		}
 		member, err := run.gh.TeamMember(ctx, org, team, run.login)
+		var api *github.APIError
+		if errors.As(err, &api) && api.Status == http.StatusForbidden {
+			// Asking again will not help: the App lacks the permission.
+			return false, events.Permanent(fmt.Errorf("promoters.teams lists %s, but GitHub does not let promobot read its members "+
+				"(grant the GitHub App the organization permission Members: read): %w", t, err))
+		}
 		if err != nil {
 			return false, err
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/promobot/promobot/internal/diff"
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
 	"github.com/promobot/promobot/promoter/prbody"
@@ -43,7 +44,7 @@ type factData struct {
 // world is the repository at the head of its default branch: where rules
 // (.promobot.yaml) and the target environments' current state come from.
 type world struct {
-	head Commit
+	head github.ChangedCommit
 	// dir is a scratch checkout of head; the caller removes it.
 	dir  string
 	repo *gitops.Repository
@@ -61,8 +62,8 @@ func (w *world) close() {
 
 // loadWorld reads the default branch's head (one commit read, one
 // tarball) and the repository model at it.
-func loadWorld(ctx context.Context, gh Reader, repo Repo, info RepoInfo) (*world, error) {
-	head, err := gh.Commit(ctx, repo, info.DefaultBranch)
+func loadWorld(ctx context.Context, gh Reader, repo Repo, info github.RepoInfo) (*world, error) {
+	head, err := gh.CommitChanges(ctx, repo, info.DefaultBranch)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +96,7 @@ type outcome struct {
 	Kind outcomeKind
 	Plan Plan
 	// PR is the promotion pull request (opened, updated, already open).
-	PR PullRequest
+	PR github.PR
 	// Reason explains a refusal (a gate) or failure, in Markdown.
 	Reason string
 }
@@ -104,7 +105,7 @@ type outcome struct {
 type promotion struct {
 	gh    GitHub
 	repo  Repo
-	info  RepoInfo
+	info  github.RepoInfo
 	world *world
 	// sourceCommit is the commit whose source overlays are promoted;
 	// sourcePR the pull request that made it (0 for none).
@@ -143,11 +144,11 @@ func (p *Promoter) promote(ctx context.Context, pr *promotion) ([]outcome, error
 	// several steps, the step (/promote <app>).
 	if pr.sourceCommit != w.head.SHA {
 		if pr.sel.Changed == nil && (pr.sel.App == "" || pr.sel.To == "") {
-			c, err := pr.gh.Commit(ctx, pr.repo, pr.sourceCommit)
+			c, err := pr.gh.CommitChanges(ctx, pr.repo, pr.sourceCommit)
 			if err != nil {
 				return nil, err
 			}
-			pr.sel.Changed = c.Files
+			pr.sel.Changed = c.Paths()
 		}
 		dir, err := fetchCheckout(ctx, pr.gh, pr.repo, pr.sourceCommit)
 		if err != nil {
@@ -156,7 +157,7 @@ func (p *Promoter) promote(ctx context.Context, pr *promotion) ([]outcome, error
 		defer os.RemoveAll(dir)
 		srcDir = dir
 	} else if pr.sel.Changed == nil && (pr.sel.App == "" || pr.sel.To == "") {
-		pr.sel.Changed = w.head.Files
+		pr.sel.Changed = w.head.Paths()
 	}
 	steps, pairs, err := Select(w.steps, pr.sel, srcDir)
 	if errors.Is(err, ErrNothingSelected) {
@@ -223,6 +224,12 @@ func withReason(f factData, reason string) factData {
 // open one: one commit on the stable branch through the Git Data API
 // (tree with inline content, commit, ref), the pull request with its
 // title, body and labels, and the sticky diff comment.
+//
+// When promobot remembers the open pull request and what it promotes (the
+// memo), an update makes no lookup: it moves the branch, edits the pull
+// request and the remembered comment, and GitHub's answers correct a
+// memory that turns out stale (a deleted branch, a closed pull request, a
+// deleted comment).
 func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (outcome, error) {
 	o := outcome{Plan: plan}
 	repo, branch, gh := pr.repo, plan.Branch(), pr.gh
@@ -241,51 +248,61 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 	}()
 	defer func() { <-rendered }()
 
-	// The open promotion pull request, if promobot remembers opening one:
-	// a first promotion needs no lookup.
-	var existing PullRequest
-	open := false
+	// The open promotion pull request: from the memo alone when it says
+	// what the pull request promotes and that differs from this
+	// promotion; asked of GitHub when the memo is older or the promotion
+	// may already be open; not at all when promobot remembers none (a
+	// first promotion).
+	var cur *openPromotion
+	looked := false
 	memo, remembered := p.memo.get(ctx, repo, branch)
 	if remembered {
-		var err error
-		if existing, open, err = gh.OpenPullRequest(ctx, repo, branch); err != nil {
-			return o, err
+		if memo.complete() && !(memo.Base == pr.info.DefaultBranch && sameTargets(memo.Images, promo.Images)) {
+			cur = &openPromotion{number: memo.PR, comment: memo.Comment, fromMemo: true, hasPrevious: true,
+				previous: prbody.Promotion{Images: memo.Images, SourcePR: memo.SourcePR}}
+		} else {
+			var err error
+			if cur, err = findPromotionPR(ctx, gh, repo, branch); err != nil {
+				return o, err
+			}
+			looked = true
+			if cur != nil && cur.number == memo.PR {
+				cur.comment = memo.Comment
+			}
 		}
 	}
-	previous, hasPrevious := prbody.Promotion{}, false
-	if open {
-		var err error
-		previous, err = prbody.ParsePromotionBlock(existing.Body)
-		hasPrevious = err == nil
-		if hasPrevious && existing.Base == pr.info.DefaultBranch && sameTargets(previous.Images, promo.Images) {
-			o.Kind, o.PR = outcomeAlreadyOpen, existing
-			fact.PR, fact.PRURL, fact.Reason = existing.Number, existing.URL, "already open"
-			p.publish(ctx, repo, "unchanged", plan.App, fact)
-			return o, nil
-		}
+	if cur != nil && !cur.fromMemo && cur.hasPrevious && cur.pr.Base == pr.info.DefaultBranch && sameTargets(cur.previous.Images, promo.Images) {
+		o.Kind, o.PR = outcomeAlreadyOpen, cur.pr
+		fact.PR, fact.PRURL, fact.Reason = cur.pr.Number, cur.pr.URL, "already open"
+		p.publish(ctx, repo, "unchanged", plan.App, fact)
+		return o, nil
 	}
 
-	tree, err := gh.CreateTree(ctx, repo, pr.world.head.Tree, []TreeFile{{Path: plan.File, Content: plan.After}})
+	tree, err := gh.CreateTree(ctx, repo, pr.world.head.Tree, []github.TreeFile{{Path: plan.File, Content: plan.After}})
 	if err != nil {
 		return o, err
 	}
-	commit, err := gh.CreateCommit(ctx, repo, commitMessage(plan, promo), tree, []string{pr.world.head.SHA})
+	commit, err := gh.CreateCommit(ctx, repo, github.NewCommit{Message: commitMessage(plan, promo), Tree: tree,
+		Parents: []string{pr.world.head.SHA}})
 	if err != nil {
 		return o, err
 	}
 	fact.Commit = commit
-	if open {
+	if cur != nil {
 		err = gh.UpdateBranch(ctx, repo, branch, commit, true)
-	} else if err = gh.CreateBranch(ctx, repo, branch, commit); errors.Is(err, ErrExists) {
+		if cur.fromMemo && errors.Is(err, github.ErrNotFound) {
+			// The branch is gone: its pull request was merged or closed
+			// and the branch deleted before promobot heard of it.
+			pr.log.Info("remembered promotion branch is gone; opening a new pull request", "branch", branch, "promotion_pr", cur.number)
+			cur = nil
+			err = gh.CreateBranch(ctx, repo, branch, commit)
+		}
+	} else if err = gh.CreateBranch(ctx, repo, branch, commit); errors.Is(err, github.ErrExists) {
 		// Left over from a promotion merged or closed earlier, or from a
 		// pull request promobot does not remember: it may still be open.
-		if !remembered {
-			if existing, open, err = gh.OpenPullRequest(ctx, repo, branch); err != nil {
+		if !looked {
+			if cur, err = findPromotionPR(ctx, gh, repo, branch); err != nil {
 				return o, err
-			}
-			if open {
-				previous, err = prbody.ParsePromotionBlock(existing.Body)
-				hasPrevious = err == nil
 			}
 		}
 		err = gh.UpdateBranch(ctx, repo, branch, commit, true)
@@ -295,19 +312,28 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 	}
 	title, body := prbody.Title(promo), prbody.Body(promo)
 	labels := []string{"promotion", "env/" + plan.To()}
-	if open {
-		o.Kind, o.PR = outcomeUpdated, existing
-		if err := gh.EditPullRequest(ctx, repo, existing.Number, PullRequestEdit{Title: title, Body: body}); err != nil {
+	if cur != nil {
+		updated, err := gh.UpdatePullRequest(ctx, repo, cur.number, github.PREdit{Title: &title, Body: &body})
+		if err != nil {
 			return o, err
 		}
-		if missing := missingLabels(existing.Labels, labels); len(missing) > 0 {
-			if err := gh.AddLabels(ctx, repo, existing.Number, missing); err != nil {
-				return o, err
+		if updated.State == "open" {
+			o.Kind, o.PR = outcomeUpdated, updated
+			if missing := missingLabels(updated.Labels, labels); len(missing) > 0 {
+				if err := gh.AddLabels(ctx, repo, updated.Number, missing); err != nil {
+					return o, err
+				}
 			}
+		} else {
+			// Closed before promobot heard of it: the promotion gets a
+			// new pull request.
+			pr.log.Info("remembered promotion pull request is closed; opening a new one", "branch", branch, "promotion_pr", cur.number)
+			cur = nil
 		}
-	} else {
+	}
+	if cur == nil {
 		o.Kind = outcomeOpened
-		o.PR, err = gh.CreatePullRequest(ctx, repo, NewPullRequest{Title: title, Body: body, Head: branch, Base: pr.info.DefaultBranch})
+		o.PR, err = gh.CreatePullRequest(ctx, repo, github.NewPR{Title: title, Body: body, Head: branch, Base: pr.info.DefaultBranch})
 		if err != nil {
 			return o, err
 		}
@@ -324,27 +350,28 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 		fmt.Sprintf("this promotion (%s)", short(commit)),
 		DiffOptions{FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit})
 	known := int64(0)
-	if remembered && open && memo.PR == o.PR.Number {
-		known = memo.Comment
+	if cur != nil {
+		known = cur.comment
 	}
 	key := PromotionDiffKey(plan.App, plan.To())
-	commentID, err := p.upsertSticky(ctx, gh, repo, o.PR.Number, key, c.Body, !open, known)
+	commentID, err := p.upsertSticky(ctx, gh, repo, o.PR.Number, key, c.Body, cur == nil, known)
 	if err != nil {
 		return o, err
 	}
-	if err := p.memo.put(ctx, repo, branch, memoEntry{PR: o.PR.Number, Comment: commentID}); err != nil {
+	remember := memoEntry{PR: o.PR.Number, Comment: commentID, Base: o.PR.Base, Images: promo.Images, SourcePR: pr.sourcePR}
+	if err := p.memo.put(ctx, repo, branch, remember); err != nil {
 		pr.log.Warn("promotion pull request not remembered; the next promotion looks it up", "error", err)
 	}
 
 	verb := "opened"
-	if open {
+	if cur != nil {
 		verb = "updated"
-		if hasPrevious {
+		if cur.hasPrevious {
 			sup := fact
-			sup.Previous = previous.Images
+			sup.Previous = cur.previous.Images
 			sup.Reason = fmt.Sprintf("superseded by the promotion of %s", short(pr.sourceCommit))
-			if previous.SourcePR > 0 {
-				sup.Reason = fmt.Sprintf("the promotion from #%d superseded by the promotion of %s", previous.SourcePR, short(pr.sourceCommit))
+			if cur.previous.SourcePR > 0 {
+				sup.Reason = fmt.Sprintf("the promotion from #%d superseded by the promotion of %s", cur.previous.SourcePR, short(pr.sourceCommit))
 			}
 			p.publish(ctx, repo, "superseded", plan.App, sup)
 		}
@@ -354,6 +381,41 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 	return o, nil
 }
 
+// openPromotion is the open promotion pull request of a branch, as far as
+// promobot knows it.
+type openPromotion struct {
+	number int
+	// pr is the pull request as GitHub returned it; zero when it comes
+	// from the memo alone.
+	pr github.PR
+	// fromMemo says it comes from the memo, unconfirmed by GitHub.
+	fromMemo bool
+	// previous is what the pull request promotes (hasPrevious: known).
+	previous    prbody.Promotion
+	hasPrevious bool
+	// comment is its sticky diff comment; 0: look it up.
+	comment int64
+}
+
+// findPromotionPR returns the open pull request from branch, or nil when
+// there is none (one call).
+func findPromotionPR(ctx context.Context, gh PullRequests, repo Repo, branch string) (*openPromotion, error) {
+	prs, err := gh.PullRequests(ctx, repo, github.PRFilter{Head: branch, State: "open"})
+	if err != nil {
+		return nil, err
+	}
+	for _, pr := range prs {
+		if pr.Head != branch || pr.State != "open" {
+			continue
+		}
+		cur := &openPromotion{number: pr.Number, pr: pr}
+		prev, err := prbody.ParsePromotionBlock(pr.Body)
+		cur.previous, cur.hasPrevious = prev, err == nil
+		return cur, nil
+	}
+	return nil, nil
+}
+
 // upsertSticky edits the sticky comment for key on pull request number in
 // place, or creates it, and returns its id. fresh says the pull request
 // was just opened, so it has no comments to look through; known is the
@@ -361,7 +423,7 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 func (p *Promoter) upsertSticky(ctx context.Context, gh PullRequests, repo Repo, number int, key, body string, fresh bool, known int64) (int64, error) {
 	if known != 0 {
 		err := gh.EditComment(ctx, repo, known, body)
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, github.ErrNotFound) {
 			return known, err
 		}
 		// Deleted by someone: look for another, or make a new one.
@@ -378,7 +440,8 @@ func (p *Promoter) upsertSticky(ctx context.Context, gh PullRequests, repo Repo,
 			return id, gh.EditComment(ctx, repo, id, body)
 		}
 	}
-	return gh.CreateComment(ctx, repo, number, body)
+	c, err := gh.CreateComment(ctx, repo, number, body)
+	return c.ID, err
 }
 
 // findSticky finds promobot's sticky comment for key.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -19,13 +18,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-github/v60/github"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/test/githubapi"
 	"github.com/promobot/promobot/webhook"
 )
@@ -62,10 +60,10 @@ type harness struct {
 	p       *Promoter
 	records *applier.Records
 	logs    *bytes.Buffer
+	logw    *lockedWriter
 	now     time.Time
-
-	mu      sync.Mutex
-	clients map[int64]*github.Client
+	// app is promobot's GitHub App client, as serve wires it.
+	app *github.App
 }
 
 type harnessOptions struct {
@@ -76,6 +74,9 @@ type harnessOptions struct {
 	rename map[string]string
 	// opts tune the promoter.
 	opts Options
+	// permissions are the App's installation permissions (nil: the
+	// local API's defaults).
+	permissions map[string]string
 }
 
 func fixtureDir(t *testing.T) string {
@@ -119,7 +120,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	t.Cleanup(hook.Close)
 
 	gh, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), WebhookURL: hook.URL,
-		WebhookSecret: secret, AppSlug: "promobot", SyncWebhooks: true})
+		WebhookSecret: secret, AppSlug: "promobot", SyncWebhooks: true, Permissions: ho.permissions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +171,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 
-	h := &harness{t: t, ctx: ctx, gh: gh, bus: bus, logs: &bytes.Buffer{}, clients: map[int64]*github.Client{},
-		now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	h := &harness{t: t, ctx: ctx, gh: gh, bus: bus, logs: &bytes.Buffer{}, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	opts := ho.opts
 	opts.AppSlug = "promobot"
 	opts.FingerprintKey = testKey
@@ -180,8 +180,20 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	if opts.Now == nil {
 		opts.Now = func() time.Time { return h.now }
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.p, err = New(ctx, opts, bus, InstallationsV60(h.client))
+	h.logw = &lockedWriter{w: h.logs}
+	opts.Logger = slog.New(slog.NewTextHandler(h.logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.app, err = github.NewApp(github.Options{AppID: gh.AppID(), PrivateKey: gh.AppPrivateKeyPEM(), BaseURL: gh.URL(),
+		Backoff: 10 * time.Millisecond, Logger: opts.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.p, err = New(ctx, opts, bus, InstallationsFunc(func(ctx context.Context, id int64) (GitHub, error) {
+		ic, err := h.app.Installation(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return ic, nil
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,36 +226,28 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// client returns the installation's go-github client, authenticated with
-// ghinstallation as promobot's wiring does; tokens are cached per client.
-func (h *harness) client(_ context.Context, id int64) (*github.Client, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if c, ok := h.clients[id]; ok {
-		return c, nil
-	}
-	itr, err := ghinstallation.New(http.DefaultTransport, h.gh.AppID(), id, h.gh.AppPrivateKeyPEM())
+// logText returns the promoter's log lines so far.
+func (h *harness) logText() string {
+	h.logw.mu.Lock()
+	defer h.logw.mu.Unlock()
+	return h.logs.String()
+}
+
+// installation returns promobot's client of the fixture's installation.
+func (h *harness) installation() *github.InstallationClient {
+	h.t.Helper()
+	ic, err := h.app.Installation(h.ctx, h.gh.InstallationID(owner))
 	if err != nil {
-		return nil, err
+		h.t.Fatal(err)
 	}
-	itr.BaseURL = strings.TrimSuffix(h.gh.URL(), "/")
-	c, err := github.NewClient(&http.Client{Transport: itr}).WithEnterpriseURLs(h.gh.URL(), h.gh.URL())
-	if err != nil {
-		return nil, err
-	}
-	h.clients[id] = c
-	return c, nil
+	return ic
 }
 
 // warmToken makes the installation's client fetch its token, so that call
 // counts measure the promoter's calls only.
 func (h *harness) warmToken() {
 	h.t.Helper()
-	c, err := h.client(h.ctx, h.gh.InstallationID(owner))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if _, _, err := c.Repositories.Get(h.ctx, owner, repoName); err != nil {
+	if _, err := h.installation().Repository(h.ctx, Repo{Owner: owner, Name: repoName}); err != nil {
 		h.t.Fatal(err)
 	}
 }

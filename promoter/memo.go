@@ -9,14 +9,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/promoter/prbody"
 )
 
 // memo remembers, per promotion branch, the open promotion pull request
-// promobot made and its sticky diff comment, so that a promotion finds
-// them without listing pull requests or comments: a first promotion skips
-// the lookup, an update edits the comment directly. GitHub stays the
-// truth: an entry is only a hint, checked or corrected by the calls that
-// follow, and cleared when the pull request closes. Entries live in the
+// promobot made, what it promotes and its sticky diff comment, so that a
+// promotion finds them without listing pull requests or comments: a first
+// promotion skips the lookup, an update moves the branch and edits the
+// pull request and the comment directly. GitHub stays the truth: an entry
+// is only a hint, corrected by the answers of the calls that follow (a
+// deleted branch, a closed pull request, a deleted comment), and cleared
+// when the pull request closes. An entry gone stale before its pull
+// request's closed event is handled costs one edit of the closed pull
+// request's title and body before a new one is opened. Entries live in the
 // ledger bucket and expire with it. It is safe for concurrent use.
 type memo struct {
 	kv jetstream.KeyValue
@@ -26,7 +31,16 @@ type memo struct {
 type memoEntry struct {
 	PR      int   `json:"pr"`
 	Comment int64 `json:"comment,omitempty"`
+	// Base, Images and SourcePR are the pull request's base branch and
+	// what it promotes (its body's promotion block), so that an update
+	// needs no lookup. Entries written before they were kept lack them.
+	Base     string         `json:"base,omitempty"`
+	Images   []prbody.Image `json:"images,omitempty"`
+	SourcePR int            `json:"source_pr,omitempty"`
 }
+
+// complete reports whether the entry says what its pull request promotes.
+func (e memoEntry) complete() bool { return e.Base != "" && len(e.Images) > 0 }
 
 func openMemo(ctx context.Context, bus *events.Bus) (*memo, error) {
 	kv, err := bus.KeyValue(ctx, events.BucketLedger)

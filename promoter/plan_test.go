@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/promoter/prbody"
 )
@@ -71,9 +72,9 @@ func TestReplyOutcomes(t *testing.T) {
 	step := gitops.Step{From: "staging", To: "production"}
 	plan := func(app string) Plan { return Plan{App: app, Step: step} }
 	outs := []outcome{
-		{Kind: outcomeOpened, Plan: plan("api"), PR: PullRequest{Number: 14}},
-		{Kind: outcomeUpdated, Plan: plan("web"), PR: PullRequest{Number: 9}},
-		{Kind: outcomeAlreadyOpen, Plan: plan("worker"), PR: PullRequest{Number: 11}},
+		{Kind: outcomeOpened, Plan: plan("api"), PR: github.PR{Number: 14}},
+		{Kind: outcomeUpdated, Plan: plan("web"), PR: github.PR{Number: 9}},
+		{Kind: outcomeAlreadyOpen, Plan: plan("worker"), PR: github.PR{Number: 11}},
 		{Kind: outcomeUnchanged, Plan: plan("cron")},
 		{Kind: outcomeRefused, Plan: plan("jobs"), Reason: "Promotions into `production` are frozen now (weekend)."},
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/promobot/promobot/test/githubapi"
 )
 
 // A maintainer's /promote on a merged staging pull request opens a
@@ -26,6 +28,9 @@ func TestPromoteOpensThenUpdatesOnePullRequest(t *testing.T) {
 	cmd := h.comment(n, maintainer, "Staging looks good.\n\n/promote\n")
 	first := h.gh.Calls()
 	t.Logf("first promotion: %s", callsString(first))
+	if first.Total > 12 || first.Writes > 8 {
+		t.Errorf("first promotion made %s, want at most 12 calls and 8 writes", callsString(first))
+	}
 
 	if diff := cmp.Diff([]string{"eyes", "rocket"}, h.reactions(cmd)); diff != "" {
 		t.Errorf("reactions on the command (-want +got):\n%s", diff)
@@ -91,6 +96,10 @@ func TestPromoteOpensThenUpdatesOnePullRequest(t *testing.T) {
 	cmd2 := h.comment(n2, developer, "/promote my-api-service to production")
 	second := h.gh.Calls()
 	t.Logf("update: %s", callsString(second))
+	// Remembered: no lookup of the pull request or its comment.
+	if second.Total > 11 || second.Writes > 7 {
+		t.Errorf("update made %s, want at most 11 calls and 7 writes", callsString(second))
+	}
 
 	if diff := cmp.Diff([]string{"eyes", "rocket"}, h.reactions(cmd2)); diff != "" {
 		t.Errorf("reactions on the second command (-want +got):\n%s", diff)
@@ -192,11 +201,7 @@ func TestPromotionFindsItsPullRequestWithoutMemory(t *testing.T) {
 	}
 
 	// The remembered comment deleted by someone: a new one is made.
-	c, err := h.client(h.ctx, h.gh.InstallationID(owner))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Issues.DeleteComment(h.ctx, owner, repoName, cs[0].ID); err != nil {
+	if _, err := h.installation().GitHub().Issues.DeleteComment(h.ctx, owner, repoName, cs[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	n3, sha3 := h.bumpStaging("1.3.0")
@@ -223,5 +228,98 @@ func TestPromotionFindsItsPullRequestWithoutMemory(t *testing.T) {
 	}
 	if len(open) != 1 || open[0] == number {
 		t.Errorf("open promotion pull requests after the merge = %v, want one new", open)
+	}
+}
+
+// A memory gone stale before promobot handled the closing of its pull
+// request (closed, or merged and its branch deleted) still ends in one
+// open promotion pull request with one diff comment.
+func TestPromotionWithStaleMemory(t *testing.T) {
+	tests := []struct {
+		name string
+		// end ends the open promotion pull request number as a person
+		// would.
+		end func(h *harness, number int)
+		// log is what promobot tells the operator it found.
+		log string
+	}{
+		{name: "pull request closed", log: "remembered promotion pull request is closed", end: func(h *harness, number int) {
+			if err := h.gh.ClosePR(h.ctx, owner, repoName, number, maintainer); err != nil {
+				h.t.Fatal(err)
+			}
+		}},
+		{name: "pull request merged and branch deleted", log: "remembered promotion branch is gone", end: func(h *harness, number int) {
+			if _, err := h.gh.MergePR(h.ctx, owner, repoName, number, maintainer, "merge"); err != nil {
+				h.t.Fatal(err)
+			}
+			if err := h.installation().DeleteBranch(h.ctx, Repo{Owner: owner, Name: repoName}, promoBranch); err != nil {
+				h.t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{})
+			repo := Repo{Owner: owner, Name: repoName}
+			n, sha := h.bumpStaging("1.1.0")
+			h.applied(sha, true, h.now.Add(-time.Hour))
+			h.comment(n, maintainer, "/promote")
+			prs := h.promotionPRs()
+			if len(prs) != 1 {
+				t.Fatalf("promotion pull requests = %+v, want 1", prs)
+			}
+			old := prs[0].Number
+			remembered, ok := h.p.memo.get(h.ctx, repo, promoBranch)
+			if !ok || remembered.PR != old || !remembered.complete() {
+				t.Fatalf("memo after the first promotion = %+v, %v", remembered, ok)
+			}
+
+			// The pull request ends; promobot forgets it on the closed
+			// event, and the memory is put back as if that event were
+			// still on its way.
+			tt.end(h, old)
+			h.settle()
+			if _, ok := h.p.memo.get(h.ctx, repo, promoBranch); ok {
+				t.Fatal("the closed event did not clear the memo")
+			}
+			if err := h.p.memo.put(h.ctx, repo, promoBranch, remembered); err != nil {
+				t.Fatal(err)
+			}
+
+			n2, sha2 := h.bumpStaging("1.2.0")
+			h.applied(sha2, true, h.now.Add(-time.Hour))
+			cmd := h.comment(n2, maintainer, "/promote")
+			if diff := cmp.Diff([]string{"eyes", "rocket"}, h.reactions(cmd)); diff != "" {
+				t.Errorf("reactions (-want +got):\n%s", diff)
+			}
+			var open []githubapi.PullRequest
+			for _, p := range h.promotionPRs() {
+				if p.State == "open" {
+					open = append(open, p)
+				}
+			}
+			if len(open) != 1 || open[0].Number == old || !strings.HasSuffix(open[0].Title, " → 1.2.0") {
+				t.Fatalf("open promotion pull requests = %+v, want one new promoting 1.2.0", open)
+			}
+			if cs := h.botComments(open[0].Number); len(cs) != 1 || !strings.Contains(cs[0].Body, " → 1.2.0") {
+				t.Errorf("diff comments on the new pull request = %+v, want one showing 1.2.0", cs)
+			}
+			if got := h.git("rev-list", "--count", "main.."+promoBranch); got != "1" {
+				t.Errorf("promotion branch is %s commits ahead of main, want 1", got)
+			}
+			if diff := cmp.Diff(withTag(t, h.file("main", prodFile), "1.2.0"), h.file(promoBranch, prodFile)); diff != "" {
+				t.Errorf("production kustomization on the branch (-want +got):\n%s", diff)
+			}
+			if now, ok := h.p.memo.get(h.ctx, repo, promoBranch); !ok || now.PR != open[0].Number {
+				t.Errorf("memo after the new promotion = %+v, %v, want #%d", now, ok, open[0].Number)
+			}
+			if !strings.Contains(h.logText(), tt.log) {
+				t.Errorf("promoter logs lack %q", tt.log)
+			}
+			fs := verbs(h.facts())
+			if diff := cmp.Diff([]string{"requested", "opened", "requested", "opened"}, fs); diff != "" {
+				t.Errorf("facts (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -109,7 +109,7 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 	c, apps, err := PullRequestDiff(ctx,
 		Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", mdCode(pr.Base.Ref), short(base))},
 		Side{Root: headDir, Label: fmt.Sprintf("this pull request (%s)", short(pr.Head.SHA))},
-		cmp.Files, DiffOptions{RepoURLs: pp.Repository.info().URLs(), FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit})
+		cmp.Paths(), DiffOptions{RepoURLs: pp.Repository.info().URLs(), FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit})
 	if err != nil {
 		// The base's configuration is broken: the applier reports that on
 		// the commit; a diff cannot be made.

@@ -105,6 +105,17 @@ func (i applierInstallations) GitHub(ctx context.Context, id int64) (applier.Git
 	return i.app.app.Installation(ctx, id)
 }
 
+// promoterInstallations gives the promoter its GitHub API per installation.
+type promoterInstallations struct{ app *githubApp }
+
+func (i promoterInstallations) GitHub(ctx context.Context, id int64) (promoter.GitHub, error) {
+	ic, err := i.app.app.Installation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return ic, nil
+}
+
 func newPromoterRole(ctx context.Context, bus *events.Bus, app *appCredentials, log *slog.Logger) (func(context.Context) error, error) {
 	gapp, err := newGitHubApp(app, log)
 	if err != nil {
@@ -133,7 +144,7 @@ func newPromoterRole(ctx context.Context, bus *events.Bus, app *appCredentials, 
 			case <-time.After(wait):
 			}
 		}
-		p, err := promoter.New(ctx, promoter.Options{AppSlug: slug, Logger: log}, bus, promoter.InstallationsV60(gapp.installation))
+		p, err := promoter.New(ctx, promoter.Options{AppSlug: slug, Logger: log}, bus, promoterInstallations{gapp})
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,11 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
-	"github.com/google/go-github/v60/github"
-
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/promoter"
 	"github.com/promobot/promobot/test/githubapi"
 	"github.com/promobot/promobot/webhook"
@@ -87,7 +84,7 @@ func benchPromoter(ctx context.Context, cfg config) error {
 		defer b.gh.SetLatency(0)
 		start := time.Now()
 		for i := 0; i < n; i++ {
-			if _, _, err := b.client.Repositories.Get(ctx, "my-org", "cluster-config"); err != nil {
+			if _, err := b.client.Repository(ctx, github.Repo{Owner: "my-org", Name: "cluster-config"}); err != nil {
 				return 0, err
 			}
 		}
@@ -140,7 +137,9 @@ type promoterBench struct {
 	gh      *githubapi.Server
 	bus     *events.Bus
 	records *applier.Records
-	client  *github.Client
+	// client is promobot's client of the installation, the one the
+	// promoter uses.
+	client  *github.InstallationClient
 	cleanup []func()
 }
 
@@ -228,23 +227,22 @@ func newPromoterBench(ctx context.Context) (b *promoterBench, err error) {
 	if err != nil {
 		return nil, err
 	}
-	itr, err := ghinstallation.New(http.DefaultTransport, b.gh.AppID(), id, b.gh.AppPrivateKeyPEM())
+	app, err := github.NewApp(github.Options{AppID: b.gh.AppID(), PrivateKey: b.gh.AppPrivateKeyPEM(), BaseURL: b.gh.URL(), Logger: quiet})
 	if err != nil {
 		return nil, err
 	}
-	itr.BaseURL = strings.TrimSuffix(b.gh.URL(), "/")
-	if b.client, err = github.NewClient(&http.Client{Transport: itr}).WithEnterpriseURLs(b.gh.URL(), b.gh.URL()); err != nil {
+	if b.client, err = app.Installation(ctx, id); err != nil {
 		return nil, err
 	}
 	// Fetch the installation token now: a running promobot has it cached.
-	if _, _, err := b.client.Repositories.Get(ctx, "my-org", "cluster-config"); err != nil {
+	if _, err := b.client.Repository(ctx, github.Repo{Owner: "my-org", Name: "cluster-config"}); err != nil {
 		return nil, err
 	}
 	if b.records, err = applier.OpenRecords(ctx, b.bus); err != nil {
 		return nil, err
 	}
 	p, err := promoter.New(ctx, promoter.Options{AppSlug: "promobot", Logger: quiet}, b.bus,
-		promoter.InstallationsV60(func(context.Context, int64) (*github.Client, error) { return b.client, nil }))
+		promoter.InstallationsFunc(func(context.Context, int64) (promoter.GitHub, error) { return b.client, nil }))
 	if err != nil {
 		return nil, err
 	}
@@ -362,7 +360,7 @@ func (b *promoterBench) mergePromotion(ctx context.Context) error {
 		if _, err := b.gh.MergePR(ctx, "my-org", "cluster-config", pr.Number, "maintainer", "merge"); err != nil {
 			return err
 		}
-		if _, err := b.client.Git.DeleteRef(ctx, "my-org", "cluster-config", "heads/"+pr.Head); err != nil {
+		if err := b.client.DeleteBranch(ctx, github.Repo{Owner: "my-org", Name: "cluster-config"}, pr.Head); err != nil {
 			return err
 		}
 	}
