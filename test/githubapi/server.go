@@ -44,7 +44,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -833,15 +832,6 @@ func (s *Server) ensureAccount(login, kind string) *account {
 
 func (s *Server) repoByName(owner, name string) *repo {
 	return s.repos[strings.ToLower(owner+"/"+name)]
-}
-
-func (s *Server) sortedRepos() []*repo {
-	var out []*repo
-	for _, r := range s.repos {
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
 }
 
 func (s *Server) repoPath(owner, name string) string {
