@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -32,11 +31,6 @@ func newGitHubApp(creds *appCredentials, log *slog.Logger) (*githubApp, error) {
 		return nil, fmt.Errorf("github app %d: %w", creds.id, err)
 	}
 	return &githubApp{creds: creds, app: app, log: log}, nil
-}
-
-// installation returns the go-github client of installation id.
-func (a *githubApp) installation(ctx context.Context, id int64) (*gh.Client, error) {
-	return a.app.Client(ctx, id)
 }
 
 // appClient is a go-github client authenticated as the App itself (JWT),
