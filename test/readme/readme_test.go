@@ -384,19 +384,29 @@ func runServe(t *testing.T, s *session, cmds []string) {
 	}
 
 	// Deliveries are answered as the README says.
+	type delivery struct {
+		id, event string
+		stored    bool
+	}
+	var sent []delivery
+	const star = `{"action":"created","repository":{"name":"cluster-config","full_name":"my-org/cluster-config","owner":{"login":"my-org"}}}`
 	for _, tc := range []struct {
 		name   string
+		event  string
 		secret string
 		body   string
 		want   int
 	}{
-		{name: "signed", secret: s.secret, body: `{"zen":"Keep it logically awesome.","hook_id":1}`, want: http.StatusAccepted},
-		{name: "wrongly signed", secret: "not-the-secret", body: `{"zen":"x","hook_id":1}`, want: http.StatusUnauthorized},
-		{name: "not JSON", secret: s.secret, body: `zen=x`, want: http.StatusBadRequest},
+		{name: "signed", event: "star", secret: s.secret, body: star, want: http.StatusAccepted},
+		{name: "signed", event: "ping", secret: s.secret, body: `{"zen":"Keep it logically awesome.","hook_id":1}`, want: http.StatusOK},
+		{name: "wrongly signed", event: "star", secret: "not-the-secret", body: star, want: http.StatusUnauthorized},
+		{name: "not JSON", event: "star", secret: s.secret, body: `action=created`, want: http.StatusBadRequest},
 	} {
-		if got := deliver(t, tc.secret, "ping", tc.body); got != tc.want {
-			t.Errorf("%s ping delivery answered %d, want %d", tc.name, got, tc.want)
+		got, id := deliver(t, tc.secret, tc.event, tc.body)
+		if got != tc.want {
+			t.Errorf("%s %s delivery answered %d, want %d", tc.name, tc.event, got, tc.want)
 		}
+		sent = append(sent, delivery{id: id, event: tc.event, stored: got < 300})
 	}
 
 	// The metrics the README lists are served.
@@ -411,6 +421,12 @@ func runServe(t *testing.T, s *session, cmds []string) {
 	}
 
 	stored := storedEvents(ctx, t)
+	for _, d := range sent {
+		found := slices.ContainsFunc(stored, func(e storedEvent) bool { return e.id == d.id })
+		if found != d.stored {
+			t.Errorf("%s delivery %s on the event bus: %v, want %v", d.event, d.id, found, d.stored)
+		}
+	}
 	checkTailAll(ctx, t, work, env, cmds[1], stored)
 	checkTailApply(ctx, t, work, env, cmds[2], stored, apps)
 
@@ -461,8 +477,8 @@ func waitStatuses(ctx context.Context, t *testing.T, gh *githubapi.Server, apps 
 }
 
 // deliver posts a webhook delivery signed with secret and returns the
-// status code.
-func deliver(t *testing.T, secret, event, body string) int {
+// status code and the delivery id.
+func deliver(t *testing.T, secret, event, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, baseURL+"/webhook", strings.NewReader(body))
 	if err != nil {
@@ -472,14 +488,15 @@ func deliver(t *testing.T, secret, event, body string) int {
 	mac.Write([]byte(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", event)
-	req.Header.Set("X-GitHub-Delivery", randomHex(16))
+	id := randomHex(16)
+	req.Header.Set("X-GitHub-Delivery", id)
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, id
 }
 
 // readmeMetrics returns the metric names the README lists.
@@ -559,6 +576,7 @@ func checkTailAll(ctx context.Context, t *testing.T, dir string, env []string, c
 	if err != nil {
 		t.Fatalf("%s: %v\n%s%s", cmd, err, out, stderr)
 	}
+	t.Logf("%s:\n%s", cmd, out)
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if len(lines) != 5 {
 		t.Fatalf("%s printed %d lines, want 5:\n%s", cmd, len(lines), out)
@@ -598,6 +616,7 @@ func checkTailApply(ctx context.Context, t *testing.T, dir string, env []string,
 	if err != nil {
 		t.Fatalf("%s: %v\n%s%s", cmd, err, out, stderr)
 	}
+	t.Logf("%s:\n%s", cmd, out)
 	if strings.Count(out, "\n") != 1 {
 		t.Fatalf("%s printed %q, want one line", cmd, out)
 	}
