@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -297,22 +298,97 @@ func runInstall(t *testing.T, s *session, _ []string) {
 	s.dotcom = startGitHubDotCom(t, s.cleanup, gh, dir)
 }
 
-// runDemo: `make demo`, with the README's DEMO_ARGS=--once, plays the story
-// and exits 0 saying every step held.
+// runDemo: `make demo`, as written, plays the story, says every step held
+// and keeps running until Ctrl-C, then stops everything it started; with the
+// README's DEMO_ARGS=--once it plays the story and exits 0.
 func runDemo(t *testing.T, _ *session, cmds []string) {
+	demo := startBackground(t, repoRoot, makeEnv(), cmds[0])
+	const idle = "Press Ctrl-C to stop everything."
+	if !demo.waitOutput(idle, 20*time.Minute) {
+		t.Fatalf("%s did not reach %q:\n%s", cmds[0], idle, demo.logs())
+	}
+	out := demo.logs()
+	if !strings.Contains(out, "\nEvery step held.\n") {
+		t.Errorf("%s did not say \"Every step held.\":\n%s", cmds[0], out)
+	}
+	// What it printed to explore is there until Ctrl-C, and gone after.
+	addrs := demoAddresses(t, out)
+	for _, a := range addrs {
+		if !listening(a) {
+			t.Errorf("%s: nothing answers on %s, which it printed to explore", cmds[0], a)
+		}
+	}
+	// make reports the interrupt with a non-zero status, as in a terminal;
+	// what matters is that everything stops.
+	if err := demo.stop(); errors.Is(err, errStillRunning) {
+		t.Errorf("%s: %v", cmds[0], err)
+	}
+	if out := demo.logs(); !strings.Contains(out, "stopping promobot, the cluster and the local GitHub") {
+		t.Errorf("%s said nothing on Ctrl-C:\n%s", cmds[0], out)
+	}
+	for _, a := range addrs {
+		if listening(a) {
+			t.Errorf("%s left something listening on %s after Ctrl-C", cmds[0], a)
+		}
+	}
+
 	const args = " DEMO_ARGS=--once"
 	if !strings.Contains(readme.prose, "`"+cmds[0]+args+"`") {
 		t.Fatalf("the README does not document `%s%s`, which this test runs", cmds[0], args)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	out, _, err := runCommand(ctx, repoRoot, makeEnv(), cmds[0]+args)
+	out, stderr, err := runCommand(ctx, repoRoot, makeEnv(), cmds[0]+args)
 	if err != nil {
-		t.Fatalf("%s%s: %v\n%s", cmds[0], args, err, out)
+		t.Fatalf("%s%s: %v\n%s%s", cmds[0], args, err, out, stderr)
 	}
 	if !strings.Contains(out, "\nEvery step held.\n") {
 		t.Errorf("%s%s exited 0 without \"Every step held.\":\n%s", cmds[0], args, out)
 	}
+}
+
+var (
+	demoNATSRE       = regexp.MustCompile(`--nats-url nats://(\S+)`)
+	demoGitHubRE     = regexp.MustCompile(`the local GitHub:\s+http://([^/\s]+)/`)
+	demoKubeconfigRE = regexp.MustCompile(`--kubeconfig (\S+) get deployments`)
+	kubeServerRE     = regexp.MustCompile(`server: https://(\S+)`)
+)
+
+// demoAddresses returns the addresses of the event bus, the local GitHub
+// and the kube-apiserver the demo printed.
+func demoAddresses(t *testing.T, out string) []string {
+	t.Helper()
+	var addrs []string
+	for _, re := range []*regexp.Regexp{demoNATSRE, demoGitHubRE} {
+		m := re.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("the demo printed no %s:\n%s", re, out)
+		}
+		addrs = append(addrs, m[1])
+	}
+	m := demoKubeconfigRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the demo printed no kubeconfig:\n%s", out)
+	}
+	raw, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatalf("the demo's kubeconfig: %v", err)
+	}
+	sm := kubeServerRE.FindSubmatch(raw)
+	if sm == nil {
+		t.Fatalf("the demo's kubeconfig names no server:\n%s", raw)
+	}
+	return append(addrs, string(sm[1]))
+}
+
+// listening reports whether something accepts connections on addr.
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // runServe runs the README's serve command as written, from a directory
@@ -879,6 +955,8 @@ func startBackground(t *testing.T, dir string, env []string, command string) *ba
 	return b
 }
 
+var errStillRunning = errors.New("still running 40s after Ctrl-C")
+
 // stop sends SIGINT (Ctrl-C) to the process group and waits for the exit.
 func (b *background) stop() error {
 	_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGINT)
@@ -888,11 +966,27 @@ func (b *background) stop() error {
 	case <-time.After(40 * time.Second):
 		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 		<-b.exited
-		return errors.New("still running 40s after Ctrl-C")
+		return errStillRunning
 	}
 }
 
 func (b *background) logs() string { return b.out.String() }
+
+// waitOutput waits until the output holds s, the command exits or d passes.
+func (b *background) waitOutput(s string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !strings.Contains(b.logs(), s) {
+		select {
+		case <-b.exited:
+			return strings.Contains(b.logs(), s)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
 
 // waitReady waits until the serve command's /readyz answers 200.
 func waitReady(t *testing.T, b *background) {
