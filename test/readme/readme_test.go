@@ -234,7 +234,8 @@ func build(t *testing.T) {
 	buildOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
-		buildOnce.out, _, buildOnce.err = runCommand(ctx, repoRoot, makeEnv(), cmdBuild)
+		stdout, stderr, err := runCommand(ctx, repoRoot, makeEnv(), cmdBuild)
+		buildOnce.out, buildOnce.err = stdout+stderr, err
 	})
 	if buildOnce.err != nil {
 		t.Fatalf("%s: %v\n%s", cmdBuild, buildOnce.err, buildOnce.out)
