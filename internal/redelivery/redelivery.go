@@ -445,8 +445,6 @@ func Run(ctx context.Context, hooks Hooks, opts Options, interval time.Duration)
 	}
 	opts = opts.withDefaults()
 	log := opts.Logger
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
 		start := time.Now()
 		res, err := Sweep(ctx, hooks, opts)
@@ -464,8 +462,18 @@ func Run(ctx context.Context, hooks Hooks, opts Options, interval time.Duration)
 				log.Info("redelivery sweep", attrs...)
 			}
 		}
+		// A failure too recent to redeliver (or over this sweep's cap) is
+		// picked up once its grace has passed, not a whole interval later:
+		// a delivery missed just before promobot started, such as the
+		// installation itself, must not wait ten minutes.
+		next := interval
+		if res.Deferred > 0 && opts.Grace+time.Second < next {
+			next = opts.Grace + time.Second
+		}
+		t := time.NewTimer(next)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil
 		case <-t.C:
 		}

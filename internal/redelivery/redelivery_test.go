@@ -667,3 +667,26 @@ func TestRun(t *testing.T) {
 		t.Errorf("redelivery facts (-want +got):\n%s", diff)
 	}
 }
+
+// TestRunSweepsAgainAfterTheGrace: a failure too recent to redeliver at one
+// sweep is redelivered as soon as its grace has passed, not an interval
+// later (a delivery missed just before promobot started must not wait).
+func TestRunSweepsAgainAfterTheGrace(t *testing.T) {
+	f := newFixture(t)
+	guids := f.push(t, http.StatusServiceUnavailable, 2)
+	sent := len(f.rc.received())
+	opts := Options{Pace: time.Millisecond, Now: time.Now, Grace: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, f.hooks, opts, time.Hour) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for len(f.rc.received()) < sent+len(guids) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if diff := cmp.Diff(guids, f.rc.received()[sent:]); diff != "" {
+		t.Errorf("GUIDs redelivered after the grace, with an hour's interval (-want +got):\n%s", diff)
+	}
+}
