@@ -43,7 +43,11 @@ func (a *Applier) fact(ctx context.Context, repo Repo, kind, verb string, app gi
 		Path    string `json:"path,omitempty"`
 		Summary string `json:"summary"`
 	}{Outcome: o, Repo: repo.String(), Path: app.Path}
-	data.Summary = strings.TrimSpace(app.Name + " " + verb + " " + short(o.Commit) + ": " + firstNonEmpty(o.Error, o.Summary))
+	data.Summary = app.Name + " " + verb + " " + short(o.Commit)
+	if detail := firstNonEmpty(o.Error, o.Summary); detail != "" {
+		data.Summary += ": " + detail
+	}
+	data.Summary = strings.TrimSpace(data.Summary)
 	a.publish(ctx, repo, kind, verb, app.Name, data)
 }
 

@@ -52,6 +52,13 @@ func run(once bool, bin, fixture string) int {
 	} else {
 		fmt.Println("\nEvery step held.")
 	}
+	if once {
+		if err != nil {
+			return 1
+		}
+		fmt.Println("Run `make demo` (without --once) to keep everything running and explore it.")
+		return 0
+	}
 	kubectl, _ := filepath.Abs("bin/kubectl")
 	fmt.Printf(`
 Where to look:
@@ -61,12 +68,6 @@ Where to look:
   the local GitHub:   %s (API), App id %d
   promobot's log:     %s
 `, kubectl, env.Cluster.Kubeconfig, bin, env.NATSURL, env.GitHub.RepoPath(story.Owner, story.Repo), env.GitHub.URL(), env.GitHub.AppID(), filepath.Join(dir, "promobot.log"))
-	if once {
-		if err != nil {
-			return 1
-		}
-		return 0
-	}
 	fmt.Println("\npromobot keeps running for exploration. Press Ctrl-C to stop everything.")
 	<-ctx.Done()
 	fmt.Println("\nstopping promobot, the cluster and the local GitHub ...")
