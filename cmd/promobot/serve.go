@@ -96,7 +96,7 @@ deployments with --roles; replicas of a role share its work.`,
 	fl.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", `address where the embedded NATS server accepts clients ("" for in-process only)`)
 	fl.StringVar(&f.natsURL, "nats-url", "", "external NATS server or cluster URL(s), comma-separated; nothing is embedded when set")
 	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file for --nats-url")
-	fl.IntVar(&f.natsReplicas, "nats-replicas", 0, "replicas of promobot's streams and buckets (default 1 embedded, 3 external)")
+	fl.IntVar(&f.natsReplicas, "nats-replicas", 0, "replicas of promobot's streams and buckets (default 3 on a NATS cluster, else 1)")
 	fl.BoolVar(&f.natsSyncAlways, "nats-sync-always", false, "embedded NATS fsyncs every write, so an acknowledged delivery survives power loss (slower)")
 	fl.StringSliceVar(&f.roles, "roles", allRoles, "roles to run in this process: webhook, applier, promoter")
 	fl.StringArrayVar(&f.webhookSecrets, "webhook-secret-file", nil, "file holding the webhook secret(s), one per line (repeatable)")
@@ -154,7 +154,6 @@ func connectBus(ctx context.Context, f *serveFlags, log *slog.Logger) (*events.B
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("event bus reconnected", "url", c.ConnectedUrlRedacted()) }),
 	}
 	if f.natsURL != "" {
-		opts.Replicas = 3
 		if f.natsCreds != "" {
 			natsOpts = append(natsOpts, nats.UserCredentials(f.natsCreds))
 		}
@@ -164,7 +163,13 @@ func connectBus(ctx context.Context, f *serveFlags, log *slog.Logger) (*events.B
 		}
 		nc = c
 		cleanup = append(cleanup, func() { _ = nc.Drain() })
-		log.Info("connected to external NATS", "url", nc.ConnectedUrlRedacted())
+		// Three replicas survive the loss of a node; a single server (or
+		// another promobot's embedded one) can only hold one.
+		opts.Replicas = 1
+		if nc.ConnectedClusterName() != "" {
+			opts.Replicas = 3
+		}
+		log.Info("connected to external NATS", "url", nc.ConnectedUrlRedacted(), "cluster", nc.ConnectedClusterName())
 	} else {
 		if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
 			return nil, nil, fmt.Errorf("data dir %s: %w", f.dataDir, err)
