@@ -15,6 +15,7 @@ import (
 // addLocalCommands adds the commands that work on a local checkout.
 func addLocalCommands(root *cobra.Command) {
 	root.AddCommand(newRenderCommand(), newSyncCommand())
+	root.AddCommand(newSetupCommand())
 	addPromoteCommands(root)
 }
 

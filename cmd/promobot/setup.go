@@ -1,0 +1,416 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gh "github.com/google/go-github/v60/github"
+	"github.com/spf13/cobra"
+)
+
+// appPermissions are the repository permissions promobot's App asks for; the
+// README's "Install the GitHub App" table lists the same.
+var appPermissions = map[string]string{
+	"contents":      "write",
+	"pull_requests": "write",
+	"issues":        "write",
+	"statuses":      "write",
+	"deployments":   "write",
+	"metadata":      "read",
+}
+
+// appEvents are the webhook events promobot's App subscribes to
+// (installation events are always sent).
+var appEvents = []string{"push", "pull_request", "issue_comment"}
+
+// appHomepage is the App's homepage on its GitHub settings page.
+const appHomepage = "https://github.com/promobot/promobot"
+
+// Files "promobot setup" writes under --out.
+const (
+	setupAppIDFile         = "app-id"
+	setupPrivateKeyFile    = "app.private-key.pem"
+	setupWebhookSecretFile = "webhook-secret.txt"
+)
+
+type setupFlags struct {
+	webhookURL string
+	org        string
+	name       string
+	webURL     string
+	githubURL  string
+	listen     string
+	out        string
+	open       bool
+	timeout    time.Duration
+}
+
+// appManifest is a GitHub App manifest
+// (https://docs.github.com/apps/sharing-github-apps/registering-a-github-app-from-a-manifest).
+type appManifest struct {
+	Name               string            `json:"name"`
+	URL                string            `json:"url"`
+	HookAttributes     hookAttributes    `json:"hook_attributes"`
+	RedirectURL        string            `json:"redirect_url"`
+	Public             bool              `json:"public"`
+	DefaultPermissions map[string]string `json:"default_permissions"`
+	DefaultEvents      []string          `json:"default_events"`
+}
+
+type hookAttributes struct {
+	URL    string `json:"url"`
+	Active bool   `json:"active"`
+}
+
+func newSetupCommand() *cobra.Command {
+	f := &setupFlags{}
+	cmd := &cobra.Command{
+		Use:   "setup --webhook-url URL",
+		Short: "Register promobot's GitHub App from a local page (the App manifest flow)",
+		Long: `Register the GitHub App promobot runs as, with the permissions and events it needs,
+without filling in GitHub's form by hand.
+
+setup serves a page on --listen with one button. Open it in a browser signed in to
+GitHub, press the button and confirm on GitHub: GitHub creates the App and sends the
+browser back to setup, which exchanges the one-time code for the App's credentials
+and writes them under --out:
+
+  app-id               the App id
+  app.private-key.pem  the App's private key (mode 0600)
+  webhook-secret.txt   the webhook secret (mode 0600)
+
+The key and the secret are never printed. setup then prints how to install the App
+and start "promobot serve", and exits. It refuses to overwrite existing files.`,
+		Example: `  promobot setup --webhook-url https://promobot.example.com/webhook
+  promobot setup --org my-org --webhook-url https://promobot.example.com/webhook --out /etc/promobot
+  # GitHub Enterprise Server
+  promobot setup --github-web-url https://ghe.example.com --webhook-url https://promobot.example.com/webhook`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("github-url") && strings.TrimSuffix(f.webURL, "/") != "https://github.com" {
+				f.githubURL = strings.TrimSuffix(f.webURL, "/") + "/api/v3/"
+			}
+			return runSetup(cmd.Context(), f, cmd.OutOrStdout())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.webhookURL, "webhook-url", "", "where GitHub sends the App's webhooks: promobot serve's /webhook, reachable from GitHub (required)")
+	fl.StringVar(&f.org, "org", "", "register the App under this organization instead of your user account")
+	fl.StringVar(&f.name, "name", "promobot", "the App's name (unique on GitHub)")
+	fl.StringVar(&f.webURL, "github-web-url", "https://github.com", "GitHub's web address (GitHub Enterprise Server: https://HOST)")
+	fl.StringVar(&f.githubURL, "github-url", "https://api.github.com/", "GitHub REST API base URL (default for --github-web-url https://HOST: https://HOST/api/v3/)")
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8765", "address of the local setup page")
+	fl.StringVar(&f.out, "out", ".", "directory for app-id, app.private-key.pem and webhook-secret.txt")
+	fl.BoolVar(&f.open, "open", false, "open the setup page in the default browser")
+	fl.DurationVar(&f.timeout, "timeout", 15*time.Minute, "give up if no App is registered within this time")
+	return cmd
+}
+
+func (f *setupFlags) validate() error {
+	if f.webhookURL == "" {
+		return errors.New("--webhook-url is required: where GitHub sends deliveries, e.g. https://promobot.example.com/webhook")
+	}
+	u, err := url.Parse(f.webhookURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("--webhook-url %q: want an absolute http(s) URL", f.webhookURL)
+	}
+	if !strings.HasSuffix(u.Path, "/webhook") {
+		return fmt.Errorf("--webhook-url %q: want promobot serve's /webhook path", f.webhookURL)
+	}
+	if strings.TrimSpace(f.name) == "" {
+		return errors.New("--name: the App needs a name")
+	}
+	w, err := url.Parse(f.webURL)
+	if err != nil || (w.Scheme != "https" && w.Scheme != "http") || w.Host == "" {
+		return fmt.Errorf("--github-web-url %q: want an absolute http(s) URL", f.webURL)
+	}
+	if f.timeout <= 0 {
+		return fmt.Errorf("--timeout %s: want a positive duration", f.timeout)
+	}
+	for _, name := range []string{setupAppIDFile, setupPrivateKeyFile, setupWebhookSecretFile} {
+		p := filepath.Join(f.out, name)
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("%s already exists; move it away or choose another --out", p)
+		}
+	}
+	return nil
+}
+
+// formAction is where the browser posts the manifest: GitHub's "new App"
+// page for the user or the organization.
+func (f *setupFlags) formAction(state string) string {
+	base := strings.TrimSuffix(f.webURL, "/")
+	p := "/settings/apps/new"
+	if f.org != "" {
+		p = "/organizations/" + url.PathEscape(f.org) + p
+	}
+	return base + p + "?state=" + url.QueryEscape(state)
+}
+
+// apiClient is an unauthenticated client for the manifest conversion (the
+// one-time code is the credential).
+func (f *setupFlags) apiClient() (*gh.Client, error) {
+	c := gh.NewClient(&http.Client{Timeout: 30 * time.Second})
+	if strings.TrimSuffix(f.githubURL, "/") == "https://api.github.com" {
+		return c, nil
+	}
+	c, err := c.WithEnterpriseURLs(f.githubURL, f.githubURL)
+	if err != nil {
+		return nil, fmt.Errorf("--github-url %q: %w", f.githubURL, err)
+	}
+	return c, nil
+}
+
+var setupPage = template.Must(template.New("setup").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>promobot setup</title></head>
+<body>
+<h1>Register {{.Name}} on GitHub</h1>
+<p>This creates a private GitHub App {{if .Org}}owned by the organization <b>{{.Org}}</b>{{else}}owned by your GitHub account{{end}},
+sending webhooks to <code>{{.WebhookURL}}</code>, with these permissions: {{range $k, $v := .Permissions}}<code>{{$k}}: {{$v}}</code> {{end}}
+and these events: {{range .Events}}<code>{{.}}</code> {{end}}.</p>
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="manifest" value="{{.Manifest}}">
+<button type="submit">Register the GitHub App</button>
+</form>
+</body>
+</html>
+`))
+
+var setupDonePage = template.Must(template.New("done").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>promobot setup</title></head>
+<body>
+{{if .Err}}<h1>Registration failed</h1>
+<p>{{.Err}}</p>
+<p>See the terminal running promobot setup.</p>
+{{else}}<h1>Registered {{.Name}} (App id {{.ID}})</h1>
+<p>The credentials are saved. Next, <a href="{{.InstallURL}}">install the App</a> on your GitOps repository,
+then return to the terminal for how to start promobot.</p>
+{{end}}</body>
+</html>
+`))
+
+// setupResult is what the callback hands back to runSetup.
+type setupResult struct {
+	cfg     *gh.AppConfig
+	written []string
+	err     error
+}
+
+func runSetup(ctx context.Context, f *setupFlags, out io.Writer) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	client, err := f.apiClient()
+	if err != nil {
+		return err
+	}
+	state, err := randomState()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("setup page listen %s: %w", f.listen, err)
+	}
+	pageURL := "http://" + ln.Addr().String()
+	manifest, err := json.Marshal(appManifest{
+		Name:               f.name,
+		URL:                appHomepage,
+		HookAttributes:     hookAttributes{URL: f.webhookURL, Active: true},
+		RedirectURL:        pageURL + "/callback",
+		Public:             false,
+		DefaultPermissions: appPermissions,
+		DefaultEvents:      appEvents,
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("app manifest encode: %w", err)
+	}
+
+	results := make(chan setupResult, 1)
+	var once sync.Once
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		setupHeaders(w)
+		_ = setupPage.Execute(w, map[string]any{
+			"Name": f.name, "Org": f.org, "WebhookURL": f.webhookURL,
+			"Permissions": appPermissions, "Events": appEvents,
+			"Action": template.URL(f.formAction(state)), "Manifest": string(manifest),
+		})
+	})
+	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
+		setupHeaders(w)
+		q := r.URL.Query()
+		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
+			http.Error(w, "state does not match this setup page; start again from "+pageURL, http.StatusBadRequest)
+			return
+		}
+		code := q.Get("code")
+		if code == "" {
+			http.Error(w, "no code: GitHub did not register the App", http.StatusBadRequest)
+			return
+		}
+		handled := false
+		once.Do(func() {
+			handled = true
+			var written []string
+			cfg, _, err := client.Apps.CompleteAppManifest(r.Context(), code)
+			if err == nil {
+				if written, err = writeAppCredentials(f.out, cfg); err != nil {
+					err = fmt.Errorf("GitHub App %q (id %d) was registered but its credentials were not saved, so delete it on %s and run promobot setup again: %w",
+						cfg.GetName(), cfg.GetID(), cfg.GetHTMLURL(), err)
+				}
+			} else {
+				err = fmt.Errorf("app manifest conversion: %w", err)
+			}
+			data := map[string]any{"Err": err}
+			if err == nil {
+				data["Name"], data["ID"] = cfg.GetName(), cfg.GetID()
+				data["InstallURL"] = template.URL(strings.TrimSuffix(cfg.GetHTMLURL(), "/") + "/installations/new")
+			} else {
+				w.WriteHeader(http.StatusBadGateway)
+			}
+			_ = setupDonePage.Execute(w, data)
+			results <- setupResult{cfg: cfg, written: written, err: err}
+		})
+		if !handled {
+			http.Error(w, "this setup page has already registered an App", http.StatusGone)
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	fmt.Fprintf(out, "open %s in a browser signed in to GitHub and press the button to register the App\n", pageURL)
+	if f.open {
+		if err := openBrowser(pageURL); err != nil {
+			fmt.Fprintf(out, "could not open a browser (%v); open %s yourself\n", err, pageURL)
+		}
+	}
+
+	timer := time.NewTimer(f.timeout)
+	defer timer.Stop()
+	var res setupResult
+	select {
+	case res = <-results:
+	case <-timer.C:
+		return fmt.Errorf("no App was registered within %s (--timeout); run promobot setup again", f.timeout)
+	case <-ctx.Done():
+		return fmt.Errorf("setup interrupted before an App was registered: %w", ctx.Err())
+	}
+	if res.err != nil {
+		return res.err
+	}
+	cfg := res.cfg
+	id := strconv.FormatInt(cfg.GetID(), 10)
+	keyPath := filepath.Join(f.out, setupPrivateKeyFile)
+	secretPath := filepath.Join(f.out, setupWebhookSecretFile)
+	serve := "promobot serve --app-id " + id + " --private-key-file " + keyPath + " --webhook-secret-file " + secretPath
+	if strings.TrimSuffix(f.githubURL, "/") != "https://api.github.com" {
+		serve += " --github-url " + f.githubURL
+	}
+	fmt.Fprintf(out, "registered GitHub App %q (id %s): %s\n", cfg.GetName(), id, cfg.GetHTMLURL())
+	fmt.Fprintf(out, "wrote %s\n", strings.Join(res.written, ", "))
+	if cfg.GetWebhookSecret() == "" {
+		fmt.Fprintf(out, "GitHub returned no webhook secret: set one on the App's settings page and save it in %s\n", secretPath)
+	}
+	fmt.Fprintf(out, "next:\n  1. install the App on your GitOps repository: %s/installations/new\n", strings.TrimSuffix(cfg.GetHTMLURL(), "/"))
+	fmt.Fprintf(out, "  2. run %s\n", serve)
+	return nil
+}
+
+// setupHeaders keeps the local pages out of frames and caches.
+func setupHeaders(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+}
+
+// writeAppCredentials writes the App id, private key and webhook secret
+// under dir, the secrets with mode 0600, and returns the paths written. It
+// never overwrites a file.
+func writeAppCredentials(dir string, cfg *gh.AppConfig) ([]string, error) {
+	if cfg.GetID() == 0 || cfg.GetPEM() == "" {
+		return nil, errors.New("app manifest conversion: GitHub returned no App id or private key")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("credentials directory %s: %w", dir, err)
+	}
+	files := []struct {
+		name string
+		data string
+		mode os.FileMode
+	}{
+		{setupAppIDFile, strconv.FormatInt(cfg.GetID(), 10) + "\n", 0o644},
+		{setupPrivateKeyFile, cfg.GetPEM(), 0o600},
+		{setupWebhookSecretFile, cfg.GetWebhookSecret() + "\n", 0o600},
+	}
+	var written []string
+	for _, fl := range files {
+		if fl.name == setupWebhookSecretFile && cfg.GetWebhookSecret() == "" {
+			continue
+		}
+		p := filepath.Join(dir, fl.name)
+		fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fl.mode)
+		if err != nil {
+			return written, fmt.Errorf("credentials file %s: %w", p, err)
+		}
+		_, werr := fh.WriteString(fl.data)
+		cerr := fh.Close()
+		if err := errors.Join(werr, cerr); err != nil {
+			return written, fmt.Errorf("credentials file %s write: %w", p, err)
+		}
+		written = append(written, p)
+	}
+	return written, nil
+}
+
+func randomState() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("setup state: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// openBrowser asks the desktop to open u.
+func openBrowser(u string) error {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", u)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", u)
+	default:
+		cmd = exec.Command("xdg-open", u)
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
