@@ -1,0 +1,359 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/google/go-cmp/cmp"
+	gh "github.com/google/go-github/v60/github"
+
+	"github.com/promobot/promobot/test/githubapi"
+)
+
+// lockedBuffer is a bytes.Buffer the command writes while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+const (
+	setupTestSecret = "whsec-from-local-github"
+	setupTestHook   = "https://promobot.example.com/webhook"
+)
+
+func startLocalGitHub(t *testing.T) *githubapi.Server {
+	t.Helper()
+	srv, err := githubapi.New(githubapi.Options{Dir: filepath.Join(t.TempDir(), "github"), WebhookSecret: setupTestSecret, AppID: 4242})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// setupRun is "promobot setup" running in-process.
+type setupRun struct {
+	page   string
+	stdout *lockedBuffer
+	stderr *lockedBuffer
+	done   chan error
+}
+
+func startSetup(t *testing.T, srv *githubapi.Server, args ...string) *setupRun {
+	t.Helper()
+	addr := freePort(t)
+	r := &setupRun{page: "http://" + addr, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	root := newRootCommand()
+	root.SetOut(r.stdout)
+	root.SetErr(r.stderr)
+	root.SetArgs(append([]string{"setup", "--listen", addr, "--github-web-url", srv.WebURL(), "--github-url", srv.URL()}, args...))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { r.done <- root.ExecuteContext(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := get(t, r.page+"/"); code == http.StatusOK {
+			return r
+		}
+		select {
+		case err := <-r.done:
+			t.Fatalf("setup exited early: %v\n%s", err, r.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the setup page never answered: %s", r.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *setupRun) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("setup did not exit")
+		return nil
+	}
+}
+
+var (
+	formActionRE   = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
+	formManifestRE = regexp.MustCompile(`<input type="hidden" name="manifest" value="([^"]*)">`)
+)
+
+// setupForm reads the local page as a browser would: the form's action and
+// its hidden manifest.
+func setupForm(t *testing.T, page string) (action *url.URL, manifest string) {
+	t.Helper()
+	code, body := get(t, page+"/")
+	a, m := formActionRE.FindStringSubmatch(body), formManifestRE.FindStringSubmatch(body)
+	if code != http.StatusOK || a == nil || m == nil {
+		t.Fatalf("setup page %d without a manifest form:\n%s", code, body)
+	}
+	action, err := url.Parse(html.UnescapeString(a[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return action, html.UnescapeString(m[1])
+}
+
+func TestSetupRegistersApp(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantAction string
+	}{
+		{"user", nil, "/settings/apps/new"},
+		{"organization", []string{"--org", "acme"}, "/organizations/acme/settings/apps/new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startLocalGitHub(t)
+			out := filepath.Join(t.TempDir(), "creds")
+			r := startSetup(t, srv, append([]string{"--webhook-url", setupTestHook, "--name", "promobot-test", "--out", out}, tt.args...)...)
+
+			action, manifest := setupForm(t, r.page)
+			if got := action.Scheme + "://" + action.Host + action.Path; got != srv.WebURL()+tt.wantAction {
+				t.Errorf("form action %s, want %s", got, srv.WebURL()+tt.wantAction)
+			}
+			state := action.Query().Get("state")
+			if len(state) < 32 {
+				t.Errorf("state %q is not a long random value", state)
+			}
+			var gotManifest map[string]any
+			if err := json.Unmarshal([]byte(manifest), &gotManifest); err != nil {
+				t.Fatalf("manifest %q: %v", manifest, err)
+			}
+			wantManifest := map[string]any{
+				"name":            "promobot-test",
+				"url":             appHomepage,
+				"hook_attributes": map[string]any{"url": setupTestHook, "active": true},
+				"redirect_url":    r.page + "/callback",
+				"public":          false,
+				"default_permissions": map[string]any{"contents": "write", "pull_requests": "write", "issues": "write",
+					"statuses": "write", "deployments": "write", "metadata": "read"},
+				"default_events": []any{"push", "pull_request", "issue_comment"},
+			}
+			if diff := cmp.Diff(wantManifest, gotManifest); diff != "" {
+				t.Errorf("manifest (-want +got):\n%s", diff)
+			}
+
+			// A callback that is not from this page's form is refused, and
+			// setup keeps waiting.
+			code, body := get(t, r.page+"/callback?code=stolen&state=wrong")
+			if code != http.StatusBadRequest || !strings.Contains(body, "state does not match") {
+				t.Errorf("wrong state: %d %q", code, body)
+			}
+
+			// The browser posts the manifest to GitHub, which redirects it
+			// back to the callback.
+			resp, err := http.PostForm(action.String(), url.Values{"manifest": {manifest}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "Registered promobot-test (App id 4242)") ||
+				!strings.Contains(string(page), `href="`+srv.WebURL()+`/apps/promobot/installations/new"`) {
+				t.Errorf("callback page %d:\n%s", resp.StatusCode, page)
+			}
+			if err := r.wait(t); err != nil {
+				t.Fatalf("setup: %v\n%s", err, r.stderr.String())
+			}
+
+			keyPath, secretPath := filepath.Join(out, "app.private-key.pem"), filepath.Join(out, "webhook-secret.txt")
+			wantOut := "open " + r.page + " in a browser signed in to GitHub and press the button to register the App\n" +
+				`registered GitHub App "promobot-test" (id 4242): ` + srv.WebURL() + "/apps/promobot\n" +
+				"wrote " + filepath.Join(out, "app-id") + ", " + keyPath + ", " + secretPath + "\n" +
+				"next:\n  1. install the App on your GitOps repository: " + srv.WebURL() + "/apps/promobot/installations/new\n" +
+				"  2. run promobot serve --app-id 4242 --private-key-file " + keyPath + " --webhook-secret-file " + secretPath +
+				" --github-url " + srv.URL() + "\n"
+			if diff := cmp.Diff(wantOut, r.stdout.String()); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+
+			files := map[string]string{}
+			modes := map[string]os.FileMode{}
+			for _, name := range []string{"app-id", "app.private-key.pem", "webhook-secret.txt"} {
+				b, err := os.ReadFile(filepath.Join(out, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, _ := os.Stat(filepath.Join(out, name))
+				files[name], modes[name] = string(b), st.Mode().Perm()
+			}
+			wantFiles := map[string]string{"app-id": "4242\n", "app.private-key.pem": string(srv.AppPrivateKeyPEM()), "webhook-secret.txt": setupTestSecret + "\n"}
+			if diff := cmp.Diff(wantFiles, files); diff != "" {
+				t.Errorf("files (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(map[string]os.FileMode{"app-id": 0o644, "app.private-key.pem": 0o600, "webhook-secret.txt": 0o600}, modes); diff != "" {
+				t.Errorf("file modes (-want +got):\n%s", diff)
+			}
+			for _, secret := range []string{setupTestSecret, "PRIVATE KEY"} {
+				if strings.Contains(r.stdout.String()+r.stderr.String(), secret) {
+					t.Errorf("setup printed %q", secret)
+				}
+			}
+
+			// The saved key authenticates as the App.
+			tr, err := ghinstallation.NewAppsTransportKeyFromFile(http.DefaultTransport, 4242, keyPath)
+			if err != nil {
+				t.Fatalf("saved private key: %v", err)
+			}
+			tr.BaseURL = strings.TrimSuffix(srv.URL(), "/")
+			client, err := gh.NewClient(&http.Client{Transport: tr}).WithEnterpriseURLs(srv.URL(), srv.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			app, _, err := client.Apps.Get(context.Background(), "")
+			if err != nil || app.GetID() != 4242 {
+				t.Errorf("GET /app with the saved key: id %d, %v", app.GetID(), err)
+			}
+		})
+	}
+}
+
+func TestSetupConversionFailure(t *testing.T) {
+	srv := startLocalGitHub(t)
+	out := t.TempDir()
+	r := startSetup(t, srv, "--webhook-url", setupTestHook, "--out", out)
+	action, _ := setupForm(t, r.page)
+	// A code GitHub never issued (or one already used) is refused by GitHub.
+	code, body := get(t, r.page+"/callback?code=0123456789abcdef&state="+action.Query().Get("state"))
+	if code != http.StatusBadGateway || !strings.Contains(body, "Registration failed") {
+		t.Errorf("callback %d:\n%s", code, body)
+	}
+	err := r.wait(t)
+	if err == nil || !strings.Contains(err.Error(), "app manifest conversion") || !strings.Contains(err.Error(), "404") {
+		t.Errorf("err = %v, want the failed conversion", err)
+	}
+	if !strings.Contains(r.stderr.String(), "promobot setup: app manifest conversion") {
+		t.Errorf("stderr %q does not explain the error", r.stderr.String())
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("files written after a failed conversion: %v", entries)
+	}
+}
+
+func TestSetupTimesOut(t *testing.T) {
+	srv := startLocalGitHub(t)
+	r := startSetup(t, srv, "--webhook-url", setupTestHook, "--out", t.TempDir(), "--timeout", "1s")
+	err := r.wait(t)
+	if err == nil || !strings.Contains(err.Error(), "no App was registered within 1s") {
+		t.Errorf("err = %v, want a timeout", err)
+	}
+}
+
+func TestSetupRefusesBadFlags(t *testing.T) {
+	existing := t.TempDir()
+	if err := os.WriteFile(filepath.Join(existing, "app.private-key.pem"), []byte("old key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no webhook url", nil, "--webhook-url is required"},
+		{"webhook url not absolute", []string{"--webhook-url", "promobot.example.com/webhook"}, "want an absolute http(s) URL"},
+		{"webhook url without /webhook", []string{"--webhook-url", "https://promobot.example.com/hooks"}, "want promobot serve's /webhook path"},
+		{"credentials exist", []string{"--webhook-url", setupTestHook, "--out", existing}, filepath.Join(existing, "app.private-key.pem") + " already exists"},
+		{"zero timeout", []string{"--webhook-url", setupTestHook, "--timeout", "0s"}, "--timeout 0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := newRootCommand()
+			var stderr bytes.Buffer
+			root.SetErr(&stderr)
+			root.SetOut(io.Discard)
+			root.SetArgs(append([]string{"setup", "--listen", "127.0.0.1:0", "--out", t.TempDir()}, tt.args...))
+			err := root.ExecuteContext(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr %q does not explain the error", stderr.String())
+			}
+		})
+	}
+	if b, _ := os.ReadFile(filepath.Join(existing, "app.private-key.pem")); string(b) != "old key" {
+		t.Errorf("an existing private key was changed: %q", b)
+	}
+}
+
+// TestSetupManifestMatchesREADME: the permissions and events the App
+// manifest asks for are the ones the README's "Install the GitHub App"
+// table lists.
+func TestSetupManifestMatchesREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(setting string) []string {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "| "+setting+" | "); ok {
+				v = strings.TrimSuffix(strings.TrimSpace(v), "|")
+				var items []string
+				for _, it := range strings.Split(v, "·") {
+					it, _, _ = strings.Cut(it, "(")
+					items = append(items, strings.TrimSpace(it))
+				}
+				return items
+			}
+		}
+		t.Fatalf("README.md has no %q row", setting)
+		return nil
+	}
+	// The README uses GitHub's form labels; the manifest uses API names.
+	permName := map[string]string{"Contents": "contents", "Pull requests": "pull_requests", "Issues": "issues",
+		"Commit statuses": "statuses", "Deployments": "deployments", "Metadata": "metadata", "Checks": "checks"}
+	access := map[string]string{"read & write": "write", "read": "read"}
+	readmePerms := map[string]string{}
+	for _, it := range row("Repository permissions") {
+		label, level, _ := strings.Cut(it, ": ")
+		if permName[label] == "" || access[level] == "" {
+			t.Fatalf("README permission %q: unknown label or access", it)
+		}
+		readmePerms[permName[label]] = access[level]
+	}
+	if diff := cmp.Diff(readmePerms, appPermissions); diff != "" {
+		t.Errorf("manifest permissions vs README (-readme +manifest):\n%s", diff)
+	}
+	var readmeEvents []string
+	for _, it := range row("Subscribe to events") {
+		readmeEvents = append(readmeEvents, strings.ReplaceAll(strings.ToLower(it), " ", "_"))
+	}
+	if diff := cmp.Diff(readmeEvents, appEvents); diff != "" {
+		t.Errorf("manifest events vs README (-readme +manifest):\n%s", diff)
+	}
+}
