@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -133,28 +134,37 @@ func saClient(t *testing.T, ctx context.Context, n names, sa string) kubernetes.
 }
 
 // checkAccess asks the API server, as each ServiceAccount, what it may do.
+// The authorizer learns of the chart's new bindings through an informer a
+// moment after they are created, so a mismatch is asked again for a few
+// seconds before it counts.
 func checkAccess(t *testing.T, ctx context.Context, n names, want []access) {
 	t.Helper()
 	clients := map[string]kubernetes.Interface{}
-	var wantLines, gotLines []string
-	for _, a := range want {
-		c, ok := clients[a.sa]
-		if !ok {
-			c = saClient(t, ctx, n, a.sa)
-			clients[a.sa] = c
+	var diff string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var wantLines, gotLines []string
+		for _, a := range want {
+			c, ok := clients[a.sa]
+			if !ok {
+				c = saClient(t, ctx, n, a.sa)
+				clients[a.sa] = c
+			}
+			r, err := c.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+				Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: a.attributes()},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatalf("%s: access review: %v", a.sa, err)
+			}
+			got := a
+			got.allowed = r.Status.Allowed
+			wantLines = append(wantLines, a.String())
+			gotLines = append(gotLines, got.String())
 		}
-		r, err := c.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: a.attributes()},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("%s: access review: %v", a.sa, err)
+		if diff = cmp.Diff(wantLines, gotLines); diff == "" || time.Now().After(deadline) {
+			break
 		}
-		got := a
-		got.allowed = r.Status.Allowed
-		wantLines = append(wantLines, a.String())
-		gotLines = append(gotLines, got.String())
 	}
-	if diff := cmp.Diff(wantLines, gotLines); diff != "" {
+	if diff != "" {
 		t.Errorf("RBAC (-want +got):\n%s", diff)
 	}
 }

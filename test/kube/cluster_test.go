@@ -279,7 +279,15 @@ func TestRBACIsEnforced(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	after := []string{listConfigMaps(alice), listConfigMaps(bot)}
+	// The authorizer learns of new bindings through an informer, a few
+	// milliseconds after the create returns: wait for it as a client would.
+	var after []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		after = []string{listConfigMaps(alice), listConfigMaps(bot)}
+		if (after[0] == "allowed" && after[1] == "allowed") || time.Now().After(deadline) {
+			break
+		}
+	}
 
 	_, err = alice.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
 	createByAlice := "allowed"
