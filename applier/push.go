@@ -95,7 +95,7 @@ func (a *Applier) handlePush(ctx context.Context, d events.Delivery) error {
 		}
 	}
 	target := Target{
-		Repo: repo, Commit: p.After,
+		Repo: repo, Commit: p.After, Branch: p.Repository.DefaultBranch,
 		RepoURLs: []string{p.Repository.HTMLURL, p.Repository.CloneURL, p.Repository.SSHURL},
 	}
 	if !full {
@@ -169,6 +169,9 @@ type Target struct {
 	// Cluster limits the sync to apps whose destination is this server or
 	// name; empty means all.
 	Cluster string
+	// Branch is the default branch Commit is on. Apps whose targetRevision
+	// names another revision are not applied from it.
+	Branch string
 }
 
 // SyncHead syncs t at the head of the repository's default branch (t.Commit
@@ -183,7 +186,7 @@ func (a *Applier) SyncHead(ctx context.Context, gh GitHub, t Target, progress Pr
 	if err != nil {
 		return nil, errorf(t.Repo.String(), err)
 	}
-	t.Commit, t.RepoURLs = sha, []string{info.HTMLURL, info.CloneURL, info.SSHURL}
+	t.Commit, t.Branch, t.RepoURLs = sha, info.DefaultBranch, []string{info.HTMLURL, info.CloneURL, info.SSHURL}
 	return a.Sync(ctx, gh, t, progress)
 }
 
@@ -221,6 +224,7 @@ func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progre
 		}
 	}
 	apps = filterApps(apps, t)
+	apps = a.tracking(apps, t)
 	// Apps are independent (each holds its own lease), so they sync side by
 	// side; outcomes keep the apps' order.
 	outs := make([]Outcome, len(apps))
@@ -245,6 +249,33 @@ func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progre
 	}
 	wg.Wait()
 	return outs, nil
+}
+
+// tracking keeps the apps that follow the default branch: an empty
+// targetRevision, HEAD, or the branch's name (as Argo CD resolves them).
+// Apps pinned to another branch, a tag or a commit are left alone, with a
+// log line saying so: promobot applies the default branch only.
+func (a *Applier) tracking(apps []gitops.App, t Target) []gitops.App {
+	var out []gitops.App
+	for _, app := range apps {
+		if followsBranch(app.TargetRevision, t.Branch) {
+			out = append(out, app)
+			continue
+		}
+		a.log.Info("app skipped: its targetRevision is not the default branch", "repo", t.Repo.String(), "app", app.Name,
+			"target_revision", app.TargetRevision, "branch", t.Branch)
+	}
+	return out
+}
+
+// followsBranch reports whether an Application's targetRevision resolves
+// to branch.
+func followsBranch(rev, branch string) bool {
+	switch rev {
+	case "", "HEAD", branch, "refs/heads/" + branch:
+		return true
+	}
+	return branch == ""
 }
 
 func filterApps(apps []gitops.App, t Target) []gitops.App {

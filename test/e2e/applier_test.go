@@ -407,3 +407,26 @@ func TestSyncRebuildsAnEmptyCluster(t *testing.T) {
 		t.Errorf("sync of an uninstalled repository: %v\n%s", err, out)
 	}
 }
+
+// TestAppsPinnedToAnotherRevisionAreNotApplied: an Application whose
+// targetRevision is a tag is not applied from the default branch.
+func TestAppsPinnedToAnotherRevisionAreNotApplied(t *testing.T) {
+	pinned := strings.NewReplacer("my-api-service-production", "my-api-service-pinned", "targetRevision: main", "targetRevision: v0.9.0", "namespace: production", "namespace: pinned").
+		Replace(readFixture(t, "apps/my-api-service-production.yaml"))
+	if !strings.Contains(pinned, "targetRevision: v0.9.0") {
+		t.Fatal("fixture Application has no targetRevision: main")
+	}
+	s := startStack(t, stackOptions{files: map[string]string{"apps/my-api-service-pinned.yaml": pinned}})
+	s.waitInitialSync()
+	eventually(t, 30*time.Second, "the install sync to finish", func() (bool, string) {
+		n := len(s.facts("promobot.apply.completed.>"))
+		return n >= 3, fmt.Sprintf("%d applies completed", n)
+	})
+	time.Sleep(time.Second)
+	if n := len(s.facts("promobot.apply.requested.>")); n != 3 {
+		t.Errorf("%d applies requested at install, want 3 (the pinned app is not one)", n)
+	}
+	if _, err := deployment(s.home.Client, "pinned", api); !apierrors.IsNotFound(err) {
+		t.Errorf("the pinned app was applied from main: %v", err)
+	}
+}
