@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/webhook"
 )
 
 // Options configure an Applier.
@@ -155,8 +156,7 @@ func (a *Applier) Run(ctx context.Context) error {
 
 // handle dispatches one delivery.
 func (a *Applier) handle(ctx context.Context, d events.Delivery) error {
-	name, _ := d.Event.Extensions()["githubevent"].(string)
-	switch name {
+	switch webhook.EventName(d.Event) {
 	case "push":
 		return a.handlePush(ctx, d)
 	case "installation", "installation_repositories":

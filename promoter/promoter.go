@@ -24,6 +24,7 @@ import (
 
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/webhook"
 )
 
 var promotionsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -183,8 +184,7 @@ func (p *Promoter) Run(ctx context.Context) error {
 // are acknowledged untouched. It is
 // idempotent: a delivery handled before changes nothing.
 func (p *Promoter) HandleGitHub(ctx context.Context, d events.Delivery) error {
-	name, _ := d.Event.Extensions()["githubevent"].(string)
-	switch name {
+	switch webhook.EventName(d.Event) {
 	case "issue_comment":
 		return p.handleComment(ctx, d)
 	case "pull_request":

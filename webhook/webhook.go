@@ -30,6 +30,17 @@ import (
 	"github.com/promobot/promobot/events"
 )
 
+// ExtensionEvent is the CloudEvent extension holding a delivery's GitHub
+// event name (X-GitHub-Event), so consumers need not parse the type.
+const ExtensionEvent = "githubevent"
+
+// EventName returns the GitHub event name of a delivery's CloudEvent, ""
+// for any other event.
+func EventName(ev event.Event) string {
+	name, _ := ev.Extensions()[ExtensionEvent].(string)
+	return name
+}
+
 // MaxBodyBytes is the largest delivery accepted: GitHub caps payloads at
 // 25 MB and does not send larger ones.
 const MaxBodyBytes = 25 << 20
@@ -449,7 +460,7 @@ func newEvent(name, deliveryID string, body []byte, p payload) event.Event {
 	if p.InstallationID != 0 {
 		ev.SetExtension("installation", strconv.FormatInt(p.InstallationID, 10))
 	}
-	ev.SetExtension("githubevent", name)
+	ev.SetExtension(ExtensionEvent, name)
 	_ = ev.SetData("application/json", body)
 	return ev
 }

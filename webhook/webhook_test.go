@@ -264,9 +264,9 @@ func TestEveryEventTypeIsPublished(t *testing.T) {
 	}
 	for i, tt := range tests {
 		ev := got[i].Event
-		type attrs struct{ ID, Type, Subject, NATS, Data, CT string }
-		want := attrs{fmt.Sprintf("delivery-%d", i), tt.wantType, tt.wantSubject, tt.wantNATS, tt.body, "application/json"}
-		have := attrs{ev.ID(), ev.Type(), ev.Subject(), got[i].Subject, string(ev.Data()), ev.DataContentType()}
+		type attrs struct{ ID, Type, Subject, NATS, Data, CT, Event string }
+		want := attrs{fmt.Sprintf("delivery-%d", i), tt.wantType, tt.wantSubject, tt.wantNATS, tt.body, "application/json", tt.event}
+		have := attrs{ev.ID(), ev.Type(), ev.Subject(), got[i].Subject, string(ev.Data()), ev.DataContentType(), webhook.EventName(ev)}
 		if diff := cmp.Diff(want, have); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tt.event, diff)
 		}
