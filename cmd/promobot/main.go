@@ -61,7 +61,8 @@ manifests under apps/ with a Kustomize base and one overlay per environment.
   - The promoter answers "/promote" on a PR: it bumps the image tags in the next
     environment's kustomization and opens one promotion PR with a rendered diff.
 
-Start with "promobot serve --help".`,
+New here? "promobot setup --help" registers the GitHub App; "promobot serve --help"
+runs it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
