@@ -12,19 +12,21 @@ import (
 // StatusContext is the commit status context of an app.
 func StatusContext(app string) string { return "promobot/" + app }
 
-// report sets the app's commit status and finishes its Deployment.
+// report finishes the app's Deployment and sets its commit status.
 func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.App, env string, depID int64, hasDep bool, o Outcome) {
 	state, desc, dstate := "success", "applied: "+o.Summary, "success"
 	if o.State == "failed" {
 		state, desc, dstate = "failure", o.Error, "failure"
 	}
-	if err := gh.CreateStatus(ctx, t.Repo, t.Commit, github.Status{State: state, Context: StatusContext(app.Name), Description: clip(desc, 140)}); err != nil {
-		a.log.Warn("commit status not set", "repo", t.Repo.String(), "app", app.Name, "error", err)
-	}
+	// The Deployment first: the commit status is the last word, so whoever
+	// sees it finds the Deployment finished too.
 	if hasDep {
 		if err := gh.CreateDeploymentStatus(ctx, t.Repo, depID, github.DeploymentStatus{State: dstate, Environment: env, Description: clip(desc, 140)}); err != nil {
 			a.log.Warn("deployment status not set", "repo", t.Repo.String(), "app", app.Name, "error", err)
 		}
+	}
+	if err := gh.CreateStatus(ctx, t.Repo, t.Commit, github.Status{State: state, Context: StatusContext(app.Name), Description: clip(desc, 140)}); err != nil {
+		a.log.Warn("commit status not set", "repo", t.Repo.String(), "app", app.Name, "error", err)
 	}
 }
 

@@ -109,20 +109,24 @@ func Play(ctx context.Context, e *Env, out io.Writer) (*Result, error) {
 		return res, fmt.Errorf("step 3: status promobot/%s is %s: %s", stagingApp, st.State, st.Description)
 	}
 	say("   commit %s status %-32s %s  %q", sha[:7], st.Context, st.State, st.Description)
-	deps, _ := gh.Deployments(Owner, Repo)
-	for _, d := range deps {
-		if d.SHA != sha {
-			continue
+	var dep githubapi.Deployment
+	if err := poll(ctx, "GitHub Deployment of "+sha[:7], func() (bool, error) {
+		deps, err := gh.Deployments(Owner, Repo)
+		for _, d := range deps {
+			if d.SHA == sha && len(d.Statuses) > 0 && d.Statuses[len(d.Statuses)-1].State != "in_progress" {
+				dep = d
+				return true, nil
+			}
 		}
-		var states []string
-		for _, s := range d.Statuses {
-			states = append(states, s.State)
+		return false, err
+	}); err == nil {
+		for _, s := range dep.Statuses {
+			res.DeploymentStates = append(res.DeploymentStates, s.State)
 		}
-		res.DeploymentStates = states
-		say("   GitHub Deployment #%d to %q at %s: %s", d.ID, d.Environment, sha[:7], strings.Join(states, " → "))
+		say("   GitHub Deployment #%d to %q at %s: %s", dep.ID, dep.Environment, sha[:7], strings.Join(res.DeploymentStates, " → "))
 	}
 	if len(res.DeploymentStates) == 0 {
-		return res, fmt.Errorf("step 3: no GitHub Deployment for %s", sha[:7])
+		return res, fmt.Errorf("step 3: no finished GitHub Deployment for %s", sha[:7])
 	}
 	if stg, err = waitDeployment(ctx, e, "staging", func(d *appsv1.Deployment) bool { return image(d) == imageRepo+":"+newTag }); err != nil {
 		return res, fmt.Errorf("step 3: staging does not run %s: %w", newTag, err)
