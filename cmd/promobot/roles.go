@@ -77,12 +77,8 @@ func (a *applierFlags) resolver(log *slog.Logger) (*applier.Clusters, error) {
 	return applier.NewClusters(home, static), nil
 }
 
-func newApplierRole(ctx context.Context, bus *events.Bus, app *appCredentials, f *applierFlags, log *slog.Logger) (func(context.Context) error, error) {
+func newApplierRole(ctx context.Context, bus *events.Bus, gh *githubApp, f *applierFlags, log *slog.Logger) (func(context.Context) error, error) {
 	clusters, err := f.resolver(log)
-	if err != nil {
-		return nil, err
-	}
-	gh, err := newGitHubApp(app, log)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +112,8 @@ func (i promoterInstallations) GitHub(ctx context.Context, id int64) (promoter.G
 	return ic, nil
 }
 
-func newPromoterRole(ctx context.Context, bus *events.Bus, app *appCredentials, log *slog.Logger) (func(context.Context) error, error) {
-	gapp, err := newGitHubApp(app, log)
-	if err != nil {
-		return nil, err
-	}
+func newPromoterRole(ctx context.Context, bus *events.Bus, gapp *githubApp, log *slog.Logger) (func(context.Context) error, error) {
+	app := gapp.creds
 	log = log.With("role", rolePromoter)
 	return func(ctx context.Context) error {
 		// The App's slug names its bot user: the promoter ignores its own

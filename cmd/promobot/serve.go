@@ -238,7 +238,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 			return err
 		}
 	}
-	var app *appCredentials
+	var app *githubApp
 	if f.has(roleApplier) || f.has(rolePromoter) {
 		key, err := loadPrivateKey(f.privateKeyFile)
 		if err != nil {
@@ -247,7 +247,12 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		if f.appID == 0 {
 			return fmt.Errorf("roles %s need GitHub App credentials: set --app-id or $%s", strings.Join(f.roles, ","), envAppID)
 		}
-		app = &appCredentials{id: f.appID, key: key, baseURL: f.githubURL, slug: f.appSlug}
+		creds := &appCredentials{id: f.appID, key: key, baseURL: f.githubURL, slug: f.appSlug}
+		// One App per process: the roles share its installation tokens and
+		// its per-installation queue of writes, as GitHub asks.
+		if app, err = newGitHubApp(creds, log); err != nil {
+			return err
+		}
 	}
 
 	bus, closeBus, err := connectBus(ctx, f, log)
@@ -316,11 +321,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	// The sweep redelivers what GitHub failed to deliver while promobot was
 	// away; it starts once this process's own receiver listens.
 	if app != nil {
-		gapp, err := newGitHubApp(app, log)
-		if err != nil {
-			return err
-		}
-		start("redelivery", startRedelivery(ctx, gapp, bus, f.redeliveryInterval, log))
+		start("redelivery", startRedelivery(ctx, app, bus, f.redeliveryInterval, log))
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 30 * time.Second}
 	go func() {
