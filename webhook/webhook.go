@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -55,7 +56,7 @@ const (
 var (
 	deliveriesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "promobot_webhook_deliveries_total",
-		Help: "Webhook deliveries received, by GitHub event and HTTP status answered.",
+		Help: "Webhook deliveries received, by HTTP status answered and GitHub event: the event name once the signature is verified and GitHub sends that event, \"other\" for other verified names, \"unverified\" before or without a valid signature.",
 	}, []string{"event", "code"})
 	deliverySeconds = promauto.NewHistogram(prometheus.HistogramOpts{
 		Name:    "promobot_webhook_duration_seconds",
@@ -63,6 +64,43 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
 	})
 )
+
+// githubEvents are the X-GitHub-Event names GitHub sends to Apps: the only
+// names a metric label may take.
+var githubEvents = func() map[string]bool {
+	known := map[string]bool{}
+	for _, name := range strings.Fields(`
+		branch_protection_configuration branch_protection_rule check_run check_suite
+		code_scanning_alert commit_comment create custom_property custom_property_values
+		delete dependabot_alert deploy_key deployment deployment_protection_rule
+		deployment_review deployment_status discussion discussion_comment fork
+		github_app_authorization gollum installation installation_repositories
+		installation_target issue_comment issues label marketplace_purchase member
+		membership merge_group meta milestone org_block organization package page_build
+		personal_access_token_request ping project project_card project_column projects_v2
+		projects_v2_item projects_v2_status_update public pull_request pull_request_review
+		pull_request_review_comment pull_request_review_thread push registry_package release
+		repository repository_advisory repository_dispatch repository_import repository_ruleset
+		repository_vulnerability_alert secret_scanning_alert secret_scanning_alert_location
+		secret_scanning_scan security_advisory security_and_analysis sponsorship star status
+		sub_issues team team_add watch workflow_dispatch workflow_job workflow_run`) {
+		known[name] = true
+	}
+	return known
+}()
+
+// metricEvent is the event label of a delivery: its name only when the
+// signature was verified and GitHub sends events of that name, so neither
+// strangers nor unexpected names can create metric series.
+func metricEvent(name string, verified bool) string {
+	switch {
+	case !verified:
+		return "unverified"
+	case githubEvents[name]:
+		return name
+	}
+	return "other"
+}
 
 // Publisher stores an event durably. Publish returns only after the bus
 // acknowledged the event, or an error if it did not.
@@ -87,6 +125,17 @@ type Options struct {
 	Secrets [][]byte
 	// Logger receives one line per delivery (default slog.Default()).
 	Logger *slog.Logger
+	// UnverifiedBytes bounds the memory held by all request bodies being
+	// read whose signature is not verified yet (default
+	// DefaultUnverifiedBytes). Anyone who can reach /webhook can send such
+	// bodies; a delivery larger than this can never be read, so keep it
+	// at least MaxBodyBytes.
+	UnverifiedBytes int64
+	// UnverifiedWait is how long, in total, a delivery may wait for room
+	// in UnverifiedBytes before it is answered 503 with Retry-After, which
+	// GitHub records as a failed delivery to send again (default
+	// DefaultUnverifiedWait).
+	UnverifiedWait time.Duration
 }
 
 // Receiver is the http.Handler for POST /webhook. It is safe for
@@ -96,6 +145,8 @@ type Receiver struct {
 	pub     Publisher
 	inst    Installations
 	log     *slog.Logger
+	budget  *budget
+	wait    time.Duration
 }
 
 // New returns a Receiver publishing to pub and recording installations in
@@ -116,7 +167,23 @@ func New(opts Options, pub Publisher, inst Installations) (*Receiver, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Receiver{secrets: opts.Secrets, pub: pub, inst: inst, log: log}, nil
+	if opts.UnverifiedBytes <= 0 {
+		opts.UnverifiedBytes = DefaultUnverifiedBytes
+	}
+	if opts.UnverifiedWait <= 0 {
+		opts.UnverifiedWait = DefaultUnverifiedWait
+	}
+	return &Receiver{secrets: opts.Secrets, pub: pub, inst: inst, log: log,
+		budget: newBudget(opts.UnverifiedBytes), wait: opts.UnverifiedWait}, nil
+}
+
+// outcome is how one request was answered.
+type outcome struct {
+	code  int
+	msg   string
+	attrs []any
+	// verified is set once the body's signature matched a secret.
+	verified bool
 }
 
 // ServeHTTP answers one delivery:
@@ -124,120 +191,207 @@ func New(opts Options, pub Publisher, inst Installations) (*Receiver, error) {
 //	405 not a POST
 //	413 body over 25 MiB
 //	401 signature missing or made with none of the secrets
+//	503 no room to read the body among other unverified bodies
+//	    (Options.UnverifiedBytes) within Options.UnverifiedWait
 //	400 missing X-GitHub-Event or X-GitHub-Delivery, or a body that is not a JSON object
 //	503 the bus did not acknowledge the event (nothing stored; redeliver it)
 //	200 ping, stored
 //	202 any other event, stored
+//
+// The body is read only when a well-formed signature header is present,
+// and hashed as it is read. Metrics label a delivery with its event name
+// only once its signature is verified, and only for names GitHub sends
+// (others count as "other", unverified requests as "unverified"), so no
+// request can add metric series.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	eventName := r.Header.Get(HeaderEvent)
-	code, msg, attrs := rc.serve(r)
+	// Servers without read deadlines (HTTP/2 before Go supported them)
+	// keep their own limits.
+	_ = http.NewResponseController(w).SetReadDeadline(start.Add(bodyReadTimeout))
+	out := rc.serve(r)
 	deliverySeconds.Observe(time.Since(start).Seconds())
-	label := eventName
-	if code == http.StatusUnauthorized || label == "" || len(label) > 64 {
-		label = "unknown" // unauthenticated input must not create metric series
-	}
-	deliveriesTotal.WithLabelValues(label, strconv.Itoa(code)).Inc()
+	deliveriesTotal.WithLabelValues(metricEvent(eventName, out.verified), strconv.Itoa(out.code)).Inc()
 
-	logAttrs := append([]any{"delivery_id", r.Header.Get(HeaderDelivery), "event", eventName, "status", code}, attrs...)
+	logEvent := eventName
+	if !out.verified && len(logEvent) > 64 {
+		logEvent = logEvent[:64]
+	}
+	logAttrs := append([]any{"delivery_id", r.Header.Get(HeaderDelivery), "event", logEvent, "status", out.code}, out.attrs...)
 	switch {
-	case code >= 500:
-		rc.log.Error("webhook delivery not stored", append(logAttrs, "error", msg)...)
-	case code >= 400:
-		rc.log.Warn("webhook delivery refused", append(logAttrs, "reason", msg)...)
+	case out.code >= 500:
+		rc.log.Error("webhook delivery not stored", append(logAttrs, "error", out.msg)...)
+	case out.code >= 400:
+		rc.log.Warn("webhook delivery refused", append(logAttrs, "reason", out.msg)...)
 	default:
 		rc.log.Info("webhook delivery stored", logAttrs...)
 	}
 
-	if code == http.StatusMethodNotAllowed {
+	if out.code == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
-	if code == http.StatusServiceUnavailable {
+	if out.code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "10")
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	body, _ := json.Marshal(map[string]string{"message": msg})
+	w.WriteHeader(out.code)
+	body, _ := json.Marshal(map[string]string{"message": out.msg})
 	_, _ = w.Write(append(body, '\n'))
 }
 
-func (rc *Receiver) serve(r *http.Request) (code int, msg string, attrs []any) {
+func (rc *Receiver) serve(r *http.Request) outcome {
+	refuse := func(code int, msg string) outcome { return outcome{code: code, msg: msg} }
 	if r.Method != http.MethodPost {
-		return http.StatusMethodNotAllowed, "only POST is accepted", nil
+		return refuse(http.StatusMethodNotAllowed, "only POST is accepted")
 	}
 	if r.ContentLength > MaxBodyBytes {
-		return http.StatusRequestEntityTooLarge, "payload larger than 25 MiB", nil
+		return refuse(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
 	}
-	body, err := readBody(r)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return http.StatusRequestEntityTooLarge, "payload larger than 25 MiB", nil
-		}
-		return http.StatusBadRequest, "reading body: " + err.Error(), nil
+	header := r.Header.Get(HeaderSignature)
+	if header == "" {
+		return refuse(http.StatusUnauthorized, "missing "+HeaderSignature+" signature")
 	}
-	if !rc.verify(r.Header.Get(HeaderSignature), body) {
-		if r.Header.Get(HeaderSignature) == "" {
-			return http.StatusUnauthorized, "missing " + HeaderSignature + " signature", nil
-		}
-		return http.StatusUnauthorized, "signature does not match any configured webhook secret", nil
+	sig, ok := parseSignature(header)
+	if !ok {
+		return refuse(http.StatusUnauthorized, "signature does not match any configured webhook secret")
 	}
+	macs := make([]hash.Hash, len(rc.secrets))
+	for i, secret := range rc.secrets {
+		macs[i] = hmac.New(sha256.New, secret)
+	}
+	chunks, held, err := rc.read(r, macs)
+	defer func() { rc.budget.release(held) }()
+	switch {
+	case errors.Is(err, errBudget):
+		return refuse(http.StatusServiceUnavailable, "too many deliveries being read; redeliver it")
+	case errors.Is(err, errTooLarge):
+		return refuse(http.StatusRequestEntityTooLarge, "payload larger than 25 MiB")
+	case err != nil:
+		return refuse(http.StatusBadRequest, "reading body: "+err.Error())
+	}
+	if !matches(sig, macs) {
+		return refuse(http.StatusUnauthorized, "signature does not match any configured webhook secret")
+	}
+	body := chunks[0]
+	if len(chunks) > 1 {
+		body = bytes.Join(chunks, nil)
+	}
+	// The body is GitHub's now: it no longer counts against the budget.
+	chunks = nil
+	rc.budget.release(held)
+	held = 0
+
+	out := outcome{verified: true}
 	name, id := r.Header.Get(HeaderEvent), r.Header.Get(HeaderDelivery)
 	if name == "" || id == "" {
-		return http.StatusBadRequest, "missing " + HeaderEvent + " or " + HeaderDelivery + " header", nil
+		out.code, out.msg = http.StatusBadRequest, "missing "+HeaderEvent+" or "+HeaderDelivery+" header"
+		return out
 	}
 	p, err := parsePayload(body)
 	if err != nil {
-		return http.StatusBadRequest, "body is not a JSON object (set the webhook content type to application/json): " + err.Error(), nil
+		out.code, out.msg = http.StatusBadRequest, "body is not a JSON object (set the webhook content type to application/json): "+err.Error()
+		return out
 	}
-	attrs = []any{"repo", p.fullName()}
+	out.attrs = []any{"repo", p.fullName()}
 
 	ev := newEvent(name, id, body, p)
 	ack, err := rc.pub.Publish(r.Context(), subject(name, p), ev)
 	if err != nil {
-		return http.StatusServiceUnavailable, "event bus did not acknowledge the delivery; redeliver it", append(attrs, "cause", err.Error())
+		out.code, out.msg = http.StatusServiceUnavailable, "event bus did not acknowledge the delivery; redeliver it"
+		out.attrs = append(out.attrs, "cause", err.Error())
+		return out
 	}
-	attrs = append(attrs, "stream_seq", ack.Sequence, "duplicate", ack.Duplicate)
+	out.attrs = append(out.attrs, "stream_seq", ack.Sequence, "duplicate", ack.Duplicate)
 	if err := rc.record(r.Context(), name, p); err != nil {
-		return http.StatusServiceUnavailable, "installation not recorded; redeliver it", append(attrs, "cause", err.Error())
+		out.code, out.msg = http.StatusServiceUnavailable, "installation not recorded; redeliver it"
+		out.attrs = append(out.attrs, "cause", err.Error())
+		return out
 	}
 	if name == "ping" {
-		return http.StatusOK, "pong", attrs
+		out.code, out.msg = http.StatusOK, "pong"
+		return out
 	}
-	return http.StatusAccepted, "accepted", attrs
+	out.code, out.msg = http.StatusAccepted, "accepted"
+	return out
 }
 
-// readBody reads at most MaxBodyBytes, sized from Content-Length when given
-// so a typical delivery is read without growing the buffer.
-func readBody(r *http.Request) ([]byte, error) {
-	lr := http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
-	if n := r.ContentLength; n > 0 && n <= MaxBodyBytes {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(lr, buf); err != nil {
-			return nil, err
+// readChunk is how much of a body is allocated and read at a time, so an
+// unverified body holds memory only for bytes that actually arrived.
+const readChunk = 64 << 10
+
+// bodyReadTimeout bounds the time a body may take to arrive: GitHub gives
+// up on a delivery after 10 seconds, so a slower body is not GitHub's and
+// must not hold the budget longer.
+const bodyReadTimeout = 10 * time.Second
+
+var errTooLarge = errors.New("body larger than 25 MiB")
+
+// read reads the body, writing it to every HMAC as it arrives. Bytes are
+// reserved in the unverified budget before they are read: all of a
+// Content-Length at once (so requests never hold part of the budget while
+// waiting for the rest of it), or chunk by chunk for a body of unknown
+// length. It returns the chunks read and the bytes reserved, which the
+// caller releases; held is set even when err is not nil. A Content-Length
+// is authoritative: the body is read to that length and no further.
+func (rc *Receiver) read(r *http.Request, macs []hash.Hash) (chunks [][]byte, held int64, err error) {
+	limit, known := int64(MaxBodyBytes)+1, r.ContentLength >= 0
+	wait := rc.wait
+	if known {
+		limit = r.ContentLength
+		if err := rc.budget.reserve(r.Context(), limit, &wait); err != nil {
+			return nil, 0, err
 		}
-		// Content-Length is authoritative; anything beyond it is ignored.
-		return buf, nil
+		held = limit
 	}
-	return io.ReadAll(lr)
+	for n := int64(0); n < limit; {
+		size := min(readChunk, limit-n)
+		if !known {
+			if err := rc.budget.reserve(r.Context(), size, &wait); err != nil {
+				return chunks, held, err
+			}
+			held += size
+		}
+		buf := make([]byte, size)
+		m, err := io.ReadFull(r.Body, buf)
+		if m > 0 {
+			chunks = append(chunks, buf[:m])
+			for _, mac := range macs {
+				mac.Write(buf[:m])
+			}
+			n += int64(m)
+		}
+		switch {
+		case !known && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+			return chunks, held, nil
+		case err != nil:
+			return chunks, held, err
+		case !known && n > MaxBodyBytes:
+			return chunks, held, errTooLarge
+		}
+	}
+	return chunks, held, nil
 }
 
-// verify checks the X-Hub-Signature-256 header against every secret, in
-// constant time per secret.
-func (rc *Receiver) verify(header string, body []byte) bool {
+// parseSignature decodes an X-Hub-Signature-256 header: "sha256=" and 64
+// hex digits.
+func parseSignature(header string) ([]byte, bool) {
 	sig, ok := strings.CutPrefix(header, "sha256=")
 	if !ok {
-		return false
+		return nil, false
 	}
 	got, err := hex.DecodeString(sig)
 	if err != nil || len(got) != sha256.Size {
-		return false
+		return nil, false
 	}
+	return got, true
+}
+
+// matches compares sig with every secret's HMAC of the body, each in
+// constant time.
+func matches(sig []byte, macs []hash.Hash) bool {
 	match := false
-	for _, secret := range rc.secrets {
-		mac := hmac.New(sha256.New, secret)
-		mac.Write(body)
-		if hmac.Equal(got, mac.Sum(nil)) {
+	for _, mac := range macs {
+		if hmac.Equal(sig, mac.Sum(nil)) {
 			match = true
 		}
 	}

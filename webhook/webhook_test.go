@@ -33,6 +33,13 @@ type env struct {
 // restarted under the client) and a receiver in front of it.
 func newEnv(t *testing.T, secrets ...[]byte) *env {
 	t.Helper()
+	return newEnvWith(t, webhook.Options{Secrets: secrets})
+}
+
+// newEnvWith is newEnv with the receiver's options (Secrets default to
+// secret).
+func newEnvWith(t *testing.T, opts webhook.Options) *env {
+	t.Helper()
 	dir := t.TempDir()
 	srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
@@ -50,10 +57,10 @@ func newEnv(t *testing.T, secrets ...[]byte) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(secrets) == 0 {
-		secrets = [][]byte{secret}
+	if len(opts.Secrets) == 0 {
+		opts.Secrets = [][]byte{secret}
 	}
-	rc, err := webhook.New(webhook.Options{Secrets: secrets}, bus, reg)
+	rc, err := webhook.New(opts, bus, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
