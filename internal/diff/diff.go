@@ -11,12 +11,15 @@ package diff
 import (
 	"crypto/rand"
 	"fmt"
-	"html"
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pmezard/go-difflib/difflib"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // GitHubCommentLimit is the most characters GitHub accepts in an issue or
@@ -52,11 +55,12 @@ type Options struct {
 	// Key identifies the sticky comment (see MarkerFor), e.g. "pr" or
 	// "promotion/my-api/production". Empty: no marker.
 	Key string
-	// Title is the heading. Default "Rendered manifests".
+	// Title is the heading, plain text. Default "Rendered manifests".
 	Title string
 	// BeforeLabel and AfterLabel name the two sides in Markdown, e.g.
 	// "`main` (1a2b3c4)" and "this pull request (5d6e7f8)". Defaults
-	// "before" and "after".
+	// "before" and "after". Their code spans are kept and the rest is
+	// escaped (see markdown.Line).
 	BeforeLabel, AfterLabel string
 	// Limit is the body's size budget in bytes. Default DefaultLimit; it is
 	// kept between 8,000 and GitHubCommentLimit.
@@ -68,8 +72,11 @@ type Options struct {
 	// secret key to make fingerprints comparable between comments.
 	FingerprintKey []byte
 	// Footer is Markdown appended at the end, e.g. which commits were
-	// rendered.
+	// rendered. It is promobot's own text and is not escaped.
 	Footer string
+	// Notices are listed after the summary line, e.g. Application
+	// manifests promobot could not use.
+	Notices []Notice
 }
 
 // Action is what happened to a resource.
@@ -125,9 +132,11 @@ func MarkerFor(key string) string {
 	return "<!-- promobot:diff " + markerKey(key) + " -->"
 }
 
-// HasMarker reports whether body is the sticky comment for key.
+// HasMarker reports whether body is the sticky comment for key: the
+// marker is its first line. (A marker's text elsewhere, say in a diff,
+// does not count.)
 func HasMarker(body, key string) bool {
-	return strings.Contains(body, MarkerFor(key))
+	return strings.HasPrefix(body, MarkerFor(key)+"\n")
 }
 
 var unsafeMarker = regexp.MustCompile(`[^A-Za-z0-9._/:#@+=-]`)
@@ -142,11 +151,23 @@ func markerKey(key string) string {
 // reports output that is not Kubernetes YAML.
 func Compare(before, after []byte, opts Options) ([]Change, error) {
 	fp := fingerprinter{key: fingerprintKey(opts)}
-	b, err := parseResources(before, fp)
+	bo, err := parseObjects(before)
 	if err != nil {
 		return nil, err
 	}
-	a, err := parseResources(after, fp)
+	ao, err := parseObjects(after)
+	if err != nil {
+		return nil, err
+	}
+	vals := map[string]bool{}
+	secretValues(bo, vals)
+	secretValues(ao, vals)
+	s := newScrubber(vals, fp)
+	b, err := parseResources(bo, fp, s)
+	if err != nil {
+		return nil, err
+	}
+	a, err := parseResources(ao, fp, s)
 	if err != nil {
 		return nil, err
 	}
@@ -422,12 +443,45 @@ func splitImage(ref string) (name, version string) {
 // opts.Limit, it is cut at a resource boundary and a note names what was
 // left out; a single resource whose diff is larger than a quarter of the
 // limit is truncated with a note. Render is safe for concurrent use.
+//
+// Everything that comes from the renders, the app names and environments,
+// the notices, the title and the labels is escaped, so that no text of a
+// repository can change the comment's structure: the marker stays the
+// first line and the only one, each resource keeps its own section, and
+// "No changes" is said only when there are none. Every value of a Secret
+// of either side of any app (at least MinSecretValue bytes long, also in
+// its base64 forms) is replaced by its fingerprint wherever else it
+// appears: in other objects, names and render errors.
 func Render(apps []AppRender, opts Options) Comment {
 	limit := opts.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
 	limit = min(max(limit, 8000), GitHubCommentLimit)
+	fp := fingerprinter{key: fingerprintKey(opts)}
+
+	// Every object of every render first: the values of all their Secrets
+	// are scrubbed from everything else in the comment.
+	type parsed struct {
+		before, after []*yaml.Node
+		bErr, aErr    error
+	}
+	ps := make([]parsed, len(apps))
+	vals := map[string]bool{}
+	for i, ar := range apps {
+		p := parsed{bErr: ar.BeforeErr, aErr: ar.AfterErr}
+		if p.bErr == nil {
+			p.before, p.bErr = parseObjects(ar.Before)
+		}
+		if p.aErr == nil {
+			p.after, p.aErr = parseObjects(ar.After)
+		}
+		secretValues(p.before, vals)
+		secretValues(p.after, vals)
+		ps[i] = p
+	}
+	sc := newScrubber(vals, fp)
+
 	before, after := opts.BeforeLabel, opts.AfterLabel
 	if before == "" {
 		before = "before"
@@ -435,11 +489,12 @@ func Render(apps []AppRender, opts Options) Comment {
 	if after == "" {
 		after = "after"
 	}
+	before, after = markdown.Line(sc.text(before)), markdown.Line(sc.text(after))
 	title := opts.Title
 	if title == "" {
 		title = "Rendered manifests"
 	}
-	fp := fingerprinter{key: fingerprintKey(opts)}
+	title = markdown.Text(sc.text(title))
 
 	type appResult struct {
 		AppRender
@@ -449,21 +504,22 @@ func Render(apps []AppRender, opts Options) Comment {
 	}
 	var results []appResult
 	var cm Comment
-	for _, ar := range apps {
+	for i, ar := range apps {
+		ar.App, ar.Environment = sc.text(ar.App), sc.text(ar.Environment)
 		r := appResult{AppRender: ar}
 		var b, a []*resource
-		var bErr, aErr error = ar.BeforeErr, ar.AfterErr
+		bErr, aErr := ps[i].bErr, ps[i].aErr
 		if bErr == nil {
-			b, bErr = parseResources(ar.Before, fp)
+			b, bErr = parseResources(ps[i].before, fp, sc)
 		}
 		if aErr == nil {
-			a, aErr = parseResources(ar.After, fp)
+			a, aErr = parseResources(ps[i].after, fp, sc)
 		}
 		if bErr != nil {
-			r.errs = append(r.errs, errorBlock(before, bErr, aErr == nil))
+			r.errs = append(r.errs, errorBlock(before, bErr, aErr == nil, sc))
 		}
 		if aErr != nil {
-			r.errs = append(r.errs, errorBlock(after, aErr, false))
+			r.errs = append(r.errs, errorBlock(after, aErr, false, sc))
 		}
 		if len(r.errs) > 0 {
 			cm.RenderErrors++
@@ -509,6 +565,7 @@ func Render(apps []AppRender, opts Options) Comment {
 		fmt.Fprintf(&head, " :warning: %s failed to render.", plural(cm.RenderErrors, "app"))
 	}
 	head.WriteString("\n")
+	head.WriteString(noticeList(opts.Notices, sc))
 
 	footer := ""
 	if opts.Footer != "" {
@@ -528,9 +585,9 @@ func Render(apps []AppRender, opts Options) Comment {
 		switch {
 		case len(r.changes) > 0:
 		case len(r.errs) > 0:
-			left = append(left, leftOut{app: r.App, name: "(failed to render)"})
+			left = append(left, leftOut{app: r.App, note: "(failed to render)"})
 		default:
-			left = append(left, leftOut{app: r.App, name: "(no changes)"})
+			left = append(left, leftOut{app: r.App, note: "(no changes)"})
 		}
 	}
 	room := limit - len(footer) - noteReserve
@@ -581,10 +638,55 @@ func Render(apps []AppRender, opts Options) Comment {
 	return cm
 }
 
+// Notice is something a reviewer should know that is not a resource, such
+// as an Application manifest promobot could not use. Both fields are plain
+// text, escaped when rendered.
+type Notice struct {
+	// File is the repository file the notice is about.
+	File string
+	// Message says what is wrong with it.
+	Message string
+}
+
+// maxNotices bounds the notices listed; maxNoticeBytes each field of one.
+const (
+	maxNotices     = 10
+	maxNoticeBytes = 200
+)
+
+// noticeList renders the notices as a list after the summary line.
+func noticeList(notices []Notice, sc *scrubber) string {
+	if len(notices) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n:warning: **%s not used:**\n\n", plural(len(notices), "manifest"))
+	for i, n := range notices {
+		if i == maxNotices {
+			fmt.Fprintf(&b, "- and %d more\n", len(notices)-maxNotices)
+			break
+		}
+		fmt.Fprintf(&b, "- %s: %s\n", markdown.Code(clip(sc.text(n.File), maxNoticeBytes)), markdown.Text(clip(sc.text(n.Message), maxNoticeBytes)))
+	}
+	return b.String()
+}
+
+// clip cuts s to at most n bytes, at a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 func appHeading(app, env string, changes int, failed bool, ns string) string {
-	h := "#### `" + app + "`"
+	h := "#### " + markdown.Code(app)
 	if env != "" {
-		h += " · " + env
+		h += " · " + markdown.Text(env)
 	}
 	switch {
 	case changes == 0 && failed:
@@ -596,7 +698,7 @@ func appHeading(app, env string, changes int, failed bool, ns string) string {
 	}
 	h += "\n"
 	if ns != "" && changes > 0 {
-		h += "\nNamespace `" + ns + "`.\n"
+		h += "\nNamespace " + markdown.Code(ns) + ".\n"
 	}
 	return h
 }
@@ -640,43 +742,30 @@ func section(c Change, sharedNS string, maxDiff int) (string, bool) {
 		note = fmt.Sprintf("\n*Diff truncated: %s not shown. Run `promobot diff` locally to see all of it.*\n", plural(rest, "more line"))
 		cut = true
 	}
-	fence := fenceFor(d)
-	summary := html.EscapeString(displayName(c, sharedNS) + ": " + c.Summary)
+	fence := markdown.Fence(d)
+	summary := markdown.HTML(displayName(c, sharedNS) + ": " + c.Summary)
 	return fmt.Sprintf("\n<details><summary>%s</summary>\n\n%sdiff\n%s%s\n%s</details>\n", summary, fence, d, fence, note), cut
-}
-
-// fenceFor returns a backtick fence longer than any backtick run in s, so
-// that nothing in a diff can close the code block early.
-func fenceFor(s string) string {
-	longest, run := 0, 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	return strings.Repeat("`", max(3, longest+1))
 }
 
 var secretish = regexp.MustCompile(`(?i)("?(?:string|binary)?data"?\s*[:=]\s*)(map\[[^\]]*\]|\{[^}]*\})`)
 
 // errorBlock quotes a render error. Renderer messages can include parts of
 // the objects they failed on, so anything shaped like a data map is
-// scrubbed (best effort: the message is not a parsed object) and the text
-// is bounded.
-func errorBlock(side string, err error, showsWhole bool) string {
-	msg := secretish.ReplaceAllString(err.Error(), "${1}<redacted>")
+// scrubbed (best effort: the message is not a parsed object), so is every
+// Secret value the scrubber knows, and the text is bounded. side is
+// Markdown.
+func errorBlock(side string, err error, showsWhole bool, sc *scrubber) string {
+	msg := sc.text(secretish.ReplaceAllString(err.Error(), "${1}<redacted>"))
 	if len(msg) > maxErrorBytes {
 		cut := maxErrorBytes
-		for cut > 0 && msg[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+		for cut > 0 && !utf8.RuneStart(msg[cut]) { // do not split a UTF-8 sequence
 			cut--
 		}
 		msg = msg[:cut] + "\n… (error truncated)"
 	}
-	fence := fenceFor(msg)
-	s := fmt.Sprintf(":warning: **%s failed to render:**\n\n%stext\n%s\n%s\n", side, fence, strings.TrimRight(msg, "\n"), fence)
+	msg = strings.TrimRight(msg, "\n")
+	fence := markdown.Fence(msg)
+	s := fmt.Sprintf(":warning: **%s failed to render:**\n\n%stext\n%s\n%s\n", side, fence, msg, fence)
 	if showsWhole {
 		s += "\nEvery resource below is shown whole, as there is nothing to compare it with.\n"
 	}
@@ -684,9 +773,9 @@ func errorBlock(side string, err error, showsWhole bool) string {
 }
 
 // leftOut is an entry of the note naming what was left out: a resource
-// of an app, or an app without changes in parentheses.
+// of an app (name), or an app without changes (note, in parentheses).
 type leftOut struct {
-	app, name string
+	app, name, note string
 }
 
 // omittedNote names what the budget left out, itself bounded by
@@ -704,20 +793,20 @@ func omittedNote(left []leftOut, changes int) string {
 	for i, l := range left {
 		var entry string
 		switch {
-		case l.app == lastApp && !strings.HasPrefix(l.name, "("):
-			entry = ", " + l.name
-		case strings.HasPrefix(l.name, "("):
-			entry = "`" + l.app + "` " + l.name
+		case l.note != "":
+			entry = markdown.Code(l.app) + " " + l.note
+		case i > 0 && l.app == lastApp:
+			entry = ", " + markdown.Text(l.name)
 		default:
-			entry = "`" + l.app + "`: " + l.name
+			entry = markdown.Code(l.app) + ": " + markdown.Text(l.name)
 		}
-		if i > 0 && l.app != lastApp {
+		if i > 0 && (l.app != lastApp || l.note != "") {
 			entry = "; " + entry
 		}
 		if b.Len()+len(entry)+len(tail)+40 > noteReserve {
 			break
 		}
-		b.WriteString(html.EscapeString(entry))
+		b.WriteString(entry)
 		lastApp = l.app
 		listed++
 	}

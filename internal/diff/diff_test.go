@@ -98,7 +98,7 @@ func golden(t *testing.T, name, got string) {
 
 // The plaintext and base64 values of the Secrets in these tests; none of
 // them may appear anywhere in a comment.
-var secretValues = []string{"hunter2", "s3cr3t-v2", "old-token", "tok-9", "postgres://app:pw@db/app", "xyz-extra-42"}
+var testSecretValues = []string{"hunter2", "s3cr3t-v2", "old-token", "tok-9", "postgres://app:pw@db/app", "xyz-extra-42"}
 
 func secret(ns, name string, data, stringData map[string]string) string {
 	var b strings.Builder
@@ -218,7 +218,7 @@ func TestRenderSecret(t *testing.T) {
 	)
 	c := Render([]AppRender{{App: "my-api-service-staging", Environment: "staging", Before: before, After: after}}, Options{Key: "pr", FingerprintKey: testKey})
 	golden(t, "secret.md", c.Body)
-	for _, v := range secretValues {
+	for _, v := range testSecretValues {
 		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
 			if strings.Contains(c.Body, form) {
 				t.Errorf("comment contains Secret value %q", form)
@@ -232,7 +232,7 @@ func TestRenderSecret(t *testing.T) {
 	if c1.Body == c2.Body {
 		t.Errorf("two comments without a fingerprint key have identical fingerprints")
 	}
-	for _, v := range secretValues {
+	for _, v := range testSecretValues {
 		if strings.Contains(c1.Body, v) || strings.Contains(c1.Body, base64.StdEncoding.EncodeToString([]byte(v))) {
 			t.Errorf("comment with a random key contains Secret value %q", v)
 		}
@@ -262,7 +262,7 @@ func TestRenderSecretFingerprints(t *testing.T) {
 			if changes[0].Summary != tt.want {
 				t.Errorf("summary = %q, want %q\n%s", changes[0].Summary, tt.want, changes[0].Diff)
 			}
-			for _, v := range secretValues {
+			for _, v := range testSecretValues {
 				if strings.Contains(changes[0].Diff, v) || strings.Contains(changes[0].Diff, base64.StdEncoding.EncodeToString([]byte(v))) {
 					t.Errorf("diff contains %q", v)
 				}
@@ -447,6 +447,62 @@ func TestCompare(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("changes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A Secret value copied out of its Secret (by kustomize replacements into
+// a ConfigMap, into a container's env, into a name or a render error) is
+// shown nowhere: each copy shows the fingerprint its Secret shows.
+func TestRenderSecretValueCopies(t *testing.T) {
+	const ns = "staging"
+	long := "correct horse battery staple " + strings.Repeat("and more words ", 8)
+	values := []string{"hunter2", "s3cr3t-v2", long, "line one\nline two", `quote " and \ backslash`, "tok-9"}
+	sec := secret(ns, "db", map[string]string{"password": "hunter2", "long": long, "multi": "line one\nline two"},
+		map[string]string{"quoted": `quote " and \ backslash`})
+	newSec := secret(ns, "db", map[string]string{"password": "s3cr3t-v2", "long": long, "multi": "line one\nline two"},
+		map[string]string{"quoted": `quote " and \ backslash`, "token": "tok-9"})
+	cmOf := func(pw string) string {
+		return object(t, map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "copied", "namespace": ns},
+			"data": map[string]any{
+				"password":   pw,
+				"dsn":        "postgres://app:" + pw + "@db/app",
+				"base64":     base64.StdEncoding.EncodeToString([]byte(pw)),
+				"long":       long,
+				"multi":      "line one\nline two",
+				"quoted":     `quote " and \ backslash`,
+				"token-name": "tok-9",
+			}})
+	}
+	tests := []struct {
+		name string
+		apps []AppRender
+	}{
+		{name: "copied into a ConfigMap and an env value", apps: []AppRender{{App: "api", Environment: ns,
+			Before: docs(sec, cmOf("hunter2"), deployment(ns, "api", "ghcr.io/acme/api:1", 1)),
+			After: docs(newSec, cmOf("s3cr3t-v2"),
+				strings.Replace(deployment(ns, "api", "ghcr.io/acme/api:1", 1), "        ports:", "        env:\n        - name: PASSWORD\n          value: s3cr3t-v2\n        ports:", 1))}}},
+		{name: "a Secret of one app, its value in another app", apps: []AppRender{
+			{App: "db", Environment: ns, Before: []byte(sec), After: []byte(newSec)},
+			{App: "api", Environment: ns, Before: []byte(cmOf("hunter2")), After: []byte(cmOf("s3cr3t-v2"))}}},
+		{name: "in names and a render error", apps: []AppRender{
+			{App: "db", Environment: ns, Before: []byte(sec), After: docs(newSec, configMap(ns, "named-tok-9", map[string]string{"a": "b"}))},
+			{App: "api-hunter2", Environment: ns, Before: []byte(service(ns, "x")),
+				AfterErr: fmt.Errorf("replacements: value %q of Secret db: not found; also s3cr3t-v2 and %s", "hunter2", base64.StdEncoding.EncodeToString([]byte("tok-9")))}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Render(tt.apps, Options{Key: "pr", FingerprintKey: testKey})
+			for _, v := range values {
+				for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v)), "line two", "battery staple"} {
+					if strings.Contains(c.Body, form) {
+						t.Errorf("comment shows Secret value %q as %q:\n%s", v, form, c.Body)
+					}
+				}
+			}
+			if fp := (fingerprinter{key: testKey}).of([]byte("s3cr3t-v2")); !strings.Contains(c.Body, fp) {
+				t.Errorf("comment does not show the copy as %s:\n%s", fp, c.Body)
 			}
 		})
 	}

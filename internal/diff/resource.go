@@ -62,10 +62,10 @@ func (f fingerprinter) dataValue(v string) string {
 	return f.of([]byte(v))
 }
 
-// parseResources splits multi-document YAML into objects (items of a List
-// count as objects), redacts Secrets, and serialises each.
-func parseResources(data []byte, fp fingerprinter) ([]*resource, error) {
-	var out []*resource
+// parseObjects splits multi-document YAML into objects (items of a List
+// count as objects).
+func parseObjects(data []byte) ([]*yaml.Node, error) {
+	var out []*yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for doc := 1; ; doc++ {
 		var n yaml.Node
@@ -93,21 +93,39 @@ func parseResources(data []byte, fp fingerprinter) ([]*resource, error) {
 			}
 		}
 		for _, o := range objs {
-			if o.Kind != yaml.MappingNode {
-				continue
+			if o.Kind == yaml.MappingNode {
+				out = append(out, o)
 			}
-			r, err := newResource(o, fp)
-			if err != nil {
-				return nil, fmt.Errorf("rendered output document %d: %w", doc, err)
-			}
-			out = append(out, r)
 		}
 	}
 	return out, nil
 }
 
-func newResource(n *yaml.Node, fp fingerprinter) (*resource, error) {
-	r := &resource{kind: scalar(n, "kind"), images: map[string]string{}}
+// parseResources turns objects into resources: Secrets redacted, the
+// values of every Secret (s) scrubbed from everything else, each
+// serialised.
+func parseResources(objs []*yaml.Node, fp fingerprinter, s *scrubber) ([]*resource, error) {
+	out := make([]*resource, 0, len(objs))
+	for _, o := range objs {
+		r, err := newResource(o, fp, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func newResource(n *yaml.Node, fp fingerprinter, s *scrubber) (*resource, error) {
+	isSecret := scalar(n, "kind") == "Secret"
+	r := &resource{images: map[string]string{}}
+	if isSecret {
+		r.secret = map[string]string{}
+		redactSecretData(n, fp, r.secret)
+	}
+	redactLastApplied(n, isSecret, fp)
+	s.node(n, isSecret)
+	r.kind = scalar(n, "kind")
 	if meta := lookup(n, "metadata"); meta != nil {
 		r.name = scalar(meta, "name")
 		r.namespace = scalar(meta, "namespace")
@@ -118,11 +136,6 @@ func newResource(n *yaml.Node, fp fingerprinter) (*resource, error) {
 	if r.kind == "" {
 		r.kind = "Unknown"
 	}
-	if r.kind == "Secret" {
-		r.secret = map[string]string{}
-		redactSecretData(n, fp, r.secret)
-	}
-	redactLastApplied(n, r.kind == "Secret", fp)
 	if spec := lookup(n, "spec"); spec != nil {
 		if rep := lookup(spec, "replicas"); rep != nil && rep.Kind == yaml.ScalarNode {
 			r.replicas = rep.Value
