@@ -28,8 +28,28 @@ var oneLine = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ", "\u2028", "
 // in between (or a code span) stops them.
 const zwsp = "\u200b"
 
-// unlink breaks @mentions and #references.
-var unlink = strings.NewReplacer("@", "@"+zwsp, "#", "#"+zwsp)
+// unlink breaks @mentions and #references: a # anywhere (owner/repo#12
+// is a reference), an @ where a mention can start, at the start or after
+// a character that is not a letter, digit or underscore ("1.3.0@sha256:…"
+// stays as it is).
+func unlink(s string) string {
+	if !strings.ContainsAny(s, "@#") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		b.WriteByte(c)
+		if c == '#' || (c == '@' && (i == 0 || !isWord(s[i-1]))) {
+			b.WriteString(zwsp)
+		}
+	}
+	return b.String()
+}
+
+func isWord(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
 
 // Code returns s as an inline code span: on one line, fenced by more
 // backticks than any run inside it, padded with a space where CommonMark
@@ -61,10 +81,9 @@ func CellCode(s string) string {
 // HTML and entities, table cells, strikethrough, and the backslash itself.
 var textEscapes = func() *strings.Replacer {
 	var pairs []string
-	for _, c := range "\\`*_[]<>&|~!" {
+	for _, c := range "\\`*_[]<>&|~!#" {
 		pairs = append(pairs, string(c), "\\"+string(c))
 	}
-	pairs = append(pairs, "#", "\\#"+zwsp, "@", "@"+zwsp)
 	return strings.NewReplacer(pairs...)
 }()
 
@@ -73,7 +92,7 @@ var textEscapes = func() *strings.Replacer {
 // every character that could open an inline construct escaped, and
 // mentions and references broken. It renders as s.
 func Text(s string) string {
-	return textEscapes.Replace(oneLine.Replace(s))
+	return textEscapes.Replace(unlink(oneLine.Replace(s)))
 }
 
 // HTML returns s escaped for the text of an HTML element in a comment,
@@ -81,7 +100,7 @@ func Text(s string) string {
 // let what follows be read as Markdown), with <, >, &, and quotes as
 // entities, and mentions and references broken.
 func HTML(s string) string {
-	return unlink.Replace(html.EscapeString(oneLine.Replace(s)))
+	return html.EscapeString(unlink(oneLine.Replace(s)))
 }
 
 // Fence returns a backtick fence for a fenced code block holding s: at

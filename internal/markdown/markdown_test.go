@@ -39,9 +39,11 @@ var Hostile = []string{
 	"&amp; &lt;b&gt; &#64;",
 	"| a | b |",
 	"@octocat and @org/team",
+	"api:1.3.0@sha256:0123 (a@b) @x",
 	"#1 and GH-2 and acme/repo#3",
 	"<img src=x onerror=alert(1)>",
 	"<script>alert(1)</script>",
+	`it's "quoted" &#39; #x`,
 	"line\\\nbreak",
 	"trailing two spaces  \nnext",
 	"1. item\n- item\n> quote\n    code",
@@ -70,7 +72,7 @@ func render(t *testing.T, src string) string {
 func plain(s string, unlinked bool) string {
 	s = oneLine.Replace(s)
 	if unlinked {
-		s = unlink.Replace(s)
+		s = unlink(s)
 	}
 	return s
 }
