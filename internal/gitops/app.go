@@ -7,7 +7,9 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -344,7 +346,11 @@ func parseManifests(file string, data []byte) ([]found, []Note) {
 		switch head.Kind {
 		case "Application":
 		case "ApplicationSet":
-			notes = append(notes, Note{Kind: NoteUnsupported, File: file, App: head.Metadata.Name, Message: "ApplicationSet is not supported; declare each Application"})
+			name := head.Metadata.Name
+			if CheckAppName(name) != nil {
+				name = ""
+			}
+			notes = append(notes, Note{Kind: NoteUnsupported, File: file, App: name, Message: "ApplicationSet is not supported; declare each Application"})
 			continue
 		default:
 			continue
@@ -370,6 +376,11 @@ func appFromNode(file string, n *yaml.Node) (found, *Note) {
 	}
 	if name == "" {
 		return bad("Application has no metadata.name")
+	}
+	if err := CheckAppName(name); err != nil {
+		// The name is not repeated raw: it may hold anything, and notes
+		// reach logs, statuses and comments.
+		return found{}, &Note{Kind: NoteInvalid, File: file, Message: err.Error()}
 	}
 	src := m.Spec.Source
 	if src == nil {
@@ -431,6 +442,34 @@ func appFromNode(file string, n *yaml.Node) (found, *Note) {
 	return found{app: a, recurse: src.Directory != nil && src.Directory.Recurse}, nil
 }
 
+// envName is what an environment inferred from a directory looks like.
+var envName = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
+
+// maxAppName is the longest name Kubernetes gives an object (a DNS-1123
+// subdomain).
+const maxAppName = 253
+
+// dns1123Subdomain is a DNS-1123 subdomain: lower-case alphanumeric labels
+// with inner '-', joined by '.'.
+var dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// CheckAppName reports whether name can be an Application's metadata.name:
+// Argo CD, like every Kubernetes object name, requires a DNS-1123
+// subdomain (lower-case letters, digits, '-' and '.', starting and ending
+// with a letter or digit, at most 253 characters). The error quotes the
+// name with Go escapes, so that it is safe to print anywhere.
+func CheckAppName(name string) error {
+	if len(name) > maxAppName || !dns1123Subdomain.MatchString(name) {
+		q := name
+		if len(q) > 80 {
+			q = q[:80] + "…"
+		}
+		return fmt.Errorf("metadata.name %s is not a valid Application name: Argo CD requires a DNS-1123 subdomain "+
+			"(lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most %d characters)", strconv.Quote(q), maxAppName)
+	}
+	return nil
+}
+
 // NormalizeRepoURL reduces a Git URL to "host/owner/repo" in lower case, so
 // that https://github.com/Org/Repo.git, git@github.com:org/repo and
 // ssh://git@github.com/org/repo compare equal. Ports are dropped.
@@ -480,7 +519,11 @@ func InferEnvironment(app App, cfg *Config) string {
 		base := path.Base(app.Path)
 		switch path.Base(path.Dir(app.Path)) {
 		case "overlays", "envs", "environments":
-			return strings.ToLower(base)
+			// A directory may be named anything; only a name that reads
+			// as one (letters, digits, '.', '_', '-') is an environment.
+			if e := strings.ToLower(base); envName.MatchString(e) {
+				return e
+			}
 		}
 		if _, ok := EnvironmentRank(base); ok {
 			return strings.ToLower(base)

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -106,6 +107,7 @@ spec:
 		"apps/nodest.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: nodest}\nspec:\n  source: {repoURL: " + repoURL + ", path: x}\n")},
 		"apps/escape.yaml": {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: escape}\nspec:\n  source: {repoURL: " + repoURL + ", path: ../../etc}\n  destination: {name: in-cluster}\n")},
 		"apps/dup.yaml":    {Data: []byte(application("web-staging", "web/overlays/staging", "web"))},
+		"apps/forged.yaml": {Data: []byte(strings.Replace(application("x", "web/overlays/forged", "web"), "name: x", "name: \"0`\\n\\nNo changes. :white_check_mark:\\n<!--\"", 1))},
 		"apps/set.yaml":    {Data: []byte("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: all}\n")},
 		"apps/multisource.yaml": {Data: []byte(`apiVersion: argoproj.io/v1alpha1
 kind: Application
@@ -147,6 +149,7 @@ spec:
 		`invalid apps/broken.yaml: not valid YAML (document 1): line 2: did not find expected ',' or ']'`,
 		"foreign-repo apps/chart.yaml: ingress-nginx: source is Helm chart ingress-nginx from https://kubernetes.github.io/ingress-nginx; skipped",
 		"invalid apps/escape.yaml: escape: source path: \"../../etc\" is outside the repository",
+		"invalid apps/forged.yaml: metadata.name \"0`\\n\\nNo changes. :white_check_mark:\\n<!--\" is not a valid Application name: Argo CD requires a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)",
 		"invalid apps/nodest.yaml: nodest: Application has neither spec.destination.server nor spec.destination.name",
 		"unsupported apps/set.yaml: all: ApplicationSet is not supported; declare each Application",
 		"foreign-repo apps/foreign.yaml: other: source https://github.com/someone/else is another repository; skipped",
@@ -255,6 +258,7 @@ func TestInferEnvironment(t *testing.T) {
 		{name: "namespace suffix", app: App{Name: "api", DestNamespace: "shop-prod", Path: "x"}, want: "prod"},
 		{name: "longest namespace suffix", app: App{Name: "api", DestNamespace: "shop-pre-prod"}, want: "pre-prod"},
 		{name: "overlay directory", app: App{Name: "api", DestNamespace: "api", Path: "kustomize/overlays/eu-west"}, want: "eu-west"},
+		{name: "overlay directory that is no name", app: App{Name: "api", DestNamespace: "api", Path: "kustomize/overlays/a`b <!--"}, want: ""},
 		{name: "env directory word", app: App{Name: "api", DestNamespace: "api", Path: "deploy/qa"}, want: "qa"},
 		{name: "name suffix", app: App{Name: "my-api-service-production", DestNamespace: "api", Path: "deploy/main"}, want: "production"},
 		{name: "nothing", app: App{Name: "api", DestNamespace: "api", Path: "deploy"}, want: ""},
@@ -263,6 +267,42 @@ func TestInferEnvironment(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := InferEnvironment(tt.app, cfg); got != tt.want {
 				t.Errorf("InferEnvironment = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckAppName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{name: "my-api-service-staging", ok: true},
+		{name: "a", ok: true},
+		{name: "api.v2", ok: true},
+		{name: "0abc", ok: true},
+		{name: strings.Repeat("a", 253), ok: true},
+		{name: strings.Repeat("a", 254)},
+		{name: ""},
+		{name: "My-App"},
+		{name: "-api"},
+		{name: "api-"},
+		{name: "api..v2"},
+		{name: "api_v2"},
+		{name: "api v2"},
+		{name: "0`\n\nNo changes. :white_check_mark:\n<!--"},
+		{name: "api\n"},
+		{name: "<b>api</b>"},
+		{name: "apí"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckAppName(tt.name)
+			if (err == nil) != tt.ok {
+				t.Fatalf("CheckAppName(%q) = %v, want ok %v", tt.name, err, tt.ok)
+			}
+			if err != nil && (strings.ContainsAny(err.Error(), "\r\n") || !strings.Contains(err.Error(), "metadata.name ")) {
+				t.Errorf("error = %q: want one line naming metadata.name", err)
 			}
 		})
 	}
