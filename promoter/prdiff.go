@@ -45,17 +45,20 @@ type DiffOptions struct {
 // (.promobot.yaml) is base's, so a change cannot alter the rules its own
 // diff is made with. Neither checkout is modified. The error is for a
 // base whose configuration is invalid or a changed path outside the
-// repository. apps counts the apps rendered: with none, the comment says
-// that no app renders differently.
-func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opts DiffOptions) (c diff.Comment, apps int, err error) {
+// repository. n counts the apps rendered and the Application manifests
+// the change touches that promobot cannot use (listed in the comment):
+// with none, the comment says that no app renders differently, and there
+// is nothing to tell the change's author.
+func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opts DiffOptions) (c diff.Comment, n int, err error) {
 	baseRepo, err := gitops.LoadDir(base.Root, opts.RepoURLs)
 	if err != nil {
 		return diff.Comment{}, 0, err
 	}
-	headApps, _, err := gitops.DiscoverApps(os.DirFS(head.Root), gitops.DiscoverOptions{RepoURLs: opts.RepoURLs, Config: baseRepo.Config})
+	headApps, headNotes, err := gitops.DiscoverApps(os.DirFS(head.Root), gitops.DiscoverOptions{RepoURLs: opts.RepoURLs, Config: baseRepo.Config})
 	if err != nil {
 		return diff.Comment{}, 0, err
 	}
+	notices := invalidManifests(headNotes, changed)
 	deps := func(root string) func(string) ([]string, error) {
 		return func(p string) ([]string, error) { return kustomize.Dependencies(root, p) }
 	}
@@ -106,15 +109,33 @@ func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opt
 	if len(renders) == 0 {
 		return diff.Render(nil, diff.Options{
 			Key: PullRequestDiffKey, BeforeLabel: base.Label, AfterLabel: head.Label,
-			FingerprintKey: opts.FingerprintKey, Limit: opts.Limit,
+			FingerprintKey: opts.FingerprintKey, Limit: opts.Limit, Notices: notices,
 			Footer: "No app renders differently: the change touches no file an app's kustomization reads.",
-		}), 0, nil
+		}), len(notices), nil
 	}
 	return diff.Render(renders, diff.Options{
 		Key: PullRequestDiffKey, BeforeLabel: base.Label, AfterLabel: head.Label,
-		FingerprintKey: opts.FingerprintKey, Limit: opts.Limit,
+		FingerprintKey: opts.FingerprintKey, Limit: opts.Limit, Notices: notices,
 		Footer: renderFooter,
-	}), len(renders), nil
+	}), len(renders) + len(notices), nil
+}
+
+// invalidManifests are the notices of the head's Application manifests
+// that the change touches and that promobot cannot use (an invalid name,
+// a manifest it cannot read): the change's author should hear of them
+// where they look.
+func invalidManifests(notes []gitops.Note, changed []string) []diff.Notice {
+	touched := map[string]bool{}
+	for _, p := range changed {
+		touched[p] = true
+	}
+	var out []diff.Notice
+	for _, n := range notes {
+		if n.Kind == gitops.NoteInvalid && touched[n.File] {
+			out = append(out, diff.Notice{File: n.File, Message: n.Message})
+		}
+	}
+	return out
 }
 
 // renderFooter closes every diff comment.
