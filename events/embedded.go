@@ -17,10 +17,15 @@ type EmbeddedOptions struct {
 	// DataDir holds JetStream's file storage; events survive restarts
 	// on the same directory.
 	DataDir string
-	// Listen is the loopback host:port other processes (promobot replicas,
-	// the nats CLI, `promobot events tail`) connect to. Empty means no
-	// listener at all: only in-process connections.
+	// Listen is the host:port other processes (promobot replicas, the nats
+	// CLI, `promobot events tail`) connect to, authenticating with the
+	// credentials in DataDir (see CredentialsFile). Empty means no listener
+	// at all: only in-process connections. An address other hosts can reach
+	// needs TLSCertFile and TLSKeyFile.
 	Listen string
+	// TLSCertFile and TLSKeyFile are the listener's TLS certificate and key
+	// (PEM); when set, clients must connect with TLS.
+	TLSCertFile, TLSKeyFile string
 	// SyncAlways makes JetStream fsync every write, so an acknowledged
 	// event survives a power loss, not only a process crash (slower).
 	SyncAlways bool
@@ -30,14 +35,26 @@ type EmbeddedOptions struct {
 
 // Embedded is a running in-process nats-server with JetStream.
 type Embedded struct {
-	srv *server.Server
+	srv   *server.Server
+	creds *credentials
 }
 
 // StartEmbedded starts a nats-server with JetStream in this process and
 // waits until it accepts connections.
+//
+// The server admits one user, whose nkey seed it keeps in DataDir (see
+// CredentialsFile), generated on the first start on a directory; clients
+// without it can neither publish nor subscribe.
 func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("embedded nats: a data directory is required")
+	}
+	if (opts.TLSCertFile == "") != (opts.TLSKeyFile == "") {
+		return nil, errors.New("embedded nats tls: a certificate needs its key and a key its certificate")
+	}
+	creds, err := loadOrCreateCredentials(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 10 * time.Second
@@ -51,6 +68,14 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		NoLog:              true,
 		MaxPayload:         32 * 1024 * 1024, // GitHub payloads reach 25 MB
 		JetStreamMaxMemory: 64 * 1024 * 1024,
+		Nkeys:              []*server.NkeyUser{{Nkey: creds.pub}},
+	}
+	if opts.TLSCertFile != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: opts.TLSCertFile, KeyFile: opts.TLSKeyFile})
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats tls: %w", err)
+		}
+		so.TLSConfig, so.TLS, so.TLSTimeout = tc, true, 5
 	}
 	if opts.Listen == "" {
 		so.DontListen = true
@@ -62,6 +87,9 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		p, err := strconv.Atoi(port)
 		if err != nil {
 			return nil, fmt.Errorf("embedded nats listen %q: port: %w", opts.Listen, err)
+		}
+		if !isLoopback(host) && so.TLSConfig == nil {
+			return nil, fmt.Errorf("embedded nats listen %q: %w", opts.Listen, ErrInsecureListen)
 		}
 		if p == 0 {
 			p = server.RANDOM_PORT
@@ -77,13 +105,13 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded nats: not ready after %s (is %s in use?)", opts.ReadyTimeout, opts.Listen)
 	}
-	return &Embedded{srv: srv}, nil
+	return &Embedded{srv: srv, creds: creds}, nil
 }
 
 // Connect opens a client connection to the embedded server, in-process
-// (no TCP).
+// (no TCP), authenticated as its user.
 func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.InProcessServer(e.srv), nats.Name("promobot")}, opts...)
+	opts = append([]nats.Option{nats.InProcessServer(e.srv), nats.Name("promobot"), e.creds.option()}, opts...)
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats connect: %w", err)
@@ -99,6 +127,10 @@ func (e *Embedded) ClientURL() string {
 	}
 	return e.srv.ClientURL()
 }
+
+// CredentialsFile is the nkey seed file clients connecting to ClientURL
+// authenticate with.
+func (e *Embedded) CredentialsFile() string { return e.creds.file }
 
 // Shutdown stops the server and waits until it has.
 func (e *Embedded) Shutdown() {
