@@ -15,9 +15,17 @@ func fetchCheckout(ctx context.Context, gh Reader, repo Repo, ref string) (strin
 		return "", err
 	}
 	defer rc.Close()
-	dir, err := checkout.Unpack(rc)
+	co, err := checkout.Unpack(rc, checkout.Options{})
 	if err != nil {
 		return "", fmt.Errorf("%s@%s tarball: %w", repo, short(ref), err)
+	}
+	// The checkout is read through its own os.Root by every reader
+	// (gitops.LoadDir, the kustomize sandbox, the promotion plan); links
+	// that leave it were refused while unpacking.
+	dir := co.Dir()
+	if err := co.Close(); err != nil {
+		_ = co.Remove()
+		return "", fmt.Errorf("%s tarball: %w", repo, err)
 	}
 	return dir, nil
 }

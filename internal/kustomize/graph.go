@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,8 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/promobot/promobot/internal/checkout"
 )
 
 // ErrRemoteReference is wrapped by every error about a reference that would be
@@ -74,11 +75,39 @@ func FindKustomization(dir string) (string, error) {
 	return name, nil
 }
 
+// FindKustomizationIn is FindKustomization for the repository-relative,
+// slash-separated directory dir of a checkout: the files are looked up
+// through its os.Root, and one whose symbolic link leaves the repository is
+// an error naming it.
+func FindKustomizationIn(repo *checkout.Repo, dir string) (string, error) {
+	name, err := findNameIn(repo, dir)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", dir, err)
+	}
+	return name, nil
+}
+
 // findName is FindKustomization with errors that do not name dir.
 func findName(dir string) (string, error) {
+	repo, err := checkout.Open(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", ErrNoKustomization
+		}
+		return "", err
+	}
+	defer repo.Close()
+	return findNameIn(repo, ".")
+}
+
+// findNameIn is FindKustomizationIn with errors that do not name dir.
+func findNameIn(repo *checkout.Repo, dir string) (string, error) {
 	var found []string
 	for _, name := range konfig.RecognizedKustomizationFileNames() {
-		info, err := os.Stat(filepath.Join(dir, name))
+		info, err := repo.Stat(path.Join(dir, name))
+		if errors.Is(err, ErrOutsideRepository) {
+			return "", err
+		}
 		if err == nil && info.Mode().IsRegular() {
 			found = append(found, name)
 		}
@@ -147,31 +176,34 @@ func Affected(deps, changed []string) bool {
 	return false
 }
 
-// walker follows a kustomization graph over the real file system, confined to
-// the repository root.
+// walker follows a kustomization graph through the repository checkout's
+// os.Root, confined to the repository root.
 type walker struct {
-	root    string
+	root    string // the checkout's directory, absolute, symlinks resolved
+	repo    *checkout.Repo
 	files   map[string]struct{}
 	visited map[string]struct{}
 }
 
 // walk checks and records the graph of the kustomization in dir, relative to
-// repoRoot.
+// repoRoot. The returned walker's repo is closed.
 func walk(repoRoot, dir string) (*walker, error) {
-	root, err := realRoot(repoRoot)
+	repo, err := openRepo(repoRoot)
 	if err != nil {
 		return nil, err
 	}
+	defer repo.Close()
+	root := repo.Dir()
 	start, err := appDir(root, dir)
 	if err != nil {
 		return nil, err
 	}
-	real, err := resolveWithin(root, start)
+	real, err := resolveIn(repo, start)
 	if err != nil {
-		return nil, fmt.Errorf("kustomization path: %w", ErrOutsideRepository)
+		return nil, fmt.Errorf("kustomization path: %w", err)
 	}
-	w := &walker{root: root, files: map[string]struct{}{}, visited: map[string]struct{}{}}
-	if _, err := findIn(real); err != nil {
+	w := &walker{root: root, repo: repo, files: map[string]struct{}{}, visited: map[string]struct{}{}}
+	if _, err := w.findIn(real); err != nil {
 		return nil, err
 	}
 	if err := w.kustomization(start, real, "", "", ""); err != nil {
@@ -240,11 +272,8 @@ func (w *walker) local(file, field, ref, base string, gitURLs bool) (lexical, re
 		return "", "", fail(ErrAbsolutePath)
 	}
 	lexical = filepath.Join(base, ref)
-	real, err = resolveWithin(w.root, lexical)
+	real, err = resolveIn(w.repo, lexical)
 	if err != nil {
-		if errors.Is(err, ErrOutsideRepository) {
-			return "", "", fail(ErrOutsideRepository)
-		}
 		return "", "", fail(err)
 	}
 	return lexical, real, nil
@@ -257,13 +286,13 @@ func (w *walker) local(file, field, ref, base string, gitURLs bool) (lexical, re
 // kustomization that lists the plugins. from and field name the reference
 // that led here, for errors.
 func (w *walker) kustomization(dir, realDir, pluginBase, from, field string) error {
-	name, err := findIn(realDir)
+	name, err := w.findIn(realDir)
 	if err != nil {
 		return &ReferenceError{File: w.rel(from), Field: field, Ref: w.rel(dir), Err: err}
 	}
-	file, err := resolveWithin(w.root, filepath.Join(realDir, name))
+	file, err := resolveIn(w.repo, filepath.Join(realDir, name))
 	if err != nil {
-		return &ReferenceError{File: w.rel(filepath.Join(dir, name)), Field: "kustomization file", Ref: name, Err: ErrOutsideRepository}
+		return &ReferenceError{File: w.rel(filepath.Join(dir, name)), Field: "kustomization file", Ref: name, Err: err}
 	}
 	w.add(filepath.Join(dir, name), file)
 	w.add(filepath.Join(realDir, name), "")
@@ -273,9 +302,9 @@ func (w *walker) kustomization(dir, realDir, pluginBase, from, field string) err
 	}
 	w.visited[key] = struct{}{}
 
-	data, err := os.ReadFile(file)
+	data, err := w.read(file)
 	if err != nil {
-		return fmt.Errorf("%s read: %w", w.rel(file), err)
+		return err
 	}
 	var k types.Kustomization
 	if err := k.Unmarshal(data); err != nil {
@@ -389,8 +418,8 @@ func onlyResources(k types.Kustomization) error {
 }
 
 // findIn returns the kustomization file name in realDir.
-func findIn(realDir string) (string, error) {
-	info, err := os.Stat(realDir)
+func (w *walker) findIn(realDir string) (string, error) {
+	info, err := w.stat(realDir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", ErrNoKustomization
@@ -400,7 +429,23 @@ func findIn(realDir string) (string, error) {
 	if !info.IsDir() {
 		return "", fmt.Errorf("not a directory: %w", ErrNoKustomization)
 	}
-	return findName(realDir)
+	return findNameIn(w.repo, w.rel(realDir))
+}
+
+// stat describes real, a resolved absolute path inside the repository,
+// through the checkout's os.Root.
+func (w *walker) stat(real string) (fs.FileInfo, error) {
+	return w.repo.Root().Stat(w.rel(real))
+}
+
+// read reads real, a resolved absolute path inside the repository, through
+// the checkout's os.Root.
+func (w *walker) read(real string) ([]byte, error) {
+	data, err := w.repo.Root().ReadFile(w.rel(real))
+	if err != nil {
+		return nil, fmt.Errorf("%s read: %w", w.rel(real), err)
+	}
+	return data, nil
 }
 
 // resource follows a resources entry: a file, or a directory holding a
@@ -410,7 +455,7 @@ func (w *walker) resource(file, field, ref, base, pluginBase string) error {
 	if err != nil {
 		return err
 	}
-	info, err := os.Stat(real)
+	info, err := w.stat(real)
 	switch {
 	case err != nil:
 		w.add(lexical, real)
@@ -420,9 +465,9 @@ func (w *walker) resource(file, field, ref, base, pluginBase string) error {
 	default:
 		w.add(lexical, real)
 		if pluginBase != "" {
-			data, err := os.ReadFile(real)
+			data, err := w.read(real)
 			if err != nil {
-				return fmt.Errorf("%s read: %w", w.rel(real), err)
+				return err
 			}
 			return w.pluginConfig(real, data, pluginBase)
 		}
@@ -434,7 +479,7 @@ func (w *walker) resource(file, field, ref, base, pluginBase string) error {
 // kustomization. A missing directory, or one without a kustomization, is
 // recorded as the directory itself.
 func (w *walker) directory(file, field, lexical, real, pluginBase string) error {
-	if _, err := findIn(real); errors.Is(err, ErrNoKustomization) {
+	if _, err := w.findIn(real); errors.Is(err, ErrNoKustomization) {
 		w.add(lexical, real)
 		return nil
 	}
@@ -528,7 +573,7 @@ func (w *walker) chartHome(file, field, home, base string, charts []types.HelmCh
 	}
 	w.add(lexical, real)
 	for _, c := range charts {
-		if _, err := resolveWithin(w.root, filepath.Join(real, c.Name)); err != nil || c.Name == "" || strings.ContainsAny(c.Name, `/\`) || c.Name == ".." {
+		if _, err := resolveIn(w.repo, filepath.Join(real, c.Name)); err != nil || c.Name == "" || strings.ContainsAny(c.Name, `/\`) || c.Name == ".." {
 			return &ReferenceError{File: w.rel(file), Field: "helmCharts.name", Ref: c.Name, Err: ErrOutsideRepository}
 		}
 	}
@@ -538,14 +583,15 @@ func (w *walker) chartHome(file, field, home, base string, charts []types.HelmCh
 // tree records every file below dir (a chart), refusing links that leave the
 // repository: helm reads charts from disk itself, around the sandbox.
 func (w *walker) tree(dir string) error {
-	if _, err := os.Stat(dir); err != nil {
+	if _, err := w.stat(dir); err != nil {
 		return nil
 	}
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	return fs.WalkDir(w.repo.FS(), w.rel(dir), func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		real, err := resolveWithin(w.root, p)
+		p := w.repo.Abs(name)
+		real, err := resolveIn(w.repo, p)
 		if err != nil {
 			return &ReferenceError{File: w.rel(p), Field: "helm chart", Ref: w.rel(p), Err: err}
 		}
@@ -566,7 +612,7 @@ func (w *walker) plugin(file, field, entry, base string) error {
 	if err != nil {
 		return err
 	}
-	info, err := os.Stat(real)
+	info, err := w.stat(real)
 	switch {
 	case err != nil:
 		w.add(lexical, real)
@@ -575,9 +621,9 @@ func (w *walker) plugin(file, field, entry, base string) error {
 		return w.directory(file, field, lexical, real, base)
 	default:
 		w.add(lexical, real)
-		data, err := os.ReadFile(real)
+		data, err := w.read(real)
 		if err != nil {
-			return fmt.Errorf("%s read: %w", w.rel(real), err)
+			return err
 		}
 		return w.pluginConfig(real, data, base)
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,6 +14,8 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	k8syaml "sigs.k8s.io/yaml"
+
+	"github.com/promobot/promobot/internal/checkout"
 )
 
 // Image is one entry of a kustomization's images: list.
@@ -904,18 +906,34 @@ func plainSafe(v string, flow bool) bool {
 
 // SetImagesInDir runs SetImages on the kustomization file in dir, whichever
 // of the accepted names it has, and writes the file back when something
-// changed. It returns the file's path and the changes.
+// changed. It returns the file's path and the changes. dir is a directory of
+// its own: the file may not be a link out of it (see SetImagesIn).
 func SetImagesInDir(dir string, images []Image) (file string, changes []ImageChange, err error) {
-	name, err := FindKustomization(dir)
+	repo, err := checkout.Open(dir)
 	if err != nil {
 		return "", nil, err
 	}
-	file = filepath.Join(dir, name)
-	info, err := os.Stat(file)
+	defer repo.Close()
+	name, changes, err := SetImagesIn(repo, ".", images)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s stat: %w", file, err)
+		return "", nil, err
 	}
-	before, err := os.ReadFile(file)
+	return filepath.Join(dir, filepath.FromSlash(name)), changes, nil
+}
+
+// SetImagesIn runs SetImages on the kustomization file in the
+// repository-relative directory dir of a checkout, reading and writing it
+// through the checkout's os.Root, and writes it back when something
+// changed. It returns the file's repository-relative name and the changes.
+// A kustomization that is a link out of the repository is an error naming
+// it, and nothing is written.
+func SetImagesIn(repo *checkout.Repo, dir string, images []Image) (file string, changes []ImageChange, err error) {
+	name, err := FindKustomizationIn(repo, dir)
+	if err != nil {
+		return "", nil, err
+	}
+	file = path.Join(dir, name)
+	before, err := repo.ReadFile(file)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s read: %w", file, err)
 	}
@@ -926,7 +944,7 @@ func SetImagesInDir(dir string, images []Image) (file string, changes []ImageCha
 	if len(changes) == 0 {
 		return file, nil, nil
 	}
-	if err := os.WriteFile(file, after, info.Mode().Perm()); err != nil {
+	if err := repo.WriteFile(file, after); err != nil {
 		return "", nil, fmt.Errorf("%s write: %w", file, err)
 	}
 	return file, changes, nil

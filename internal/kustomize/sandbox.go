@@ -4,64 +4,65 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"syscall"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/promobot/promobot/internal/checkout"
 )
 
 // ErrOutsideRepository is wrapped by every error about a path that leaves the
-// repository root, lexically or through a symbolic link.
-var ErrOutsideRepository = errors.New("outside the repository")
+// repository root, lexically or through a symbolic link. It is the checkout
+// package's: a refusal reads the same whichever part of promobot made it.
+var ErrOutsideRepository = checkout.ErrOutsideRepository
 
 // errReadOnly is returned by every write operation of the sandbox file system.
 var errReadOnly = errors.New("the repository file system is read-only")
 
-// sandboxFS is a read-only filesys.FileSystem confined to one directory tree.
+// sandboxFS is a read-only filesys.FileSystem confined to one repository
+// checkout.
 //
-// Every path is made absolute, symbolic links are resolved, and the access is
-// refused when the result is not inside root. Kustomize's own load restrictor
-// only keeps files inside a kustomization's root; it lets relative directories
-// (resources: [../../../x]) and links point anywhere, so the repository
-// boundary is enforced here, below krusty, where nothing can get around it.
-// The checkout is assumed not to change while a render reads it.
+// krusty works with absolute paths; each is turned into a repository-relative
+// name, resolved by checkout.Repo.Resolve (the rules of os.Root: no absolute
+// link targets, no step above the root) and read through the checkout's
+// os.Root, so the kernel refuses what the resolution would. Kustomize's own
+// load restrictor only keeps files inside a kustomization's root; it lets
+// relative directories (resources: [../../../x]) and links point anywhere, so
+// the repository boundary is enforced here, below krusty, where nothing can
+// get around it. The checkout is assumed not to change while a render reads
+// it.
 type sandboxFS struct {
 	root string // absolute, symlinks resolved
+	repo *checkout.Repo
 	disk filesys.FileSystem
 }
 
 var _ filesys.FileSystem = (*sandboxFS)(nil)
 
 // newSandboxFS returns a sandbox rooted at dir, which must be an existing
-// directory.
+// directory. Its os.Root is closed when the sandbox is garbage collected.
 func newSandboxFS(dir string) (*sandboxFS, error) {
-	root, err := realRoot(dir)
+	repo, err := openRepo(dir)
 	if err != nil {
 		return nil, err
 	}
-	return &sandboxFS{root: root, disk: filesys.MakeFsOnDisk()}, nil
+	return &sandboxFS{root: repo.Dir(), repo: repo, disk: filesys.MakeFsOnDisk()}, nil
 }
 
-// realRoot returns dir as an absolute path with symbolic links resolved.
-func realRoot(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
+// openRepo opens the repository checkout at dir.
+func openRepo(dir string) (*checkout.Repo, error) {
+	repo, err := checkout.Open(dir)
 	if err != nil {
-		return "", fmt.Errorf("repository root %q: %w", dir, err)
+		return nil, fmt.Errorf("repository root %q: %w", dir, errors.Unwrap(err))
 	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return "", fmt.Errorf("repository root %q: %w", dir, err)
+	info, err := repo.Root().Stat(".")
+	if err != nil || !info.IsDir() {
+		repo.Close()
+		return nil, fmt.Errorf("repository root %q: not a directory", dir)
 	}
-	info, err := os.Stat(real)
-	if err != nil {
-		return "", fmt.Errorf("repository root %q: %w", dir, err)
-	}
-	if !info.IsDir() {
-		return "", fmt.Errorf("repository root %q: not a directory", dir)
-	}
-	return real, nil
+	return repo, nil
 }
 
 // within reports whether the absolute, clean path p is root or below it.
@@ -76,57 +77,44 @@ func within(root, p string) bool {
 	return strings.HasPrefix(p, prefix)
 }
 
-// resolveWithin returns the real location of name: absolute, clean, with every
-// symbolic link resolved. When name does not exist, the longest existing
+// resolveIn returns the real location of name (absolute, or relative to
+// the working directory): absolute, clean, with every symbolic link
+// resolved by repo.Resolve. When name does not exist, the longest existing
 // prefix is resolved and the rest appended, so a missing file below a link
-// that leaves the repository is still refused. The result must be inside
-// root, else the error wraps ErrOutsideRepository.
-func resolveWithin(root, name string) (string, error) {
+// that leaves the repository is still refused. The result is inside the
+// repository, else the error wraps ErrOutsideRepository (a
+// *checkout.EscapeError naming the link, when a link leaves).
+func resolveIn(repo *checkout.Repo, name string) (string, error) {
 	abs, err := filepath.Abs(name)
 	if err != nil {
 		return "", fmt.Errorf("path %q: %w", name, err)
 	}
-	abs = filepath.Clean(abs)
-	if !within(root, abs) {
-		return "", fmt.Errorf("path %q: %w", name, ErrOutsideRepository)
+	rel, ok := repo.Rel(abs)
+	if !ok {
+		// Named relative to the root: where the checkout lives means
+		// nothing to the repository's authors.
+		r, err := filepath.Rel(repo.Dir(), abs)
+		if err != nil {
+			r = name
+		}
+		return "", &checkout.EscapeError{Path: filepath.ToSlash(r)}
 	}
-	real, err := evalExisting(abs)
+	real, err := repo.Resolve(rel)
 	if err != nil {
-		return "", fmt.Errorf("path %q: %w", name, err)
+		return "", err
 	}
-	if !within(root, real) {
-		return "", fmt.Errorf("path %q resolves to %q: %w", name, real, ErrOutsideRepository)
-	}
-	return real, nil
-}
-
-// evalExisting resolves symbolic links in abs. Missing trailing elements are
-// kept as they are, below the resolved existing prefix.
-func evalExisting(abs string) (string, error) {
-	var missing []string
-	p := abs
-	for {
-		real, err := filepath.EvalSymlinks(p)
-		if err == nil {
-			for i := len(missing) - 1; i >= 0; i-- {
-				real = filepath.Join(real, missing[i])
-			}
-			return real, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-			return "", err
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return abs, nil
-		}
-		missing = append(missing, filepath.Base(p))
-		p = parent
-	}
+	return repo.Abs(real), nil
 }
 
 func (s *sandboxFS) resolve(name string) (string, error) {
-	return resolveWithin(s.root, name)
+	return resolveIn(s.repo, name)
+}
+
+// rel returns the repository-relative name of real, an absolute path that
+// resolve returned.
+func (s *sandboxFS) rel(real string) string {
+	r, _ := s.repo.Rel(real)
+	return r
 }
 
 // Create is refused: renders never write.
@@ -160,7 +148,7 @@ func (s *sandboxFS) Open(name string) (filesys.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.disk.Open(real)
+	return s.repo.Root().Open(s.rel(real))
 }
 
 // IsDir is false for anything outside the repository.
@@ -169,7 +157,8 @@ func (s *sandboxFS) IsDir(name string) bool {
 	if err != nil {
 		return false
 	}
-	return s.disk.IsDir(real)
+	info, err := s.repo.Root().Stat(s.rel(real))
+	return err == nil && info.IsDir()
 }
 
 // ReadDir lists a directory inside the repository.
@@ -178,7 +167,14 @@ func (s *sandboxFS) ReadDir(name string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.disk.ReadDir(real)
+	f, err := s.repo.Root().Open(s.rel(real))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	slices.Sort(names)
+	return names, err
 }
 
 // CleanedAbs splits name into a confirmed directory and a file name, both
@@ -188,7 +184,7 @@ func (s *sandboxFS) CleanedAbs(name string) (filesys.ConfirmedDir, string, error
 	if err != nil {
 		return "", "", err
 	}
-	if _, err := os.Stat(real); err != nil {
+	if _, err := s.repo.Root().Stat(s.rel(real)); err != nil {
 		return "", "", fmt.Errorf("path %q: %w", name, err)
 	}
 	return s.disk.CleanedAbs(real)
@@ -200,7 +196,8 @@ func (s *sandboxFS) Exists(name string) bool {
 	if err != nil {
 		return false
 	}
-	return s.disk.Exists(real)
+	_, err = s.repo.Root().Stat(s.rel(real))
+	return err == nil
 }
 
 // Glob returns the matches of pattern that resolve inside the repository.
@@ -227,7 +224,7 @@ func (s *sandboxFS) ReadFile(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.disk.ReadFile(real)
+	return s.repo.Root().ReadFile(s.rel(real))
 }
 
 // Walk walks a tree inside the repository; entries that resolve outside it
