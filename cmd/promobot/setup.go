@@ -297,7 +297,7 @@ func runSetup(ctx context.Context, f *setupFlags, out io.Writer) error {
 			http.Error(w, "this setup page has already registered an App", http.StatusGone)
 		}
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: ownHostOnly(ln.Addr(), mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -341,6 +341,53 @@ func runSetup(ctx context.Context, f *setupFlags, out io.Writer) error {
 	fmt.Fprintf(out, "next:\n  1. install the App on your GitOps repository: %s/installations/new\n", strings.TrimSuffix(cfg.GetHTMLURL(), "/"))
 	fmt.Fprintf(out, "  2. run %s\n", serve)
 	return nil
+}
+
+// ownHostOnly answers 421 to requests whose Host is not the setup page's
+// own address. A web page on another origin whose DNS name is rebound to
+// this address reaches the listener with its own name as Host, and must not
+// read the page (which holds the state) or drive the callback.
+func ownHostOnly(listen net.Addr, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ownHost(listen, r.Host) {
+			setupHeaders(w)
+			http.Error(w, "this setup page answers only at its own address", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ownHost reports whether a request's Host names the listener: its port,
+// and an IP address it listens on or, on loopback, "localhost" and the
+// other loopback addresses. DNS names other than localhost are refused:
+// only a name can be rebound, an IP literal cannot.
+func ownHost(listen net.Addr, host string) bool {
+	tcp, ok := listen.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	name, port, err := net.SplitHostPort(host)
+	if err != nil { // no port: the scheme's default
+		name, port = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), "80"
+	}
+	if port != strconv.Itoa(tcp.Port) {
+		return false
+	}
+	loopback := tcp.IP.IsLoopback() || tcp.IP.IsUnspecified()
+	if strings.EqualFold(name, "localhost") {
+		return loopback
+	}
+	ip := net.ParseIP(name)
+	switch {
+	case ip == nil:
+		return false
+	case tcp.IP.IsUnspecified():
+		return true
+	case tcp.IP.IsLoopback():
+		return ip.IsLoopback()
+	}
+	return ip.Equal(tcp.IP)
 }
 
 // setupHeaders keeps the local pages out of frames and caches.

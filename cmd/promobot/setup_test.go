@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -355,5 +356,109 @@ func TestSetupManifestMatchesREADME(t *testing.T) {
 	}
 	if diff := cmp.Diff(readmeEvents, appEvents); diff != "" {
 		t.Errorf("manifest events vs README (-readme +manifest):\n%s", diff)
+	}
+}
+
+// TestSetupAnswersOnlyItsOwnHost: the setup page answers requests naming
+// its own address (and, on loopback, localhost) and refuses every other
+// Host with 421, so a page whose DNS name was rebound to 127.0.0.1 cannot
+// read the state or drive the callback.
+func TestSetupAnswersOnlyItsOwnHost(t *testing.T) {
+	srv := startLocalGitHub(t)
+	r := startSetup(t, srv, "--webhook-url", setupTestHook, "--out", t.TempDir())
+	action, manifest := setupForm(t, r.page)
+	state := action.Query().Get("state")
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(r.page, "http://"))
+	tests := []struct {
+		host string
+		want int
+	}{
+		{"127.0.0.1:" + port, http.StatusOK},
+		{"localhost:" + port, http.StatusOK},
+		{"LOCALHOST:" + port, http.StatusOK},
+		{"127.0.0.2:" + port, http.StatusOK},
+		{"[::1]:" + port, http.StatusOK},
+		{"rebound.attacker.example:" + port, http.StatusMisdirectedRequest},
+		{"localhost.attacker.example:" + port, http.StatusMisdirectedRequest},
+		{"rebound.attacker.example", http.StatusMisdirectedRequest},
+		{"127.0.0.1", http.StatusMisdirectedRequest},
+		{"127.0.0.1:1", http.StatusMisdirectedRequest},
+		{"192.0.2.7:" + port, http.StatusMisdirectedRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			paths := []string{"/"}
+			if tt.want != http.StatusOK {
+				// A callback from this page would end setup; one with
+				// a foreign Host must not.
+				paths = append(paths, "/callback?code=0123456789abcdef&state="+state)
+			}
+			for _, path := range paths {
+				req, _ := http.NewRequest(http.MethodGet, r.page+path, nil)
+				req.Host = tt.host
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tt.want {
+					t.Errorf("GET %s with Host %q: %d, want %d", path, tt.host, resp.StatusCode, tt.want)
+				}
+				if tt.want != http.StatusOK && strings.Contains(string(body), state) {
+					t.Errorf("GET %s with Host %q: the answer holds the state", path, tt.host)
+				}
+			}
+		})
+	}
+	// The refused callbacks used nothing up: the browser's own round trip
+	// through GitHub still registers the App.
+	resp, err := http.PostForm(action.String(), url.Values{"manifest": {manifest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "Registered promobot") {
+		t.Errorf("callback page %d:\n%s", resp.StatusCode, page)
+	}
+	if err := r.wait(t); err != nil {
+		t.Fatalf("setup: %v\n%s", err, r.stderr.String())
+	}
+}
+
+func TestSetupOwnHost(t *testing.T) {
+	tests := []struct {
+		name   string
+		listen string
+		host   string
+		want   bool
+	}{
+		{"loopback by its address", "127.0.0.1:8765", "127.0.0.1:8765", true},
+		{"loopback as localhost", "127.0.0.1:8765", "localhost:8765", true},
+		{"loopback as ::1", "127.0.0.1:8765", "[::1]:8765", true},
+		{"loopback, another port", "127.0.0.1:8765", "127.0.0.1:8766", false},
+		{"loopback, a DNS name", "127.0.0.1:8765", "promobot.example:8765", false},
+		{"loopback, a LAN address", "127.0.0.1:8765", "192.168.1.5:8765", false},
+		{"any address, an IP", "0.0.0.0:8765", "192.168.1.5:8765", true},
+		{"any address, localhost", "0.0.0.0:8765", "localhost:8765", true},
+		{"any address, a DNS name", "0.0.0.0:8765", "promobot.example:8765", false},
+		{"LAN address by itself", "192.168.1.5:8765", "192.168.1.5:8765", true},
+		{"LAN address as localhost", "192.168.1.5:8765", "localhost:8765", false},
+		{"LAN address, another IP", "192.168.1.5:8765", "192.168.1.6:8765", false},
+		{"port 80 without a port", "127.0.0.1:80", "localhost", true},
+		{"port 80, IPv6 without a port", "[::1]:80", "[::1]", true},
+		{"no host", "127.0.0.1:8765", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, err := net.ResolveTCPAddr("tcp", tt.listen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ownHost(addr, tt.host); got != tt.want {
+				t.Errorf("ownHost(%s, %q) = %v, want %v", tt.listen, tt.host, got, tt.want)
+			}
+		})
 	}
 }
