@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // Verb is what a command asks for.
@@ -110,9 +111,10 @@ type Known struct {
 //	/promote <app> to <env>
 //	/promote help
 //
-// Lines quoted with ">", inside fenced code blocks (``` or ~~~), indented by
-// four or more columns (indented code), or inside HTML comments never fire,
-// and /promote in the middle of a line is text, not a command. Other slash
+// Lines quoted with ">", inside fenced code
+// blocks (``` or ~~~), indented by four or more columns (indented code),
+// inside HTML comments or <pre>, <script>, <style> and <textarea> blocks
+// never fire, and /promote in the middle of a line is text, not a command. Other slash
 // commands (/lgtm, /assign...) are ignored. A misspelled /promote, an
 // unknown app or environment, or arguments that do not fit the forms above
 // get a reply offering the closest valid command.
@@ -122,6 +124,7 @@ type Known struct {
 func Parse(body string, known Known) Result {
 	var fence string // the open fence ("```", "~~~~"...), or ""
 	inComment := false
+	rawEnd := "" // the closing tag of an open <pre>, <script>, <style> or <textarea> block
 	for _, raw := range strings.Split(body, "\n") {
 		line := strings.TrimRight(raw, "\r")
 		indent, rest := indentation(line)
@@ -137,6 +140,12 @@ func Parse(body string, known Known) Result {
 			}
 			continue
 		}
+		if rawEnd != "" {
+			if strings.Contains(strings.ToLower(line), rawEnd) {
+				rawEnd = ""
+			}
+			continue
+		}
 		if indent >= 4 {
 			continue
 		}
@@ -148,14 +157,40 @@ func Parse(body string, known Known) Result {
 			inComment = !strings.Contains(rest[4:], "-->")
 			continue
 		}
-		if !strings.HasPrefix(rest, "/") {
-			continue // also covers quoted lines ("> /promote")
+		if end := rawBlockEnd(rest); end != "" {
+			if !strings.Contains(strings.ToLower(rest), end) {
+				rawEnd = end
+			}
+			continue
 		}
-		if r, ok := parseLine(strings.TrimSpace(rest), known); ok {
-			return r
+		if strings.HasPrefix(rest, "/") {
+			if r, ok := parseLine(strings.TrimSpace(rest), known); ok {
+				return r
+			}
+		}
+		if i := strings.LastIndex(line, "<!--"); i >= 0 && !strings.Contains(line[i+4:], "-->") {
+			// An HTML comment opened in the middle of a line hides the
+			// lines after it until it closes.
+			inComment = true
 		}
 	}
 	return Result{Kind: KindIgnore}
+}
+
+// rawBlockEnd returns the closing tag of a raw HTML block (<pre>, <script>,
+// <style>, <textarea>) that s opens, or "": what is inside is shown as it
+// is, or not at all, like code.
+func rawBlockEnd(s string) string {
+	l := strings.ToLower(s)
+	for _, tag := range []string{"pre", "script", "style", "textarea"} {
+		if !strings.HasPrefix(l, "<"+tag) {
+			continue
+		}
+		if rest := l[len(tag)+1:]; rest == "" || rest[0] == '>' || rest[0] == ' ' || rest[0] == '\t' {
+			return "</" + tag + ">"
+		}
+	}
+	return ""
 }
 
 // indentation returns the line's leading whitespace width in columns (tabs
@@ -230,7 +265,7 @@ func parseLine(line string, known Known) (Result, bool) {
 		case len(args) > 0:
 			suggestion = "/promote " + strings.Join(args, " ")
 		}
-		return reply(line, suggestion, fmt.Sprintf("Did you mean `%s`?", suggestion)), true
+		return reply(line, suggestion, fmt.Sprintf("Did you mean %s?", markdown.Code(suggestion))), true
 	}
 	return parseArgs(line, args, known), true
 }
@@ -247,8 +282,10 @@ func reply(line, suggestion, msg string) Result {
 	return Result{Kind: KindReply, Line: line, Suggestion: suggestion, Reply: quote(line) + "\n\n" + msg + " " + helpHint}
 }
 
+// quote quotes the line a reply answers, escaped: it reads as the
+// commenter typed it and cannot change the reply's structure.
 func quote(line string) string {
-	return "> " + line
+	return "> " + markdown.Text(line)
 }
 
 func isHelp(s string) bool {
@@ -296,12 +333,12 @@ func parseArgs(line string, args []string, known Known) Result {
 		// "/promote production" most likely means "/promote to production".
 		if env, ok := lookup(args[0], known.Environments); ok && known.Environments != nil {
 			s := "/promote to " + env
-			return reply(line, s, fmt.Sprintf("Did you mean `%s`?", s))
+			return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s)))
 		}
 		if r.Suggestion == "" && known.Environments != nil {
 			if env := suggest(args[0], known.Environments); env != "" {
 				s := "/promote to " + env
-				return reply(line, s, fmt.Sprintf("Did you mean `%s`?", s))
+				return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s)))
 			}
 		}
 		return r
@@ -318,12 +355,12 @@ func parseArgs(line string, args []string, known Known) Result {
 	case len(args) == 2 && (closeEnough(strings.ToLower(args[1]), "to") || isKnown(args[1], known.Environments)):
 		// "/promote api production": the "to" is missing.
 		s := fmt.Sprintf("/promote %s to %s", args[0], args[1])
-		return reply(line, s, fmt.Sprintf("Did you mean `%s`?", s))
+		return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s)))
 	case len(args) == 3 && closeEnough(strings.ToLower(args[1]), "to"):
 		s := fmt.Sprintf("/promote %s to %s", args[0], args[2])
-		return reply(line, s, fmt.Sprintf("Did you mean `%s`?", s))
+		return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s)))
 	}
-	return usage("I did not understand `" + line + "`.")
+	return usage("I did not understand " + markdown.Code(line) + ".")
 }
 
 // isKnown reports whether s is in a list that is known (not nil).
@@ -362,9 +399,9 @@ func resolveApp(line, app, env string, known Known) (string, Result, bool) {
 	}
 	if s := suggest(app, known.Apps); s != "" {
 		cmd := "/promote " + s + tail
-		return "", reply(line, cmd, fmt.Sprintf("There is no app `%s`. Did you mean `%s`?", app, cmd)), false
+		return "", reply(line, cmd, fmt.Sprintf("There is no app %s. Did you mean %s?", markdown.Code(app), markdown.Code(cmd))), false
 	}
-	return "", reply(line, "", fmt.Sprintf("There is no app `%s`%s.", app, list("Apps", known.Apps))), false
+	return "", reply(line, "", fmt.Sprintf("There is no app %s%s.", markdown.Code(app), list("Apps", known.Apps))), false
 }
 
 func resolveEnv(line, app, env string, known Known) (string, Result, bool) {
@@ -377,9 +414,9 @@ func resolveEnv(line, app, env string, known Known) (string, Result, bool) {
 	}
 	if s := suggest(env, known.Environments); s != "" {
 		cmd := prefix + "to " + s
-		return "", reply(line, cmd, fmt.Sprintf("There is no environment `%s`. Did you mean `%s`?", env, cmd)), false
+		return "", reply(line, cmd, fmt.Sprintf("There is no environment %s. Did you mean %s?", markdown.Code(env), markdown.Code(cmd))), false
 	}
-	return "", reply(line, "", fmt.Sprintf("There is no environment `%s`%s.", env, envList(known))), false
+	return "", reply(line, "", fmt.Sprintf("There is no environment %s%s.", markdown.Code(env), envList(known))), false
 }
 
 func envList(known Known) string {
@@ -402,7 +439,7 @@ func list(title string, items []string) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("`" + it + "`")
+		b.WriteString(markdown.Code(it))
 	}
 	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -72,6 +73,12 @@ func TestParse(t *testing.T) {
 		{name: "html comment", body: "<!--\n/promote\n-->", want: ignore},
 		{name: "one-line html comment then command", body: "<!-- template -->\n/promote", want: promote("", "", "/promote")},
 		{name: "inline triple backticks are not a fence", body: "```inline``` text\n/promote", want: promote("", "", "/promote")},
+		{name: "html comment opened mid-line", body: "Ship it <!-- hidden\n/promote to production\n-->", want: ignore},
+		{name: "html comment closed mid-line", body: "Ship it <!-- note -->\n/promote", want: promote("", "", "/promote")},
+		{name: "pre block", body: "<pre>\n/promote\n</pre>", want: ignore},
+		{name: "command after a pre block", body: "<pre>x\n</pre>\n/promote web", want: promote("web", "", "/promote web")},
+		{name: "script block", body: "<script type=x>\n/promote\n</script>", want: ignore},
+		{name: "a tag that is not pre", body: "<presentation>\n/promote", want: promote("", "", "/promote")},
 
 		// Other slash commands.
 		{name: "lgtm", body: "/lgtm", want: ignore},
@@ -105,6 +112,12 @@ func TestParse(t *testing.T) {
 		{name: "to without environment", body: "/promote to", want: Result{Kind: KindReply, Line: "/promote to", Reply: "> /promote to\n\nName one environment after `to`. Environments: `staging`, `production`." + usageTail}},
 		{name: "too many words", body: "/promote web to production right now", want: Result{Kind: KindReply, Line: "/promote web to production right now", Reply: "> /promote web to production right now\n\nI did not understand `/promote web to production right now`." + usageTail}},
 
+		// Replies quote the line escaped and put names in code spans, so that
+		// a typed line cannot change the reply's structure.
+		{name: "hostile unknown app", body: "/promote `x`<!--", want: replyOf("/promote `x`<!--", "", "There is no app ``x`<!--``. Apps: `my-api-service`, `web`, `worker`."+hint).quoted("> /promote \\`x\\`\\<\\!--")},
+		{name: "hostile line not understood", body: "/promote @octocat #1 **x** [y](z)", want: Result{Kind: KindReply, Line: "/promote @octocat #1 **x** [y](z)",
+			Reply: "> /promote @\u200boctocat \\#\u200b1 \\*\\*x\\*\\* \\[y\\](z)\n\nI did not understand `/promote @octocat #1 **x** [y](z)`." + usageTail}},
+
 		// Without known lists, names are taken as typed.
 		{name: "unknown lists accept any app", body: "/promote anything to somewhere", known: &Known{}, want: promote("anything", "somewhere", "/promote anything to somewhere")},
 	}
@@ -120,6 +133,14 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// quoted replaces the quote a replyOf starts with, for lines that are
+// escaped in it.
+func (r Result) quoted(q string) Result {
+	_, rest, _ := strings.Cut(r.Reply, "\n\n")
+	r.Reply = q + "\n\n" + rest
+	return r
 }
 
 func TestIsBot(t *testing.T) {
