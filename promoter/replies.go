@@ -5,22 +5,25 @@ import (
 	"strings"
 
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // The bot's replies. Each quotes the command it answers, says what
 // happened and, when nothing happened, why and what to do.
 
-func quoteLine(line string) string { return "> " + mdText(line) + "\n\n" }
+// quoteLine quotes the command a reply answers, escaped so that it reads
+// as typed and cannot change the reply's structure.
+func quoteLine(line string) string { return "> " + markdown.Text(line) + "\n\n" }
 
 // replyRefused answers a user who may not promote.
 func replyRefused(line, login, role string, who gitops.Promoters) string {
 	var b strings.Builder
 	b.WriteString(quoteLine(line))
-	fmt.Fprintf(&b, "@%s, you may not promote in this repository: promotions need write, maintain or admin permission", login)
+	fmt.Fprintf(&b, "@%s, you may not promote in this repository: promotions need write, maintain or admin permission", mdText(login))
 	if len(who.Users) > 0 || len(who.Teams) > 0 {
 		b.WriteString(", or a place under `promoters` in `.promobot.yaml`")
 	}
-	fmt.Fprintf(&b, ", and your permission is `%s`. Nothing was changed.\n", mdText(role))
+	fmt.Fprintf(&b, ", and your permission is %s. Nothing was changed.\n", markdown.Code(role))
 	return b.String()
 }
 
@@ -33,8 +36,10 @@ func replyNotMerged(line string) string {
 // replyConfig answers a command in a repository whose configuration on the
 // default branch is broken.
 func replyConfig(line string, err error) string {
-	return quoteLine(line) + "promobot cannot promote in this repository: its configuration on the default branch is invalid.\n\n```\n" +
-		strings.ReplaceAll(clip(err.Error(), 2000), "```", "'''") + "\n```\n"
+	msg := clip(err.Error(), 2000)
+	fence := markdown.Fence(msg)
+	return quoteLine(line) + "promobot cannot promote in this repository: its configuration on the default branch is invalid.\n\n" +
+		fence + "\n" + msg + "\n" + fence + "\n"
 }
 
 // replyReason answers with a reason that stops the whole command.
@@ -57,15 +62,15 @@ func nothingSelected(steps []gitops.Step, sel Selection) string {
 	}
 	var flow []string
 	for _, s := range steps {
-		flow = append(flow, fmt.Sprintf("`%s` → `%s`", s.From, s.To))
+		flow = append(flow, markdown.Code(s.From)+" → "+markdown.Code(s.To))
 	}
 	switch {
 	case sel.App != "" && sel.To != "":
-		return fmt.Sprintf("`%s` is not promoted into `%s`. The pipeline is %s.", sel.App, sel.To, strings.Join(flow, ", "))
+		return fmt.Sprintf("%s is not promoted into %s. The pipeline is %s.", markdown.Code(sel.App), markdown.Code(sel.To), strings.Join(flow, ", "))
 	case sel.App != "":
-		return fmt.Sprintf("`%s` is not promoted anywhere. The pipeline is %s.", sel.App, strings.Join(flow, ", "))
+		return fmt.Sprintf("%s is not promoted anywhere. The pipeline is %s.", markdown.Code(sel.App), strings.Join(flow, ", "))
 	case sel.To != "":
-		return fmt.Sprintf("This pull request changed no app that is promoted into `%s`. Name one: `/promote <app> to %s`.", sel.To, sel.To)
+		return fmt.Sprintf("This pull request changed no app that is promoted into %s. Name one: %s.", markdown.Code(sel.To), markdown.Code("/promote <app> to "+sel.To))
 	}
 	return fmt.Sprintf("This pull request changed no app that has a next environment (the pipeline is %s). Name one: `/promote <app>`.",
 		strings.Join(flow, ", "))
@@ -78,14 +83,14 @@ func replyOutcomes(line string, outs []outcome) string {
 	b.WriteString(quoteLine(line))
 	if len(outs) == 1 && outs[0].Kind == outcomeUnchanged {
 		o := outs[0]
-		fmt.Fprintf(&b, "`%s` already runs these images of `%s`, so there is nothing to promote:\n\n", o.Plan.To(), o.Plan.App)
+		fmt.Fprintf(&b, "%s already runs these images of %s, so there is nothing to promote:\n\n", markdown.Code(o.Plan.To()), markdown.Code(o.Plan.App))
 		for _, img := range o.Plan.Images {
-			fmt.Fprintf(&b, "- `%s`\n", mdCode(img.Reference()))
+			fmt.Fprintf(&b, "- %s\n", markdown.Code(img.Reference()))
 		}
 		return b.String()
 	}
 	for _, o := range outs {
-		fmt.Fprintf(&b, "- `%s` → `%s`: ", o.Plan.App, o.Plan.To())
+		fmt.Fprintf(&b, "- %s → %s: ", markdown.Code(o.Plan.App), markdown.Code(o.Plan.To()))
 		switch o.Kind {
 		case outcomeOpened:
 			fmt.Fprintf(&b, "opened #%d.\n", o.PR.Number)
@@ -94,7 +99,7 @@ func replyOutcomes(line string, outs []outcome) string {
 		case outcomeAlreadyOpen:
 			fmt.Fprintf(&b, "#%d already promotes these images.\n", o.PR.Number)
 		case outcomeUnchanged:
-			fmt.Fprintf(&b, "`%s` already runs these images.\n", o.Plan.To())
+			fmt.Fprintf(&b, "%s already runs these images.\n", markdown.Code(o.Plan.To()))
 		case outcomeRefused:
 			fmt.Fprintf(&b, "not promoted. %s\n", o.Reason)
 		default:
@@ -115,10 +120,10 @@ func needsReply(outs []outcome) bool {
 	return false
 }
 
-// mdText keeps text from GitHub or from errors from breaking a reply: one
-// line, no HTML.
+// mdText keeps text from GitHub or from errors from breaking a reply (see
+// markdown.Text).
 func mdText(s string) string {
-	return strings.NewReplacer("\r", " ", "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+	return markdown.Text(s)
 }
 
 // mdCode keeps text inside inline code.
