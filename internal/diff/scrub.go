@@ -40,9 +40,18 @@ func secretValues(objs []*yaml.Node, vals map[string]bool) {
 				continue
 			}
 			for j := 1; j < len(m.Content); j += 2 {
-				if v := m.Content[j]; v.Kind == yaml.ScalarNode {
-					addSecretValue(vals, field, v.Value)
+				v := m.Content[j]
+				if v.Kind != yaml.ScalarNode {
+					continue
 				}
+				value := v.Value
+				if v.Tag == "!!binary" {
+					// YAML's own base64, for bytes that are not UTF-8.
+					if b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(value), "")); err == nil {
+						value = string(b)
+					}
+				}
+				addSecretValue(vals, field, value)
 			}
 		}
 		ann := lookup(lookup(o, "metadata"), "annotations")
@@ -147,6 +156,16 @@ func (s *scrubber) node(n *yaml.Node, secret bool) {
 	n.HeadComment, n.LineComment, n.FootComment = s.text(n.HeadComment), s.text(n.LineComment), s.text(n.FootComment)
 	switch n.Kind {
 	case yaml.ScalarNode:
+		if n.Tag == "!!binary" {
+			// Bytes that are not UTF-8, which YAML writes as base64:
+			// scrubbed in their decoded form.
+			if b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(n.Value), "")); err == nil {
+				if v := s.text(string(b)); v != string(b) {
+					n.Value = base64.StdEncoding.EncodeToString([]byte(v))
+				}
+				return
+			}
+		}
 		if v := s.text(n.Value); v != n.Value {
 			// "1234" was an int; "<redacted hmac:…>" is a string.
 			n.Value, n.Tag = v, "!!str"
