@@ -43,6 +43,9 @@ func CredentialsPath(dataDir string) string {
 // refused: Kubernetes adds group bits to files on a volume with an fsGroup
 // each time it mounts it.
 func loadOrCreateCredentials(dataDir string) (*credentials, error) {
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", dataDir, err)
+	}
 	file := CredentialsPath(dataDir)
 	raw, err := readSeed(file)
 	if errors.Is(err, fs.ErrNotExist) {

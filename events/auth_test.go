@@ -134,7 +134,7 @@ func TestEmbeddedRefusesStrangers(t *testing.T) {
 // an older promobot left it) gets them on its next start, its events kept;
 // a file others can read is tightened to 0600.
 func TestEmbeddedCredentialsFile(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data") // created by the first start
 	file := events.CredentialsPath(dir)
 	mode := func() os.FileMode {
 		t.Helper()

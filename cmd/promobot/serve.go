@@ -37,7 +37,7 @@ type serveFlags struct {
 	dataDir         string
 	natsListen      string
 	natsURL         string
-	natsCreds       string
+	nats            natsClientFlags
 	natsReplicas    int
 	natsSyncAlways  bool
 	roles           []string
@@ -63,7 +63,8 @@ func newServeCommand() *cobra.Command {
 
 By default one process runs everything: an embedded NATS server with JetStream
 (the durable event bus, stored under --data-dir, also reachable by other
-processes on --nats-listen), the webhook receiver, the applier and the promoter.
+processes on --nats-listen with the nkey credentials it generates in
+--data-dir), the webhook receiver, the applier and the promoter.
 
 HTTP endpoints on --listen:
   POST /webhook   GitHub App webhook (point the App's webhook URL here)
@@ -92,10 +93,12 @@ deployments with --roles; replicas of a role share its work.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", ":8080", "HTTP address for /webhook, /healthz, /readyz and /metrics")
-	fl.StringVar(&f.dataDir, "data-dir", "promobot-data", "directory for the embedded NATS server's JetStream storage")
-	fl.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", `address where the embedded NATS server accepts clients ("" for in-process only)`)
+	fl.StringVar(&f.dataDir, "data-dir", "promobot-data", "directory for the embedded NATS server's JetStream storage and its credentials ("+events.CredentialsFile+")")
+	fl.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", `address where the embedded NATS server accepts clients with its credentials ("" for in-process only; not loopback needs --nats-tls-cert)`)
 	fl.StringVar(&f.natsURL, "nats-url", "", "external NATS server or cluster URL(s), comma-separated; nothing is embedded when set")
-	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file for --nats-url")
+	f.nats.register(fl, false)
+	fl.StringVar(&f.nats.tlsCert, "nats-tls-cert", "", "TLS certificate file of the embedded NATS listener; with --nats-url, the client certificate presented to NATS")
+	fl.StringVar(&f.nats.tlsKey, "nats-tls-key", "", "key file of --nats-tls-cert")
 	fl.IntVar(&f.natsReplicas, "nats-replicas", 0, "replicas of promobot's streams and buckets (default 3 on a NATS cluster, else 1)")
 	fl.BoolVar(&f.natsSyncAlways, "nats-sync-always", false, "embedded NATS fsyncs every write, so an acknowledged delivery survives power loss (slower)")
 	fl.StringSliceVar(&f.roles, "roles", allRoles, "roles to run in this process: webhook, applier, promoter")
@@ -154,10 +157,11 @@ func connectBus(ctx context.Context, f *serveFlags, log *slog.Logger) (*events.B
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("event bus reconnected", "url", c.ConnectedUrlRedacted()) }),
 	}
 	if f.natsURL != "" {
-		if f.natsCreds != "" {
-			natsOpts = append(natsOpts, nats.UserCredentials(f.natsCreds))
+		auth, err := f.nats.options(f.natsURL, f.dataDir, log)
+		if err != nil {
+			return nil, nil, err
 		}
-		c, err := nats.Connect(f.natsURL, natsOpts...)
+		c, err := nats.Connect(f.natsURL, append(natsOpts, auth...)...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("nats %s connect: %w", redactURL(f.natsURL), err)
 		}
@@ -174,7 +178,11 @@ func connectBus(ctx context.Context, f *serveFlags, log *slog.Logger) (*events.B
 		if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
 			return nil, nil, fmt.Errorf("data dir %s: %w", f.dataDir, err)
 		}
-		srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: f.dataDir, Listen: f.natsListen, SyncAlways: f.natsSyncAlways})
+		srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: f.dataDir, Listen: f.natsListen, SyncAlways: f.natsSyncAlways,
+			TLSCertFile: f.nats.tlsCert, TLSKeyFile: f.nats.tlsKey})
+		if errors.Is(err, events.ErrInsecureListen) {
+			return nil, nil, fmt.Errorf("--nats-listen: %w: set --nats-tls-cert and --nats-tls-key, or listen on 127.0.0.1", err)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -186,7 +194,7 @@ func connectBus(ctx context.Context, f *serveFlags, log *slog.Logger) (*events.B
 		}
 		nc = c
 		cleanup = append(cleanup, func() { _ = nc.Drain(); waitClosed(nc, 5*time.Second) })
-		log.Info("embedded NATS started", "data_dir", f.dataDir, "client_url", srv.ClientURL(), "sync_always", f.natsSyncAlways)
+		log.Info("embedded NATS started", "data_dir", f.dataDir, "client_url", srv.ClientURL(), "credentials_file", srv.CredentialsFile(), "sync_always", f.natsSyncAlways)
 	}
 	if f.natsReplicas > 0 {
 		opts.Replicas = f.natsReplicas

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/webhook"
 )
 
@@ -37,10 +38,13 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 // TestServeWebhookRole runs "promobot serve --roles webhook" in-process with
-// its embedded NATS, sends it a signed delivery, reads it back with
-// "promobot events tail", and shuts it down.
+// its embedded NATS in the default data directory, sends it a signed
+// delivery, reads it back with "promobot events tail" from the same
+// directory (the credentials found there, mode 0600; without them tail is
+// refused), and shuts it down.
 func TestServeWebhookRole(t *testing.T) {
 	dir := t.TempDir()
+	t.Chdir(dir)
 	secretFile := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secretFile, []byte("old-secret\nnew-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -52,7 +56,7 @@ func TestServeWebhookRole(t *testing.T) {
 	var stderr bytes.Buffer
 	root.SetErr(&stderr)
 	root.SetArgs([]string{"serve", "--roles", "webhook", "--listen", httpAddr, "--nats-listen", natsAddr,
-		"--data-dir", filepath.Join(dir, "data"), "--webhook-secret-file", secretFile, "--log-format", "text"})
+		"--webhook-secret-file", secretFile, "--log-format", "text"})
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 
@@ -93,7 +97,16 @@ func TestServeWebhookRole(t *testing.T) {
 		t.Error("a webhook secret appeared in the logs")
 	}
 
-	// events tail replays what was stored.
+	fi, err := os.Stat(filepath.Join("promobot-data", events.CredentialsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode() != 0o600 {
+		t.Errorf("credentials file mode %s, want -rw-------", fi.Mode())
+	}
+
+	// events tail replays what was stored, with the credentials it finds in
+	// the default data directory.
 	var out bytes.Buffer
 	tail := newRootCommand()
 	tail.SetOut(&out)
@@ -102,6 +115,14 @@ func TestServeWebhookRole(t *testing.T) {
 	defer tcancel()
 	if err := tail.ExecuteContext(tctx); err != nil {
 		t.Fatal(err)
+	}
+	// Without them it is refused, and says where they are.
+	stranger := newRootCommand()
+	stranger.SetOut(io.Discard)
+	stranger.SetErr(io.Discard)
+	stranger.SetArgs([]string{"events", "tail", "--nats-url", "nats://" + natsAddr, "--data-dir", t.TempDir(), "--all", "--limit", "1"})
+	if err := stranger.ExecuteContext(tctx); err == nil || !strings.Contains(err.Error(), "Authorization Violation") || !strings.Contains(err.Error(), "--data-dir") {
+		t.Errorf("events tail without the credentials: %v, want an authorization violation naming --data-dir", err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], "github.push.my-org.cluster-config") || !strings.Contains(lines[0], "com.github.push") ||
@@ -136,6 +157,14 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"applier without app credentials", []string{"--roles", "applier"}, nil, "need GitHub App credentials"},
 		{"missing secret file", []string{"--roles", "webhook", "--webhook-secret-file", filepath.Join(dir, "nope")}, nil, "webhook secret file"},
 		{"bad log level", []string{"--roles", "webhook", "--log-level", "loud"}, map[string]string{envWebhookSecret: "x"}, "--log-level"},
+		{"nats listen on every interface without TLS", []string{"--roles", "webhook", "--nats-listen", "0.0.0.0:0"}, map[string]string{envWebhookSecret: "x"},
+			`--nats-listen: embedded nats listen "0.0.0.0:0": not a loopback address`},
+		{"nats url with credentials", []string{"--roles", "webhook", "--nats-url", "nats://promobot:hunter2@127.0.0.1:1"}, map[string]string{envWebhookSecret: "x"},
+			"--nats-url nats://[redacted]@127.0.0.1:1 carries credentials"},
+		{"nats password without user", []string{"--roles", "webhook", "--nats-url", "nats://127.0.0.1:1", "--nats-password-file", filepath.Join(dir, "pw")}, map[string]string{envWebhookSecret: "x"},
+			"--nats-password-file needs --nats-user"},
+		{"two nats credentials", []string{"--roles", "webhook", "--nats-url", "nats://127.0.0.1:1", "--nats-nkey", "a.nk", "--nats-creds", "a.creds"}, map[string]string{envWebhookSecret: "x"},
+			"name one"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,6 +184,9 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("stderr %q does not explain the error", stderr.String())
+			}
+			if strings.Contains(stderr.String(), "hunter2") {
+				t.Errorf("stderr %q shows a password", stderr.String())
 			}
 		})
 	}

@@ -21,7 +21,8 @@ type syncFlags struct {
 	apps      []string
 	cluster   string
 	natsURL   string
-	natsCreds string
+	dataDir   string
+	nats      natsClientFlags
 	appID     int64
 	keyFile   string
 	githubURL string
@@ -57,7 +58,8 @@ It exits non-zero when any app failed.`,
 	fl.StringSliceVar(&f.apps, "app", nil, "only these apps (repeatable)")
 	fl.StringVar(&f.cluster, "cluster", "", "only apps whose destination is this server URL or cluster name")
 	fl.StringVar(&f.natsURL, "nats-url", "nats://127.0.0.1:4222", "event bus of the running promobot serve")
-	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file")
+	fl.StringVar(&f.dataDir, "data-dir", "promobot-data", "data directory of the promobot serve whose embedded NATS to use (its credentials are there)")
+	f.nats.register(fl, true)
 	fl.Int64Var(&f.appID, "app-id", 0, "GitHub App id (or $PROMOBOT_APP_ID)")
 	fl.StringVar(&f.keyFile, "private-key-file", "", "GitHub App private key PEM file (or $PROMOBOT_PRIVATE_KEY)")
 	fl.StringVar(&f.githubURL, "github-url", "https://api.github.com/", "GitHub REST API base URL")
@@ -87,10 +89,11 @@ func runSync(ctx context.Context, out io.Writer, f *syncFlags) error {
 		return err
 	}
 	log, _ := newLogger("text", "warn")
-	opts := []nats.Option{nats.Name("promobot sync"), nats.Timeout(5 * time.Second)}
-	if f.natsCreds != "" {
-		opts = append(opts, nats.UserCredentials(f.natsCreds))
+	auth, err := f.nats.options(f.natsURL, f.dataDir, log)
+	if err != nil {
+		return err
 	}
+	opts := append([]nats.Option{nats.Name("promobot sync"), nats.Timeout(5 * time.Second)}, auth...)
 	nc, err := nats.Connect(f.natsURL, opts...)
 	if err != nil {
 		return fmt.Errorf("nats %s connect: %w (sync records what it applies on the bus of a running promobot serve)", redactURL(f.natsURL), err)

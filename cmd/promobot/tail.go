@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,13 +17,14 @@ import (
 )
 
 type tailFlags struct {
-	natsURL   string
-	natsCreds string
-	json      bool
-	subjects  []string
-	since     time.Duration
-	all       bool
-	limit     int
+	natsURL  string
+	dataDir  string
+	nats     natsClientFlags
+	json     bool
+	subjects []string
+	since    time.Duration
+	all      bool
+	limit    int
 }
 
 func newEventsCommand() *cobra.Command {
@@ -38,9 +41,16 @@ func newEventsCommand() *cobra.Command {
 applies, promotions, refusals, drift, dead letters).
 
 Each line shows the time, the subject, the CloudEvent type, its subject and id.
---json prints each whole CloudEvent (structured mode) instead.`,
+--json prints each whole CloudEvent (structured mode) instead.
+
+The NATS that "promobot serve" embeds admits only clients with its credentials:
+tail reads them from --data-dir (serve's default, ./promobot-data), unless
+--nats-creds, --nats-nkey or --nats-user names others.`,
 		Example: `  # follow everything, against the NATS that "promobot serve" embeds
   promobot events tail
+
+  # the same, from another directory
+  promobot events tail --data-dir /var/lib/promobot
 
   # what happened in the last hour, then follow
   promobot events tail --since 1h
@@ -54,7 +64,8 @@ Each line shows the time, the subject, the CloudEvent type, its subject and id.
 	}
 	fl := tail.Flags()
 	fl.StringVar(&f.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL (promobot serve embeds one here by default)")
-	fl.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file")
+	fl.StringVar(&f.dataDir, "data-dir", "promobot-data", "data directory of the promobot serve whose embedded NATS to read (its credentials are there)")
+	f.nats.register(fl, true)
 	fl.BoolVar(&f.json, "json", false, "print each whole CloudEvent as JSON")
 	fl.StringSliceVar(&f.subjects, "subject", nil, "only subjects matching these filters (default: everything)")
 	fl.DurationVar(&f.since, "since", 0, "first replay events newer than this (e.g. 1h)")
@@ -65,11 +76,15 @@ Each line shows the time, the subject, the CloudEvent type, its subject and id.
 }
 
 func runTail(ctx context.Context, out io.Writer, f *tailFlags) error {
-	opts := []nats.Option{nats.Name("promobot events tail"), nats.Timeout(5 * time.Second)}
-	if f.natsCreds != "" {
-		opts = append(opts, nats.UserCredentials(f.natsCreds))
+	auth, err := f.nats.options(f.natsURL, f.dataDir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
 	}
+	opts := append([]nats.Option{nats.Name("promobot events tail"), nats.Timeout(5 * time.Second)}, auth...)
 	nc, err := nats.Connect(f.natsURL, opts...)
+	if errors.Is(err, nats.ErrAuthorization) {
+		return fmt.Errorf("nats %s connect: %w (promobot serve's embedded NATS needs its credentials: --data-dir of that serve, or --nats-nkey DATA-DIR/%s)", redactURL(f.natsURL), err, events.CredentialsFile)
+	}
 	if err != nil {
 		return fmt.Errorf("nats %s connect: %w (is promobot serve running?)", redactURL(f.natsURL), err)
 	}
