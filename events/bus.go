@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -57,6 +58,31 @@ type Options struct {
 	// PublishTimeout bounds the wait for JetStream's acknowledgement
 	// (default 5 seconds).
 	PublishTimeout time.Duration
+	// MaxBytes bounds the storage of each stream and bucket, keyed by its
+	// name (StreamGitHub, StreamFacts, Bucket...); names left out, or
+	// given 0, keep DefaultMaxBytes' value. At the limit:
+	//   - StreamFacts drops its oldest facts;
+	//   - StreamGitHub never drops a delivery no durable consumer has
+	//     acknowledged: Publish first drops the oldest deliveries every
+	//     durable consumer of the stream has acknowledged, and when none
+	//     are left it fails with ErrUnavailable (the webhook answers 503
+	//     and GitHub's redelivery brings the delivery back later);
+	//   - a bucket refuses writes until entries are deleted or expire.
+	MaxBytes map[string]int64
+}
+
+// DefaultMaxBytes returns the storage limit of each stream and bucket:
+// 5.3 GiB in all, within the chart's 8 GiB volume with room for the
+// storage's own overhead.
+func DefaultMaxBytes() map[string]int64 {
+	return map[string]int64{
+		StreamGitHub:        2 << 30,
+		StreamFacts:         2 << 30,
+		BucketApps:          1 << 30,
+		BucketLedger:        256 << 20,
+		BucketInstallations: 64 << 20,
+		BucketLocks:         16 << 20,
+	}
 }
 
 // DefaultOptions returns the defaults documented on Options.
@@ -68,6 +94,7 @@ func DefaultOptions() Options {
 		Duplicates:     2 * time.Minute,
 		LedgerTTL:      14 * 24 * time.Hour,
 		PublishTimeout: 5 * time.Second,
+		MaxBytes:       DefaultMaxBytes(),
 	}
 }
 
@@ -91,6 +118,13 @@ func (o Options) withDefaults() Options {
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = d.PublishTimeout
 	}
+	limits := d.MaxBytes
+	for name, n := range o.MaxBytes {
+		if n > 0 {
+			limits[name] = n
+		}
+	}
+	o.MaxBytes = limits
 	return o
 }
 
@@ -127,9 +161,12 @@ func (b *Bus) provision(ctx context.Context) error {
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      b.opts.GitHubMaxAge,
+			MaxBytes:    b.opts.MaxBytes[StreamGitHub],
 			Duplicates:  b.opts.Duplicates,
 			Replicas:    b.opts.Replicas,
-			Discard:     jetstream.DiscardOld,
+			// Never drop a delivery to store another: Publish makes room
+			// from handled deliveries or refuses.
+			Discard: jetstream.DiscardNew,
 		},
 		{
 			Name:        StreamFacts,
@@ -138,12 +175,23 @@ func (b *Bus) provision(ctx context.Context) error {
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      b.opts.FactMaxAge,
+			MaxBytes:    b.opts.MaxBytes[StreamFacts],
 			Duplicates:  b.opts.Duplicates,
 			Replicas:    b.opts.Replicas,
 			Discard:     jetstream.DiscardOld,
 		},
 	}
 	for _, cfg := range streams {
+		// Lowering the limit of a stream already fuller than it would
+		// drop its oldest messages, handled or not: keep the current size
+		// as the limit until Publish has made room.
+		if cfg.Discard == jetstream.DiscardNew {
+			if s, err := b.js.Stream(ctx, cfg.Name); err == nil {
+				if n := int64(s.CachedInfo().State.Bytes); n > cfg.MaxBytes {
+					cfg.MaxBytes = n
+				}
+			}
+		}
 		if _, err := b.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("stream %s provision: %w", cfg.Name, err)
 		}
@@ -155,6 +203,13 @@ func (b *Bus) provision(ctx context.Context) error {
 		{Bucket: BucketLocks, Description: "leases serialising work per app across replicas", History: 1, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 	}
 	for _, cfg := range buckets {
+		cfg.MaxBytes = b.opts.MaxBytes[cfg.Bucket]
+		// As for streams: a lower limit must not drop stored entries.
+		if kv, err := b.js.KeyValue(ctx, cfg.Bucket); err == nil {
+			if st, err := kv.Status(ctx); err == nil && int64(st.Bytes()) > cfg.MaxBytes {
+				cfg.MaxBytes = int64(st.Bytes())
+			}
+		}
 		if _, err := b.js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
 			return fmt.Errorf("bucket %s provision: %w", cfg.Bucket, err)
 		}
@@ -188,7 +243,10 @@ type PubAck struct {
 // (file storage), or an error wrapping ErrUnavailable if it did not within
 // the publish timeout or ctx's deadline, whichever comes first. The same
 // event id published again within the duplicate window is stored once and
-// acknowledged with Duplicate set.
+// acknowledged with Duplicate set. When StreamGitHub is full, Publish drops
+// the oldest deliveries every durable consumer has acknowledged and tries
+// once more; it never drops one that is not handled yet (see
+// Options.MaxBytes).
 func (b *Bus) Publish(ctx context.Context, subject string, ev event.Event) (PubAck, error) {
 	msg, err := Encode(subject, ev)
 	if err != nil {
@@ -197,10 +255,68 @@ func (b *Bus) Publish(ctx context.Context, subject string, ev event.Event) (PubA
 	ctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
 	defer cancel()
 	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID()))
+	// Each round drops about a tenth of the stream; a large delivery may
+	// need a few.
+	for round := 0; round < 10 && isFull(err); round++ {
+		stream, ferr := b.makeRoom(ctx, subject)
+		if ferr != nil {
+			err = fmt.Errorf("%w; stream %s make room: %w", err, stream, ferr)
+			break
+		}
+		ack, err = b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID()))
+	}
 	if err != nil {
 		return PubAck{}, fmt.Errorf("event %s publish on %s: %w: %w", ev.ID(), subject, ErrUnavailable, err)
 	}
 	return PubAck{Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// isFull reports whether a publish was refused because its stream reached
+// MaxBytes under DiscardNew.
+func isFull(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && strings.Contains(apiErr.Description, "maximum bytes exceeded")
+}
+
+// errNothingHandled says a full stream holds no message every durable
+// consumer acknowledged, so nothing may be dropped.
+var errNothingHandled = errors.New("full, and no stored message is acknowledged by every durable consumer")
+
+// makeRoom drops the oldest messages of the full stream that subject
+// belongs to, but only those every durable consumer with explicit acks has
+// acknowledged (below the lowest ack floor): about a tenth of the stream
+// at a time, so most of the audit log stays. It returns the stream's name.
+func (b *Bus) makeRoom(ctx context.Context, subject string) (string, error) {
+	name, err := b.js.StreamNameBySubject(ctx, subject)
+	if err != nil {
+		return subject, fmt.Errorf("find stream: %w", err)
+	}
+	stream, err := b.js.Stream(ctx, name)
+	if err != nil {
+		return name, err
+	}
+	state := stream.CachedInfo().State
+	floor, durables := state.LastSeq, 0
+	consumers := stream.ListConsumers(ctx)
+	for ci := range consumers.Info() {
+		if ci.Config.Durable == "" || ci.Config.AckPolicy == jetstream.AckNonePolicy {
+			continue // tails and other readers handle nothing
+		}
+		durables++
+		floor = min(floor, ci.AckFloor.Stream)
+	}
+	if err := consumers.Err(); err != nil {
+		return name, fmt.Errorf("list consumers: %w", err)
+	}
+	if durables == 0 || floor < state.FirstSeq {
+		return name, errNothingHandled
+	}
+	// Purge keeps messages from keep on.
+	keep := min(floor+1, state.FirstSeq+max(1, (state.LastSeq-state.FirstSeq+1)/10))
+	if err := stream.Purge(ctx, jetstream.WithPurgeSequence(keep)); err != nil {
+		return name, fmt.Errorf("purge below %d: %w", keep, err)
+	}
+	return name, nil
 }
 
 // Ping reports whether the bus answers: JetStream returns account

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/webhook"
 )
 
@@ -79,7 +80,7 @@ func TestUnverifiedBodiesShareABudget(t *testing.T) {
 		size    = sent + 1 // the last byte never arrives
 		wantCap = held * size
 	)
-	e := newEnvWith(t, webhook.Options{UnverifiedBytes: wantCap, UnverifiedWait: 300 * time.Millisecond})
+	e := newEnvWith(t, webhook.Options{UnverifiedBytes: wantCap, UnverifiedWait: 300 * time.Millisecond}, events.Options{})
 
 	// Four bodies with a forged signature fill the budget exactly and stall.
 	var stalled []*heldRequest
@@ -137,7 +138,7 @@ func TestUnverifiedBodiesShareABudget(t *testing.T) {
 // 503 for GitHub to send again: none is lost.
 func TestUnverifiedBudgetUnderLoad(t *testing.T) {
 	const budgetBytes = 1 << 20
-	e := newEnvWith(t, webhook.Options{UnverifiedBytes: budgetBytes, UnverifiedWait: 200 * time.Millisecond})
+	e := newEnvWith(t, webhook.Options{UnverifiedBytes: budgetBytes, UnverifiedWait: 200 * time.Millisecond}, events.Options{})
 	big := bytes.Repeat([]byte("x"), 700<<10)
 
 	var mu sync.Mutex
@@ -203,7 +204,7 @@ func TestUnverifiedBudgetUnderLoad(t *testing.T) {
 // the body is not read at all, so a sender that never sends it gets 401 at
 // once and holds nothing.
 func TestUnsignedBodiesAreNeverRead(t *testing.T) {
-	e := newEnvWith(t, webhook.Options{UnverifiedBytes: 1 << 20})
+	e := newEnvWith(t, webhook.Options{UnverifiedBytes: 1 << 20}, events.Options{})
 	for _, sig := range []string{"", "sha256=nothex", "sha1=" + strings.Repeat("ab", 20)} {
 		h := holdBody(t, e.http.URL, webhook.MaxBodyBytes, 0, sig)
 		select {

@@ -33,23 +33,30 @@ type env struct {
 // restarted under the client) and a receiver in front of it.
 func newEnv(t *testing.T, secrets ...[]byte) *env {
 	t.Helper()
-	return newEnvWith(t, webhook.Options{Secrets: secrets})
+	return newEnvWith(t, webhook.Options{Secrets: secrets}, events.Options{})
 }
 
 // newEnvWith is newEnv with the receiver's options (Secrets default to
-// secret).
-func newEnvWith(t *testing.T, opts webhook.Options) *env {
+// secret) and the bus's (PublishTimeout defaults to a second).
+func newEnvWith(t *testing.T, opts webhook.Options, busOpts events.Options) *env {
 	t.Helper()
 	dir := t.TempDir()
 	srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	auth, err := nats.NkeyOptionFromSeed(srv.CredentialsFile())
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus, err := events.New(context.Background(), nc, events.Options{PublishTimeout: time.Second})
+	nc, err := nats.Connect(srv.ClientURL(), auth, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busOpts.PublishTimeout == 0 {
+		busOpts.PublishTimeout = time.Second
+	}
+	bus, err := events.New(context.Background(), nc, busOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,5 +377,64 @@ func TestNewRequiresASecret(t *testing.T) {
 	}
 	if _, err := webhook.New(webhook.Options{Secrets: [][]byte{{}}}, nil, nil); err == nil {
 		t.Error("New with an empty secret succeeded")
+	}
+}
+
+// TestFullStreamAnswers503: when the GitHub stream is full of deliveries
+// no consumer has handled yet, a new delivery is answered 503 and nothing
+// stored is dropped; once the consumers handled some, GitHub's redelivery
+// is stored.
+func TestFullStreamAnswers503(t *testing.T) {
+	e := newEnvWith(t, webhook.Options{}, events.Options{MaxBytes: map[string]int64{events.StreamGitHub: 8 << 10}})
+	ctx := context.Background()
+	cons, err := e.bus.JetStream().CreateOrUpdateConsumer(ctx, events.StreamGitHub, jetstream.ConsumerConfig{Durable: "applier", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted []string
+	refused := ""
+	for i := 0; refused == ""; i++ {
+		if i > 100 {
+			t.Fatal("an 8 KiB stream took 100 deliveries")
+		}
+		id := fmt.Sprintf("d-%02d", i)
+		switch resp := e.post(t, "push", id, []byte(pushBody), secret); resp.StatusCode {
+		case http.StatusAccepted:
+			accepted = append(accepted, id)
+		case http.StatusServiceUnavailable:
+			refused = id
+			if resp.Header.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+		default:
+			t.Fatalf("%s: status %d", id, resp.StatusCode)
+		}
+	}
+	ids := func() []string {
+		var out []string
+		for _, s := range e.stored(t) {
+			out = append(out, s.Event.ID())
+		}
+		return out
+	}
+	if diff := cmp.Diff(accepted, ids()); diff != "" {
+		t.Fatalf("stored deliveries after the 503 (-accepted +stored):\n%s", diff)
+	}
+
+	// The consumer handles every delivery; GitHub redelivers the refused one.
+	batch, err := cons.Fetch(len(accepted), jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := range batch.Messages() {
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if resp := e.post(t, "push", refused, []byte(pushBody), secret); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("redelivery of %s after the consumer caught up: status %d, want 202", refused, resp.StatusCode)
+	}
+	if got := ids(); len(got) == 0 || got[len(got)-1] != refused {
+		t.Errorf("stored after the redelivery: %v, want %s last", got, refused)
 	}
 }
