@@ -57,6 +57,7 @@ type commentPayload struct {
 		Body string `json:"body"`
 		User struct {
 			Login string `json:"login"`
+			ID    int64  `json:"id"`
 			Type  string `json:"type"`
 		} `json:"user"`
 	} `json:"comment"`
@@ -74,6 +75,7 @@ type commandRun struct {
 	number  int
 	comment int64
 	login   string
+	userID  int64
 	line    string
 	log     *slog.Logger
 }
@@ -131,7 +133,7 @@ func (p *Promoter) handleComment(ctx context.Context, d events.Delivery) error {
 		return fmt.Errorf("%s: %w", repo, err)
 	}
 	run := &commandRun{gh: gh, repo: repo, info: c.Repository.info(), number: c.Issue.Number, comment: c.Comment.ID,
-		login: c.Comment.User.Login, line: res.Line, log: log}
+		login: c.Comment.User.Login, userID: c.Comment.User.ID, line: res.Line, log: log}
 	merged := c.Issue.PullRequest.MergedAt != nil && *c.Issue.PullRequest.MergedAt != ""
 	if err := p.runCommand(ctx, run, res, c.Comment.Body, merged); err != nil {
 		if p.lastAttempt(d, err) {
@@ -188,7 +190,7 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 	}
 
 	// Who may.
-	if !canWrite(r.role) {
+	if !r.role.CanWrite() {
 		var err error
 		if w == nil {
 			if w, err = loadWorld(ctx, run.gh, run.repo, run.info); err != nil {
@@ -206,7 +208,7 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 			if w.err == nil {
 				who = w.repo.Config.Promoters
 			}
-			return refused(fmt.Sprintf("%s has %s permission", run.login, r.role), replyRefused(run.line, run.login, r.role, who))
+			return refused(fmt.Sprintf("%s has %s permission", run.login, r.role.Role), replyRefused(run.line, run.login, r.role.Role, who))
 		}
 	}
 
@@ -265,7 +267,7 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 // commandReads are the reads a /promote needs, made concurrently.
 type commandReads struct {
 	eyesErr  error
-	role     string
+	role     github.RepoPermission
 	roleErr  error
 	pr       github.PR
 	prErr    error
@@ -293,20 +295,11 @@ func (p *Promoter) readForCommand(ctx context.Context, run *commandRun, merged b
 	return r
 }
 
-// canWrite reports whether a repository role may promote.
-func canWrite(role string) bool {
-	switch strings.ToLower(role) {
-	case "admin", "maintain", "write":
-		return true
-	}
-	return false
-}
-
 // listedPromoter reports whether .promobot.yaml lets the commenter promote:
 // listed under promoters.users, or an active member of a team under
 // promoters.teams.
 func (p *Promoter) listedPromoter(ctx context.Context, run *commandRun, who gitops.Promoters) (bool, error) {
-	if who.AllowsUser(run.login) {
+	if who.AllowsUser(run.userID) {
 		return true, nil
 	}
 	for _, t := range who.Teams {

@@ -23,10 +23,10 @@ const (
 type Reader interface {
 	// Repository reads the repository's default branch and URLs.
 	Repository(ctx context.Context, repo Repo) (github.RepoInfo, error)
-	// Permission returns login's role on the repository: "admin",
-	// "maintain", "write", "triage", "read" or "none" (also for an
-	// unknown login).
-	Permission(ctx context.Context, repo Repo, login string) (string, error)
+	// Permission returns login's access to the repository: its role
+	// (built-in or custom) and the base permission of the role; "none"
+	// for an unknown login.
+	Permission(ctx context.Context, repo Repo, login string) (github.RepoPermission, error)
 	// TeamMember reports whether login is an active member of the team
 	// org/teamSlug; a team the App cannot see is false. Without the
 	// App's organization permission Members: read the error wraps a 403

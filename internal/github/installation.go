@@ -618,33 +618,53 @@ func (i *InstallationClient) RemoveLabel(ctx context.Context, repo Repo, number 
 	return nil
 }
 
-// Permission returns login's role on the repository: admin, maintain,
-// write, triage, read or none (also for an unknown login) (1 call).
-func (i *InstallationClient) Permission(ctx context.Context, repo Repo, login string) (string, error) {
-	// go-github v60 lacks role_name, which tells maintain from write.
+// Permission returns login's access to the repository (1 call); an
+// unknown login has none.
+func (i *InstallationClient) Permission(ctx context.Context, repo Repo, login string) (RepoPermission, error) {
+	// go-github v60 lacks role_name, which names maintain and custom roles.
 	req, err := i.c.NewRequest(http.MethodGet, fmt.Sprintf("repos/%s/%s/collaborators/%s/permission",
 		url.PathEscape(repo.Owner), url.PathEscape(repo.Name), url.PathEscape(login)), nil)
 	if err != nil {
-		return "", err
+		return RepoPermission{}, err
 	}
 	var out struct {
 		Permission string `json:"permission"`
 		RoleName   string `json:"role_name"`
 	}
+	none := RepoPermission{Role: "none", Base: "none"}
 	if _, err := i.c.Do(ctx, req, &out); err != nil {
 		err = apiErr(err)
 		if errors.Is(err, ErrNotFound) {
-			return "none", nil
+			return none, nil
 		}
-		return "", fmt.Errorf("%s: permission of %s: %w", repo, login, err)
+		return RepoPermission{}, fmt.Errorf("%s: permission of %s: %w", repo, login, err)
 	}
-	if out.RoleName != "" {
-		return out.RoleName, nil
+	p := RepoPermission{Role: out.RoleName, Base: out.Permission}
+	if p.Base == "" {
+		p.Base = "none"
 	}
-	if out.Permission == "" {
-		return "none", nil
+	if p.Role == "" {
+		p.Role = p.Base
 	}
-	return out.Permission, nil
+	return p, nil
+}
+
+// RepoPermission is a user's access to a repository.
+type RepoPermission struct {
+	// Role names the user's role: admin, maintain, write, triage, read, a
+	// custom repository role's name, or none.
+	Role string
+	// Base is the base permission GitHub reports for the role: admin, write,
+	// read or none. Maintain and custom roles based on write or maintain
+	// report write; triage and custom roles based on read or triage report
+	// read.
+	Base string
+}
+
+// CanWrite reports whether the role includes write access (write,
+// maintain, admin, or a custom role based on one of them).
+func (p RepoPermission) CanWrite() bool {
+	return p.Base == "admin" || p.Base == "write"
 }
 
 // TeamMember reports whether login is an active member of the team
@@ -662,11 +682,4 @@ func (i *InstallationClient) TeamMember(ctx context.Context, org, teamSlug, logi
 		return false, fmt.Errorf("team %s/%s: membership of %s: %w", org, teamSlug, login, err)
 	}
 	return m.GetState() == "active", nil
-}
-
-// AtLeast reports whether role (as Permission returns it) is want or
-// higher: read < triage < write < maintain < admin.
-func AtLeast(role, want string) bool {
-	rank := map[string]int{"read": 1, "triage": 2, "write": 3, "maintain": 4, "admin": 5}
-	return rank[role] > 0 && rank[role] >= rank[want]
 }

@@ -304,17 +304,53 @@ func parseWhen(s string, loc *time.Location) (time.Time, error) {
 // Promoters lists who may promote besides users with write, maintain or
 // admin permission on the repository.
 type Promoters struct {
-	// Users are GitHub logins.
-	Users []string `yaml:"users"`
+	// Users are GitHub accounts, each named by its login and its numeric id
+	// (`{login: alice, id: 583231}`). The id decides: when a user renames
+	// their account the old login is free, and anyone may register it.
+	Users []User `yaml:"users"`
 	// Teams are "org/team-slug" names; the caller checks membership.
 	Teams []string `yaml:"teams"`
 }
 
-// AllowsUser reports whether login is listed in Users (GitHub logins are
-// case-insensitive).
-func (p Promoters) AllowsUser(login string) bool {
+// User is a GitHub account: its login (for people to read) and its id
+// (what promobot matches).
+type User struct {
+	Login string `yaml:"login"`
+	ID    int64  `yaml:"id"`
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler. A bare login decodes with
+// ID 0, which validation refuses with a message saying how to add the id.
+func (u *User) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*u = User{Login: n.Value}
+		return nil
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i].Value; k != "login" && k != "id" {
+				return fmt.Errorf("line %d: unknown field %q in a user (want login and id)", n.Content[i].Line, k)
+			}
+		}
+		type plain User
+		var p plain
+		if err := n.Decode(&p); err != nil {
+			return fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		*u = User(p)
+		return nil
+	}
+	return fmt.Errorf("line %d: expected a user like {login: alice, id: 583231}", n.Line)
+}
+
+// AllowsUser reports whether the account with id is listed in Users. The
+// login is not compared: it may have changed hands.
+func (p Promoters) AllowsUser(id int64) bool {
+	if id == 0 {
+		return false
+	}
 	for _, u := range p.Users {
-		if strings.EqualFold(u, login) {
+		if u.ID == id {
 			return true
 		}
 	}
@@ -609,10 +645,16 @@ func (c *Config) validate(lines map[string]int, problems *[]string) {
 		add("pipeline", "environment %s promotes back into itself", env)
 	}
 	for i, u := range c.Promoters.Users {
-		if !loginRe.MatchString(strings.TrimPrefix(u, "@")) {
-			add(fmt.Sprintf("promoters.users[%d]", i), "%q is not a GitHub login", u)
+		login := strings.TrimPrefix(u.Login, "@")
+		switch {
+		case !loginRe.MatchString(login):
+			add(fmt.Sprintf("promoters.users[%d]", i), "%q is not a GitHub login", u.Login)
+		case u.ID <= 0:
+			add(fmt.Sprintf("promoters.users[%d]", i), "%s needs its account id: write {login: %s, id: <id>} "+
+				"(the id is in https://api.github.com/users/%s); a login alone can be registered by someone else after a rename",
+				login, login, login)
 		}
-		c.Promoters.Users[i] = strings.TrimPrefix(u, "@")
+		c.Promoters.Users[i].Login = login
 	}
 	for i, t := range c.Promoters.Teams {
 		if !teamRe.MatchString(strings.TrimPrefix(t, "@")) {

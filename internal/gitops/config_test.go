@@ -43,7 +43,7 @@ func TestParseConfigExample(t *testing.T) {
 				},
 			},
 		}},
-		Promoters:     Promoters{Users: []string{"release-captain"}, Teams: []string{"my-org/release-managers"}},
+		Promoters:     Promoters{Users: []User{{Login: "release-captain", ID: 1234567}}, Teams: []string{"my-org/release-managers"}},
 		DriftInterval: Duration(5 * time.Minute),
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(FreezeWindow{})); diff != "" {
@@ -80,8 +80,21 @@ func TestParseConfig(t *testing.T) {
 		},
 		{
 			name: "at-prefixed promoters are trimmed",
-			in:   "promoters:\n  users: ['@alice']\n  teams: ['@acme/ops']\n",
-			want: &Config{AppsDir: "apps", DriftInterval: Duration(DefaultDriftInterval), Promoters: Promoters{Users: []string{"alice"}, Teams: []string{"acme/ops"}}},
+			in:   "promoters:\n  users: [{login: '@alice', id: 42}]\n  teams: ['@acme/ops']\n",
+			want: &Config{AppsDir: "apps", DriftInterval: Duration(DefaultDriftInterval), Promoters: Promoters{Users: []User{{Login: "alice", ID: 42}}, Teams: []string{"acme/ops"}}},
+		},
+		{
+			name:     "a promoter without an id is refused",
+			in:       "promoters:\n  users: [alice, {login: bob}, {login: carol, id: 7}]\n",
+			problems: []string{
+				"line 2: promoters.users[0]: alice needs its account id: write {login: alice, id: <id>} (the id is in https://api.github.com/users/alice); a login alone can be registered by someone else after a rename",
+				"line 2: promoters.users[1]: bob needs its account id: write {login: bob, id: <id>} (the id is in https://api.github.com/users/bob); a login alone can be registered by someone else after a rename",
+			},
+		},
+		{
+			name:     "unknown field in a promoter",
+			in:       "promoters:\n  users:\n  - {login: alice, id: 7, team: x}\n",
+			problems: []string{`line 3: unknown field "team" in a user (want login and id)`},
 		},
 		{
 			name:     "unknown top-level field with suggestion",

@@ -176,7 +176,7 @@ func TestHelpText(t *testing.T) {
     freeze:
     - {cron: "0 18 * * fri", duration: 62h, timezone: Europe/Berlin, reason: weekend}
 promoters:
-  users: [release-captain]
+  users: [{login: release-captain, id: 1234567}]
   teams: [acme/release-managers]
 `))
 	if err != nil {

@@ -62,7 +62,7 @@ func HelpText(pipeline []gitops.Step, who gitops.Promoters) string {
 	b.WriteString("Users with write, maintain or admin permission on this repository")
 	var extra []string
 	for _, u := range who.Users {
-		extra = append(extra, "@"+u)
+		extra = append(extra, "@"+u.Login)
 	}
 	for _, t := range who.Teams {
 		extra = append(extra, "@"+t)

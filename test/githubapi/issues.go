@@ -469,7 +469,7 @@ func (s *Server) collaboratorPermission(c *call) (int, any) {
 		return fail(http.StatusNotFound, c.param("username")+" is not a user")
 	}
 	role := c.repo.role(a.login)
-	roleName := string(role)
+	roleName := c.repo.roleName(a.login)
 	u := s.userJSON(a)
 	perms := map[string]bool{
 		"pull": role != PermissionNone, "triage": role == PermissionTriage || role.legacy() == "write" || role == PermissionAdmin,

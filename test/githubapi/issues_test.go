@@ -197,3 +197,55 @@ func TestCollaboratorPermission(t *testing.T) {
 		})
 	}
 }
+
+func TestCustomRolesAndRenames(t *testing.T) {
+	e := newEnv(t)
+	if err := e.srv.AddCollaboratorRole(testOwner, testRepo, "dee", "deployer", PermissionWrite); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.AddCollaboratorRole(testOwner, testRepo, "dee", "write", PermissionWrite); err == nil {
+		t.Error("a built-in role was accepted as a custom one")
+	}
+	if err := e.srv.AddCollaborator(testOwner, testRepo, "alice", PermissionWrite); err != nil {
+		t.Fatal(err)
+	}
+	id := e.srv.UserID("alice")
+	if err := e.srv.RenameUser("alice", "alice-renamed"); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.AddUser("alice")
+	if e.srv.UserID("alice-renamed") != id || e.srv.UserID("alice") == id || e.srv.UserID("alice") == 0 {
+		t.Fatalf("ids after the rename: renamed %d, new alice %d, old id %d", e.srv.UserID("alice-renamed"), e.srv.UserID("alice"), id)
+	}
+	tests := []struct {
+		name, user, permission, role string
+		pushPerm                     bool
+	}{
+		{name: "custom role based on write", user: "dee", permission: "write", role: "deployer", pushPerm: true},
+		{name: "renamed keeps the role", user: "alice-renamed", permission: "write", role: "write", pushPerm: true},
+		{name: "new owner of the old login has none", user: "alice", permission: "none", role: "none"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got struct {
+				Permission string `json:"permission"`
+				RoleName   string `json:"role_name"`
+				User       struct {
+					Login       string          `json:"login"`
+					ID          int64           `json:"id"`
+					Permissions map[string]bool `json:"permissions"`
+				} `json:"user"`
+			}
+			req, err := e.inst.NewRequest("GET", "repos/acme/gitops/collaborators/"+tc.user+"/permission", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.inst.Do(e.ctx, req, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Permission != tc.permission || got.RoleName != tc.role || got.User.Login != tc.user || got.User.Permissions["push"] != tc.pushPerm {
+				t.Errorf("got %+v, want permission %s role %s push %v", got, tc.permission, tc.role, tc.pushPerm)
+			}
+		})
+	}
+}

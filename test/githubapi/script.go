@@ -220,6 +220,78 @@ func (s *Server) AddCollaborator(owner, name, login string, p Permission) error 
 	return nil
 }
 
+// AddCollaboratorRole gives login (created when new) the custom
+// repository role roleName, based on the role base, on owner/repo. GitHub
+// reports a custom role's name in role_name and its base role in
+// permission.
+func (s *Server) AddCollaboratorRole(owner, name, login, roleName string, base Permission) error {
+	if !base.valid() || base == PermissionNone {
+		return fmt.Errorf("add collaborator %s: invalid base role %q", login, base)
+	}
+	if Permission(roleName).valid() {
+		return fmt.Errorf("add collaborator %s: %q is a built-in role, not a custom one", login, roleName)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.mustRepo(owner, name)
+	if err != nil {
+		return err
+	}
+	a := s.ensureAccount(login, "User")
+	r.perms[a.login] = base
+	if r.customRoles == nil {
+		r.customRoles = map[string]string{}
+	}
+	r.customRoles[a.login] = roleName
+	return nil
+}
+
+// RenameUser renames the account oldLogin to newLogin, as a user renaming
+// themselves on GitHub does: the id, roles and teams stay with the
+// account, and oldLogin is free for anyone to register (AddUser).
+func (s *Server) RenameUser(oldLogin, newLogin string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.accounts[strings.ToLower(oldLogin)]
+	if !ok {
+		return fmt.Errorf("rename %s: no such account", oldLogin)
+	}
+	if _, taken := s.accounts[strings.ToLower(newLogin)]; taken {
+		return fmt.Errorf("rename %s: %s is taken", oldLogin, newLogin)
+	}
+	delete(s.accounts, strings.ToLower(oldLogin))
+	old := a.login
+	a.login = newLogin
+	s.accounts[strings.ToLower(newLogin)] = a
+	for _, r := range s.repos {
+		if p, ok := r.perms[old]; ok {
+			delete(r.perms, old)
+			r.perms[newLogin] = p
+		}
+		if n, ok := r.customRoles[old]; ok {
+			delete(r.customRoles, old)
+			r.customRoles[newLogin] = n
+		}
+	}
+	for _, t := range s.teams {
+		if m, ok := t.members[strings.ToLower(old)]; ok {
+			delete(t.members, strings.ToLower(old))
+			t.members[strings.ToLower(newLogin)] = m
+		}
+	}
+	return nil
+}
+
+// UserID returns the id of the account login, 0 when there is none.
+func (s *Server) UserID(login string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.accounts[strings.ToLower(login)]; ok {
+		return a.id
+	}
+	return 0
+}
+
 // Commit is a commit a person pushes.
 type Commit struct {
 	Message string

@@ -175,6 +175,7 @@ type repo struct {
 	pushedAt      time.Time
 	inst          *installation
 	perms         map[string]Permission // login → role
+	customRoles   map[string]string     // login → custom role name, based on perms[login]
 	nextNumber    int
 	issues        map[int]*issue
 	labels        map[string]*label // lower-cased name → label
@@ -186,7 +187,19 @@ type repo struct {
 
 func (r *repo) fullName() string { return r.owner.login + "/" + r.name }
 
-// role returns the permission login has on the repository.
+// roleName returns the name of login's role: a custom role's name, else
+// the role itself.
+func (r *repo) roleName(login string) string {
+	for l, name := range r.customRoles {
+		if strings.EqualFold(l, login) {
+			return name
+		}
+	}
+	return string(r.role(login))
+}
+
+// role returns the permission login has on the repository (for a custom
+// role, the role it is based on).
 func (r *repo) role(login string) Permission {
 	if strings.EqualFold(login, r.owner.login) {
 		return PermissionAdmin
