@@ -408,8 +408,16 @@ func TestRenderConcurrent(t *testing.T) {
 }
 
 func TestRenderWaitHonoursContext(t *testing.T) {
-	buildSlot <- struct{}{} // another build is running
-	defer func() { <-buildSlot }()
+	p := poolFor(ClassPreview)
+	var held []*worker
+	for range cap(p.slots) { // every worker is busy
+		held = append(held, <-p.slots)
+	}
+	defer func() {
+		for _, w := range held {
+			p.slots <- w
+		}
+	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := Render(ctx, fixtureRepo, "kustomize/overlays/staging", RenderOptions{})
