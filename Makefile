@@ -8,6 +8,7 @@ HELM_VERSION := v3.22.0
 KUSTOMIZE_VERSION := v5.8.2
 OCTOKIT_OPENAPI_VERSION := 23.0.2
 TEST_TIMEOUT ?= 45m
+FUZZTIME ?= 60s
 
 TOOLS_SRC := $(wildcard test/tools/go.mod test/tools/go.sum test/tools/*/*.go)
 OPENAPI := $(CACHE)/openapi/node_modules/@octokit/openapi/generated/api.github.com.json
@@ -15,7 +16,7 @@ OPENAPI := $(CACHE)/openapi/node_modules/@octokit/openapi/generated/api.github.c
 export PROMOBOT_BIN_DIR := $(BIN)
 export PROMOBOT_GITHUB_OPENAPI := $(OPENAPI)
 
-.PHONY: help build test bench lint tools openapi demo clean
+.PHONY: help build test bench lint fuzz tools openapi demo clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -63,6 +64,18 @@ test: tools openapi ## run every test against real components
 demo: tools build ## run promobot's story locally (DEMO_ARGS=--once to play and exit)
 	@echo ">> playing the story (local GitHub API, kube-apiserver, promobot serve)"
 	$(GO) run ./test/demo $(DEMO_ARGS)
+
+# Every Go fuzz target, one after another, each for FUZZTIME (make test runs
+# only their seed corpora). New crashers land in the package's
+# testdata/fuzz/<target>/ and fail make test until fixed.
+fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
+	@set -e; for file in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \
+		pkg=./$$(dirname $$file); \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo ">> $$target in $$pkg for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 bench: tools ## run the benchmarks and print the figures
 	$(GO) run ./test/bench
