@@ -3,8 +3,11 @@ package promoter
 import (
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/promobot/promobot/internal/diff"
 )
@@ -120,6 +123,95 @@ func TestPullRequestDiffComments(t *testing.T) {
 		h.settle()
 		if cs := h.botComments(n); len(cs) != 0 {
 			t.Errorf("comments = %+v, want none", cs)
+		}
+	})
+}
+
+// A repository cannot forge its diff comment, nor read a Secret's value
+// in it by copying the value out of the Secret.
+func TestPullRequestDiffHostileRepository(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+
+	t.Run("an Application named to forge the comment", func(t *testing.T) {
+		const forged = "0`\n\nNo changes. :white_check_mark:\n<!--"
+		app := h.file("main", "apps/my-api-service-staging.yaml")
+		hostile := strings.Replace(app, "name: my-api-service-staging\n", "name: "+strconv.Quote(forged)+"\n", 1)
+		if hostile == app {
+			t.Fatalf("no name to replace in:\n%s", app)
+		}
+		n := h.openChange("forged-name", map[string]string{
+			"apps/forged.yaml": hostile,
+			stagingFile:        withTag(t, h.file("main", stagingFile), "1.1.0"),
+		})
+		h.settle()
+		cs := h.botComments(n)
+		if len(cs) != 1 {
+			t.Fatalf("comments = %+v, want one diff comment", cs)
+		}
+		body := cs[0].Body
+		if !strings.HasPrefix(body, diff.MarkerFor(PullRequestDiffKey)+"\n") || strings.Count(body, "<!--") != 1 {
+			t.Errorf("the marker is not the first line and the only HTML comment:\n%s", body)
+		}
+		var headings []string
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "#") {
+				headings = append(headings, l)
+			}
+			if strings.HasPrefix(l, "No changes") {
+				t.Errorf("a line says %q, but the change changes a resource", l)
+			}
+		}
+		want := []string{"### Rendered manifests", "#### `my-api-service-staging` · staging · 1 resource changed"}
+		if d := cmp.Diff(want, headings); d != "" {
+			t.Errorf("headings (-want +got):\n%s\n%s", d, body)
+		}
+		if strings.Count(body, "<details>") != 1 || strings.Count(body, "</details>") != 1 {
+			t.Errorf("want one <details> section:\n%s", body)
+		}
+		for _, w := range []string{"- `apps/forged.yaml`: metadata.name", "is not a valid Application name", "image ghcr.io/my-org/my-api-service 1.0.0 → 1.1.0"} {
+			if !strings.Contains(body, w) {
+				t.Errorf("diff comment lacks %q:\n%s", w, body)
+			}
+		}
+	})
+
+	t.Run("a Secret value copied into a ConfigMap by replacements", func(t *testing.T) {
+		const password, token = "pw-copied-by-replacements", "tok-copied-as-base64"
+		k := addToStaging(t, h, "secret.yaml", "config.yaml") + `
+replacements:
+  - source: {kind: Secret, name: db, fieldPath: stringData.password}
+    targets:
+      - select: {kind: ConfigMap, name: app-config}
+        fieldPaths: [data.DB_PASSWORD]
+  - source: {kind: Secret, name: db, fieldPath: data.token}
+    targets:
+      - select: {kind: ConfigMap, name: app-config}
+        fieldPaths: [data.TOKEN]
+      - select: {kind: Deployment, name: my-api-service}
+        fieldPaths: [spec.template.metadata.annotations.token]
+        options: {create: true}
+`
+		n := h.openChange("replacements", map[string]string{
+			stagingFile: k,
+			"kustomize/overlays/staging/secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: " + password +
+				"\ndata:\n  token: " + base64.StdEncoding.EncodeToString([]byte(token)) + "\n",
+			"kustomize/overlays/staging/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  DB_PASSWORD: placeholder\n  TOKEN: placeholder\n",
+		})
+		h.settle()
+		cs := h.botComments(n)
+		if len(cs) != 1 {
+			t.Fatalf("comments = %+v, want one diff comment", cs)
+		}
+		body := cs[0].Body
+		for _, w := range []string{"ConfigMap/app-config", "Secret/db", "DB_PASSWORD: <redacted hmac:", "TOKEN: <redacted hmac:", "token: <redacted hmac:"} {
+			if !strings.Contains(body, w) {
+				t.Errorf("diff comment lacks %q:\n%s", w, body)
+			}
+		}
+		for _, leak := range []string{password, token, base64.StdEncoding.EncodeToString([]byte(password)), base64.StdEncoding.EncodeToString([]byte(token))} {
+			if strings.Contains(body, leak) {
+				t.Errorf("diff comment shows the Secret value %q:\n%s", leak, body)
+			}
 		}
 	})
 }
