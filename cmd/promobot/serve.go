@@ -52,6 +52,12 @@ type serveFlags struct {
 	applier         applierFlags
 	// redeliveryInterval is how often missed deliveries are redelivered.
 	redeliveryInterval time.Duration
+	// Storage and memory bounds: the flags as given, then parsed.
+	natsMaxBytesFlag    map[string]string
+	unverifiedBytesFlag string
+	unverifiedWait      time.Duration
+	natsMaxBytes        map[string]int64
+	unverifiedBytes     int64
 }
 
 func newServeCommand() *cobra.Command {
@@ -101,6 +107,9 @@ deployments with --roles; replicas of a role share its work.`,
 	fl.StringVar(&f.nats.tlsKey, "nats-tls-key", "", "key file of --nats-tls-cert")
 	fl.IntVar(&f.natsReplicas, "nats-replicas", 0, "replicas of promobot's streams and buckets (default 3 on a NATS cluster, else 1)")
 	fl.BoolVar(&f.natsSyncAlways, "nats-sync-always", false, "embedded NATS fsyncs every write, so an acknowledged delivery survives power loss (slower)")
+	fl.StringToStringVar(&f.natsMaxBytesFlag, "nats-max-bytes", nil, "storage limit per stream or bucket, NAME=SIZE (e.g. GITHUB=4Gi,PROMOBOT=1Gi); defaults GITHUB and PROMOBOT 2Gi, promobot-apps 1Gi, promobot-ledger 256Mi, promobot-installations 64Mi, promobot-locks 16Mi")
+	fl.StringVar(&f.unverifiedBytesFlag, "webhook-unverified-bytes", "64Mi", "memory all webhook bodies not yet verified by their signature may hold together; beyond it deliveries get 503 (at least 25Mi)")
+	fl.DurationVar(&f.unverifiedWait, "webhook-unverified-wait", webhook.DefaultUnverifiedWait, "how long a delivery may wait for room in --webhook-unverified-bytes before it gets 503")
 	fl.StringSliceVar(&f.roles, "roles", allRoles, "roles to run in this process: webhook, applier, promoter")
 	fl.StringArrayVar(&f.webhookSecrets, "webhook-secret-file", nil, "file holding the webhook secret(s), one per line (repeatable)")
 	fl.Int64Var(&f.appID, "app-id", 0, "GitHub App id (or $PROMOBOT_APP_ID)")
@@ -131,6 +140,13 @@ func (f *serveFlags) validate() error {
 			}
 		}
 	}
+	var err error
+	if f.natsMaxBytes, err = parseMaxBytes(f.natsMaxBytesFlag); err != nil {
+		return err
+	}
+	if f.unverifiedBytes, err = parseUnverifiedBytes(f.unverifiedBytesFlag); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -140,6 +156,7 @@ func (f *serveFlags) has(role string) bool { return slices.Contains(f.roles, rol
 // one, and provisions promobot's streams and buckets.
 func connectBus(ctx context.Context, f *serveFlags, log *slog.Logger) (*events.Bus, func(), error) {
 	opts := events.DefaultOptions()
+	opts.MaxBytes = f.natsMaxBytes
 	var nc *nats.Conn
 	var cleanup []func()
 	closeAll := func() {
@@ -286,7 +303,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 		if err != nil {
 			return err
 		}
-		rc, err := webhook.New(webhook.Options{Secrets: secrets, Logger: log}, bus, reg)
+		rc, err := webhook.New(webhook.Options{Secrets: secrets, Logger: log, UnverifiedBytes: f.unverifiedBytes, UnverifiedWait: f.unverifiedWait}, bus, reg)
 		if err != nil {
 			return err
 		}
