@@ -72,6 +72,9 @@ type harnessOptions struct {
 	files map[string]string
 	// rename moves fixture files (old path → new path) first.
 	rename map[string]string
+	// links are symbolic links (path → target) added to (or replacing
+	// files of) the fixture, after files.
+	links map[string]string
 	// opts tune the promoter.
 	opts Options
 	// permissions are the App's installation permissions (nil: the
@@ -154,6 +157,16 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, target := range ho.links {
+		full := filepath.Join(fixture, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_ = os.Remove(full)
+		if err := os.Symlink(target, full); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/promobot/promobot/internal/checkout"
 	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
@@ -105,15 +104,14 @@ func PlanPair(step gitops.Step, pair gitops.Pair, source []byte, targetRoot stri
 			p.Images = append(p.Images, img)
 		}
 	}
-	dir := filepath.Join(targetRoot, filepath.FromSlash(pair.To.Path))
-	name, err := kustomize.FindKustomization(dir)
+	repo, err := checkout.Open(targetRoot)
 	if err != nil {
-		return p, fmt.Errorf("%s (%s): %w", pair.To.Name, pair.To.Path, errors.Unwrap(err))
+		return p, err
 	}
-	p.File = path.Join(pair.To.Path, name)
-	p.Before, err = os.ReadFile(filepath.Join(dir, name))
+	defer repo.Close()
+	p.File, p.Before, err = readKustomization(repo, pair.To)
 	if err != nil {
-		return p, fmt.Errorf("%s read: %w", p.File, err)
+		return p, err
 	}
 	p.After, p.Changes, err = kustomize.SetImages(p.Before, p.Images)
 	if err != nil {
@@ -125,16 +123,32 @@ func PlanPair(step gitops.Step, pair gitops.Pair, source []byte, targetRoot stri
 // ReadSourceKustomization reads the kustomization file of an app's
 // overlay in a checkout.
 func ReadSourceKustomization(root string, app gitops.App) ([]byte, error) {
-	dir := filepath.Join(root, filepath.FromSlash(app.Path))
-	name, err := kustomize.FindKustomization(dir)
+	repo, err := checkout.Open(root)
 	if err != nil {
-		return nil, fmt.Errorf("%s (%s): %w", app.Name, app.Path, errors.Unwrap(err))
+		return nil, err
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, name))
+	defer repo.Close()
+	_, raw, err := readKustomization(repo, app)
+	return raw, err
+}
+
+// readKustomization reads the kustomization file of app's overlay, through
+// the checkout's os.Root: a file that is a symbolic link out of the
+// repository is an error naming it, and none of its bytes are read.
+func readKustomization(repo *checkout.Repo, app gitops.App) (file string, raw []byte, err error) {
+	name, err := kustomize.FindKustomizationIn(repo, app.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%s read: %w", path.Join(app.Path, name), err)
+		return "", nil, fmt.Errorf("%s (%s): %w", app.Name, app.Path, errors.Unwrap(err))
 	}
-	return raw, nil
+	file = path.Join(app.Path, name)
+	raw, err = repo.ReadFile(file)
+	if errors.Is(err, checkout.ErrOutsideRepository) {
+		return "", nil, fmt.Errorf("%s (%s): %w", app.Name, app.Path, err)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("%s read: %w", file, err)
+	}
+	return file, raw, nil
 }
 
 // Selection says which pairs of a pipeline a promotion moves.
@@ -255,19 +269,29 @@ func KnownNames(steps []gitops.Step) (apps, envs []string) {
 // put back afterwards.
 func RenderPlans(ctx context.Context, root string, plans []Plan, opts kustomize.RenderOptions) []diff.AppRender {
 	var out []diff.AppRender
+	repo, err := checkout.Open(root)
 	for _, p := range plans {
 		ar := diff.AppRender{App: p.Pair.To.Name, Environment: p.To()}
+		if err != nil {
+			ar.BeforeErr, ar.AfterErr = err, err
+			out = append(out, ar)
+			continue
+		}
 		ar.Before, ar.BeforeErr = kustomize.Render(ctx, root, p.Pair.To.Path, opts)
-		file := filepath.Join(root, filepath.FromSlash(p.File))
-		if err := os.WriteFile(file, p.After, 0o640); err != nil {
+		// Written through the checkout's os.Root: a kustomization that
+		// became a link out of the repository is refused, not followed.
+		if err := repo.WriteFile(p.File, p.After); err != nil {
 			ar.AfterErr = fmt.Errorf("%s write: %w", p.File, err)
 		} else {
 			ar.After, ar.AfterErr = kustomize.Render(ctx, root, p.Pair.To.Path, opts)
-			if err := os.WriteFile(file, p.Before, 0o640); err != nil && ar.AfterErr == nil {
+			if err := repo.WriteFile(p.File, p.Before); err != nil && ar.AfterErr == nil {
 				ar.AfterErr = fmt.Errorf("%s restore: %w", p.File, err)
 			}
 		}
 		out = append(out, ar)
+	}
+	if repo != nil {
+		repo.Close()
 	}
 	return out
 }

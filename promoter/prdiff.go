@@ -2,9 +2,9 @@ package promoter
 
 import (
 	"context"
-	"os"
 	"sort"
 
+	"github.com/promobot/promobot/internal/checkout"
 	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
@@ -54,7 +54,14 @@ func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opt
 	if err != nil {
 		return diff.Comment{}, 0, err
 	}
-	headApps, headNotes, err := gitops.DiscoverApps(os.DirFS(head.Root), gitops.DiscoverOptions{RepoURLs: opts.RepoURLs, Config: baseRepo.Config})
+	// Read through the checkout's os.Root: an Application manifest that
+	// is a symbolic link out of the repository is refused, naming it.
+	headCheckout, err := checkout.Open(head.Root)
+	if err != nil {
+		return diff.Comment{}, 0, err
+	}
+	defer headCheckout.Close()
+	headApps, headNotes, err := gitops.DiscoverApps(headCheckout.FS(), gitops.DiscoverOptions{RepoURLs: opts.RepoURLs, Config: baseRepo.Config})
 	if err != nil {
 		return diff.Comment{}, 0, err
 	}
@@ -91,7 +98,7 @@ func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opt
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	ropts := kustomize.RenderOptions{EnableHelm: baseRepo.Config.Render.Helm}
+	ropts := kustomize.RenderOptions{EnableHelm: baseRepo.Config.Render.Helm, Class: kustomize.ClassPreview}
 	var renders []diff.AppRender
 	for _, n := range names {
 		s := byName[n]

@@ -1,22 +1,19 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/promobot/promobot/internal/checkout"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
 	"github.com/promobot/promobot/promoter"
@@ -55,6 +52,7 @@ images.`,
 	cmd.Flags().StringVar(&to, "to", "", "the target environment (required)")
 	cmd.Flags().StringVar(&app, "app", "", "promote only this app (its base name or an Application name)")
 	cmd.Flags().BoolVar(&write, "write", false, "edit the target kustomization files in place")
+	addRenderFlags(cmd)
 	_ = cmd.MarkFlagRequired("from")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
@@ -125,7 +123,7 @@ func runPromote(ctx context.Context, out io.Writer, repoDir, from, to, app strin
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	ropts := kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm}
+	ropts := kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm, Class: kustomize.ClassPreview}
 	for _, p := range plans {
 		renders := promoter.RenderPlans(ctx, scratch, []promoter.Plan{p}, ropts)
 		c := promoter.PromotionDiff(renders, p, fmt.Sprintf("`%s` now (work tree)", to), "this promotion", promoter.DiffOptions{})
@@ -134,13 +132,15 @@ func runPromote(ctx context.Context, out io.Writer, repoDir, from, to, app strin
 	if !write {
 		return nil
 	}
+	// Written through the checkout's os.Root: never through a link out of
+	// the repository.
+	co, err := checkout.Open(repoDir)
+	if err != nil {
+		return err
+	}
+	defer co.Close()
 	for _, p := range plans {
-		file := filepath.Join(repoDir, filepath.FromSlash(p.File))
-		info, err := os.Stat(file)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(file, p.After, info.Mode().Perm()); err != nil {
+		if err := co.WriteFile(p.File, p.After); err != nil {
 			return fmt.Errorf("%s write: %w", p.File, err)
 		}
 		fmt.Fprintf(out, "\nwrote %s\n", p.File)
@@ -177,6 +177,7 @@ checkout at --repo.`,
 	cmd.Flags().StringVar(&repoDir, "repo", ".", "the repository checkout (a git work tree)")
 	cmd.Flags().StringVar(&base, "base", "", "the branch or commit the pull request targets (required)")
 	cmd.Flags().StringVar(&head, "head", "", "the branch or commit of the pull request (default: the work tree)")
+	addRenderFlags(cmd)
 	_ = cmd.MarkFlagRequired("base")
 	return cmd
 }
@@ -277,130 +278,49 @@ func shortSHA(sha string) string {
 }
 
 // archive writes the tree of commit (from `git archive`) into a new
-// temporary directory; the caller removes it.
+// temporary directory, under the same rules as a GitHub checkout
+// (checkout.UnpackArchive); the caller removes it.
 func archive(ctx context.Context, repoDir, commit string) (string, error) {
-	dir, err := os.MkdirTemp("", "promobot-diff-")
-	if err != nil {
-		return "", err
-	}
 	cmd := exec.CommandContext(ctx, "git", "-C", repoDir, "archive", "--format=tar", commit)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		os.RemoveAll(dir)
 		return "", err
 	}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
 		return "", err
 	}
-	xerr := extractTar(stdout, dir)
+	co, xerr := checkout.UnpackArchive(stdout, checkout.Options{})
 	_, _ = io.Copy(io.Discard, stdout)
 	werr := cmd.Wait()
+	if xerr == nil {
+		defer co.Close()
+	}
 	if werr != nil {
-		os.RemoveAll(dir)
+		if xerr == nil {
+			_ = co.Remove()
+		}
 		return "", fmt.Errorf("git archive %s: %s", shortSHA(commit), strings.TrimSpace(stderr.String()))
 	}
 	if xerr != nil {
-		os.RemoveAll(dir)
 		return "", fmt.Errorf("git archive %s: %w", shortSHA(commit), xerr)
 	}
-	return dir, nil
-}
-
-// extractTar unpacks regular files, directories and symbolic links that
-// stay inside dir.
-func extractTar(r io.Reader, dir string) error {
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		name := path.Clean(h.Name)
-		if name == "." || name == ".." || strings.HasPrefix(name, "../") || path.IsAbs(name) {
-			continue
-		}
-		target := filepath.Join(dir, filepath.FromSlash(name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o750); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(f, tr)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		case tar.TypeSymlink:
-			resolved := path.Clean(path.Join(path.Dir(name), h.Linkname))
-			if path.IsAbs(h.Linkname) || resolved == ".." || strings.HasPrefix(resolved, "../") {
-				continue
-			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o750); err != nil {
-				return err
-			}
-			if err := os.Symlink(h.Linkname, target); err != nil {
-				return err
-			}
-		}
-	}
+	return co.Dir(), nil
 }
 
 // copyCheckout copies a checkout, without its .git directory, into a new
-// temporary directory; the caller removes it.
+// temporary directory; the caller removes it. Links that leave the
+// repository are refused in the copy as in a GitHub checkout.
 func copyCheckout(src string) (string, error) {
-	dst, err := os.MkdirTemp("", "promobot-promote-")
+	co, err := checkout.CopyDir(src, checkout.Options{})
 	if err != nil {
 		return "", err
 	}
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == ".git" {
-			return filepath.SkipDir
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o750)
-		case d.Type()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case d.Type().IsRegular():
-			raw, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, raw, 0o640)
-		}
-		return nil
-	})
-	if err != nil {
-		os.RemoveAll(dst)
-		return "", fmt.Errorf("copy %s: %w", src, err)
+	dir := co.Dir()
+	if err := co.Close(); err != nil {
+		_ = co.Remove()
+		return "", err
 	}
-	return dst, nil
+	return dir, nil
 }

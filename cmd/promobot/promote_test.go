@@ -211,3 +211,83 @@ func TestDiffCommand(t *testing.T) {
 		t.Errorf("bad base: err %v, stderr %q", err, stderr)
 	}
 }
+
+// linkSecret is in files beside the local checkouts of
+// TestLocalCommandsRefuseLinkChains, which link chains point at.
+const linkSecret = "s3cr3t-outside-token"
+
+// A local checkout holding a link chain out of the repository (x -> . and
+// y -> x/.., so y is the checkout's parent): render, promote and diff refuse
+// it with a message naming the link, write nothing outside, and show no byte
+// of the outside file, whether the chain is in the work tree or committed.
+func TestLocalCommandsRefuseLinkChains(t *testing.T) {
+	outsideApp := strings.NewReplacer("my-api-service-staging", "stolen-app", "# Point to the staging overlay", "# "+linkSecret).
+		Replace(readText(t, filepath.Join("..", "..", "test", "fixtures", "gitops"), "apps/my-api-service-staging.yaml"))
+	chain := map[string]string{"x": ".", "y": "x/.."}
+	kustomizationLink := map[string]string{productionKustomization: "../../../y/kubeconfig"}
+	appLink := map[string]string{"apps/stolen.yaml": "../y/app.yaml"}
+	const wantKustomization = productionKustomization + ": symbolic link y points outside the repository"
+	const wantApp = "apps/stolen.yaml: symbolic link y points outside the repository"
+	tests := []struct {
+		name   string
+		links  map[string]string
+		commit bool // commit the links on branch evil instead of leaving them in the work tree
+		args   []string
+		want   string // in the error, or in the output when the command succeeds
+	}{
+		{name: "render overlay", links: kustomizationLink, args: []string{"render", "kustomize/overlays/production"}, want: wantKustomization},
+		{name: "render app", links: kustomizationLink, args: []string{"render", "--app", "my-api-service-production"}, want: wantKustomization},
+		{name: "render app beside a linked manifest", links: appLink, args: []string{"render", "--app", "my-api-service-staging"}, want: wantApp},
+		{name: "promote", links: kustomizationLink, args: []string{"promote", "--from", "staging", "--to", "production"}, want: wantKustomization},
+		{name: "promote write", links: kustomizationLink, args: []string{"promote", "--from", "staging", "--to", "production", "--write"}, want: wantKustomization},
+		{name: "diff work tree", links: kustomizationLink, args: []string{"diff", "--base", "main"}, want: wantKustomization},
+		{name: "diff work tree, linked manifest", links: appLink, args: []string{"diff", "--base", "main"}, want: wantApp},
+		{name: "diff committed", links: kustomizationLink, commit: true, args: []string{"diff", "--base", "main", "--head", "evil"}, want: wantKustomization},
+		{name: "diff committed, linked manifest", links: appLink, commit: true, args: []string{"diff", "--base", "main", "--head", "evil"}, want: wantApp},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := gitRepo(t)
+			parent := filepath.Dir(dir)
+			outsideKustomization := "# token: " + linkSecret + "\nimages:\n- name: ghcr.io/my-org/my-api-service\n  newTag: 0.9.0\n"
+			writeText(t, parent, "kubeconfig", outsideKustomization)
+			writeText(t, parent, "app.yaml", outsideApp)
+			staging := readText(t, dir, stagingKustomization)
+			if tt.commit {
+				runGit(t, dir, "checkout", "-q", "-b", "evil")
+			}
+			writeText(t, dir, stagingKustomization, strings.Replace(staging, "newTag: 1.0.0", "newTag: 1.1.0", 1))
+			for p, target := range tt.links {
+				for l, to := range chain {
+					_ = os.Symlink(to, filepath.Join(dir, l))
+				}
+				full := filepath.Join(dir, filepath.FromSlash(p))
+				_ = os.Remove(full)
+				if err := os.Symlink(target, full); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.commit {
+				runGit(t, dir, "add", "-A")
+				runGit(t, dir, "commit", "-q", "-m", "Link out")
+				runGit(t, dir, "checkout", "-q", "main")
+			}
+			out, errOut, err := promobot(t, append(tt.args, "--repo", dir)...)
+			all := out + errOut
+			if err != nil {
+				all += err.Error()
+			}
+			if !strings.Contains(all, tt.want) {
+				t.Errorf("promobot %s: err %v, output\n%s\nwant %q", strings.Join(tt.args, " "), err, out, tt.want)
+			}
+			for _, leak := range []string{linkSecret, "stolen-app", "0.9.0"} {
+				if strings.Contains(all, leak) {
+					t.Errorf("the output shows the outside file (%q):\n%s", leak, all)
+				}
+			}
+			if got := readText(t, parent, "kubeconfig"); got != outsideKustomization {
+				t.Errorf("the outside file was written:\n%s", got)
+			}
+		})
+	}
+}

@@ -579,3 +579,74 @@ func writeFile(root *os.Root, name string, r io.Reader, size int64) error {
 	}
 	return err
 }
+
+// CopyDir copies the directory src, a local checkout, into a new temporary
+// directory under the same rules as Unpack (links that leave are refused,
+// the limits hold) and returns the copy; the caller removes it. Files are
+// read through src's os.Root; directories named .git are left out.
+func CopyDir(src string, opts Options) (*Repo, error) {
+	from, err := Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer from.Close()
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(archiveTo(pw, from)) }()
+	repo, err := unpackNew(tar.NewReader(pr), false, opts)
+	pr.CloseWithError(io.ErrClosedPipe) // stops the writer when unpacking failed early
+	if err != nil {
+		return nil, fmt.Errorf("copy %s: %w", src, err)
+	}
+	return repo, nil
+}
+
+// archiveTo writes repo's directories, regular files and links to w as a
+// tarball of repository-relative names.
+func archiveTo(w io.Writer, repo *Repo) error {
+	tw := tar.NewWriter(w)
+	err := fs.WalkDir(repo.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if name == "." {
+			return nil
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return fs.SkipDir
+		}
+		h := &tar.Header{Name: name, Mode: 0o640}
+		switch {
+		case d.IsDir():
+			h.Typeflag, h.Name, h.Mode = tar.TypeDir, name+"/", 0o750
+			return tw.WriteHeader(h)
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := repo.root.Readlink(name)
+			if err != nil {
+				return err
+			}
+			h.Typeflag, h.Linkname = tar.TypeSymlink, target
+			return tw.WriteHeader(h)
+		case d.Type().IsRegular():
+			f, err := repo.root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			info, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			h.Typeflag, h.Size = tar.TypeReg, info.Size()
+			if err := tw.WriteHeader(h); err != nil {
+				return err
+			}
+			_, err = io.CopyN(tw, f, info.Size())
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}

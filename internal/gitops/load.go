@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
+
+	"github.com/promobot/promobot/internal/checkout"
 )
 
 // Repository is a checkout of a GitOps repository with its configuration
@@ -27,10 +27,25 @@ type Repository struct {
 // LoadDir reads the checkout at root: its .promobot.yaml (strictly; an
 // invalid one is an error) and its Application manifests. repoURLs are the
 // repository's own URLs (see DiscoverOptions.RepoURLs); empty accepts any.
+// Everything is read through the checkout's os.Root (checkout.Open): a
+// .promobot.yaml or a manifest that is a symbolic link out of the repository
+// is an error naming it.
 func LoadDir(root string, repoURLs []string) (*Repository, error) {
+	repo, err := checkout.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
+	return Load(repo, root, repoURLs)
+}
+
+// Load is LoadDir for an open checkout; the Repository's Root is root.
+func Load(repo *checkout.Repo, root string, repoURLs []string) (*Repository, error) {
 	r := &Repository{Root: root, Config: DefaultConfig()}
-	raw, err := os.ReadFile(filepath.Join(root, ConfigFile))
+	raw, err := repo.ReadFile(ConfigFile)
 	switch {
+	case errors.Is(err, checkout.ErrOutsideRepository):
+		return nil, err
 	case err == nil:
 		cfg, err := ParseConfig(raw)
 		if err != nil {
@@ -41,7 +56,7 @@ func LoadDir(root string, repoURLs []string) (*Repository, error) {
 	default:
 		return nil, fmt.Errorf("%s read: %w", ConfigFile, err)
 	}
-	apps, notes, err := DiscoverApps(os.DirFS(root), DiscoverOptions{RepoURLs: repoURLs, Config: r.Config})
+	apps, notes, err := DiscoverApps(repo.FS(), DiscoverOptions{RepoURLs: repoURLs, Config: r.Config})
 	if err != nil {
 		return nil, err
 	}
