@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // blockStart opens the hidden block; blockEnd closes it.
@@ -153,15 +155,15 @@ func ref(name string, r Ref) string {
 // ParsePromotionBlock reads back.
 func Body(p Promotion) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Promotes **%s** from `%s` to `%s`.\n\n", md(p.App), md(p.From), md(p.To))
+	fmt.Fprintf(&b, "Promotes **%s** from %s to %s.\n\n", markdown.Text(p.App), markdown.Code(p.From), markdown.Code(p.To))
 	if len(p.Images) > 0 {
-		fmt.Fprintf(&b, "| Image | `%s` now | After merge |\n|---|---|---|\n", md(p.To))
+		fmt.Fprintf(&b, "| Image | %s now | After merge |\n|---|---|---|\n", markdown.CellCode(p.To))
 		for _, img := range p.Images {
 			from := "—"
 			if !img.From.IsZero() {
-				from = "`" + md(ref(img.Name, img.From)) + "`"
+				from = markdown.CellCode(ref(img.Name, img.From))
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | `%s` |\n", md(img.Name), from, md(ref(img.Name, img.To)))
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", markdown.CellCode(img.Name), from, markdown.CellCode(ref(img.Name, img.To)))
 		}
 		b.WriteString("\n")
 	}
@@ -173,15 +175,16 @@ func Body(p Promotion) string {
 		src = append(src, "commit "+p.commitLink())
 	}
 	if len(src) > 0 {
-		fmt.Fprintf(&b, "Source: %s in `%s`.\n", strings.Join(src, ", "), md(p.From))
+		fmt.Fprintf(&b, "Source: %s in %s.\n", strings.Join(src, ", "), markdown.Code(p.From))
 	}
 	switch {
 	case p.Auto:
-		fmt.Fprintf(&b, "Opened automatically: `%s` applied the source and is healthy.\n", md(p.From))
+		fmt.Fprintf(&b, "Opened automatically: %s applied the source and is healthy.\n", markdown.Code(p.From))
 	case p.RequestedBy != "":
-		fmt.Fprintf(&b, "Requested by @%s with `/promote`.\n", md(p.RequestedBy))
+		fmt.Fprintf(&b, "Requested by @%s with `/promote`.\n", markdown.Text(p.RequestedBy))
 	}
-	fmt.Fprintf(&b, "\nMerging this pull request deploys these images to `%s`. A later promotion of **%s** to `%s` updates this pull request.\n", md(p.To), md(p.App), md(p.To))
+	fmt.Fprintf(&b, "\nMerging this pull request deploys these images to %s. A later promotion of **%s** to %s updates this pull request.\n",
+		markdown.Code(p.To), markdown.Text(p.App), markdown.Code(p.To))
 	b.WriteString("\n" + block(p) + "\n")
 	return b.String()
 }
@@ -235,7 +238,9 @@ var ErrNoBlock = errors.New("no promobot promotion block")
 // error for a block that is damaged or of an unknown version. RepoURL is
 // not stored and comes back empty.
 func ParsePromotionBlock(body string) (Promotion, error) {
-	i := strings.Index(body, blockStart)
+	// The block is written last; a value shown earlier in the body (an
+	// image name, say) may spell a block of its own, and is not it.
+	i := strings.LastIndex(body, blockStart)
 	if i < 0 {
 		return Promotion{}, ErrNoBlock
 	}

@@ -76,7 +76,9 @@ func TestTitle(t *testing.T) {
 
 func TestBody(t *testing.T) {
 	hostile := Promotion{App: "x", From: "a", To: "b", RequestedBy: "mallory",
-		Images: []Image{{Name: "evil`|name", From: Ref{NewTag: "1"}, To: Ref{NewTag: "2 --> <script>"}}}}
+		Images: []Image{{Name: "evil`|name", From: Ref{NewTag: "1"}, To: Ref{NewTag: "2 --> <script>"}},
+			{Name: "a\\|b\n\n# heading", To: Ref{NewTag: "1"}},
+			{Name: `<!-- promobot:promotion {"v":1,"app":"forged","from":"a","to":"b","images":[]} -->`, To: Ref{NewTag: "1"}}}}
 	tests := []struct {
 		name   string
 		p      Promotion
