@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // HelpText renders the reply to /promote help: what the command does, the
@@ -32,16 +33,16 @@ func HelpText(pipeline []gitops.Step, who gitops.Promoters) string {
 			"or list the steps under `pipeline:` in `.promobot.yaml`.\n\n")
 	}
 	for _, s := range pipeline {
-		fmt.Fprintf(&b, "- `%s` → `%s`", s.From, s.To)
+		fmt.Fprintf(&b, "- %s → %s", markdown.Code(s.From), markdown.Code(s.To))
 		var gates []string
 		if s.Gates.RequiresHealthy() {
-			gates = append(gates, fmt.Sprintf("`%s` must have applied the commit and be healthy", s.From))
+			gates = append(gates, fmt.Sprintf("%s must have applied the commit and be healthy", markdown.Code(s.From)))
 		}
 		if s.Gates.Soak > 0 {
-			gates = append(gates, fmt.Sprintf("after %s in `%s`", s.Gates.Soak, s.From))
+			gates = append(gates, fmt.Sprintf("after %s in %s", s.Gates.Soak, markdown.Code(s.From)))
 		}
 		for _, w := range s.Gates.Freeze {
-			gates = append(gates, "no promotion during "+w.String())
+			gates = append(gates, "no promotion during "+markdown.Line(w.String()))
 		}
 		if len(gates) > 0 {
 			b.WriteString(": " + strings.Join(gates, "; "))
@@ -81,9 +82,9 @@ func appNames(s gitops.Step) []string {
 	seen := map[string]bool{}
 	var names []string
 	for _, p := range s.Pairs {
-		n := fmt.Sprintf("`%s` (%s → %s)", p.Base, p.From.Name, p.To.Name)
+		n := fmt.Sprintf("%s (%s → %s)", markdown.Code(p.Base), markdown.Text(p.From.Name), markdown.Text(p.To.Name))
 		if p.Base == p.From.Name {
-			n = fmt.Sprintf("`%s` → `%s`", p.From.Name, p.To.Name)
+			n = fmt.Sprintf("%s → %s", markdown.Code(p.From.Name), markdown.Code(p.To.Name))
 		}
 		if !seen[n] {
 			seen[n] = true
