@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -167,8 +168,13 @@ func (s *scrubber) node(n *yaml.Node, secret bool) {
 			}
 		}
 		if v := s.text(n.Value); v != n.Value {
-			// "1234" was an int; "<redacted hmac:…>" is a string.
+			// "1234" was an int; "<redacted hmac:…>" is a string. A value
+			// that ended inside a character leaves bytes that are not
+			// UTF-8, which YAML writes as base64.
 			n.Value, n.Tag = v, "!!str"
+			if !utf8.ValidString(v) {
+				n.Value, n.Tag, n.Style = base64.StdEncoding.EncodeToString([]byte(v)), "!!binary", 0
+			}
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
