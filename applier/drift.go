@@ -2,6 +2,7 @@ package applier
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"time"
@@ -98,7 +99,7 @@ func (a *Applier) driftApp(ctx context.Context, gh GitHub, repo Repo, commit str
 	if rec, _, _ := a.records.Get(ctx, repo, app.Name); rec.Commit != commit {
 		return rep
 	}
-	rendered, err := kustomize.Render(ctx, r.Root, app.Path, kustomize.RenderOptions{EnableHelm: r.Config.Render.Helm})
+	rendered, err := kustomize.Render(ctx, r.Root, app.Path, kustomize.RenderOptions{EnableHelm: r.Config.Render.Helm, Class: kustomize.ClassApply})
 	if err != nil {
 		rep.Error = err.Error()
 		return rep
@@ -108,13 +109,14 @@ func (a *Applier) driftApp(ctx context.Context, gh GitHub, repo Repo, commit str
 		rep.Error = err.Error()
 		return rep
 	}
-	cl, _, err := a.clusters.For(ctx, app, r.Config)
+	dest, err := a.clusters.For(repo.String(), app, r.Config)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep
 	}
+	cl := dest.Cluster
 	t := Target{Repo: repo, Commit: commit}
-	drift, err := cl.Drift(ctx, objs, a.clusterOptions(r, app, t, false))
+	drift, err := cl.Drift(ctx, objs, a.clusterOptions(r, app, t, dest, false))
 	if err != nil {
 		rep.Error = err.Error()
 		return rep
@@ -133,7 +135,14 @@ func (a *Applier) driftApp(ctx context.Context, gh GitHub, repo Repo, commit str
 		return rep
 	}
 	rec, _, _ := a.records.Get(ctx, repo, app.Name)
-	res, err := cl.Apply(ctx, objs, rec.Inventory, a.clusterOptions(r, app, t, true))
+	res, err := cl.Apply(ctx, objs, rec.Inventory, a.clusterOptions(r, app, t, dest, true))
+	var refused *cluster.PruneRefusedError
+	if errors.As(err, &refused) {
+		// The render was re-applied; only the prune waits for a commit
+		// that allows it.
+		log.Warn("self-heal kept stale objects", "error", err)
+		err = nil
+	}
 	if err != nil {
 		rep.Error = err.Error()
 		log.Warn("self-heal failed", "error", err)

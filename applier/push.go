@@ -21,6 +21,10 @@ type pushPayload struct {
 	Before  string `json:"before"`
 	After   string `json:"after"`
 	Deleted bool   `json:"deleted"`
+	// HeadCommit's message may allow a mass prune.
+	HeadCommit struct {
+		Message string `json:"message"`
+	} `json:"head_commit"`
 	Commits []struct {
 		Added    []string `json:"added"`
 		Removed  []string `json:"removed"`
@@ -96,7 +100,8 @@ func (a *Applier) handlePush(ctx context.Context, d events.Delivery) error {
 	}
 	target := Target{
 		Repo: repo, Commit: p.After, Branch: p.Repository.DefaultBranch,
-		RepoURLs: []string{p.Repository.HTMLURL, p.Repository.CloneURL, p.Repository.SSHURL},
+		RepoURLs:       []string{p.Repository.HTMLURL, p.Repository.CloneURL, p.Repository.SSHURL},
+		AllowMassPrune: AllowsMassPrune(p.HeadCommit.Message),
 	}
 	if !full {
 		target.Changed = changed
@@ -172,6 +177,24 @@ type Target struct {
 	// Branch is the default branch Commit is on. Apps whose targetRevision
 	// names another revision are not applied from it.
 	Branch string
+	// AllowMassPrune lets this sync prune more than half of an app's
+	// objects (the commit message allowed it, see AllowsMassPrune).
+	AllowMassPrune bool
+}
+
+// MassPruneTrailer is the commit message line that allows the commit's
+// apply to prune more than half of an app's objects.
+const MassPruneTrailer = "promobot: allow-mass-prune"
+
+// AllowsMassPrune reports whether a commit message has a line that is
+// exactly MassPruneTrailer (surrounding spaces aside, case-insensitive).
+func AllowsMassPrune(message string) bool {
+	for line := range strings.SplitSeq(message, "\n") {
+		if strings.EqualFold(strings.TrimSpace(line), MassPruneTrailer) {
+			return true
+		}
+	}
+	return false
 }
 
 // SyncHead syncs t at the head of the repository's default branch (t.Commit

@@ -138,7 +138,7 @@ func (a *Applier) isStale(ctx context.Context, gh GitHub, t Target, rec Record) 
 // applyApp renders the app and applies it. A render error applies nothing.
 func (a *Applier) applyApp(ctx context.Context, repo *gitops.Repository, app gitops.App, rec Record, t Target, log *slog.Logger) (cluster.Result, error) {
 	prev := rec.Inventory
-	rendered, err := kustomize.Render(ctx, repo.Root, app.Path, kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm})
+	rendered, err := kustomize.Render(ctx, repo.Root, app.Path, kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm, Class: kustomize.ClassApply})
 	if err != nil {
 		return cluster.Result{Inventory: prev}, &RenderError{Path: app.Path, Err: err}
 	}
@@ -146,19 +146,23 @@ func (a *Applier) applyApp(ctx context.Context, repo *gitops.Repository, app git
 	if err != nil {
 		return cluster.Result{Inventory: prev}, &RenderError{Path: app.Path, Err: err}
 	}
-	cl, dest, err := a.clusters.For(ctx, app, repo.Config)
+	dest, err := a.clusters.For(t.Repo.String(), app, repo.Config)
 	if err != nil {
 		return cluster.Result{Inventory: prev}, err
 	}
-	res, err := cl.Apply(ctx, objs, prev, a.clusterOptions(repo, app, t, false))
+	res, err := dest.Cluster.Apply(ctx, objs, prev, a.clusterOptions(repo, app, t, dest, false))
 	if err != nil {
-		return res, fmt.Errorf("cluster %s: %w", dest, err)
+		return res, fmt.Errorf("cluster %s: %w", destName(app), err)
 	}
 	return res, nil
 }
 
-func (a *Applier) clusterOptions(repo *gitops.Repository, app gitops.App, t Target, heal bool) cluster.Options {
+// clusterOptions are the options of one apply or drift check of app: its
+// own field manager (the default), and what its project permits.
+func (a *Applier) clusterOptions(repo *gitops.Repository, app gitops.App, t Target, dest *Destination, heal bool) cluster.Options {
 	return cluster.Options{
+		Permit:          dest.Permit,
+		AllowMassPrune:  repo.Config.Prune.AllowMass || t.AllowMassPrune,
 		App:             app.Name,
 		Repo:            t.Repo.String(),
 		Namespace:       app.DestNamespace,

@@ -1,5 +1,5 @@
 // Package cluster brings one Kubernetes cluster to exactly what an app
-// renders: server-side apply (field manager "promobot") through
+// renders: server-side apply (a field manager per app) through
 // github.com/fluxcd/pkg/ssa, namespaces and CRDs first, ownership labels on
 // every object, an inventory per app for safe pruning, health with kstatus,
 // and drift detection for self-heal.
@@ -27,10 +27,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
-
-// DefaultFieldManager is the server-side apply field manager promobot
-// applies as.
-const DefaultFieldManager = "promobot"
 
 // Options configure one Apply or Drift of one app.
 type Options struct {
@@ -61,8 +57,18 @@ type Options struct {
 	// Recreate deletes and recreates an object whose change the API server
 	// refuses as immutable (e.g. a Deployment's selector).
 	Recreate bool
-	// FieldManager is the server-side apply field manager. Default "promobot".
+	// FieldManager is the server-side apply field manager. Default
+	// FieldManagerFor(Repo, App), so apps never share field ownership.
 	FieldManager string
+	// Permit, when set, decides whether the app may apply an object (its
+	// namespace filled in; "" for cluster-scoped objects). Every object of
+	// the render is checked before anything is applied; any refusal fails
+	// the whole apply with a *NotPermittedError.
+	Permit func(ObjectRef) error
+	// AllowMassPrune lets prune delete more than half of the app's objects
+	// (see MassPruneMin); without it such a prune is refused with a
+	// *PruneRefusedError after the render was applied.
+	AllowMassPrune bool
 	// HealthTimeout bounds the wait for every applied object to become
 	// healthy (kstatus Current). Zero skips the health wait.
 	HealthTimeout time.Duration
@@ -72,7 +78,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.FieldManager == "" {
-		o.FieldManager = DefaultFieldManager
+		o.FieldManager = FieldManagerFor(o.Repo, o.App)
 	}
 	if o.HealthInterval <= 0 {
 		o.HealthInterval = 500 * time.Millisecond
@@ -156,7 +162,12 @@ func (c *Cluster) manager(opts Options, force bool) (*ssa.ResourceManager, *appl
 // Re-applying an unchanged render makes no write request. On a conflict with
 // another field manager nothing is written and the error is a
 // *ConflictError; an unhealthy result is a *HealthError with the Result
-// filled in. Nothing is pruned when objs is empty or anything failed. Store
+// filled in. Objects another app owns refuse the apply with an
+// *OwnershipError, objects opts.Permit refuses with a *NotPermittedError,
+// before anything is written. A prune of more than half of the app's
+// objects needs opts.AllowMassPrune, else the stale objects are kept and the
+// error is a *PruneRefusedError. Nothing is pruned when objs is empty or
+// anything failed. Store
 // Result.Inventory after every call, failed or not: on failure it still lists
 // every object the app may have in the cluster.
 func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, prev Inventory, opts Options) (Result, error) {
@@ -166,6 +177,9 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	}
 	desired, err := c.prepare(ctx, objs, opts)
 	if err != nil {
+		return Result{Inventory: prev}, err
+	}
+	if err := c.claim(ctx, desired, opts); err != nil {
 		return Result{Inventory: prev}, err
 	}
 	var res Result
@@ -214,9 +228,14 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	applied := refsOf(desired)
 	stale := staleRefs(prev, applied)
 	inventory := applied
+	var refused *PruneRefusedError
 	switch {
 	case len(stale) == 0:
 	case !opts.Prune:
+		inventory = append(inventory, stale...)
+	case !opts.AllowMassPrune && massPrune(len(prunable(stale, opts)), len(prev.Objects)):
+		refused = &PruneRefusedError{Stale: len(prunable(stale, opts)), Total: len(prev.Objects)}
+		res.PruneSkipped = refused.Error()
 		inventory = append(inventory, stale...)
 	default:
 		changes, kept, err := c.prune(ctx, stale, opts)
@@ -236,7 +255,23 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 			return res, err
 		}
 	}
+	if refused != nil {
+		return res, refused
+	}
 	return res, nil
+}
+
+// prunable returns the stale objects prune would consider deleting:
+// Namespaces and CRDs only when opted in.
+func prunable(stale []ObjectRef, opts Options) []ObjectRef {
+	var out []ObjectRef
+	for _, r := range stale {
+		if (isNamespace(r) && !opts.PruneNamespaces) || (isCRD(r) && !opts.PruneCRDs) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func fromSSA(entries []ssa.ChangeSetEntry) []Change {

@@ -177,7 +177,7 @@ func TestApplyCreatesLabelledObjects(t *testing.T) {
 			"promobot.dev/app":             "api-staging",
 			"promobot.dev/repo":            "acme.gitops",
 		},
-		Managers: []string{"promobot/Apply"},
+		Managers: []string{"promobot/acme/gitops/api-staging/Apply"},
 	}
 	if diff := cmp.Diff(wantSeen, seen{live.GetLabels(), managers}); diff != "" {
 		t.Errorf("live deployment (-want +got):\n%s", diff)

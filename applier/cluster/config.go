@@ -3,9 +3,12 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // Credentials say how to reach a cluster: exactly one of InCluster,
@@ -16,7 +19,9 @@ type Credentials struct {
 	// KubeconfigPath is a kubeconfig file on promobot's host.
 	KubeconfigPath string
 	// Kubeconfig is a kubeconfig's content, e.g. read from a Secret by the
-	// caller.
+	// caller. Content is not the operator's own file: its users may not run
+	// commands (exec plugins), use auth providers or read token files on
+	// promobot's host (see CheckKubeconfig).
 	Kubeconfig []byte
 	// Context selects a kubeconfig context; default the current context.
 	Context string
@@ -57,10 +62,58 @@ func RESTConfigFor(creds Credentials) (*rest.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cluster credentials kubeconfig content: %w", err)
 		}
+		if err := CheckKubeconfig(kc); err != nil {
+			return nil, fmt.Errorf("cluster credentials kubeconfig content: %w", err)
+		}
 		cfg, err := clientcmd.NewNonInteractiveClientConfig(*kc, creds.Context, overrides, nil).ClientConfig()
 		if err != nil {
 			return nil, fmt.Errorf("cluster credentials kubeconfig content: %w", err)
 		}
 		return cfg, nil
 	}
+}
+
+// CheckKubeconfig refuses a kubeconfig whose users would make promobot run
+// a command (exec plugins), call an auth provider or read a token file from
+// its host: a kubeconfig that is not the operator's own file must carry its
+// credentials inline. Every user is checked, not only the current
+// context's, so no context switch can reach one.
+func CheckKubeconfig(kc *clientcmdapi.Config) error {
+	var problems []string
+	for _, name := range sortedKeys(kc.AuthInfos) {
+		u := kc.AuthInfos[name]
+		if u == nil {
+			continue
+		}
+		if u.Exec != nil {
+			problems = append(problems, fmt.Sprintf("user %q runs a command (exec %q)", name, u.Exec.Command))
+		}
+		if u.AuthProvider != nil {
+			problems = append(problems, fmt.Sprintf("user %q uses the auth provider %q", name, u.AuthProvider.Name))
+		}
+		if u.TokenFile != "" {
+			problems = append(problems, fmt.Sprintf("user %q reads a token file", name))
+		}
+		if u.ClientCertificate != "" || u.ClientKey != "" {
+			problems = append(problems, fmt.Sprintf("user %q reads a client certificate or key file", name))
+		}
+	}
+	for _, name := range sortedKeys(kc.Clusters) {
+		if c := kc.Clusters[name]; c != nil && c.CertificateAuthority != "" {
+			problems = append(problems, fmt.Sprintf("cluster %q reads a certificate authority file", name))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("refused: %s; put credentials inline (token, client-certificate-data, certificate-authority-data)", strings.Join(problems, ", "))
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

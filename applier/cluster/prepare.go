@@ -14,8 +14,8 @@ import (
 // object gets the ownership labels, namespaced objects without a namespace
 // get the destination namespace, cluster-scoped objects lose any namespace
 // (so their inventory entry matches what the API server stores), and an
-// invalid or duplicate object fails the whole render before anything is
-// written.
+// invalid or duplicate object, or one opts.Permit refuses, fails the whole
+// render before anything is written.
 func (c *Cluster) prepare(ctx context.Context, objs []*unstructured.Unstructured, opts Options) ([]*unstructured.Unstructured, error) {
 	owner := OwnerLabels(opts.App, opts.Repo)
 	crdScopes := renderedCRDScopes(objs)
@@ -58,6 +58,17 @@ func (c *Cluster) prepare(ctx context.Context, objs []*unstructured.Unstructured
 		}
 		seen[key] = true
 		out = append(out, u)
+	}
+	if opts.Permit != nil {
+		var refused []Refusal
+		for _, u := range out {
+			if err := opts.Permit(refOf(u)); err != nil {
+				refused = append(refused, Refusal{Object: refOf(u), Reason: err})
+			}
+		}
+		if len(refused) > 0 {
+			return nil, &NotPermittedError{Refusals: refused}
+		}
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/project"
 	"github.com/promobot/promobot/promoter"
 )
 
@@ -30,6 +32,8 @@ type applierFlags struct {
 	kubeconfig    string
 	kubeContext   string
 	clusters      []string
+	projectsFile  string
+	namespace     string
 	driftInterval time.Duration
 	healthTimeout time.Duration
 	concurrency   int
@@ -38,7 +42,9 @@ type applierFlags struct {
 func (a *applierFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&a.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster promobot runs in (default: in-cluster credentials); apps whose destination is https://kubernetes.default.svc are applied here")
 	fl.StringVar(&a.kubeContext, "kube-context", "", "context of --kubeconfig to use (default: its current context)")
-	fl.StringArrayVar(&a.clusters, "cluster-kubeconfig", nil, "SERVER=KUBECONFIG[#CONTEXT]: credentials for a destination server (repeatable; overrides .promobot.yaml)")
+	fl.StringArrayVar(&a.clusters, "cluster-kubeconfig", nil, "SERVER=KUBECONFIG[#CONTEXT]: credentials for a destination server or name, an operator cluster named SERVER (repeatable)")
+	fl.StringVar(&a.projectsFile, "projects-file", "", "the operator's projects file: which repositories may deploy to which clusters, namespaces and cluster-scoped kinds (default: every repository, every cluster, any namespace but promobot's own and kube-*, Namespaces only)")
+	fl.StringVar(&a.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "the namespace promobot runs in, never a destination unless a project names it exactly (default $POD_NAMESPACE)")
 	fl.DurationVar(&a.driftInterval, "drift-interval", 5*time.Minute, "how often live objects are compared with the last render; apps with selfHeal are re-applied (0 turns it off)")
 	fl.DurationVar(&a.healthTimeout, "health-timeout", 2*time.Minute, "how long an apply waits for the app's objects to become healthy")
 	fl.IntVar(&a.concurrency, "applier-concurrency", 4, "pushes handled at once (applies of one app never overlap)")
@@ -74,7 +80,23 @@ func (a *applierFlags) resolver(log *slog.Logger) (*applier.Clusters, error) {
 		}
 		static[server] = rc
 	}
-	return applier.NewClusters(home, static), nil
+	projects := project.Default(a.namespace)
+	var defined []applier.OperatorCluster
+	if a.projectsFile != "" {
+		ps, err := project.Load(a.projectsFile, a.namespace)
+		if err != nil {
+			return nil, fmt.Errorf("--projects-file: %w", err)
+		}
+		projects = ps
+		for _, c := range ps.Clusters() {
+			rc, err := cluster.RESTConfigFor(cluster.Credentials{KubeconfigPath: c.Kubeconfig, Context: c.Context})
+			if err != nil {
+				return nil, fmt.Errorf("--projects-file: cluster %s: %w", c.Name, err)
+			}
+			defined = append(defined, applier.OperatorCluster{Name: c.Name, Server: c.Server, Config: rc})
+		}
+	}
+	return applier.NewClusters(home, static).WithProjects(projects, defined), nil
 }
 
 func newApplierRole(ctx context.Context, bus *events.Bus, gh *githubApp, f *applierFlags, log *slog.Logger) (func(context.Context) error, error) {

@@ -53,12 +53,12 @@ type Config struct {
 	AppsDir string `yaml:"appsDir"`
 
 	// Clusters maps an Application's spec.destination.server URL (or, for
-	// Applications that use spec.destination.name, that name) to the
-	// credentials promobot uses to apply to that cluster. An app whose
-	// destination is not listed here is applied with the credentials of the
-	// cluster promobot runs in only when its destination is the in-cluster
-	// address https://kubernetes.default.svc; otherwise the applier reports
-	// that it has no credentials for it.
+	// Applications that use spec.destination.name, that name) to one of the
+	// operator's clusters. Credentials are never the repository's: the
+	// operator defines clusters (promobot serve --kubeconfig,
+	// --cluster-kubeconfig, the projects file) and which repositories may
+	// deploy to them. Without an entry a destination is found among the
+	// operator's clusters by its server or name.
 	Clusters map[string]Cluster `yaml:"clusters"`
 
 	// Apps holds per-app overrides keyed by the Application's metadata.name.
@@ -90,38 +90,46 @@ type Config struct {
 	DriftInterval Duration `yaml:"driftInterval"`
 }
 
-// Cluster names the credentials for one destination cluster. Exactly one of
-// InCluster, Kubeconfig and KubeconfigSecret is set.
+// Cluster maps one destination to an operator's cluster. Exactly one of
+// InCluster and Cluster is set.
 type Cluster struct {
-	// InCluster uses the service account promobot runs as.
+	// InCluster means the cluster promobot runs in (the operator's cluster
+	// named "in-cluster").
 	InCluster bool `yaml:"inCluster"`
-	// Kubeconfig reads a kubeconfig file on the host promobot runs on.
-	Kubeconfig *KubeconfigFile `yaml:"kubeconfig"`
-	// KubeconfigSecret reads a kubeconfig from a Secret in the cluster
-	// promobot runs in.
+	// Cluster is the name of one of the operator's clusters.
+	Cluster string `yaml:"cluster"`
+	// Kubeconfig and KubeconfigSecret are refused: a repository cannot
+	// name credentials. They are decoded only to say so clearly.
+	Kubeconfig       *KubeconfigFile   `yaml:"kubeconfig"`
 	KubeconfigSecret *KubeconfigSecret `yaml:"kubeconfigSecret"`
 }
 
-// KubeconfigFile is a kubeconfig file on promobot's host and an optional
-// context in it (default: the file's current context).
+// InClusterName is the operator's name for the cluster promobot runs in.
+const InClusterName = "in-cluster"
+
+// OperatorCluster returns the operator's cluster name the entry maps to.
+func (c Cluster) OperatorCluster() string {
+	if c.InCluster {
+		return InClusterName
+	}
+	return c.Cluster
+}
+
+// KubeconfigFile is what older .promobot.yaml files used to name a
+// kubeconfig file; it is refused.
 type KubeconfigFile struct {
 	File    string `yaml:"file"`
 	Context string `yaml:"context"`
 }
 
-// KubeconfigSecret is a kubeconfig stored under Key of the Secret
-// Namespace/Name in the cluster promobot runs in, and an optional context
-// in it. Key defaults to "kubeconfig".
+// KubeconfigSecret is what older .promobot.yaml files used to name a
+// kubeconfig Secret; it is refused.
 type KubeconfigSecret struct {
 	Namespace string `yaml:"namespace"`
 	Name      string `yaml:"name"`
 	Key       string `yaml:"key"`
 	Context   string `yaml:"context"`
 }
-
-// DefaultKubeconfigSecretKey is the Secret key read when a
-// kubeconfigSecret does not name one.
-const DefaultKubeconfigSecretKey = "kubeconfig"
 
 // AppOverride changes how promobot treats one app.
 type AppOverride struct {
@@ -369,6 +377,12 @@ type PruneOptions struct {
 	Namespaces bool `yaml:"namespaces"`
 	// CRDs allows pruning CustomResourceDefinitions an app no longer renders.
 	CRDs bool `yaml:"crds"`
+	// AllowMass allows one apply to prune more than half of an app's
+	// objects (apps of 4 objects or more). Default false: such a prune is
+	// refused, the stale objects stay, and the app's status fails saying
+	// so. A commit whose message has the line "promobot: allow-mass-prune"
+	// allows it for its own apply.
+	AllowMass bool `yaml:"allowMass"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("30m",
@@ -446,8 +460,9 @@ func (c *Config) ApplyEnabled(app string) bool {
 	return !ok || o.Apply == nil || *o.Apply
 }
 
-// ClusterFor returns the credentials configured for app's destination,
-// looked up by destination server URL, then by destination name.
+// ClusterFor returns the operator cluster mapping configured for app's
+// destination, looked up by destination server URL, then by destination
+// name.
 func (c *Config) ClusterFor(app App) (Cluster, bool) {
 	if c == nil {
 		return Cluster{}, false
@@ -576,30 +591,20 @@ func (c *Config) validate(lines map[string]int, problems *[]string) {
 				add(p, "%q is not a server URL like https://kubernetes.default.svc", server)
 			}
 		}
-		n := 0
-		if cl.InCluster {
-			n++
-		}
+		const credentials = "a repository cannot name cluster credentials: the operator defines clusters " +
+			"(promobot serve --cluster-kubeconfig or the projects file, --projects-file); map this destination to one with cluster: NAME"
 		if cl.Kubeconfig != nil {
-			n++
-			if cl.Kubeconfig.File == "" {
-				add(p+".kubeconfig.file", "missing file")
-			}
+			add(p+".kubeconfig", credentials)
 		}
-		if s := cl.KubeconfigSecret; s != nil {
-			n++
-			if s.Namespace == "" {
-				add(p+".kubeconfigSecret.namespace", "missing namespace")
-			}
-			if s.Name == "" {
-				add(p+".kubeconfigSecret.name", "missing name")
-			}
-			if s.Key == "" {
-				s.Key = DefaultKubeconfigSecretKey
-			}
+		if cl.KubeconfigSecret != nil {
+			add(p+".kubeconfigSecret", credentials)
 		}
-		if n != 1 {
-			add(p, "set exactly one of inCluster, kubeconfig, kubeconfigSecret (found %d)", n)
+		switch {
+		case cl.Kubeconfig != nil || cl.KubeconfigSecret != nil:
+		case cl.InCluster && cl.Cluster != "":
+			add(p, "set one of inCluster and cluster, not both")
+		case !cl.InCluster && cl.Cluster == "":
+			add(p, "set cluster: NAME (one of the operator's clusters) or inCluster: true")
 		}
 	}
 	for _, name := range sortedKeys(c.Apps) {

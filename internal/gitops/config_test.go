@@ -25,8 +25,8 @@ func TestParseConfigExample(t *testing.T) {
 		AppsDir: "apps",
 		Clusters: map[string]Cluster{
 			"https://kubernetes.default.svc":     {InCluster: true},
-			"https://staging.k8s.example.com":    {Kubeconfig: &KubeconfigFile{File: "/etc/promobot/kubeconfigs/staging.yaml", Context: "staging-admin"}},
-			"https://production.k8s.example.com": {KubeconfigSecret: &KubeconfigSecret{Namespace: "promobot", Name: "production-kubeconfig", Key: "kubeconfig", Context: "production"}},
+			"https://staging.k8s.example.com":    {Cluster: "staging"},
+			"https://production.k8s.example.com": {Cluster: "production"},
 		},
 		Apps: map[string]AppOverride{
 			"my-api-service-production": {Apply: ptr(false)},
@@ -74,9 +74,9 @@ func TestParseConfig(t *testing.T) {
 			want: &Config{AppsDir: "apps", Steps: []PipelineStep{{From: "qa", To: "prod", Gates: Gates{Soak: Duration(48 * time.Hour)}}}},
 		},
 		{
-			name: "secret key defaults",
-			in:   "clusters:\n  prod:\n    kubeconfigSecret: {namespace: ops, name: prod}\n",
-			want: &Config{AppsDir: "apps", DriftInterval: Duration(DefaultDriftInterval), Clusters: map[string]Cluster{"prod": {KubeconfigSecret: &KubeconfigSecret{Namespace: "ops", Name: "prod", Key: "kubeconfig"}}}},
+			name: "destination mapped to an operator cluster",
+			in:   "clusters:\n  prod:\n    cluster: production\n",
+			want: &Config{AppsDir: "apps", DriftInterval: Duration(DefaultDriftInterval), Clusters: map[string]Cluster{"prod": {Cluster: "production"}}},
 		},
 		{
 			name: "at-prefixed promoters are trimmed",
@@ -133,11 +133,12 @@ func TestParseConfig(t *testing.T) {
 		},
 		{
 			name: "cluster credentials",
-			in:   "clusters:\n  https://a:\n    inCluster: true\n    kubeconfig: {file: /k}\n  https://b: {}\n  https://c:\n    kubeconfig: {context: x}\n",
+			in:   "clusters:\n  https://a:\n    inCluster: true\n    kubeconfig: {file: /k}\n  https://b: {}\n  https://c:\n    kubeconfigSecret: {namespace: promobot, name: private-key}\n  https://d: {inCluster: true, cluster: prod}\n",
 			problems: []string{
-				"line 2: clusters.https://a: set exactly one of inCluster, kubeconfig, kubeconfigSecret (found 2)",
-				"line 5: clusters.https://b: set exactly one of inCluster, kubeconfig, kubeconfigSecret (found 0)",
-				"line 7: clusters.https://c.kubeconfig.file: missing file",
+				"line 4: clusters.https://a.kubeconfig: a repository cannot name cluster credentials: the operator defines clusters (promobot serve --cluster-kubeconfig or the projects file, --projects-file); map this destination to one with cluster: NAME",
+				"line 5: clusters.https://b: set cluster: NAME (one of the operator's clusters) or inCluster: true",
+				"line 7: clusters.https://c.kubeconfigSecret: a repository cannot name cluster credentials: the operator defines clusters (promobot serve --cluster-kubeconfig or the projects file, --projects-file); map this destination to one with cluster: NAME",
+				"line 8: clusters.https://d: set one of inCluster and cluster, not both",
 			},
 		},
 		{
@@ -320,7 +321,7 @@ func TestParseCron(t *testing.T) {
 }
 
 func TestClusterFor(t *testing.T) {
-	cfg, err := ParseConfig([]byte("clusters:\n  https://prod.example.com:\n    inCluster: true\n  edge:\n    kubeconfig: {file: /k/edge}\n"))
+	cfg, err := ParseConfig([]byte("clusters:\n  https://prod.example.com:\n    inCluster: true\n  edge:\n    cluster: edge-eu\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +331,7 @@ func TestClusterFor(t *testing.T) {
 		want *Cluster
 	}{
 		{name: "by server", app: App{Server: "https://prod.example.com"}, want: &Cluster{InCluster: true}},
-		{name: "by name", app: App{DestName: "edge"}, want: &Cluster{Kubeconfig: &KubeconfigFile{File: "/k/edge"}}},
+		{name: "by name", app: App{DestName: "edge"}, want: &Cluster{Cluster: "edge-eu"}},
 		{name: "unknown", app: App{Server: "https://other"}, want: nil},
 	}
 	for _, tt := range tests {

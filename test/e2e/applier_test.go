@@ -343,10 +343,12 @@ func TestTwoClustersFromOneRepository(t *testing.T) {
 	const drServer = "https://dr.example.internal:6443"
 	app := strings.NewReplacer("my-api-service-production", "my-api-service-dr", "https://kubernetes.default.svc", drServer).
 		Replace(readFixture(t, "apps/my-api-service-production.yaml"))
-	s := startStack(t, stackOptions{files: map[string]string{
-		"apps/my-api-service-dr.yaml": app,
-		".promobot.yaml":              "clusters:\n  " + drServer + ":\n    kubeconfig:\n      file: " + dr.Kubeconfig + "\n",
-	}})
+	// The operator names the second cluster's credentials; the repository
+	// only names its destination.
+	s := startStack(t, stackOptions{
+		files: map[string]string{"apps/my-api-service-dr.yaml": app},
+		args:  []string{"--cluster-kubeconfig", drServer + "=" + dr.Kubeconfig},
+	})
 	s.waitInitialSync()
 	d := s.waitDeployment(dr.Client, "production", api, "in the second cluster", func(d *appsv1.Deployment) bool { return replicasOf(d) == 10 })
 	if d.Labels["promobot.dev/app"] != "my-api-service-dr" {
@@ -378,7 +380,7 @@ func TestSyncRebuildsAnEmptyCluster(t *testing.T) {
 	s.waitInitialSync()
 	dr := startCluster(t) // the new, empty cluster
 	cmd := exec.Command(promobotBin, "sync", "--repo", owner+"/"+repoName,
-		"--kubeconfig", dr.Kubeconfig, "--nats-url", s.natsURL, "--health-timeout", "20s",
+		"--kubeconfig", dr.Kubeconfig, "--nats-url", s.natsURL, "--data-dir", s.dataDir(), "--health-timeout", "20s",
 		"--app-id", fmt.Sprint(s.gh.AppID()), "--private-key-file", filepath.Join(s.dir, "app.pem"), "--github-url", s.gh.URL())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -400,7 +402,7 @@ func TestSyncRebuildsAnEmptyCluster(t *testing.T) {
 	}
 
 	// A repository the App is not installed on is a clear error.
-	cmd = exec.Command(promobotBin, "sync", "--repo", owner+"/elsewhere", "--kubeconfig", dr.Kubeconfig, "--nats-url", s.natsURL,
+	cmd = exec.Command(promobotBin, "sync", "--repo", owner+"/elsewhere", "--kubeconfig", dr.Kubeconfig, "--nats-url", s.natsURL, "--data-dir", s.dataDir(),
 		"--app-id", fmt.Sprint(s.gh.AppID()), "--private-key-file", filepath.Join(s.dir, "app.pem"), "--github-url", s.gh.URL())
 	out, err = cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "not installed") {
