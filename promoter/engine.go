@@ -244,7 +244,7 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 	rendered := make(chan struct{})
 	go func() {
 		defer close(rendered)
-		renders = RenderPlans(ctx, pr.world.dir, []Plan{plan}, kustomize.RenderOptions{EnableHelm: pr.world.repo.Config.Render.Helm})
+		renders = RenderPlans(ctx, pr.world.dir, []Plan{plan}, kustomize.RenderOptions{EnableHelm: pr.world.repo.Config.Render.Helm, Class: kustomize.ClassPreview})
 	}()
 	defer func() { <-rendered }()
 

@@ -49,7 +49,7 @@ Helm only if .promobot.yaml enables it. The output is what "kustomize build" pri
 			} else {
 				dir = path.Clean(filepath.ToSlash(args[0]))
 			}
-			out, err := kustomize.Render(cmd.Context(), repoDir, dir, kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm})
+			out, err := kustomize.Render(cmd.Context(), repoDir, dir, kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm, Class: kustomize.ClassApply})
 			if err != nil {
 				return err
 			}
@@ -59,5 +59,6 @@ Helm only if .promobot.yaml enables it. The output is what "kustomize build" pri
 	}
 	cmd.Flags().StringVar(&repoDir, "repo", ".", "the repository checkout")
 	cmd.Flags().StringVar(&app, "app", "", "the Application to render")
+	addRenderFlags(cmd)
 	return cmd
 }

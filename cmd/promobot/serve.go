@@ -121,6 +121,7 @@ deployments with --roles; replicas of a role share its work.`,
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight work may finish on SIGTERM")
 	f.applier.register(fl)
 	registerRedeliveryFlags(fl, &f.redeliveryInterval)
+	addRenderFlags(cmd)
 	return cmd
 }
 
