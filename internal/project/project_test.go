@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -227,5 +228,52 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), ""); err == nil {
 		t.Error("a missing projects file loaded")
+	}
+}
+
+// TestExample: the commented example (also in the README) is a valid
+// projects file and means what its comments say.
+func TestExample(t *testing.T) {
+	raw, err := os.ReadFile("testdata/projects.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := Parse(raw, "promobot")
+	if err != nil {
+		t.Fatalf("the example: %v", err)
+	}
+	prod := ClusterID{Name: "production", Server: "https://production.k8s.example.com"}
+	home := ClusterID{Name: "in-cluster", Server: "https://kubernetes.default.svc"}
+	payments, err := ps.For("acme/payments-eu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform, err := ps.For("acme/platform")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{
+		errString(payments.Namespace(home, "payments-eu")),
+		errString(payments.Namespace(prod, "payments")),
+		errString(payments.Namespace(home, "payments-vault")),
+		errString(platform.Object(prod, "apiextensions.k8s.io", "CustomResourceDefinition", "", "x")),
+		errString(platform.Namespace(home, "promobot")),
+	}
+	want := []string{"", "",
+		"namespace payments-vault is not allowed for acme/payments-eu (project payments)",
+		"",
+		"namespace promobot (promobot's own) is not allowed for acme/platform (project platform)",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the example's decisions (-want +got):\n%s", diff)
+	}
+
+	// The README shows the same example.
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```yaml\n"+string(raw)+"```\n") {
+		t.Error("README.md does not show testdata/projects.example.yaml as a ```yaml block")
 	}
 }
