@@ -25,7 +25,7 @@ const applierConcurrency = 4
 func TestTwoApplierReplicasEndAtTheNewestPush(t *testing.T) {
 	s := startStack(t, stackOptions{})
 	s.waitInitialSync()
-	second := exec.Command(promobotBin, "serve", "--roles", "applier", "--nats-url", s.natsURL,
+	second := exec.Command(promobotBin, "serve", "--roles", "applier", "--nats-url", s.natsURL, "--nats-nkey", events.CredentialsPath(s.dataDir()),
 		"--listen", freeAddr(t), "--app-id", fmt.Sprint(s.gh.AppID()), "--private-key-file", filepath.Join(s.dir, "app.pem"),
 		"--github-url", s.gh.URL(), "--kubeconfig", s.home.Kubeconfig, "--health-timeout", "20s", "--redelivery-interval", "0",
 		"--log-format", "text")

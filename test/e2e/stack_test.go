@@ -156,7 +156,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	httpAddr, natsAddr := freeAddr(t), freeAddr(t)
 	s.url, s.natsURL = "http://"+httpAddr, "nats://"+natsAddr
 	s.args = append([]string{"serve",
-		"--listen", httpAddr, "--nats-listen", natsAddr, "--data-dir", filepath.Join(dir, "data"),
+		"--listen", httpAddr, "--nats-listen", natsAddr, "--data-dir", s.dataDir(),
 		"--github-url", gh.URL(), "--app-id", fmt.Sprint(gh.AppID()), "--private-key-file", keyFile,
 		"--webhook-secret-file", secretFile, "--kubeconfig", home.Kubeconfig,
 		"--health-timeout", "20s", "--log-format", "text", "--log-level", "debug",
@@ -164,7 +164,13 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	s.start()
 	gh.SetWebhookURL(s.url + "/webhook")
 
-	nc, err := nats.Connect(s.natsURL, nats.MaxReconnects(-1))
+	// The embedded bus admits only clients with the credentials serve
+	// generated in its data directory.
+	auth, err := nats.NkeyOptionFromSeed(events.CredentialsPath(s.dataDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(s.natsURL, auth, nats.MaxReconnects(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +185,9 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	}
 	return s
 }
+
+// dataDir is serve's --data-dir: the embedded bus and its credentials.
+func (s *stack) dataDir() string { return filepath.Join(s.dir, "data") }
 
 // startCluster starts a cluster for the test with workload rollouts
 // simulated, as a healthy cluster would roll them out.
