@@ -63,11 +63,11 @@ func run(once bool, bin, fixture string) int {
 	fmt.Printf(`
 Where to look:
   the cluster:        %s --kubeconfig %s get deployments -A
-  the audit trail:    %s events tail --nats-url %s --all
+  the audit trail:    %s events tail --nats-url %s --data-dir %s --all
   the repository:     git clone %s
   the local GitHub:   %s (API), App id %d
   promobot's log:     %s
-`, kubectl, env.Cluster.Kubeconfig, bin, env.NATSURL, env.GitHub.RepoPath(story.Owner, story.Repo), env.GitHub.URL(), env.GitHub.AppID(), filepath.Join(dir, "promobot.log"))
+`, kubectl, env.Cluster.Kubeconfig, bin, env.NATSURL, filepath.Join(dir, "data"), env.GitHub.RepoPath(story.Owner, story.Repo), env.GitHub.URL(), env.GitHub.AppID(), filepath.Join(dir, "promobot.log"))
 	fmt.Println("\npromobot keeps running for exploration. Press Ctrl-C to stop everything.")
 	<-ctx.Done()
 	fmt.Println("\nstopping promobot, the cluster and the local GitHub ...")

@@ -494,7 +494,7 @@ func runServe(t *testing.T, s *session, cmds []string) {
 		t.Errorf("promobot reached api.github.com %d times and asked for %v; want GitHub only", tunnels, refused)
 	}
 
-	stored := storedEvents(ctx, t)
+	stored := storedEvents(ctx, t, work)
 	for _, d := range sent {
 		found := slices.ContainsFunc(stored, func(e storedEvent) bool { return e.id == d.id })
 		if found != d.stored {
@@ -599,10 +599,15 @@ func readmeMetrics(t *testing.T) []string {
 // storedEvent is an event on the bus, as events tail prints it.
 type storedEvent struct{ subject, id, typ string }
 
-// storedEvents reads every event on the bus of the running serve.
-func storedEvents(ctx context.Context, t *testing.T) []storedEvent {
+// storedEvents reads every event on the bus of the running serve, with
+// the credentials it generated in its default data directory under dir.
+func storedEvents(ctx context.Context, t *testing.T, dir string) []storedEvent {
 	t.Helper()
-	nc, err := nats.Connect("nats://" + natsAddr)
+	auth, err := nats.NkeyOptionFromSeed(events.CredentialsPath(filepath.Join(dir, "promobot-data")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+natsAddr, auth)
 	if err != nil {
 		t.Fatal(err)
 	}
