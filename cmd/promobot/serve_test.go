@@ -191,3 +191,86 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// startServe runs "promobot serve args..." in-process until ctx ends and
+// waits until its /readyz answers on httpAddr.
+func startServe(ctx context.Context, t *testing.T, httpAddr string, args ...string) <-chan error {
+	t.Helper()
+	root := newRootCommand()
+	root.SetErr(io.Discard)
+	root.SetArgs(append([]string{"serve", "--listen", httpAddr, "--log-format", "text"}, args...))
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if code, _ := get(t, "http://"+httpAddr+"/readyz"); code == http.StatusOK {
+			return done
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve %v exited: %v", args, err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve %v never became ready", args)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSecondServeJoinsTheEmbeddedBus: a second promobot serve on the host
+// of the first joins its embedded bus with --nats-url, authenticating with
+// the credentials in the shared default data directory, and what it stores
+// is on that bus; one without the credentials is refused at start.
+func TestSecondServeJoinsTheEmbeddedBus(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv(envWebhookSecret, "the-secret")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	natsAddr := freePort(t)
+	first := startServe(ctx, t, freePort(t), "--roles", "webhook", "--nats-listen", natsAddr)
+
+	httpAddr := freePort(t)
+	second := startServe(ctx, t, httpAddr, "--roles", "webhook", "--nats-url", "nats://"+natsAddr)
+	body := []byte(`{"ref":"refs/heads/main","repository":{"name":"cluster-config","full_name":"my-org/cluster-config","html_url":"https://github.com/my-org/cluster-config","owner":{"login":"my-org"}}}`)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/webhook", bytes.NewReader(body))
+	req.Header.Set(webhook.HeaderEvent, "push")
+	req.Header.Set(webhook.HeaderDelivery, "delivery-via-second")
+	req.Header.Set(webhook.HeaderSignature, webhook.Sign([]byte("the-secret"), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delivery to the second serve: status %d", resp.StatusCode)
+	}
+	var out bytes.Buffer
+	tail := newRootCommand()
+	tail.SetOut(&out)
+	tail.SetArgs([]string{"events", "tail", "--nats-url", "nats://" + natsAddr, "--all", "--limit", "1"})
+	tctx, tcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer tcancel()
+	if err := tail.ExecuteContext(tctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "delivery-via-second") {
+		t.Errorf("events tail printed %q, want the delivery the second serve stored", out.String())
+	}
+
+	stranger := newRootCommand()
+	stranger.SetErr(io.Discard)
+	stranger.SetArgs([]string{"serve", "--roles", "webhook", "--listen", freePort(t), "--nats-url", "nats://" + natsAddr,
+		"--data-dir", t.TempDir(), "--log-format", "text"})
+	if err := stranger.ExecuteContext(tctx); err == nil || !strings.Contains(err.Error(), "Authorization Violation") {
+		t.Errorf("serve without the credentials: %v, want an authorization violation", err)
+	}
+
+	cancel()
+	for _, done := range []<-chan error{second, first} {
+		if err := <-done; err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	}
+}
