@@ -272,9 +272,11 @@ func (rc *Receiver) serve(r *http.Request) outcome {
 	if !matches(sig, macs) {
 		return refuse(http.StatusUnauthorized, "signature does not match any configured webhook secret")
 	}
-	body := chunks[0]
-	if len(chunks) > 1 {
-		body = bytes.Join(chunks, nil)
+	var body []byte
+	if len(chunks) == 1 {
+		body = chunks[0]
+	} else {
+		body = bytes.Join(chunks, nil) // also an empty body: no chunk at all
 	}
 	// The body is GitHub's now: it no longer counts against the budget.
 	chunks = nil

@@ -222,6 +222,7 @@ func TestRefusals(t *testing.T) {
 		{"not JSON", http.MethodPost, "push", "r6", []byte("payload=%7B%7D"), http.StatusBadRequest},
 		{"JSON but not an object", http.MethodPost, "push", "r7", []byte(`[1,2]`), http.StatusBadRequest},
 		{"truncated JSON", http.MethodPost, "push", "r8", []byte(`{"ref":`), http.StatusBadRequest},
+		{"empty body", http.MethodPost, "push", "r9", nil, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
