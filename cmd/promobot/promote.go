@@ -53,6 +53,7 @@ images.`,
 	cmd.Flags().StringVar(&app, "app", "", "promote only this app (its base name or an Application name)")
 	cmd.Flags().BoolVar(&write, "write", false, "edit the target kustomization files in place")
 	addRenderFlags(cmd)
+	addCheckoutFlags(cmd)
 	_ = cmd.MarkFlagRequired("from")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
@@ -178,6 +179,7 @@ checkout at --repo.`,
 	cmd.Flags().StringVar(&base, "base", "", "the branch or commit the pull request targets (required)")
 	cmd.Flags().StringVar(&head, "head", "", "the branch or commit of the pull request (default: the work tree)")
 	addRenderFlags(cmd)
+	addCheckoutFlags(cmd)
 	_ = cmd.MarkFlagRequired("base")
 	return cmd
 }

@@ -122,6 +122,7 @@ deployments with --roles; replicas of a role share its work.`,
 	f.applier.register(fl)
 	registerRedeliveryFlags(fl, &f.redeliveryInterval)
 	addRenderFlags(cmd)
+	addCheckoutFlags(cmd)
 	return cmd
 }
 

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -34,7 +35,8 @@ const DefaultMaxBytes = 512 << 20
 // links) of one tarball when Options.MaxEntries is zero.
 const DefaultMaxEntries = 100_000
 
-// Options bounds an unpack. The zero value uses the defaults.
+// Options bounds an unpack. Zero fields take the process's limits
+// (SetLimits), else the defaults.
 type Options struct {
 	// MaxBytes bounds the total size of the files; DefaultMaxBytes when 0.
 	MaxBytes int64
@@ -42,18 +44,38 @@ type Options struct {
 	MaxEntries int
 }
 
-func (o Options) maxBytes() int64 {
-	if o.MaxBytes > 0 {
-		return o.MaxBytes
-	}
-	return DefaultMaxBytes
+var (
+	limitsMu      sync.Mutex
+	processLimits Options
+)
+
+// SetLimits sets the bounds of every later unpack of this process whose
+// Options leave them zero; zero fields of o keep the defaults. promobot calls
+// it once, from its flags, before checking anything out. It is safe for
+// concurrent use.
+func SetLimits(o Options) {
+	limitsMu.Lock()
+	defer limitsMu.Unlock()
+	processLimits = o
 }
 
-func (o Options) maxEntries() int {
-	if o.MaxEntries > 0 {
-		return o.MaxEntries
+func (o Options) effective() Options {
+	limitsMu.Lock()
+	p := processLimits
+	limitsMu.Unlock()
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = p.MaxBytes
 	}
-	return DefaultMaxEntries
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = p.MaxEntries
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = DefaultMaxEntries
+	}
+	return o
 }
 
 // ErrTooLarge is wrapped when a tarball exceeds Options.MaxBytes or
@@ -438,7 +460,8 @@ func Untar(r io.Reader, dir string, opts Options) error {
 // a link that leaves the repository is replaced by a link to itself, which
 // nothing can follow and which Resolve reports as the link that leaves.
 func untar(tr *tar.Reader, repo *Repo, strip bool, opts Options) (err error) {
-	maxBytes, maxEntries := opts.maxBytes(), opts.maxEntries()
+	lim := opts.effective()
+	maxBytes, maxEntries := lim.MaxBytes, lim.MaxEntries
 	var total int64
 	var links []string
 	defer func() {
