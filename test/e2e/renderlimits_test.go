@@ -32,7 +32,7 @@ func TestSlowPreviewRenderIsRefusedWithoutStallingApplies(t *testing.T) {
 	// Repository B: one app, applied at install.
 	const bOwner, bName, bApp, bNS = "team-b", "web", "web-staging", "web-b"
 	bSHA := rlCreateRepo(t, s.gh, bOwner, bName, map[string]string{
-		"apps/web-staging.yaml": fmt.Sprintf(rlApplication, bApp, s.gh.WebURL()+"/"+bOwner+"/"+bName+".git", "overlays/staging", bNS),
+		"apps/web-staging.yaml":               fmt.Sprintf(rlApplication, bApp, s.gh.WebURL()+"/"+bOwner+"/"+bName+".git", "overlays/staging", bNS),
 		"overlays/staging/kustomization.yaml": "resources:\n- settings.yaml\n",
 		"overlays/staging/settings.yaml":      rlConfigMap("web-settings", "1"),
 	})
