@@ -46,6 +46,8 @@ func TestCommandReplies(t *testing.T) {
 			golden: "reply-did-you-mean-env.md", reactions: []string{"eyes", "confused"}, facts: []string{"requested", "refused"}},
 		{name: "unknown app", pr: merged, login: maintainer, body: "/promote my-api",
 			golden: "reply-unknown-app.md", reactions: []string{"eyes", "confused"}, facts: []string{"requested", "refused"}},
+		{name: "an unknown app named to break the reply", pr: merged, login: maintainer, body: "/promote `x`<!--\n\n# Approved @octocat",
+			golden: "reply-hostile-app.md", reactions: []string{"eyes", "confused"}, facts: []string{"requested", "refused"}},
 		{name: "a change no app is promoted from", pr: docs, login: maintainer, body: "/promote",
 			golden: "reply-nothing-to-promote.md", reactions: []string{"eyes", "confused"}, facts: []string{"requested", "refused"}},
 		{name: "help", pr: merged, login: reader, body: "What can I do here?\n/promote help",
