@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -260,7 +261,10 @@ func (rc *Receiver) serve(r *http.Request) outcome {
 		macs[i] = hmac.New(sha256.New, secret)
 	}
 	chunks, held, err := rc.read(r, macs)
-	defer func() { rc.budget.release(held) }()
+	defer func() {
+		recycle(chunks)
+		rc.budget.release(held)
+	}()
 	switch {
 	case errors.Is(err, errBudget):
 		return refuse(http.StatusServiceUnavailable, "too many deliveries being read; redeliver it")
@@ -277,6 +281,7 @@ func (rc *Receiver) serve(r *http.Request) outcome {
 		body = chunks[0]
 	} else {
 		body = bytes.Join(chunks, nil) // also an empty body: no chunk at all
+		recycle(chunks)
 	}
 	// The body is GitHub's now: it no longer counts against the budget.
 	chunks = nil
@@ -328,6 +333,23 @@ const bodyReadTimeout = 10 * time.Second
 
 var errTooLarge = errors.New("body larger than 25 MiB")
 
+// chunkPool keeps full-size read chunks for the next body, so refused
+// bodies do not leave garbage beside the budget until the next collection.
+var chunkPool = sync.Pool{New: func() any {
+	b := make([]byte, readChunk)
+	return &b
+}}
+
+// recycle returns the full-size chunks of a body no one refers to any more.
+func recycle(chunks [][]byte) {
+	for _, c := range chunks {
+		if cap(c) == readChunk {
+			c = c[:readChunk]
+			chunkPool.Put(&c)
+		}
+	}
+}
+
 // read reads the body, writing it to every HMAC as it arrives. Bytes are
 // reserved in the unverified budget before they are read: all of a
 // Content-Length at once (so requests never hold part of the budget while
@@ -353,7 +375,12 @@ func (rc *Receiver) read(r *http.Request, macs []hash.Hash) (chunks [][]byte, he
 			}
 			held += size
 		}
-		buf := make([]byte, size)
+		var buf []byte
+		if size == readChunk {
+			buf = (*chunkPool.Get().(*[]byte))[:size]
+		} else {
+			buf = make([]byte, size)
+		}
 		m, err := io.ReadFull(r.Body, buf)
 		if m > 0 {
 			chunks = append(chunks, buf[:m])
