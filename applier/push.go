@@ -3,12 +3,14 @@ package applier
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/checkout"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
 )
@@ -223,6 +225,9 @@ type Progress func(done, total int, o Outcome)
 // the configuration); a failing app is an Outcome, not an error.
 func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progress) ([]Outcome, error) {
 	dir, err := fetchCheckout(ctx, gh, t.Repo, t.Commit)
+	if errors.Is(err, checkout.ErrTooLarge) {
+		a.reportCheckoutError(ctx, gh, t, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,10 @@ package promoter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/checkout"
 )
 
@@ -16,6 +18,10 @@ func fetchCheckout(ctx context.Context, gh Reader, repo Repo, ref string) (strin
 	}
 	defer rc.Close()
 	co, err := checkout.Unpack(rc, checkout.Options{})
+	if errors.Is(err, checkout.ErrTooLarge) {
+		// No retry makes it smaller: the command's failure reply says why.
+		return "", events.Permanent(fmt.Errorf("%s@%s tarball: %w", repo, short(ref), err))
+	}
 	if err != nil {
 		return "", fmt.Errorf("%s@%s tarball: %w", repo, short(ref), err)
 	}

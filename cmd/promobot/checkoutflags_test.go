@@ -26,7 +26,7 @@ func TestCheckoutFlags(t *testing.T) {
 		{name: "defaults"},
 		{name: "generous limits", flags: []string{"--checkout-max-bytes", "1Mi", "--checkout-max-entries", "1000"}},
 		{name: "too many bytes", flags: []string{"--checkout-max-bytes", "1Ki"},
-			wantErr: "untar: files larger than 1024 bytes in total: repository too large"},
+			wantErr: "untar: files larger than 1 KiB in total: repository too large"},
 		{name: "too many entries", flags: []string{"--checkout-max-entries", "5"},
 			wantErr: "untar: more than 5 entries: repository too large"},
 		{name: "zero bytes", flags: []string{"--checkout-max-bytes", "0"}, wantErr: "--checkout-max-bytes 0: must be positive"},

@@ -519,7 +519,7 @@ func untar(tr *tar.Reader, repo *Repo, strip bool, opts Options) (err error) {
 		case tar.TypeReg:
 			total += h.Size
 			if h.Size < 0 || total > maxBytes {
-				return fmt.Errorf("untar: files larger than %d bytes in total: %w", maxBytes, ErrTooLarge)
+				return fmt.Errorf("untar: files larger than %s in total: %w", size(maxBytes), ErrTooLarge)
 			}
 			if err := writeFile(repo.root, rest, tr, h.Size); err != nil {
 				return fmt.Errorf("untar %s: %w", rest, err)
@@ -535,6 +535,19 @@ func untar(tr *tar.Reader, repo *Repo, strip bool, opts Options) (err error) {
 		}
 	}
 	return nil
+}
+
+// size formats n bytes in the largest binary unit that divides it.
+func size(n int64) string {
+	for _, u := range []struct {
+		unit  string
+		bytes int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.bytes && n%u.bytes == 0 {
+			return fmt.Sprintf("%d %s", n/u.bytes, u.unit)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // refuseEscapingLinks replaces every link that leaves the repository by a

@@ -154,3 +154,24 @@ func (s *stack) waitStatusContext(sha, context string) githubapi.Status {
 	})
 	return got
 }
+
+// A repository over the operator's checkout limit (--checkout-max-bytes)
+// is refused whole at install: the commit's promobot status says why, and
+// nothing of it is applied.
+func TestServeRefusesACheckoutOverItsLimit(t *testing.T) {
+	s := startStack(t, stackOptions{args: []string{"--checkout-max-bytes", "1Ki"}})
+	branches, err := s.gh.Branches(context.Background(), owner, repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.waitStatusContext(branches["main"], "promobot")
+	if want := "untar: files larger than 1 KiB in total: repository too large"; st.State != "failure" || !strings.Contains(st.Description, want) {
+		t.Errorf("status promobot = %s %q, want a failure saying %q", st.State, st.Description, want)
+	}
+	for _, ns := range []string{"staging", "production"} {
+		deps, err := s.home.Client.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{})
+		if err == nil && len(deps.Items) > 0 {
+			t.Errorf("%s holds %d Deployments, want none applied", ns, len(deps.Items))
+		}
+	}
+}
