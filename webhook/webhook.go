@@ -207,8 +207,8 @@ type outcome struct {
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	eventName := r.Header.Get(HeaderEvent)
-	// Servers without read deadlines (HTTP/2 before Go supported them)
-	// keep their own limits.
+	// Where the connection takes no deadline, the server's own
+	// ReadTimeout still bounds the body.
 	_ = http.NewResponseController(w).SetReadDeadline(start.Add(bodyReadTimeout))
 	out := rc.serve(r)
 	deliverySeconds.Observe(time.Since(start).Seconds())
