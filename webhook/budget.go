@@ -20,6 +20,9 @@ const (
 	// DefaultUnverifiedWait leaves most of GitHub's 10-second delivery
 	// timeout for storing the delivery once it is read.
 	DefaultUnverifiedWait = 2 * time.Second
+	// DefaultBodyTimeout is GitHub's own delivery timeout: a body that
+	// takes longer to arrive is not GitHub's.
+	DefaultBodyTimeout = 10 * time.Second
 )
 
 // errBudget is returned when a body could not be given room in the budget

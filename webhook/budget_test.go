@@ -221,3 +221,25 @@ func TestUnsignedBodiesAreNeverRead(t *testing.T) {
 		t.Errorf("%d bytes of unsigned bodies were read", peak)
 	}
 }
+
+// TestSlowBodiesLoseTheirShare: a body that does not arrive within
+// Options.BodyTimeout is cut off and its reservation returned, so slow
+// senders cannot keep the budget.
+func TestSlowBodiesLoseTheirShare(t *testing.T) {
+	const size = 2 << 20
+	e := newEnvWith(t, webhook.Options{UnverifiedBytes: size, BodyTimeout: 300 * time.Millisecond}, events.Options{})
+	h := holdBody(t, e.http.URL, size, 1<<20, fakeSignature)
+	defer h.pw.Close()
+	select {
+	case code := <-h.code:
+		if code == http.StatusAccepted || code == http.StatusOK {
+			t.Errorf("a stalled body was answered %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stalled body was still being read after 10s")
+	}
+	waitFor(t, "the budget to be free", func() bool { return e.receiver.UnverifiedInUse() == 0 })
+	if resp := e.post(t, "push", "after-slow", []byte(pushBody), secret); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("after the slow body: status %d, want 202", resp.StatusCode)
+	}
+}

@@ -137,6 +137,10 @@ type Options struct {
 	// GitHub records as a failed delivery to send again (default
 	// DefaultUnverifiedWait).
 	UnverifiedWait time.Duration
+	// BodyTimeout bounds the time a body may take to arrive, so a slow
+	// sender cannot hold its share of UnverifiedBytes for long (default
+	// DefaultBodyTimeout).
+	BodyTimeout time.Duration
 }
 
 // Receiver is the http.Handler for POST /webhook. It is safe for
@@ -148,6 +152,7 @@ type Receiver struct {
 	log     *slog.Logger
 	budget  *budget
 	wait    time.Duration
+	bodyTTL time.Duration
 }
 
 // New returns a Receiver publishing to pub and recording installations in
@@ -174,8 +179,11 @@ func New(opts Options, pub Publisher, inst Installations) (*Receiver, error) {
 	if opts.UnverifiedWait <= 0 {
 		opts.UnverifiedWait = DefaultUnverifiedWait
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
 	return &Receiver{secrets: opts.Secrets, pub: pub, inst: inst, log: log,
-		budget: newBudget(opts.UnverifiedBytes), wait: opts.UnverifiedWait}, nil
+		budget: newBudget(opts.UnverifiedBytes), wait: opts.UnverifiedWait, bodyTTL: opts.BodyTimeout}, nil
 }
 
 // outcome is how one request was answered.
@@ -209,7 +217,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	eventName := r.Header.Get(HeaderEvent)
 	// Where the connection takes no deadline, the server's own
 	// ReadTimeout still bounds the body.
-	_ = http.NewResponseController(w).SetReadDeadline(start.Add(bodyReadTimeout))
+	_ = http.NewResponseController(w).SetReadDeadline(start.Add(rc.bodyTTL))
 	out := rc.serve(r)
 	deliverySeconds.Observe(time.Since(start).Seconds())
 	deliveriesTotal.WithLabelValues(metricEvent(eventName, out.verified), strconv.Itoa(out.code)).Inc()
@@ -325,11 +333,6 @@ func (rc *Receiver) serve(r *http.Request) outcome {
 // readChunk is how much of a body is allocated and read at a time, so an
 // unverified body holds memory only for bytes that actually arrived.
 const readChunk = 64 << 10
-
-// bodyReadTimeout bounds the time a body may take to arrive: GitHub gives
-// up on a delivery after 10 seconds, so a slower body is not GitHub's and
-// must not hold the budget longer.
-const bodyReadTimeout = 10 * time.Second
 
 var errTooLarge = errors.New("body larger than 25 MiB")
 
