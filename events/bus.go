@@ -295,6 +295,8 @@ func (b *Bus) makeRoom(ctx context.Context, subject string) (string, error) {
 	if err != nil {
 		return name, err
 	}
+	// The stream's state is read before the consumers': a consumer with
+	// nothing pending then has handled every message up to LastSeq.
 	state := stream.CachedInfo().State
 	floor, durables := state.LastSeq, 0
 	consumers := stream.ListConsumers(ctx)
@@ -303,7 +305,12 @@ func (b *Bus) makeRoom(ctx context.Context, subject string) (string, error) {
 			continue // tails and other readers handle nothing
 		}
 		durables++
-		floor = min(floor, ci.AckFloor.Stream)
+		// A consumer's ack floor stops at the last message its filter
+		// matched; with nothing left to deliver or acknowledge, the
+		// messages after it were not its to handle.
+		if ci.NumPending > 0 || ci.NumAckPending > 0 {
+			floor = min(floor, ci.AckFloor.Stream)
+		}
 	}
 	if err := consumers.Err(); err != nil {
 		return name, fmt.Errorf("list consumers: %w", err)

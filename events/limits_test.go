@@ -76,8 +76,13 @@ func TestGitHubStreamNeverDropsUnhandledDeliveries(t *testing.T) {
 	ctx := context.Background()
 	bus := startBusWith(t, events.Options{PublishTimeout: 2 * time.Second, MaxBytes: map[string]int64{events.StreamGitHub: 16 << 10}})
 	js := bus.JetStream()
-	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamGitHub, jetstream.ConsumerConfig{Durable: "applier", AckPolicy: jetstream.AckExplicitPolicy})
+	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamGitHub, jetstream.ConsumerConfig{Durable: "applier", AckPolicy: jetstream.AckExplicitPolicy, FilterSubjects: []string{"github.push.>"}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The promoter's filter matches none of these deliveries: it has
+	// nothing to handle, and must not keep the stream full.
+	if _, err := js.CreateOrUpdateConsumer(ctx, events.StreamGitHub, jetstream.ConsumerConfig{Durable: "promoter", AckPolicy: jetstream.AckExplicitPolicy, FilterSubjects: []string{"github.issue_comment.>"}}); err != nil {
 		t.Fatal(err)
 	}
 	// A tail reads everything and acknowledges nothing: it does not count.
