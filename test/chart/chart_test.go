@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
+
+	"github.com/promobot/promobot/internal/project"
 )
 
 // names are the release and namespaces a case renders or installs into.
@@ -45,7 +47,13 @@ type deploymentWant struct {
 	// Clusters are the applier's --cluster-kubeconfig flags, with the
 	// Secret key each kubeconfig file is mounted from.
 	Clusters  []string
-	Resources corev1.ResourceRequirements
+	// Projects is where --projects-file comes from ("" without one), and
+	// whether promobot accepts it.
+	Projects string
+	// OwnNamespace: the applier knows the release namespace
+	// (POD_NAMESPACE from the downward API), never a destination.
+	OwnNamespace bool
+	Resources    corev1.ResourceRequirements
 }
 
 type chartCase struct {
@@ -75,8 +83,6 @@ func clusterRBAC(n names) []string {
 	return []string{
 		"ClusterRole/" + n.Namespace + "-promobot-applier",
 		"ClusterRoleBinding/" + n.Namespace + "-promobot-applier",
-		"Role/promobot-applier-kubeconfigs",
-		"RoleBinding/promobot-applier-kubeconfigs",
 	}
 }
 
@@ -91,7 +97,7 @@ var chartCases = []chartCase{
 				"Deployment/promobot", "PersistentVolumeClaim/promobot-data", "Service/promobot", "ServiceAccount/promobot")
 		},
 		deployments: map[string]deploymentWant{
-			"promobot": {Replicas: 1, Roles: allRoles, Strategy: appsv1.RecreateDeploymentStrategyType, ServiceAccount: "promobot", Bus: "pvc:promobot-data"},
+			"promobot": {Replicas: 1, Roles: allRoles, Strategy: appsv1.RecreateDeploymentStrategyType, ServiceAccount: "promobot", Bus: "pvc:promobot-data", OwnNamespace: true},
 		},
 		webhookURL: func(n names) string { return "http://promobot." + n.Namespace + ".svc:80/webhook" },
 		access:     func(n names) []access { return applierClusterAccess("promobot", n) },
@@ -103,10 +109,21 @@ var chartCases = []chartCase{
 			return map[string]any{
 				"github": github(map[string]any{"apiURL": "https://github.example.com/api/v3/"}),
 				"nats":   map[string]any{"mode": "external", "url": "nats://nats.nats.svc:4222", "credsSecret": "promobot-nats", "streamReplicas": 3},
-				"applier": map[string]any{"clusters": []any{
-					map[string]any{"server": "https://prod.example.com:6443", "secretName": "cluster-prod"},
-					map[string]any{"server": "edge", "secretName": "cluster-edge", "key": "config", "context": "edge-admin"},
-				}},
+				"applier": map[string]any{
+					"clusters": []any{
+						map[string]any{"server": "https://prod.example.com:6443", "secretName": "cluster-prod"},
+						map[string]any{"server": "edge", "secretName": "cluster-edge", "key": "config", "context": "edge-admin"},
+					},
+					"projects": map[string]any{"projects": []any{map[string]any{
+						"name":  "payments",
+						"repos": []any{"acme/payments", "acme/payments-*"},
+						"destinations": []any{
+							map[string]any{"cluster": "in-cluster", "namespace": "payments-*"},
+							map[string]any{"cluster": "https://prod.example.com:6443", "namespace": "payments"},
+						},
+						"clusterResources": []any{map[string]any{"group": "", "kind": "Namespace"}},
+					}}},
+				},
 				"roles": map[string]any{
 					"split":    true,
 					"webhook":  map[string]any{"replicas": 3, "resources": map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "64Mi"}}},
@@ -116,7 +133,7 @@ var chartCases = []chartCase{
 			}
 		},
 		objects: func(n names) []string {
-			return append(clusterRBAC(n),
+			return append(clusterRBAC(n), "ConfigMap/promobot-projects",
 				"Deployment/promobot-applier", "Deployment/promobot-promoter", "Deployment/promobot-webhook",
 				"Service/promobot",
 				"ServiceAccount/promobot-applier", "ServiceAccount/promobot-promoter", "ServiceAccount/promobot-webhook")
@@ -129,7 +146,9 @@ var chartCases = []chartCase{
 					"https://prod.example.com:6443 <- Secret cluster-prod key kubeconfig",
 					"edge <- Secret cluster-edge key config context edge-admin",
 				},
-				Resources: resources("500m", "512Mi", "1Gi")},
+				Projects:     "ConfigMap promobot-projects key projects.yaml: accepted",
+				OwnNamespace: true,
+				Resources:    resources("500m", "512Mi", "1Gi")},
 			"promobot-promoter": {Replicas: 2, Roles: []string{"promoter"}, ServiceAccount: "promobot-promoter", Bus: "nats://nats.nats.svc:4222", NATSCreds: "promobot-nats"},
 		},
 		webhookURL: func(n names) string { return "http://promobot." + n.Namespace + ".svc:80/webhook" },
@@ -144,9 +163,8 @@ var chartCases = []chartCase{
 			return map[string]any{
 				"github": github(nil),
 				"applier": map[string]any{"rbac": map[string]any{
-					"scope":             "namespaces",
-					"namespaces":        n.Allowed,
-					"kubeconfigSecrets": map[string]any{"names": []string{"cluster-prod"}},
+					"scope":      "namespaces",
+					"namespaces": n.Allowed,
 				}},
 			}
 		},
@@ -156,14 +174,12 @@ var chartCases = []chartCase{
 				"ClusterRoleBinding/" + n.Namespace + "-promobot-applier-namespaces",
 				"Deployment/promobot", "PersistentVolumeClaim/promobot-data",
 				"Role/" + n.Allowed[0] + "/promobot-applier", "Role/" + n.Allowed[1] + "/promobot-applier",
-				"Role/promobot-applier-kubeconfigs",
 				"RoleBinding/" + n.Allowed[0] + "/promobot-applier", "RoleBinding/" + n.Allowed[1] + "/promobot-applier",
-				"RoleBinding/promobot-applier-kubeconfigs",
 				"Service/promobot", "ServiceAccount/promobot",
 			}
 		},
 		deployments: map[string]deploymentWant{
-			"promobot": {Replicas: 1, Roles: allRoles, Strategy: appsv1.RecreateDeploymentStrategyType, ServiceAccount: "promobot", Bus: "pvc:promobot-data"},
+			"promobot": {Replicas: 1, Roles: allRoles, Strategy: appsv1.RecreateDeploymentStrategyType, ServiceAccount: "promobot", Bus: "pvc:promobot-data", OwnNamespace: true},
 		},
 		webhookURL: func(n names) string { return "http://promobot." + n.Namespace + ".svc:80/webhook" },
 		access:     func(n names) []access { return applierNamespacesAccess("promobot", n) },
@@ -186,7 +202,7 @@ var chartCases = []chartCase{
 			return append(clusterRBAC(n), "Deployment/promobot", "Ingress/promobot", "Service/promobot", "ServiceAccount/promobot")
 		},
 		deployments: map[string]deploymentWant{
-			"promobot": {Replicas: 1, Roles: allRoles, Strategy: appsv1.RecreateDeploymentStrategyType, ServiceAccount: "promobot", Bus: "emptyDir"},
+			"promobot": {Replicas: 1, Roles: allRoles, Strategy: appsv1.RecreateDeploymentStrategyType, ServiceAccount: "promobot", Bus: "emptyDir", OwnNamespace: true},
 		},
 		webhookURL: func(names) string { return "https://promobot.example.com/webhook" },
 	},
@@ -359,6 +375,29 @@ func checkDeployments(t *testing.T, m manifest, want map[string]deploymentWant) 
 				from += " context " + kctx
 			}
 			w.Clusters = append(w.Clusters, server+" <- "+from)
+		}
+		if file, ok := flagValue(c.Args, "projects-file"); ok {
+			w.Projects = "not mounted"
+			if vol := volume(spec, mounts(c)[filepath.Dir(file)]); vol != nil && vol.ConfigMap != nil {
+				w.Projects = "ConfigMap " + vol.ConfigMap.Name + " not rendered"
+				for _, cm := range of[*corev1.ConfigMap](m) {
+					if cm.Name != vol.ConfigMap.Name {
+						continue
+					}
+					key := filepath.Base(file)
+					w.Projects = "ConfigMap " + cm.Name + " key " + key
+					if _, err := project.Parse([]byte(cm.Data[key]), "promobot"); err != nil {
+						w.Projects += ": refused: " + err.Error()
+					} else {
+						w.Projects += ": accepted"
+					}
+				}
+			}
+		}
+		for _, e := range c.Env {
+			if e.Name == "POD_NAMESPACE" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace" {
+				w.OwnNamespace = true
+			}
 		}
 		got[d.Name] = w
 	}
@@ -617,6 +656,8 @@ func checkInstalled(t *testing.T, ctx context.Context, n names, m manifest) {
 			meta, err = c.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 		case "ServiceAccount":
 			meta, err = c.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{})
+		case "ConfigMap":
+			meta, err = c.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 		case "PersistentVolumeClaim":
 			meta, err = c.CoreV1().PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
 		case "Ingress":

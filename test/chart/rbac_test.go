@@ -71,14 +71,16 @@ func each(sa string, verbs, resources, namespaces []string, allowed bool) []acce
 var writeVerbs = []string{"create", "patch", "delete"}
 
 // applierClusterAccess: with scope cluster the applier manages workloads
-// and Namespaces everywhere, but reads Secrets only in its own namespace and
-// cannot exec into pods or touch nodes.
+// and Namespaces everywhere, but reads no Secret (not the App's private key
+// in its own namespace, not a kubeconfig), and cannot exec into pods or
+// touch nodes.
 func applierClusterAccess(sa string, n names) []access {
 	out := each(sa, writeVerbs, workloads, []string{n.Other, n.Allowed[0]}, true)
 	out = append(out, each(sa, writeVerbs, []string{"namespaces", "customresourcedefinitions.apiextensions.k8s.io"}, []string{""}, true)...)
 	return append(out,
 		access{sa: sa, verb: "create", resource: "clusterrolebindings.rbac.authorization.k8s.io", allowed: true},
-		access{sa: sa, verb: "get", resource: "secrets", ns: n.Namespace, name: "cluster-prod", allowed: true},
+		access{sa: sa, verb: "get", resource: "secrets", ns: n.Namespace, name: "cluster-prod", allowed: false},
+		access{sa: sa, verb: "get", resource: "secrets", ns: n.Namespace, name: "promobot-github", allowed: false},
 		access{sa: sa, verb: "get", resource: "secrets", ns: n.Other, name: "cluster-prod", allowed: false},
 		access{sa: sa, verb: "list", resource: "secrets", ns: n.Namespace, allowed: false},
 		access{sa: sa, verb: "create", resource: "secrets", ns: n.Other, allowed: false},
@@ -90,7 +92,7 @@ func applierClusterAccess(sa string, n names) []access {
 
 // applierNamespacesAccess: with scope namespaces the applier manages
 // workloads only in the listed namespaces, may patch only those Namespace
-// objects, and reads only the named kubeconfig Secret in its own namespace.
+// objects, and reads no Secret.
 func applierNamespacesAccess(sa string, n names) []access {
 	out := each(sa, writeVerbs, workloads, n.Allowed, true)
 	out = append(out, each(sa, writeVerbs, workloads, []string{n.Other, n.Namespace}, false)...)
@@ -103,7 +105,7 @@ func applierNamespacesAccess(sa string, n names) []access {
 		access{sa: sa, verb: "delete", resource: "namespaces", name: n.Allowed[0], allowed: false},
 		access{sa: sa, verb: "create", resource: "clusterrolebindings.rbac.authorization.k8s.io", allowed: false},
 		access{sa: sa, verb: "create", resource: "customresourcedefinitions.apiextensions.k8s.io", allowed: false},
-		access{sa: sa, verb: "get", resource: "secrets", ns: n.Namespace, name: "cluster-prod", allowed: true},
+		access{sa: sa, verb: "get", resource: "secrets", ns: n.Namespace, name: "cluster-prod", allowed: false},
 		access{sa: sa, verb: "get", resource: "secrets", ns: n.Namespace, name: "promobot-github", allowed: false},
 		access{sa: sa, verb: "get", resource: "secrets", ns: n.Allowed[0], name: "cluster-prod", allowed: false},
 	)
@@ -222,8 +224,9 @@ func getSecret(ctx context.Context, c kubernetes.Interface, ns, name string) err
 }
 
 // applierClusterActions makes real requests as the applier with scope
-// cluster: it applies anywhere and creates Namespaces, reads its kubeconfig
-// Secret, but cannot grant itself more than it holds.
+// cluster: it applies anywhere and creates Namespaces, but reads no Secret
+// of its own namespace (the App's private key, kubeconfigs) and cannot grant
+// itself more than it holds.
 func applierClusterActions(sa string) func(t *testing.T, n names) {
 	return func(t *testing.T, n names) {
 		ctx := context.Background()
@@ -237,6 +240,7 @@ func applierClusterActions(sa string) func(t *testing.T, n names) {
 			"create a Role and bind it":               outcome(grantWithin(ctx, c, n.Other)),
 			"bind cluster-admin":                      outcome(bindClusterRole(ctx, c, n.Other, "cluster-admin")),
 			"get kubeconfig Secret in own namespace":  outcome(getSecret(ctx, c, n.Namespace, "cluster-prod")),
+			"get the GitHub App Secret":               outcome(getSecret(ctx, c, n.Namespace, "promobot-github")),
 			"get kubeconfig Secret in another":        outcome(getSecret(ctx, c, n.Other, "cluster-prod")),
 			"apply a Deployment in another namespace": outcome(applyDeployment(ctx, c, n.Other)),
 		}
@@ -245,7 +249,8 @@ func applierClusterActions(sa string) func(t *testing.T, n names) {
 			"create Namespace":                        "ok",
 			"create a Role and bind it":               "ok",
 			"bind cluster-admin":                      "forbidden",
-			"get kubeconfig Secret in own namespace":  "ok",
+			"get kubeconfig Secret in own namespace":  "forbidden",
+			"get the GitHub App Secret":               "forbidden",
 			"get kubeconfig Secret in another":        "forbidden",
 			"apply a Deployment in another namespace": "ok",
 		}
@@ -288,7 +293,7 @@ func applierNamespacesActions(sa string) func(t *testing.T, n names) {
 			"create Namespace":                                "forbidden",
 			"create a Role and bind it in a listed namespace": "ok",
 			"bind cluster-admin in a listed namespace":        "forbidden",
-			"get the named kubeconfig Secret":                 "ok",
+			"get the named kubeconfig Secret":                 "forbidden",
 			"get the GitHub App Secret":                       "forbidden",
 		}
 		if diff := cmp.Diff(want, got); diff != "" {

@@ -141,6 +141,10 @@ metadata:
     {{- end }}
   annotations:
     kubectl.kubernetes.io/default-container: promobot
+    {{- if and (has "applier" .roles) $v.applier.projects }}
+    # A changed projects file rolls the applier.
+    checksum/projects: {{ toYaml $v.applier.projects | sha256sum }}
+    {{- end }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -191,6 +195,9 @@ spec:
         {{- range $i, $c := $v.applier.clusters }}
         - {{ printf "--cluster-kubeconfig=%s=/etc/promobot/clusters/%d/kubeconfig%s" $c.server $i (ternary (printf "#%s" $c.context) "" (not (empty $c.context))) | quote }}
         {{- end }}
+        {{- if $v.applier.projects }}
+        - --projects-file=/etc/promobot/projects/projects.yaml
+        {{- end }}
         {{- end }}
         {{- range concat $v.extraArgs .extraArgs }}
         - {{ . | quote }}
@@ -199,6 +206,14 @@ spec:
         # The applier unpacks repository archives here (an emptyDir).
         - name: TMPDIR
           value: /tmp
+        {{- if has "applier" .roles }}
+        # promobot's own namespace is never a destination unless a project
+        # names it exactly.
+        - name: POD_NAMESPACE
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.namespace
+        {{- end }}
         {{- if $app }}
         - name: PROMOBOT_APP_ID
           value: {{ $v.github.appId | int64 | quote }}
@@ -243,6 +258,11 @@ spec:
           mountPath: /etc/promobot/clusters/{{ $i }}
           readOnly: true
         {{- end }}
+        {{- if $v.applier.projects }}
+        - name: projects
+          mountPath: /etc/promobot/projects
+          readOnly: true
+        {{- end }}
         {{- end }}
         {{- if $embedded }}
         - name: data
@@ -280,6 +300,11 @@ spec:
         items:
           - key: {{ default "kubeconfig" $c.key }}
             path: kubeconfig
+    {{- end }}
+    {{- if $v.applier.projects }}
+    - name: projects
+      configMap:
+        name: {{ include "promobot.fullname" $root }}-projects
     {{- end }}
     {{- end }}
     {{- if $embedded }}
