@@ -46,7 +46,7 @@ type deploymentWant struct {
 	NATSCreds string // the Secret mounted for --nats-creds, if any
 	// Clusters are the applier's --cluster-kubeconfig flags, with the
 	// Secret key each kubeconfig file is mounted from.
-	Clusters  []string
+	Clusters []string
 	// Projects is where --projects-file comes from ("" without one), and
 	// whether promobot accepts it.
 	Projects string
