@@ -1,9 +1,6 @@
 package kustomize
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"io"
 	"os"
 	"path"
@@ -137,57 +134,89 @@ func (c *counter) reference(d, ref string, dirOnly bool) int {
 }
 
 // countDocuments counts the YAML documents in r that hold anything but
-// comments and blank lines, reading line by line so a large file costs no
-// more memory than its longest line's first kilobytes.
+// comments and blank lines. It reads byte by byte through a fixed buffer, so
+// a large file, or a long line, costs no more memory than the buffer.
+//
+// A line starting with "---" alone or followed by a blank separates
+// documents, and what follows the separator on its line belongs to the new
+// document; a line that is "..." (the document end marker) is no content.
 func countDocuments(r io.Reader) int {
-	br := bufio.NewReaderSize(r, 64<<10)
+	return countDocumentsBuffered(r, 64<<10)
+}
+
+// countDocumentsBuffered is countDocuments reading size bytes at a time.
+func countDocumentsBuffered(r io.Reader, size int) int {
+	buf := make([]byte, size)
 	n := 0
-	content := false
-	atLineStart := true
-	for {
-		line, err := br.ReadSlice('\n')
-		if atLineStart {
-			if isDocumentStart(line) {
-				if content {
-					n++
-				}
-				content = false
-				// "--- {a: b}" starts a document with content on the
-				// separator's line.
-				rest := bytes.TrimSpace(bytes.TrimPrefix(line, []byte("---")))
-				if len(rest) > 0 && rest[0] != '#' {
-					content = true
-				}
-			} else if isContent(line) {
-				content = true
+	content := false // the current document has content
+	var l lineScan
+	endLine := func() {
+		sep, lineContent := l.result()
+		if sep {
+			if content {
+				n++
 			}
+			content = false
 		}
-		// A line longer than the buffer arrives in pieces; only its first
-		// piece starts a line.
-		atLineStart = !errors.Is(err, bufio.ErrBufferFull)
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+		content = content || lineContent
+		l = lineScan{}
+	}
+	for {
+		m, err := r.Read(buf)
+		for _, c := range buf[:m] {
+			if c == '\n' {
+				endLine()
+				continue
+			}
+			l.add(c)
+		}
+		if err != nil {
 			break
 		}
 	}
+	endLine()
 	if content {
 		n++
 	}
 	return n
 }
 
-// isDocumentStart reports whether line is a YAML document separator: "---"
-// alone or followed by a space.
-func isDocumentStart(line []byte) bool {
-	line = bytes.TrimRight(line, "\r\n")
-	if !bytes.HasPrefix(line, []byte("---")) {
-		return false
-	}
-	return len(line) == 3 || line[3] == ' ' || line[3] == '\t'
+// lineScan remembers what countDocuments needs of a line: its first five
+// bytes, its first non-blank byte, and its first non-blank byte after the
+// third.
+type lineScan struct {
+	head             [5]byte
+	len              int
+	firstNB, afterNB byte
+	hasNB, hasAfter  bool
 }
 
-// isContent reports whether line holds more than blanks and a comment, and
-// is not the "..." document end marker.
-func isContent(line []byte) bool {
-	t := bytes.TrimSpace(line)
-	return len(t) > 0 && t[0] != '#' && !bytes.Equal(t, []byte("..."))
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
+func (l *lineScan) add(c byte) {
+	if l.len < len(l.head) {
+		l.head[l.len] = c
+	}
+	if !isBlank(c) {
+		if !l.hasNB {
+			l.firstNB, l.hasNB = c, true
+		}
+		if l.len >= 3 && !l.hasAfter {
+			l.afterNB, l.hasAfter = c, true
+		}
+	}
+	l.len++
+}
+
+// result says whether the line is a document separator and whether it
+// holds content (for a separator: after the "---").
+func (l *lineScan) result() (sep, content bool) {
+	h := string(l.head[:min(l.len, len(l.head))])
+	if strings.HasPrefix(h, "---") && (l.len == 3 || isBlank(h[3])) {
+		return true, l.hasAfter && l.afterNB != '#'
+	}
+	if h == "..." || (l.len == 4 && h == "...\r") {
+		return false, false
+	}
+	return false, l.hasNB && l.firstNB != '#'
 }

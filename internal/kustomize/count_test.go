@@ -99,3 +99,53 @@ func TestCountDocuments(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCountDocuments reads arbitrary input 16 bytes at a time, so long
+// lines arrive in pieces: the count must be the one of a line-by-line
+// reading of the whole input.
+func FuzzCountDocuments(f *testing.F) {
+	for _, seed := range []string{
+		"", "a: b\n", "---\na: b\n---\nc: d\n", "--- {a: b}\n", "# c\n---\n...\n",
+		"a: |\n  ---\n", "x: 0123456789abcdef0123456789---\n---\ny: 1\n", "---\r\na\r\n", "----\n", "--- \t\n",
+		"\x00", "---\x00\n", "...\r\n...\n... \n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got := countDocumentsBuffered(strings.NewReader(in), 16)
+		if want := countLines(in); got != want {
+			t.Errorf("countDocuments(%q) = %d through a small buffer, %d line by line", in, got, want)
+		}
+		if lines := strings.Count(in, "\n") + 1; got > lines {
+			t.Errorf("countDocuments(%q) = %d, more than its %d lines", in, got, lines)
+		}
+	})
+}
+
+// countLines is countDocuments over whole lines, for comparison.
+func countLines(in string) int {
+	n, content := 0, false
+	blank := func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' }
+	for _, line := range strings.Split(in, "\n") {
+		rest, sep := strings.CutPrefix(line, "---")
+		if sep && rest != "" && !blank(rune(rest[0])) {
+			sep, rest = false, line
+		}
+		if sep && content {
+			n++
+		}
+		if sep {
+			content = false
+		}
+		if !sep && (line == "..." || line == "...\r") {
+			continue
+		}
+		if t := strings.TrimLeftFunc(rest, blank); t != "" && t[0] != '#' {
+			content = true
+		}
+	}
+	if content {
+		n++
+	}
+	return n
+}
