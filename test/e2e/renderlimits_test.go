@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/promobot/promobot/internal/kustomize/kustomizetest"
@@ -247,4 +248,42 @@ func childCPU(t *testing.T, pid int) time.Duration {
 		most = max(most, time.Duration(utime+stime)*10*time.Millisecond)
 	}
 	return most
+}
+
+// The operator's --render-max-objects reaches the applier: a merge whose
+// staging overlay grows past it fails staging's status naming the limit and
+// applies nothing of staging, while production, changed by the same merge,
+// is applied.
+func TestMergeOverTheObjectLimitFailsOnlyItsApp(t *testing.T) {
+	ctx := context.Background()
+	s := startStack(t, stackOptions{args: []string{"--render-max-objects", "50"}})
+	s.addUsers()
+	s.waitInitialSync()
+
+	files := doublingFiles(t, "kustomize/doubling", 6) // 64 objects
+	staging := "kustomize/overlays/staging/kustomization.yaml"
+	files[staging] = strings.Replace(s.file(staging), "resources:\n  - ../../base\n", "resources:\n  - ../../base\n  - ../../doubling/levels/6\n", 1)
+	for p, c := range s.bumpOverlay("production", "1.2.0") {
+		files[p] = c
+	}
+	sha := s.mergeChange("doubling", "Double staging, bump production", files)
+
+	st := s.waitStatus(sha, stagingApp)
+	const want = "render refused: more than 50 objects (limit --render-max-objects)"
+	if st.State != "failure" || !strings.Contains(st.Description, want) {
+		t.Errorf("staging status = %s %q, want a failure saying %q", st.State, st.Description, want)
+	}
+	if st := s.waitStatus(sha, productionApp); st.State != "success" {
+		t.Errorf("production status = %s %q, want success", st.State, st.Description)
+	}
+	s.waitDeployment(s.home.Client, "production", api, "bumped", func(d *appsv1.Deployment) bool {
+		return image(d) == imageRepo+":1.2.0"
+	})
+	cms, err := s.home.Client.CoreV1().ConfigMaps("staging").List(ctx, metav1.ListOptions{LabelSelector: "app=doubling"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cms.Items) != 0 {
+		t.Errorf("%d ConfigMaps of the refused render were applied to staging", len(cms.Items))
+	}
 }
