@@ -121,6 +121,52 @@ func (e *EscapeError) Is(target error) bool { return target == ErrOutsideReposit
 type Repo struct {
 	dir  string
 	root *os.Root
+
+	// mu guards links: what Resolve learnt of each real path, so that a
+	// render's many lookups of the same directories cost one Lstat each.
+	mu    sync.Mutex
+	links map[string]entryInfo
+}
+
+// entryInfo is what Resolve needs of a real path: its type, its link
+// target, or why it could not be read.
+type entryInfo struct {
+	mode   fs.FileMode
+	target string
+	err    error
+}
+
+// entry describes the real path cur (no links but maybe the last element)
+// through the root, once per Repo.
+func (r *Repo) entry(cur string) entryInfo {
+	r.mu.Lock()
+	e, ok := r.links[cur]
+	r.mu.Unlock()
+	if ok {
+		return e
+	}
+	info, err := r.root.Lstat(cur)
+	e = entryInfo{err: err}
+	if err == nil {
+		e.mode = info.Mode()
+		if e.mode&fs.ModeSymlink != 0 {
+			e.target, e.err = r.root.Readlink(cur)
+		}
+	}
+	r.mu.Lock()
+	if r.links == nil {
+		r.links = map[string]entryInfo{}
+	}
+	r.links[cur] = e
+	r.mu.Unlock()
+	return e
+}
+
+// forget drops what Resolve learnt: after Unpack changed a link.
+func (r *Repo) forget() {
+	r.mu.Lock()
+	r.links = nil
+	r.mu.Unlock()
 }
 
 // Open opens the checkout in dir. The caller closes it.
@@ -222,24 +268,21 @@ func (r *Repo) resolve(name string, budget int) (string, error) {
 			continue
 		}
 		cur := path.Join(append(slices.Clone(done), p.name)...)
-		info, err := r.root.Lstat(cur)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		e := r.entry(cur)
+		if e.err != nil {
+			if errors.Is(e.err, fs.ErrNotExist) || errors.Is(e.err, syscall.ENOTDIR) {
 				return r.rest(slashed, append(done, p.name), todo)
 			}
-			return "", fmt.Errorf("%s: %w", slashed, err)
+			return "", fmt.Errorf("%s: %w", slashed, e.err)
 		}
-		if info.Mode()&fs.ModeSymlink == 0 {
+		if e.mode&fs.ModeSymlink == 0 {
 			done = append(done, p.name)
-			if !info.IsDir() && len(todo) > 0 {
+			if !e.mode.IsDir() && len(todo) > 0 {
 				return r.rest(slashed, done, todo)
 			}
 			continue
 		}
-		target, err := r.root.Readlink(cur)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", slashed, err)
-		}
+		target := e.target
 		// A link to itself is how Unpack stores a link it refused.
 		if path.IsAbs(target) || filepath.IsAbs(target) || target == p.name {
 			return "", &EscapeError{Path: slashed, Link: cur}
@@ -575,6 +618,7 @@ func refuseEscapingLinks(repo *Repo, links []string) error {
 				return fmt.Errorf("untar %s: %w", l, err)
 			}
 		}
+		repo.forget()
 	}
 }
 
