@@ -199,6 +199,17 @@ spec:
         - --projects-file=/etc/promobot/projects/projects.yaml
         {{- end }}
         {{- end }}
+        {{- if or (has "applier" .roles) (has "promoter" .roles) }}
+        {{- with $v.render.timeout }}
+        - {{ printf "--render-timeout=%s" . | quote }}
+        {{- end }}
+        {{- with $v.render.maxMemory }}
+        - {{ printf "--render-max-memory=%s" . | quote }}
+        {{- end }}
+        {{- with $v.render.maxObjects }}
+        - {{ printf "--render-max-objects=%d" (int .) | quote }}
+        {{- end }}
+        {{- end }}
         {{- range concat $v.extraArgs .extraArgs }}
         - {{ . | quote }}
         {{- end }}
