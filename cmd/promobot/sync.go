@@ -66,6 +66,7 @@ It exits non-zero when any app failed.`,
 	f.applier.register(fl)
 	_ = fl.MarkHidden("drift-interval")
 	_ = fl.MarkHidden("applier-concurrency")
+	addRenderFlags(cmd)
 	return cmd
 }
 
