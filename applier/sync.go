@@ -162,7 +162,7 @@ func (a *Applier) applyApp(ctx context.Context, repo *gitops.Repository, app git
 func (a *Applier) clusterOptions(repo *gitops.Repository, app gitops.App, t Target, dest *Destination, heal bool) cluster.Options {
 	return cluster.Options{
 		Permit:          dest.Permit,
-		AllowMassPrune:  repo.Config.Prune.AllowMass || t.AllowMassPrune,
+		AllowMassPrune:  repo.Config.AllowsMassPrune(app.Name) || t.AllowMassPrune,
 		App:             app.Name,
 		Repo:            t.Repo.String(),
 		Namespace:       app.DestNamespace,

@@ -138,6 +138,9 @@ type AppOverride struct {
 	Apply *bool `yaml:"apply"`
 	// Environment overrides the environment inferred for the app.
 	Environment string `yaml:"environment"`
+	// AllowMassPrune lets one apply prune more than half of this app's
+	// objects, as prune.allowMass does for every app. Default false.
+	AllowMassPrune bool `yaml:"allowMassPrune"`
 }
 
 // PipelineStep is one promotion from an environment to the next.
@@ -458,6 +461,16 @@ func (c *Config) ApplyEnabled(app string) bool {
 	}
 	o, ok := c.Apps[app]
 	return !ok || o.Apply == nil || *o.Apply
+}
+
+// AllowsMassPrune reports whether .promobot.yaml lets one apply prune more
+// than half of the named app's objects (prune.allowMass, or
+// apps.<name>.allowMassPrune).
+func (c *Config) AllowsMassPrune(app string) bool {
+	if c == nil {
+		return false
+	}
+	return c.Prune.AllowMass || c.Apps[app].AllowMassPrune
 }
 
 // ClusterFor returns the operator cluster mapping configured for app's

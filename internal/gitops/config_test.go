@@ -31,6 +31,7 @@ func TestParseConfigExample(t *testing.T) {
 		Apps: map[string]AppOverride{
 			"my-api-service-production": {Apply: ptr(false)},
 			"legacy-worker":             {Environment: "staging"},
+			"old-jobs":                  {AllowMassPrune: true},
 		},
 		Steps: []PipelineStep{{
 			From: "staging", To: "production",
@@ -48,6 +49,9 @@ func TestParseConfigExample(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(FreezeWindow{})); diff != "" {
 		t.Errorf("example config (-want +got):\n%s", diff)
+	}
+	if got.AllowsMassPrune("legacy-worker") || !got.AllowsMassPrune("old-jobs") || (*Config)(nil).AllowsMassPrune("x") {
+		t.Errorf("AllowsMassPrune: legacy-worker %v, old-jobs %v", got.AllowsMassPrune("legacy-worker"), got.AllowsMassPrune("old-jobs"))
 	}
 	if got.ApplyEnabled("my-api-service-production") || !got.ApplyEnabled("my-api-service-staging") {
 		t.Errorf("ApplyEnabled: production should be off, staging on")

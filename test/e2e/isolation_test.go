@@ -228,3 +228,74 @@ func TestRepositoriesAreIsolated(t *testing.T) {
 		t.Errorf("team-b's ConfigMap field managers: %v", managers)
 	}
 }
+
+// TestMassPruneNeedsConsent: a merge that cuts an app from five objects to
+// one applies the one and fails the status saying what prune would have
+// deleted, which stays in the cluster; once .promobot.yaml allows it for
+// that app, the next apply prunes.
+func TestMassPruneNeedsConsent(t *testing.T) {
+	ctx := context.Background()
+	s := startStack(t, stackOptions{noInstall: true})
+	url := s.gh.WebURL() + "/team-a/gitops.git"
+	var five []string
+	for i := range 5 {
+		five = append(five, configMap(fmt.Sprintf("cm-%d", i), "", "info"))
+	}
+	head := s.createRepo("team-a", map[string]string{
+		"apps/jobs.yaml":          application("jobs", url, "jobs", inClusterServer, "jobs"),
+		"jobs/kustomization.yaml": "resources: [configmaps.yaml]\n",
+		"jobs/configmaps.yaml":    strings.Join(five, "---\n"),
+	})
+	if _, err := s.gh.Install(ctx, "team-a", "gitops"); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.repoStatus("team-a", head, "jobs"); st.State != "success" {
+		t.Fatalf("initial sync: %s %q", st.State, st.Description)
+	}
+	left := func() int {
+		t.Helper()
+		list, err := s.home.Client.CoreV1().ConfigMaps("jobs").List(ctx, metav1.ListOptions{LabelSelector: "promobot.dev/app=jobs"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list.Items)
+	}
+
+	cut, err := s.gh.Push(ctx, "team-a", "gitops", "main", githubapi.Commit{Message: "Keep one job",
+		Files: map[string]string{"jobs/configmaps.yaml": configMap("cm-0", "", "debug")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.repoStatus("team-a", cut, "jobs")
+	want := `cluster https://kubernetes.default.svc: prune refused: would delete 4 of 5 objects; add a line "promobot: allow-mass-prune" to the commit message or set prune.allowMass in .promobot.yaml to allow it`
+	if st.State != "failure" || st.Description != clipStatus(want) {
+		t.Errorf("status of the cut = %s %q, want failure %q", st.State, st.Description, clipStatus(want))
+	}
+	cm, err := s.home.Client.CoreV1().ConfigMaps("jobs").Get(ctx, "cm-0", metav1.GetOptions{})
+	if err != nil || cm.Data["LOG_LEVEL"] != "debug" {
+		t.Errorf("the rendered object was not applied: %v %v", err, cm.Data)
+	}
+	if n := left(); n != 5 {
+		t.Errorf("%d ConfigMaps left after a refused prune, want 5", n)
+	}
+
+	allow, err := s.gh.Push(ctx, "team-a", "gitops", "main", githubapi.Commit{Message: "Allow the jobs to shrink",
+		Files: map[string]string{".promobot.yaml": "apps:\n  jobs:\n    allowMassPrune: true\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.repoStatus("team-a", allow, "jobs"); st.State != "success" || !strings.Contains(st.Description, "4 pruned") {
+		t.Errorf("status once allowed = %s %q, want success with 4 pruned", st.State, st.Description)
+	}
+	if n := left(); n != 1 {
+		t.Errorf("%d ConfigMaps left once allowed, want 1", n)
+	}
+}
+
+// clipStatus shortens s as GitHub's 140-character status description.
+func clipStatus(s string) string {
+	if r := []rune(s); len(r) > 140 {
+		return string(r[:139]) + "…"
+	}
+	return s
+}
