@@ -749,8 +749,8 @@ func (e *editor) appendBlock(seq *yaml.Node, images []Image) error {
 	}
 	at := e.lineEnd(end)
 	var b strings.Builder
-	if at == len(e.src) && (len(e.src) == 0 || e.src[len(e.src)-1] != '\n') {
-		b.WriteString(e.nl)
+	if at == len(e.src) {
+		b.WriteString(e.endLastLine())
 	}
 	for _, img := range images {
 		b.WriteString(e.blockEntry(img, dashCol, keyCol))
@@ -790,14 +790,29 @@ func (e *editor) fillNullList(val *yaml.Node, images []Image) error {
 	}
 	at := e.lineEnd(e.start(key))
 	var b strings.Builder
-	if at == len(e.src) && (len(e.src) == 0 || e.src[len(e.src)-1] != '\n') {
-		b.WriteString(e.nl)
+	if at == len(e.src) {
+		b.WriteString(e.endLastLine())
 	}
 	for _, img := range images {
 		b.WriteString(e.blockEntry(img, dashCol, keyCol))
 	}
 	e.add(at, at, b.String())
 	return nil
+}
+
+// endLastLine returns what ends the file's last line before text is
+// appended after it: nothing when it ends with a line break, the rest of
+// a CRLF when it ends with a lone CR (found by FuzzSetImages: a second
+// break there would add a blank line), else the file's line break.
+func (e *editor) endLastLine() string {
+	switch {
+	case len(e.src) == 0 || e.src[len(e.src)-1] == '\n':
+		return ""
+	case e.src[len(e.src)-1] == '\r':
+		return strings.TrimPrefix(e.nl, "\r")
+	default:
+		return e.nl
+	}
 }
 
 // appendNewList adds "images:" with entries at the end of the file.
@@ -811,8 +826,8 @@ func (e *editor) appendNewList(images []Image) error {
 	}
 	dashCol, keyCol := e.listIndent(col)
 	var b strings.Builder
-	if len(e.src) > 0 && e.src[len(e.src)-1] != '\n' {
-		b.WriteString(e.nl)
+	if len(e.src) > 0 {
+		b.WriteString(e.endLastLine())
 	}
 	b.WriteString(strings.Repeat(" ", col) + "images:" + e.nl)
 	for _, img := range images {
