@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 	"testing"
@@ -244,5 +245,46 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached in 20s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWorkerEnvironment renders a Helm chart with promobot's secrets in the
+// environment: neither the worker nor the helm it runs sees them.
+func TestWorkerEnvironment(t *testing.T) {
+	t.Setenv("PROMOBOT_PRIVATE_KEY", "sentinel-private-key")
+	t.Setenv("PROMOBOT_WEBHOOK_SECRET", "sentinel-webhook-secret")
+	t.Setenv("HELM_DEBUG", "false") // kept: helm's own settings
+	dumped := path.Join(t.TempDir(), "helm-env")
+	helm := path.Join(t.TempDir(), "helm")
+	writeFile(t, helm, "#!/bin/sh\nenv >> "+dumped+"\ncase \"$1\" in\nversion) echo v3.14.0 ;;\n*) printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: from-helm\\n' ;;\nesac\n")
+	if err := os.Chmod(helm, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	writeFile(t, path.Join(root, "app/kustomization.yaml"), "helmCharts:\n- name: local\n")
+	writeFile(t, path.Join(root, "app/charts/local/Chart.yaml"), "apiVersion: v2\nname: local\nversion: 0.1.0\n")
+	writeFile(t, path.Join(root, "app/charts/local/values.yaml"), "{}\n")
+
+	w := startWorker() // a fresh worker, started with this environment
+	<-w.ready
+	if w.startErr != nil {
+		t.Fatal(w.startErr)
+	}
+	defer w.kill()
+	resp, err := w.render(context.Background(), workRequest{Root: root, Dir: path.Join(root, "app"), EnableHelm: true, HelmCommand: helm}, DefaultLimits())
+	if err != nil || resp.Kind != respOK || !strings.Contains(string(resp.Out), "name: from-helm") {
+		t.Fatalf("render: %v, kind %d, %s %s", err, resp.Kind, resp.Out, resp.Err)
+	}
+	env, err := os.ReadFile(dumped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"sentinel-private-key", "sentinel-webhook-secret", "PROMOBOT_"} {
+		if strings.Contains(string(env), secret) {
+			t.Errorf("helm's environment holds %q:\n%s", secret, env)
+		}
+	}
+	if !strings.Contains(string(env), "HELM_DEBUG=false") || !strings.Contains(string(env), "PATH=") {
+		t.Errorf("helm's environment lacks HELM_DEBUG or PATH:\n%s", env)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -142,7 +143,7 @@ func startWorker() *worker {
 		return fail(err)
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), workerEnv+"=1")
+	cmd.Env = workerEnviron()
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = workerProcAttr()
 	stdin, err := cmd.StdinPipe()
@@ -175,6 +176,25 @@ func startWorker() *worker {
 		}
 	}()
 	return w
+}
+
+// workerEnviron is the environment of a render worker: what kustomize and
+// the helm it may run need (PATH, HOME, TMPDIR, locale, XDG_* and HELM_*)
+// and Go's runtime settings. promobot's secrets and credentials
+// ($PROMOBOT_PRIVATE_KEY, $PROMOBOT_WEBHOOK_SECRET, cloud and proxy
+// settings) never reach the process that reads repository content.
+func workerEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "PATH", k == "HOME", k == "TMPDIR", k == "USER", k == "LANG", k == "TZ",
+			k == "GODEBUG", k == "GOTRACEBACK", k == "GOCOVERDIR",
+			strings.HasPrefix(k, "LC_"), strings.HasPrefix(k, "XDG_"), strings.HasPrefix(k, "HELM_"):
+			env = append(env, kv)
+		}
+	}
+	return append(env, workerEnv+"=1")
 }
 
 // exited reports whether the worker's process has ended.
