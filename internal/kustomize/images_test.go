@@ -18,8 +18,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
-// imageLine matches the only lines an image edit may add or remove.
-var imageLine = regexp.MustCompile(`^\s*(- )?\s*(name|newName|newTag|digest): |^\s*images:\s*(\[|$)|^\s*- \{name: `)
+// imageLine matches the only lines an image edit may add or remove (an
+// image field may be empty: "newTag:").
+var imageLine = regexp.MustCompile(`^\s*(- )?\s*(name|newName|newTag|digest):( |$)|^\s*images:\s*(\[|$)|^\s*- \{name: `)
 
 // TestSetImagesGolden edits testdata/images/<case>/before.yaml (or the
 // kustomization file in before/) with images.yaml and compares the result
