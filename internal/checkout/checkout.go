@@ -318,8 +318,7 @@ func (r *Repo) rest(name string, done []string, todo []part) (string, error) {
 	return path.Join(done...), nil
 }
 
-// local resolves name for an operation, turning a name that fs.ValidPath
-// refuses into an error.
+// local resolves name for an operation; "" is the root.
 func (r *Repo) local(name string) (string, error) {
 	if name == "" {
 		name = "."
