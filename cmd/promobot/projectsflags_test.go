@@ -42,7 +42,7 @@ func TestProjectsFlags(t *testing.T) {
 		{name: "own namespace from the flag", args: []string{"--kubeconfig", kubeconfig, "--projects-file", good, "--namespace", "promobot"},
 			app: gitops.App{DestName: "edge", DestNamespace: "promobot"}, want: "cluster edge: destination namespace promobot (promobot's own) is not allowed for acme/x (project a)"},
 		{name: "default project", args: []string{"--kubeconfig", kubeconfig, "--namespace", "promobot"},
-			app: gitops.App{Server: "https://kubernetes.default.svc", DestNamespace: "kube-system"},
+			app:  gitops.App{Server: "https://kubernetes.default.svc", DestNamespace: "kube-system"},
 			want: "cluster https://kubernetes.default.svc: destination namespace kube-system is not allowed for acme/x (project default)"},
 		{name: "invalid projects file", args: []string{"--projects-file", write("bad.yaml", "projects:\n  - name: a\n")},
 			wantErr: "--projects-file: projects file " + filepath.Join(dir, "bad.yaml") + ": projects[0].repos: no repository"},
