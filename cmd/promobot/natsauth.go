@@ -136,17 +136,23 @@ func natsPassword(file string) (string, error) {
 }
 
 // checkNATSURL refuses credentials in a NATS URL list: flag values show in
-// process lists and in the Deployment.
+// process lists and in the Deployment. Each URL is read as nats.go reads it
+// (a URL without "://" gets the nats scheme), so none slips through.
 func checkNATSURL(list string) error {
 	for _, u := range strings.Split(list, ",") {
-		p, err := url.Parse(strings.TrimSpace(u))
+		u = strings.TrimSpace(u)
+		full := u
+		if !strings.Contains(full, "://") {
+			full = "nats://" + full
+		}
+		p, err := url.Parse(full)
 		if err == nil && p.User == nil {
 			continue
 		}
 		if err != nil && !strings.Contains(u, "@") {
 			continue // nats.Connect reports it
 		}
-		return fmt.Errorf("--nats-url %s carries credentials, which would show in process lists: use --nats-creds, --nats-nkey, or --nats-user with --nats-password-file or $%s", redactURL(u), envNATSPassword)
+		return fmt.Errorf("--nats-url %s carries credentials, which would show in process lists: use --nats-creds, --nats-nkey, or --nats-user with --nats-password-file or $%s", redactURL(full), envNATSPassword)
 	}
 	return nil
 }
