@@ -1,10 +1,23 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"io"
 	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/webhook"
 )
 
 // TestNATSClientCredentials connects to real servers with each way
@@ -79,4 +93,86 @@ func TestNATSClientCredentials(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServeListensWithTLS: serve's embedded bus on every interface needs a
+// certificate; with one, events tail reaches it over TLS with the CA and
+// the credentials in the data directory, and not without the CA.
+func TestServeListensWithTLS(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(envWebhookSecret, "the-secret")
+	cert, key := writeSelfSigned(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, port, _ := net.SplitHostPort(freePort(t))
+	dataDir, httpAddr := filepath.Join(dir, "data"), freePort(t)
+	done := startServe(ctx, t, httpAddr, "--roles", "webhook", "--data-dir", dataDir,
+		"--nats-listen", "0.0.0.0:"+port, "--nats-tls-cert", cert, "--nats-tls-key", key)
+	body := []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/webhook", bytes.NewReader(body))
+	req.Header.Set(webhook.HeaderEvent, "ping")
+	req.Header.Set(webhook.HeaderDelivery, "delivery-over-tls")
+	req.Header.Set(webhook.HeaderSignature, webhook.Sign([]byte("the-secret"), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("ping: status %d", resp.StatusCode)
+	}
+
+	tail := func(extra ...string) (string, error) {
+		var out bytes.Buffer
+		root := newRootCommand()
+		root.SetOut(&out)
+		root.SetErr(io.Discard)
+		root.SetArgs(append([]string{"events", "tail", "--nats-url", "tls://127.0.0.1:" + port, "--data-dir", dataDir, "--all", "--limit", "1"}, extra...))
+		tctx, tcancel := context.WithTimeout(ctx, 15*time.Second)
+		defer tcancel()
+		err := root.ExecuteContext(tctx)
+		return out.String(), err
+	}
+	if out, err := tail("--nats-tls-ca", cert); err != nil || !strings.Contains(out, "delivery-over-tls") {
+		t.Errorf("events tail with the CA: %v, printed %q", err, out)
+	}
+	if _, err := tail(); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("events tail without the CA: %v, want a certificate error", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve returned %v", err)
+	}
+}
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 (its own
+// CA) and its key into dir.
+func writeSelfSigned(t *testing.T, dir string) (cert, key string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "promobot-nats"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
 }
