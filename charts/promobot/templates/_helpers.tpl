@@ -178,7 +178,7 @@ spec:
         {{- else }}
         - {{ printf "--nats-url=%s" $v.nats.url | quote }}
         {{- if $v.nats.credsSecret }}
-        - {{ printf "--nats-creds=/etc/promobot/nats/%s" $v.nats.credsKey | quote }}
+        - {{ printf "--%s=/etc/promobot/nats/%s" (ternary "nats-nkey" "nats-creds" (eq $v.nats.credsFormat "nkey")) $v.nats.credsKey | quote }}
         {{- end }}
         {{- end }}
         {{- if $v.nats.streamReplicas }}
