@@ -138,7 +138,7 @@ func startWorker() *worker {
 		close(w.done)
 		return w
 	}
-	exe, err := os.Executable()
+	exe, err := selfExecutable()
 	if err != nil {
 		return fail(err)
 	}

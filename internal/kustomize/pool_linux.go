@@ -13,6 +13,11 @@ func workerProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
+// selfExecutable is the running binary: /proc/self/exe, which still names it
+// after a package upgrade replaced the file, so workers always run the same
+// code as promobot (moby's reexec does the same).
+func selfExecutable() (string, error) { return "/proc/self/exe", nil }
+
 // residentBytes returns the resident set size of process pid, from
 // /proc/<pid>/statm; 0 when it cannot be read.
 func residentBytes(pid int) int64 {

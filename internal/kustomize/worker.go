@@ -100,8 +100,8 @@ func work(req workRequest) workResponse {
 	if req.MaxMemory > 0 {
 		// The parent kills the worker above MaxMemory; collecting harder
 		// before that keeps renders that fit from being killed for garbage.
-		debug.SetMemoryLimit(req.MaxMemory * 8 / 10)
-		defer debug.SetMemoryLimit(-1)
+		old := debug.SetMemoryLimit(req.MaxMemory * 8 / 10)
+		defer debug.SetMemoryLimit(old)
 	}
 	fsys, err := newSandboxFS(req.Root)
 	if err != nil {
