@@ -218,4 +218,13 @@ func TestStrangerOnTheBusCannotForgeAPromote(t *testing.T) {
 			t.Errorf("promotion pull request #%d %q was opened", pr.Number, pr.Title)
 		}
 	}
+
+	// The credentials never show in promobot's log (at debug level).
+	storedSeed, err := os.ReadFile(events.CredentialsPath(s.dataDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret := strings.TrimSpace(string(storedSeed)); len(secret) < 40 || strings.Contains(s.logs.String(), secret[2:]) {
+		t.Errorf("the bus credentials (%d bytes) appear in promobot's log, or are too short", len(secret))
+	}
 }
