@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -329,5 +332,49 @@ func TestKubeconfigContentRefusesHostAccess(t *testing.T) {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestOwnershipWithoutListRights: where the applier may get but not list a
+// kind, another app's object is still found and refused.
+func TestOwnershipWithoutListRights(t *testing.T) {
+	ctx := context.Background()
+	ns := kc.Namespace(t)
+	admin := newCluster(t, kc.Config)
+	b := cluster.Options{App: "team-b", Repo: "acme/b", Namespace: ns}
+	if _, err := admin.Apply(ctx, render(t, fmt.Sprintf(settingsRender, "info"), ns), cluster.Inventory{}, b); err != nil {
+		t.Fatal(err)
+	}
+	const user = "promobot-no-list"
+	if _, err := kc.Client.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-list"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "create", "patch", "update"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.Client.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-list"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "no-list"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", Name: user}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := kc.UserConfig(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := newCluster(t, cfg)
+	// The authorizer learns of the new binding a moment later: a
+	// Forbidden get means not yet.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err = limited.Apply(ctx, render(t, fmt.Sprintf(settingsRender, "stolen"), ns), cluster.Inventory{}, cluster.Options{App: "team-a", Repo: "acme/a", Namespace: ns})
+		if !apierrors.IsForbidden(err) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if diff := cmp.Diff("ConfigMap/"+ns+"/settings belongs to app team-b of acme/b", errString(err)); diff != "" {
+		t.Errorf("apply without list rights (-want +got):\n%s", diff)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -113,14 +114,13 @@ func massPrune(n, total int) bool {
 	return total >= MassPruneMin && 2*n > total
 }
 
-// ownerOf reads the app an object belongs to from its labels, or ok false
-// when no promobot app owns it.
-func ownerOf(u *unstructured.Unstructured) (Owner, bool) {
-	l := u.GetLabels()
+// ownerOfLabels reads the app an object belongs to from its labels, or ok
+// false when no promobot app owns it. Object is left for the caller.
+func ownerOfLabels(l map[string]string) (Owner, bool) {
 	if l[LabelManagedBy] != ManagedByValue || l[LabelApp] == "" {
 		return Owner{}, false
 	}
-	o := Owner{Object: refOf(u), App: l[LabelApp]}
+	o := Owner{App: l[LabelApp]}
 	if r := l[LabelRepo]; r != "" {
 		// Logins have no dots, so the first dot was the slash.
 		owner, name, _ := strings.Cut(r, ".")
@@ -134,39 +134,82 @@ func ownerOf(u *unstructured.Unstructured) (Owner, bool) {
 // whole apply with an *OwnershipError. An object this app owns whose fields
 // the shared legacy field manager holds is handed to opts.FieldManager, so
 // the first apply with an app's own manager is not a conflict with itself.
+//
+// Both only concern objects labelled managed-by promobot, so the live state
+// is read with one metadata-only list per kind and namespace (a Get per
+// object where listing is forbidden), not a request per object.
 func (c *Cluster) claim(ctx context.Context, desired []*unstructured.Unstructured, opts Options) error {
 	mine := OwnerLabels(opts.App, opts.Repo)
+	type group struct {
+		gvk  schema.GroupVersionKind
+		ns   string
+		objs []*unstructured.Unstructured
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, o := range desired {
+		gvk := o.GroupVersionKind()
+		key := gvk.String() + "/" + o.GetNamespace()
+		g, ok := groups[key]
+		if !ok {
+			g = &group{gvk: gvk, ns: o.GetNamespace()}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.objs = append(g.objs, o)
+	}
 	var (
 		mu     sync.Mutex
 		owners []Owner
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for _, obj := range desired {
-		g.Go(func() error {
-			live := &unstructured.Unstructured{}
-			live.SetGroupVersionKind(obj.GroupVersionKind())
-			err := c.client.Get(gctx, client.ObjectKeyFromObject(obj), live)
+	judge := func(ctx context.Context, obj *unstructured.Unstructured, live *metav1.PartialObjectMetadata) error {
+		if o, ok := ownerOfLabels(live.Labels); ok && !hasLabels(live.Labels, mine) {
+			o.Object = refOf(obj)
+			mu.Lock()
+			owners = append(owners, o)
+			mu.Unlock()
+			return nil
+		}
+		if opts.FieldManager == LegacyFieldManager || !hasLabels(live.Labels, mine) {
+			return nil
+		}
+		return c.takeOver(ctx, obj.GroupVersionKind(), live, opts.FieldManager)
+	}
+	eg, gctx := errgroup.WithContext(ctx)
+	eg.SetLimit(8)
+	for _, key := range order {
+		g := groups[key]
+		eg.Go(func() error {
+			list := &metav1.PartialObjectMetadataList{}
+			list.SetGroupVersionKind(g.gvk.GroupVersion().WithKind(g.gvk.Kind + "List"))
+			listOpts := []client.ListOption{client.MatchingLabels{LabelManagedBy: ManagedByValue}}
+			if g.ns != "" {
+				listOpts = append(listOpts, client.InNamespace(g.ns))
+			}
+			err := c.client.List(gctx, list, listOpts...)
 			switch {
-			case apierrors.IsNotFound(err), meta.IsNoMatchError(err):
-				return nil // nobody has it yet
+			case meta.IsNoMatchError(err), apierrors.IsNotFound(err):
+				return nil // the kind is not served yet: nobody has these objects
+			case apierrors.IsForbidden(err):
+				return c.claimEach(gctx, g.objs, judge)
 			case err != nil:
-				return fmt.Errorf("%s get: %w", refOf(obj), err)
+				return fmt.Errorf("%s list in %q: %w", g.gvk.Kind, g.ns, err)
 			}
-			if o, ok := ownerOf(live); ok && !hasLabels(live.GetLabels(), mine) {
-				o.Object = refOf(obj)
-				mu.Lock()
-				owners = append(owners, o)
-				mu.Unlock()
-				return nil
+			live := make(map[string]*metav1.PartialObjectMetadata, len(list.Items))
+			for i := range list.Items {
+				live[list.Items[i].Name] = &list.Items[i]
 			}
-			if opts.FieldManager == LegacyFieldManager || !hasLabels(live.GetLabels(), mine) {
-				return nil
+			for _, obj := range g.objs {
+				if l, ok := live[obj.GetName()]; ok {
+					if err := judge(gctx, obj, l); err != nil {
+						return err
+					}
+				}
 			}
-			return c.takeOver(gctx, live, opts.FieldManager)
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	if err := eg.Wait(); err != nil {
 		return err
 	}
 	if len(owners) > 0 {
@@ -176,18 +219,44 @@ func (c *Cluster) claim(ctx context.Context, desired []*unstructured.Unstructure
 	return nil
 }
 
+// claimEach reads objs one by one (where the applier may get but not list
+// them, e.g. the Namespaces a namespaced-scope install may patch).
+func (c *Cluster) claimEach(ctx context.Context, objs []*unstructured.Unstructured, judge func(context.Context, *unstructured.Unstructured, *metav1.PartialObjectMetadata) error) error {
+	for _, obj := range objs {
+		live := &metav1.PartialObjectMetadata{}
+		live.SetGroupVersionKind(obj.GroupVersionKind())
+		err := c.client.Get(ctx, client.ObjectKeyFromObject(obj), live)
+		switch {
+		case apierrors.IsNotFound(err), meta.IsNoMatchError(err):
+			continue
+		case err != nil:
+			return fmt.Errorf("%s get: %w", refOf(obj), err)
+		}
+		if err := judge(ctx, obj, live); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // takeOver renames the legacy manager's Apply entry of live to manager (or
 // merges it into manager's), with a JSON patch guarded by the object's
 // resourceVersion.
-func (c *Cluster) takeOver(ctx context.Context, live *unstructured.Unstructured, manager string) error {
-	patches, err := ssa.PatchReplaceFieldsManagers(live, []ssa.FieldManager{{Name: LegacyFieldManager, ExactMatch: true, OperationType: metav1.ManagedFieldsOperationApply}}, manager)
+func (c *Cluster) takeOver(ctx context.Context, gvk schema.GroupVersionKind, live *metav1.PartialObjectMetadata, manager string) error {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	u.SetNamespace(live.Namespace)
+	u.SetName(live.Name)
+	u.SetManagedFields(live.ManagedFields)
+	ref := refOf(u)
+	patches, err := ssa.PatchReplaceFieldsManagers(u, []ssa.FieldManager{{Name: LegacyFieldManager, ExactMatch: true, OperationType: metav1.ManagedFieldsOperationApply}}, manager)
 	if err != nil {
-		return fmt.Errorf("%s take over from field manager %q: %w", refOf(live), LegacyFieldManager, err)
+		return fmt.Errorf("%s take over from field manager %q: %w", ref, LegacyFieldManager, err)
 	}
 	if len(patches) == 0 {
 		return nil
 	}
-	ops := []any{map[string]string{"op": "test", "path": "/metadata/resourceVersion", "value": live.GetResourceVersion()}}
+	ops := []any{map[string]string{"op": "test", "path": "/metadata/resourceVersion", "value": live.ResourceVersion}}
 	for _, p := range patches {
 		ops = append(ops, p)
 	}
@@ -195,8 +264,8 @@ func (c *Cluster) takeOver(ctx context.Context, live *unstructured.Unstructured,
 	if err != nil {
 		return err
 	}
-	if err := c.client.Patch(ctx, live, client.RawPatch(types.JSONPatchType, raw)); err != nil {
-		return fmt.Errorf("%s take over from field manager %q: %w", refOf(live), LegacyFieldManager, err)
+	if err := c.client.Patch(ctx, u, client.RawPatch(types.JSONPatchType, raw)); err != nil {
+		return fmt.Errorf("%s take over from field manager %q: %w", ref, LegacyFieldManager, err)
 	}
 	return nil
 }
