@@ -259,13 +259,14 @@ type Scope struct {
 	own     string
 }
 
-// For returns repo's ("owner/name") scope: its first matching project. A
-// repository in no project gets an *Error.
+// For returns repo's ("owner/name") scope: its first matching project
+// (GitHub names are case-insensitive, and so is the match). A repository in
+// no project gets an *Error.
 func (ps *Projects) For(repo string) (*Scope, error) {
 	for i := range ps.projects {
 		pr := &ps.projects[i]
 		for _, g := range pr.Repos {
-			if match(g, repo) {
+			if match(strings.ToLower(g), strings.ToLower(repo)) {
 				return &Scope{repo: repo, project: pr, own: ps.ownNamespace}, nil
 			}
 		}

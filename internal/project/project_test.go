@@ -148,6 +148,8 @@ func TestScope(t *testing.T) {
 			check: func(s *Scope) error { return s.Namespace(home, "promobot") }},
 		{name: "kind glob", repo: "acme/platform", wantPr: "platform",
 			check: func(s *Scope) error { return s.Object(edge, "rbac.authorization.k8s.io", "ClusterRole", "", "x") }},
+		{name: "names are case-insensitive", repo: "ACME/Payments", wantPr: "payments",
+			check: func(s *Scope) error { return s.Namespace(home, "payments-eu") }},
 		{name: "repository in no project", repo: "evil/payments",
 			want: "evil/payments is in no project of promobot's projects file: it may deploy nowhere; ask the operator to add it"},
 	}
