@@ -88,8 +88,8 @@ func TestParseConfig(t *testing.T) {
 			want: &Config{AppsDir: "apps", DriftInterval: Duration(DefaultDriftInterval), Promoters: Promoters{Users: []User{{Login: "alice", ID: 42}}, Teams: []string{"acme/ops"}}},
 		},
 		{
-			name:     "a promoter without an id is refused",
-			in:       "promoters:\n  users: [alice, {login: bob}, {login: carol, id: 7}]\n",
+			name: "a promoter without an id is refused",
+			in:   "promoters:\n  users: [alice, {login: bob}, {login: carol, id: 7}]\n",
 			problems: []string{
 				"line 2: promoters.users[0]: alice needs its account id: write {login: alice, id: <id>} (the id is in https://api.github.com/users/alice); a login alone can be registered by someone else after a rename",
 				"line 2: promoters.users[1]: bob needs its account id: write {login: bob, id: <id>} (the id is in https://api.github.com/users/bob); a login alone can be registered by someone else after a rename",
