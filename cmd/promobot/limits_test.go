@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
@@ -88,27 +85,11 @@ func TestServeBoundsStorage(t *testing.T) {
 	if err := os.WriteFile(secretFile, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	httpAddr, natsAddr := freePort(t), freePort(t)
+	natsAddr := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	root := newRootCommand()
-	var stderr bytes.Buffer
-	root.SetErr(&stderr)
-	root.SetArgs([]string{"serve", "--roles", "webhook", "--listen", httpAddr, "--nats-listen", natsAddr,
-		"--webhook-secret-file", secretFile, "--log-format", "text",
-		"--nats-max-bytes", "GITHUB=3Mi,promobot-ledger=5Mi", "--webhook-unverified-bytes", "32Mi"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if code, _ := get(t, "http://"+httpAddr+"/readyz"); code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve never became ready: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	done := startServe(ctx, t, freePort(t), "--roles", "webhook", "--nats-listen", natsAddr, "--webhook-secret-file", secretFile,
+		"--nats-max-bytes", "GITHUB=3Mi,promobot-ledger=5Mi", "--webhook-unverified-bytes", "32Mi")
 
 	auth, err := nats.NkeyOptionFromSeed(filepath.Join("promobot-data", events.CredentialsFile))
 	if err != nil {

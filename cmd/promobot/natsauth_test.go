@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -25,7 +23,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/promobot/promobot/events"
-	"github.com/promobot/promobot/webhook"
 )
 
 // TestNATSClientCredentials connects to real servers with each way
@@ -109,29 +106,12 @@ func TestServeListensWithTLS(t *testing.T) {
 	done := startServe(ctx, t, httpAddr, "--roles", "webhook", "--data-dir", dataDir,
 		"--nats-listen", "0.0.0.0:"+port, "--nats-tls-cert", cert, "--nats-tls-key", key)
 	body := []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/webhook", bytes.NewReader(body))
-	req.Header.Set(webhook.HeaderEvent, "ping")
-	req.Header.Set(webhook.HeaderDelivery, "delivery-over-tls")
-	req.Header.Set(webhook.HeaderSignature, webhook.Sign([]byte("the-secret"), body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("ping: status %d", resp.StatusCode)
+	if code := deliver(t, "http://"+httpAddr, "the-secret", "ping", "delivery-over-tls", body); code != http.StatusOK {
+		t.Fatalf("ping: status %d", code)
 	}
 
 	tail := func(extra ...string) (string, error) {
-		var out bytes.Buffer
-		root := newRootCommand()
-		root.SetOut(&out)
-		root.SetErr(io.Discard)
-		root.SetArgs(append([]string{"events", "tail", "--nats-url", "tls://127.0.0.1:" + port, "--data-dir", dataDir, "--all", "--limit", "1"}, extra...))
-		tctx, tcancel := context.WithTimeout(ctx, 15*time.Second)
-		defer tcancel()
-		err := root.ExecuteContext(tctx)
-		return out.String(), err
+		return tailEvents(ctx, append([]string{"--nats-url", "tls://127.0.0.1:" + port, "--data-dir", dataDir, "--all", "--limit", "1"}, extra...)...)
 	}
 	if out, err := tail("--nats-tls-ca", cert); err != nil || !strings.Contains(out, "delivery-over-tls") {
 		t.Errorf("events tail with the CA: %v, printed %q", err, out)

@@ -52,42 +52,19 @@ func TestServeWebhookRole(t *testing.T) {
 	httpAddr, natsAddr := freePort(t), freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	root := newRootCommand()
 	var stderr bytes.Buffer
-	root.SetErr(&stderr)
-	root.SetArgs([]string{"serve", "--roles", "webhook", "--listen", httpAddr, "--nats-listen", natsAddr,
-		"--webhook-secret-file", secretFile, "--log-format", "text"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
+	done := startServeLogging(ctx, t, &stderr, httpAddr, "--roles", "webhook", "--nats-listen", natsAddr,
+		"--webhook-secret-file", secretFile)
 
 	base := "http://" + httpAddr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if code, _ := get(t, base+"/readyz"); code == http.StatusOK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve never became ready: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
 
 	body := []byte(`{"ref":"refs/heads/main","repository":{"name":"cluster-config","full_name":"my-org/cluster-config","html_url":"https://github.com/my-org/cluster-config","owner":{"login":"my-org"}}}`)
 	for _, secret := range []string{"old-secret", "new-secret"} {
-		req, _ := http.NewRequest(http.MethodPost, base+"/webhook", bytes.NewReader(body))
-		req.Header.Set(webhook.HeaderEvent, "push")
-		req.Header.Set(webhook.HeaderDelivery, "delivery-"+secret)
-		req.Header.Set(webhook.HeaderSignature, webhook.Sign([]byte(secret), body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("signed with %s: status %d", secret, resp.StatusCode)
+		if code := deliver(t, base, secret, "push", "delivery-"+secret, body); code != http.StatusAccepted {
+			t.Fatalf("signed with %s: status %d", secret, code)
 		}
 	}
 	if code, metrics := get(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(metrics, `promobot_webhook_deliveries_total{code="202",event="push"} 2`) {
@@ -107,27 +84,19 @@ func TestServeWebhookRole(t *testing.T) {
 
 	// events tail replays what was stored, with the credentials it finds in
 	// the default data directory.
-	var out bytes.Buffer
-	tail := newRootCommand()
-	tail.SetOut(&out)
-	tail.SetArgs([]string{"events", "tail", "--nats-url", "nats://" + natsAddr, "--all", "--limit", "2"})
-	tctx, tcancel := context.WithTimeout(ctx, 15*time.Second)
-	defer tcancel()
-	if err := tail.ExecuteContext(tctx); err != nil {
+	out, err := tailEvents(ctx, "--nats-url", "nats://"+natsAddr, "--all", "--limit", "2")
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Without them it is refused, and says where they are.
-	stranger := newRootCommand()
-	stranger.SetOut(io.Discard)
-	stranger.SetErr(io.Discard)
-	stranger.SetArgs([]string{"events", "tail", "--nats-url", "nats://" + natsAddr, "--data-dir", t.TempDir(), "--all", "--limit", "1"})
-	if err := stranger.ExecuteContext(tctx); err == nil || !strings.Contains(err.Error(), "Authorization Violation") || !strings.Contains(err.Error(), "--data-dir") {
+	if _, err := tailEvents(ctx, "--nats-url", "nats://"+natsAddr, "--data-dir", t.TempDir(), "--all", "--limit", "1"); err == nil ||
+		!strings.Contains(err.Error(), "Authorization Violation") || !strings.Contains(err.Error(), "--data-dir") {
 		t.Errorf("events tail without the credentials: %v, want an authorization violation naming --data-dir", err)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], "github.push.my-org.cluster-config") || !strings.Contains(lines[0], "com.github.push") ||
 		!strings.Contains(lines[0], "refs/heads/main") || !strings.Contains(lines[1], "delivery-new-secret") {
-		t.Errorf("events tail printed:\n%s", out.String())
+		t.Errorf("events tail printed:\n%s", out)
 	}
 
 	cancel()
@@ -196,8 +165,14 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 // waits until its /readyz answers on httpAddr.
 func startServe(ctx context.Context, t *testing.T, httpAddr string, args ...string) <-chan error {
 	t.Helper()
+	return startServeLogging(ctx, t, io.Discard, httpAddr, args...)
+}
+
+// startServeLogging is startServe with serve's log written to logs.
+func startServeLogging(ctx context.Context, t *testing.T, logs io.Writer, httpAddr string, args ...string) <-chan error {
+	t.Helper()
 	root := newRootCommand()
-	root.SetErr(io.Discard)
+	root.SetErr(logs)
 	root.SetArgs(append([]string{"serve", "--listen", httpAddr, "--log-format", "text"}, args...))
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
@@ -218,6 +193,36 @@ func startServe(ctx context.Context, t *testing.T, httpAddr string, args ...stri
 	}
 }
 
+// deliver posts body to serve's /webhook at base as GitHub delivery id of
+// event, signed with secret, and returns the status code.
+func deliver(t *testing.T, base, secret, event, id string, body []byte) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/webhook", bytes.NewReader(body))
+	req.Header.Set(webhook.HeaderEvent, event)
+	req.Header.Set(webhook.HeaderDelivery, id)
+	req.Header.Set(webhook.HeaderSignature, webhook.Sign([]byte(secret), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// tailEvents runs "promobot events tail args..." for at most 15 seconds
+// and returns what it printed.
+func tailEvents(ctx context.Context, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	root := newRootCommand()
+	root.SetOut(&out)
+	root.SetErr(io.Discard)
+	root.SetArgs(append([]string{"events", "tail"}, args...))
+	err := root.ExecuteContext(ctx)
+	return out.String(), err
+}
+
 // TestSecondServeJoinsTheEmbeddedBus: a second promobot serve on the host
 // of the first joins its embedded bus with --nats-url, authenticating with
 // the credentials in the shared default data directory, and what it stores
@@ -234,36 +239,24 @@ func TestSecondServeJoinsTheEmbeddedBus(t *testing.T) {
 	httpAddr := freePort(t)
 	second := startServe(ctx, t, httpAddr, "--roles", "webhook", "--nats-url", "nats://"+natsAddr)
 	body := []byte(`{"ref":"refs/heads/main","repository":{"name":"cluster-config","full_name":"my-org/cluster-config","html_url":"https://github.com/my-org/cluster-config","owner":{"login":"my-org"}}}`)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/webhook", bytes.NewReader(body))
-	req.Header.Set(webhook.HeaderEvent, "push")
-	req.Header.Set(webhook.HeaderDelivery, "delivery-via-second")
-	req.Header.Set(webhook.HeaderSignature, webhook.Sign([]byte("the-secret"), body))
-	resp, err := http.DefaultClient.Do(req)
+	if code := deliver(t, "http://"+httpAddr, "the-secret", "push", "delivery-via-second", body); code != http.StatusAccepted {
+		t.Fatalf("delivery to the second serve: status %d", code)
+	}
+	out, err := tailEvents(ctx, "--nats-url", "nats://"+natsAddr, "--all", "--limit", "1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("delivery to the second serve: status %d", resp.StatusCode)
-	}
-	var out bytes.Buffer
-	tail := newRootCommand()
-	tail.SetOut(&out)
-	tail.SetArgs([]string{"events", "tail", "--nats-url", "nats://" + natsAddr, "--all", "--limit", "1"})
-	tctx, tcancel := context.WithTimeout(ctx, 15*time.Second)
-	defer tcancel()
-	if err := tail.ExecuteContext(tctx); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "delivery-via-second") {
-		t.Errorf("events tail printed %q, want the delivery the second serve stored", out.String())
+	if !strings.Contains(out, "delivery-via-second") {
+		t.Errorf("events tail printed %q, want the delivery the second serve stored", out)
 	}
 
+	sctx, scancel := context.WithTimeout(ctx, 15*time.Second)
+	defer scancel()
 	stranger := newRootCommand()
 	stranger.SetErr(io.Discard)
 	stranger.SetArgs([]string{"serve", "--roles", "webhook", "--listen", freePort(t), "--nats-url", "nats://" + natsAddr,
 		"--data-dir", t.TempDir(), "--log-format", "text"})
-	if err := stranger.ExecuteContext(tctx); err == nil || !strings.Contains(err.Error(), "Authorization Violation") {
+	if err := stranger.ExecuteContext(sctx); err == nil || !strings.Contains(err.Error(), "Authorization Violation") {
 		t.Errorf("serve without the credentials: %v, want an authorization violation", err)
 	}
 
