@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -86,14 +87,27 @@ func (s *stack) file(path string) string {
 // pending and returns it.
 func (s *stack) waitStatus(sha, app string) githubapi.Status {
 	s.t.Helper()
+	return s.waitRepoStatus(owner, repoName, sha, "promobot/"+app)
+}
+
+// repoStatus waits for the final commit status of app on owner/gitops@sha.
+func (s *stack) repoStatus(owner, sha, app string) githubapi.Status {
+	s.t.Helper()
+	return s.waitRepoStatus(owner, "gitops", sha, "promobot/"+app)
+}
+
+// waitRepoStatus waits for the commit status named statusContext on
+// owner/name@sha to leave pending and returns it.
+func (s *stack) waitRepoStatus(owner, name, sha, statusContext string) githubapi.Status {
+	s.t.Helper()
 	var got githubapi.Status
-	eventually(s.t, 60*time.Second, "status promobot/"+app+" on "+sha[:7], func() (bool, string) {
-		sts, err := s.gh.Statuses(owner, repoName, sha)
+	eventually(s.t, 60*time.Second, owner+"/"+name+" status "+statusContext+" on "+sha[:7], func() (bool, string) {
+		sts, err := s.gh.Statuses(owner, name, sha)
 		if err != nil {
 			return false, err.Error()
 		}
 		for _, st := range sts {
-			if st.Context == "promobot/"+app && st.State != "pending" {
+			if st.Context == statusContext && st.State != "pending" {
 				got = st
 				return true, ""
 			}
@@ -101,6 +115,72 @@ func (s *stack) waitStatus(sha, app string) githubapi.Status {
 		return false, fmt.Sprintf("%+v", sts)
 	})
 	return got
+}
+
+// application is an Argo CD Application of repository url.
+func application(name, url, path, server, ns string) string {
+	return fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: %s
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: %s
+    targetRevision: main
+    path: %s
+  destination:
+    server: %s
+    namespace: %s
+  syncPolicy:
+    automated: {prune: true}
+    syncOptions: [CreateNamespace=true]
+`, name, url, path, server, ns)
+}
+
+// configMap renders a ConfigMap; ns "" leaves the namespace to the app.
+func configMap(name, ns, level string) string {
+	meta := "  name: " + name + "\n"
+	if ns != "" {
+		meta += "  namespace: " + ns + "\n"
+	}
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n" + meta + "data:\n  LOG_LEVEL: " + level + "\n"
+}
+
+const (
+	inClusterServer = "https://kubernetes.default.svc"
+	edgeServer      = "https://edge.example.internal:6443"
+)
+
+// createRepo creates owner/gitops on the local GitHub with files and
+// returns the head of main.
+func (s *stack) createRepo(owner string, files map[string]string) string {
+	s.t.Helper()
+	dir := filepath.Join(s.t.TempDir(), owner)
+	writeFiles(s.t, dir, files)
+	if err := s.gh.CreateRepo(context.Background(), owner, "gitops", dir); err != nil {
+		s.t.Fatal(err)
+	}
+	heads, err := s.gh.Branches(context.Background(), owner, "gitops")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return heads["main"]
+}
+
+// writeFiles writes files (by slash-separated path) under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, content := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // deployment reads a Deployment from a cluster.

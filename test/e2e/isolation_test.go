@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,86 +36,6 @@ projects:
       - {cluster: edge, namespace: "*"}
     clusterResources: [{kind: Namespace}]
 `
-
-// application is an Argo CD Application of repository url.
-func application(name, url, path, server, ns string) string {
-	return fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: %s
-  namespace: argocd
-spec:
-  project: default
-  source:
-    repoURL: %s
-    targetRevision: main
-    path: %s
-  destination:
-    server: %s
-    namespace: %s
-  syncPolicy:
-    automated: {prune: true}
-    syncOptions: [CreateNamespace=true]
-`, name, url, path, server, ns)
-}
-
-// configMap renders a ConfigMap; ns "" leaves the namespace to the app.
-func configMap(name, ns, level string) string {
-	meta := "  name: " + name + "\n"
-	if ns != "" {
-		meta += "  namespace: " + ns + "\n"
-	}
-	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n" + meta + "data:\n  LOG_LEVEL: " + level + "\n"
-}
-
-const (
-	inClusterServer = "https://kubernetes.default.svc"
-	edgeServer      = "https://edge.example.internal:6443"
-)
-
-// createRepo creates owner/gitops on the local GitHub with files and
-// returns the head of main.
-func (s *stack) createRepo(owner string, files map[string]string) string {
-	s.t.Helper()
-	dir := filepath.Join(s.t.TempDir(), owner)
-	for p, content := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			s.t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			s.t.Fatal(err)
-		}
-	}
-	if err := s.gh.CreateRepo(context.Background(), owner, "gitops", dir); err != nil {
-		s.t.Fatal(err)
-	}
-	heads, err := s.gh.Branches(context.Background(), owner, "gitops")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return heads["main"]
-}
-
-// repoStatus waits for the final commit status of app on owner/gitops@sha.
-func (s *stack) repoStatus(owner, sha, app string) githubapi.Status {
-	s.t.Helper()
-	var got githubapi.Status
-	eventually(s.t, 60*time.Second, owner+"/gitops status promobot/"+app+" on "+sha[:7], func() (bool, string) {
-		sts, err := s.gh.Statuses(owner, "gitops", sha)
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, st := range sts {
-			if st.Context == "promobot/"+app && st.State != "pending" {
-				got = st
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%+v", sts)
-	})
-	return got
-}
 
 // TestRepositoriesAreIsolated: two repositories installed on one promobot,
 // each in its own project. Neither deploys into the other's namespaces or

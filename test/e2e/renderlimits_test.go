@@ -31,16 +31,16 @@ func TestSlowPreviewRenderIsRefusedWithoutStallingApplies(t *testing.T) {
 	s.waitInitialSync()
 
 	// Repository B: one app, applied at install.
-	const bOwner, bName, bApp, bNS = "team-b", "web", "web-staging", "web-b"
-	bSHA := rlCreateRepo(t, s.gh, bOwner, bName, map[string]string{
-		"apps/web-staging.yaml":               fmt.Sprintf(rlApplication, bApp, s.gh.WebURL()+"/"+bOwner+"/"+bName+".git", "overlays/staging", bNS),
+	const bOwner, bApp, bNS = "team-b", "web-staging", "web-b"
+	bSHA := s.createRepo(bOwner, map[string]string{
+		"apps/web-staging.yaml":               application(bApp, s.gh.WebURL()+"/"+bOwner+"/gitops.git", "overlays/staging", inClusterServer, bNS),
 		"overlays/staging/kustomization.yaml": "resources:\n- settings.yaml\n",
-		"overlays/staging/settings.yaml":      rlConfigMap("web-settings", "1"),
+		"overlays/staging/settings.yaml":      configMap("web-settings", "", "info"),
 	})
-	if _, err := s.gh.Install(ctx, bOwner, bName); err != nil {
+	if _, err := s.gh.Install(ctx, bOwner, "gitops"); err != nil {
 		t.Fatal(err)
 	}
-	if st := rlWaitStatus(t, s.gh, bOwner, bName, bSHA, bApp); st.State != "success" {
+	if st := s.repoStatus(bOwner, bSHA, bApp); st.State != "success" {
 		t.Fatalf("repository B's first sync: %s %q", st.State, st.Description)
 	}
 
@@ -64,20 +64,20 @@ func TestSlowPreviewRenderIsRefusedWithoutStallingApplies(t *testing.T) {
 
 	// Meanwhile, B's merge is applied and reported...
 	pushed := time.Now()
-	merged, err := s.gh.Push(ctx, bOwner, bName, "main", githubapi.Commit{
-		Message: "Settings version 2", Author: developer,
-		Files: map[string]string{"overlays/staging/settings.yaml": rlConfigMap("web-settings", "2")},
+	merged, err := s.gh.Push(ctx, bOwner, "gitops", "main", githubapi.Commit{
+		Message: "Log at debug level", Author: developer,
+		Files: map[string]string{"overlays/staging/settings.yaml": configMap("web-settings", "", "debug")},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := rlWaitStatus(t, s.gh, bOwner, bName, merged, bApp); st.State != "success" {
+	if st := s.repoStatus(bOwner, merged, bApp); st.State != "success" {
 		t.Errorf("repository B's merge during A's preview: %s %q, want success", st.State, st.Description)
 	}
 	t.Logf("repository B's merge reported %s after its push, during A's preview render", time.Since(pushed).Round(time.Millisecond))
 	cm, err := s.home.Client.CoreV1().ConfigMaps(bNS).Get(ctx, "web-settings", metav1.GetOptions{})
-	if err != nil || cm.Data["version"] != "2" {
-		t.Errorf("repository B's ConfigMap after the merge: %v %v, want version 2", cm.Data, err)
+	if err != nil || cm.Data["LOG_LEVEL"] != "debug" {
+		t.Errorf("repository B's ConfigMap after the merge: %v %v, want LOG_LEVEL debug", cm.Data, err)
 	}
 	// ...before A's preview is refused (the sentinel: no comment yet).
 	if c, ok := diffComment(t, s, n); ok {
@@ -100,76 +100,6 @@ func TestSlowPreviewRenderIsRefusedWithoutStallingApplies(t *testing.T) {
 		t.Errorf("A's refusal came %s after the pull request opened, want at most 35s", took)
 	}
 	t.Logf("refused %s after the pull request opened", took.Round(time.Millisecond))
-}
-
-// rlApplication is an Argo CD Application: name, repoURL, path, namespace.
-const rlApplication = `apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: %s
-  namespace: argocd
-spec:
-  project: default
-  source:
-    repoURL: '%s'
-    targetRevision: main
-    path: %s
-  destination:
-    server: 'https://kubernetes.default.svc'
-    namespace: %s
-  syncPolicy:
-    automated:
-      prune: true
-    syncOptions:
-      - CreateNamespace=true
-`
-
-func rlConfigMap(name, version string) string {
-	return fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\ndata:\n  version: \"%s\"\n", name, version)
-}
-
-// rlCreateRepo creates owner/name on the local GitHub holding files and
-// returns its default branch's head.
-func rlCreateRepo(t *testing.T, gh *githubapi.Server, owner, name string, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for p, content := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := gh.CreateRepo(context.Background(), owner, name, dir); err != nil {
-		t.Fatal(err)
-	}
-	heads, err := gh.Branches(context.Background(), owner, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return heads["main"]
-}
-
-// rlWaitStatus waits for promobot/<app> on owner/name@sha to leave pending.
-func rlWaitStatus(t *testing.T, gh *githubapi.Server, owner, name, sha, app string) githubapi.Status {
-	t.Helper()
-	var got githubapi.Status
-	eventually(t, 60*time.Second, owner+"/"+name+" status promobot/"+app+" on "+sha[:7], func() (bool, string) {
-		sts, err := gh.Statuses(owner, name, sha)
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, st := range sts {
-			if st.Context == "promobot/"+app && st.State != "pending" {
-				got = st
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%+v", sts)
-	})
-	return got
 }
 
 // doublingFiles returns the files of a doubling overlay of depth levels

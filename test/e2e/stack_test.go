@@ -122,15 +122,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	if err := os.CopyFS(cp, os.DirFS(fixture)); err != nil {
 		t.Fatal(err)
 	}
-	for p, content := range opts.files {
-		full := filepath.Join(cp, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, cp, opts.files)
 	apps, _ := filepath.Glob(filepath.Join(cp, "apps", "*.yaml"))
 	for _, f := range apps {
 		raw, _ := os.ReadFile(f)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -135,24 +134,7 @@ func TestServeRefusesLinkChainsOutOfTheRepository(t *testing.T) {
 // leave pending and returns it.
 func (s *stack) waitStatusContext(sha, context string) githubapi.Status {
 	s.t.Helper()
-	if app, ok := strings.CutPrefix(context, "promobot/"); ok {
-		return s.waitStatus(sha, app)
-	}
-	var got githubapi.Status
-	eventually(s.t, 60*time.Second, "status "+context+" on "+sha[:7], func() (bool, string) {
-		sts, err := s.gh.Statuses(owner, repoName, sha)
-		if err != nil {
-			return false, err.Error()
-		}
-		for _, st := range sts {
-			if st.Context == context && st.State != "pending" {
-				got = st
-				return true, ""
-			}
-		}
-		return false, ""
-	})
-	return got
+	return s.waitRepoStatus(owner, repoName, sha, context)
 }
 
 // A repository over the operator's checkout limit (--checkout-max-bytes)
