@@ -3,6 +3,7 @@ package chart_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +65,46 @@ func parseManifest(t *testing.T, text string) manifest {
 		m = append(m, object{typed: typed, raw: raw})
 	}
 	return m
+}
+
+// templateValues renders the chart as release promobot in namespace
+// promobot with values.
+func templateValues(ctx context.Context, t *testing.T, values map[string]any) manifest {
+	t.Helper()
+	out, err := helm(ctx, "template", "promobot", chartDir, "--namespace", "promobot", "--values", writeValues(t, values))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseManifest(t, out)
+}
+
+// checkSchemaRefuses checks that helm template refuses values with a
+// schema error at the value path at ("/render").
+func checkSchemaRefuses(ctx context.Context, t *testing.T, values map[string]any, at string) {
+	t.Helper()
+	out, err := helmCombined(ctx, "template", "promobot", chartDir, "--namespace", "promobot", "--values", writeValues(t, values))
+	if err == nil || !strings.Contains(out, at) {
+		t.Errorf("helm template with %v = %v\n%s\nwant a schema refusal naming %s", values, err, out, at)
+	}
+}
+
+// flagsByDeployment maps each Deployment's name to its container's
+// arguments that start with one of prefixes.
+func flagsByDeployment(m manifest, prefixes ...string) map[string][]string {
+	got := map[string][]string{}
+	for _, d := range of[*appsv1.Deployment](m) {
+		var flags []string
+		for _, a := range container(d).Args {
+			for _, p := range prefixes {
+				if strings.HasPrefix(a, p) {
+					flags = append(flags, a)
+					break
+				}
+			}
+		}
+		got[d.Name] = flags
+	}
+	return got
 }
 
 func stripComments(doc []byte) []byte {

@@ -17,7 +17,6 @@ import (
 func TestChartNATSCredentials(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	github := map[string]any{"appId": 12345, "existingSecret": "promobot-github"}
 	external := func(format string) map[string]any {
 		n := map[string]any{"mode": "external", "url": "nats://nats:4222", "credsSecret": "promobot-nats", "credsKey": "promobot.nk"}
 		if format != "" {
@@ -31,15 +30,15 @@ func TestChartNATSCredentials(t *testing.T) {
 		values map[string]any
 		want   map[string][]string // Deployment name → its NATS flags
 	}{
-		{name: "embedded", values: map[string]any{"github": github},
+		{name: "embedded", values: map[string]any{"github": github(nil)},
 			want: map[string][]string{"promobot": {"--data-dir=/var/lib/promobot"}}},
-		{name: "external credentials file", values: map[string]any{"github": github, "nats": external(""), "roles": split},
+		{name: "external credentials file", values: map[string]any{"github": github(nil), "nats": external(""), "roles": split},
 			want: map[string][]string{
 				"promobot-webhook":  {"--nats-url=nats://nats:4222", "--nats-creds=/etc/promobot/nats/promobot.nk"},
 				"promobot-applier":  {"--nats-url=nats://nats:4222", "--nats-creds=/etc/promobot/nats/promobot.nk"},
 				"promobot-promoter": {"--nats-url=nats://nats:4222", "--nats-creds=/etc/promobot/nats/promobot.nk"},
 			}},
-		{name: "external nkey", values: map[string]any{"github": github, "nats": external("nkey"), "roles": split},
+		{name: "external nkey", values: map[string]any{"github": github(nil), "nats": external("nkey"), "roles": split},
 			want: map[string][]string{
 				"promobot-webhook":  {"--nats-url=nats://nats:4222", "--nats-nkey=/etc/promobot/nats/promobot.nk"},
 				"promobot-applier":  {"--nats-url=nats://nats:4222", "--nats-nkey=/etc/promobot/nats/promobot.nk"},
@@ -48,39 +47,25 @@ func TestChartNATSCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := helm(ctx, "template", "promobot", chartDir, "--namespace", "promobot", "--values", writeValues(t, tt.values))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string][]string{}
-			for _, d := range of[*appsv1.Deployment](parseManifest(t, out)) {
-				var flags []string
-				for _, a := range container(d).Args {
-					if strings.HasPrefix(a, "--nats-") || strings.HasPrefix(a, "--data-dir") {
-						flags = append(flags, a)
-					}
-				}
-				got[d.Name] = flags
-				if strings.Contains(tt.name, "external") {
-					mounted := false
-					for _, v := range d.Spec.Template.Spec.Volumes {
-						if v.Secret != nil && v.Secret.SecretName == "promobot-nats" {
-							mounted = true
-						}
-					}
-					if !mounted {
-						t.Errorf("%s does not mount the Secret promobot-nats", d.Name)
-					}
-				}
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			m := templateValues(ctx, t, tt.values)
+			if diff := cmp.Diff(tt.want, flagsByDeployment(m, "--nats-", "--data-dir")); diff != "" {
 				t.Errorf("NATS flags per Deployment (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(tt.name, "external") {
+				return
+			}
+			for _, d := range of[*appsv1.Deployment](m) {
+				mounted := false
+				for _, v := range d.Spec.Template.Spec.Volumes {
+					if v.Secret != nil && v.Secret.SecretName == "promobot-nats" {
+						mounted = true
+					}
+				}
+				if !mounted {
+					t.Errorf("%s does not mount the Secret promobot-nats", d.Name)
+				}
 			}
 		})
 	}
-	out, err := helmCombined(ctx, "template", "promobot", chartDir, "--namespace", "promobot",
-		"--values", writeValues(t, map[string]any{"github": github, "nats": external("password")}))
-	if err == nil || !strings.Contains(out, "/nats/credsFormat") {
-		t.Errorf("credsFormat password: helm template = %v\n%s\nwant a schema refusal naming /nats/credsFormat", err, out)
-	}
+	checkSchemaRefuses(ctx, t, map[string]any{"github": github(nil), "nats": external("password")}, "/nats/credsFormat")
 }

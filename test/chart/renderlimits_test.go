@@ -2,12 +2,10 @@ package chart_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	appsv1 "k8s.io/api/apps/v1"
 )
 
 // TestChartRenderLimits sets render: in the values: every pod that renders
@@ -17,7 +15,6 @@ import (
 func TestChartRenderLimits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	github := map[string]any{"appId": 12345, "existingSecret": "promobot-github"}
 	render := map[string]any{"timeout": "45s", "maxMemory": "2Gi", "maxObjects": 50000}
 	limits := []string{"--render-timeout=45s", "--render-max-memory=2Gi", "--render-max-objects=50000"}
 	tests := []struct {
@@ -25,40 +22,23 @@ func TestChartRenderLimits(t *testing.T) {
 		values map[string]any
 		want   map[string][]string // Deployment name → its render flags
 	}{
-		{name: "all in one with the defaults", values: map[string]any{"github": github},
+		{name: "all in one with the defaults", values: map[string]any{"github": github(nil)},
 			want: map[string][]string{"promobot": nil}},
-		{name: "all in one", values: map[string]any{"github": github, "render": render},
+		{name: "all in one", values: map[string]any{"github": github(nil), "render": render},
 			want: map[string][]string{"promobot": limits}},
-		{name: "one Deployment per role", values: map[string]any{"github": github, "render": render,
+		{name: "one Deployment per role", values: map[string]any{"github": github(nil), "render": render,
 			"nats": map[string]any{"mode": "external", "url": "nats://nats:4222"}, "roles": map[string]any{"split": true}},
 			want: map[string][]string{"promobot-webhook": nil, "promobot-applier": limits, "promobot-promoter": limits}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := helm(ctx, "template", "promobot", chartDir, "--namespace", "promobot", "--values", writeValues(t, tt.values))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string][]string{}
-			for _, d := range of[*appsv1.Deployment](parseManifest(t, out)) {
-				var flags []string
-				for _, a := range container(d).Args {
-					if strings.HasPrefix(a, "--render-") {
-						flags = append(flags, a)
-					}
-				}
-				got[d.Name] = flags
-			}
+			got := flagsByDeployment(templateValues(ctx, t, tt.values), "--render-")
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("render flags per Deployment (-want +got):\n%s", diff)
 			}
 		})
 	}
 	for _, bad := range []map[string]any{{"timeout": "soon"}, {"maxMemory": "lots"}, {"maxObjects": -1}, {"maxCPU": "1"}} {
-		out, err := helmCombined(ctx, "template", "promobot", chartDir, "--namespace", "promobot",
-			"--values", writeValues(t, map[string]any{"github": github, "render": bad}))
-		if err == nil || !strings.Contains(out, "/render") {
-			t.Errorf("render %v: helm template = %v\n%s\nwant a schema refusal naming /render", bad, err, out)
-		}
+		checkSchemaRefuses(ctx, t, map[string]any{"github": github(nil), "render": bad}, "/render")
 	}
 }
