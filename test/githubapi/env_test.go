@@ -52,8 +52,10 @@ func newSink(t *testing.T) *sink {
 		want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
 		ok := hmac.Equal([]byte(want), []byte(r.Header.Get("X-Hub-Signature-256")))
 		k.mu.Lock()
-		k.got = append(k.got, received{Event: r.Header.Get("X-GitHub-Event"), GUID: r.Header.Get("X-GitHub-Delivery"),
-			Header: r.Header.Clone(), Body: body, SignedOK: ok, Timestamp: time.Now()})
+		got := received{Event: r.Header.Get("X-GitHub-Event"), GUID: r.Header.Get("X-GitHub-Delivery"),
+			Header: r.Header.Clone(), Body: body, SignedOK: ok, Timestamp: time.Now()}
+		k.got = append(k.got, got)
+		observeHook(got)
 		status := k.status
 		k.mu.Unlock()
 		w.WriteHeader(status)
@@ -225,6 +227,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
 		code = validateObserved()
+	}
+	if code == 0 {
+		code = validateObservedHooks()
 	}
 	os.Exit(code)
 }

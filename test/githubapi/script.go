@@ -297,7 +297,11 @@ type Commit struct {
 	Message string
 	Author  string            // login; default the repository owner
 	Files   map[string]string // path → new content
-	Delete  []string          // paths to remove (files or directories)
+	// Links are symbolic links to add or replace (path → target, as
+	// written, relative or absolute): tree entries of mode 120000, which
+	// the tarball serves as symlink entries, as GitHub's does.
+	Links  map[string]string
+	Delete []string // paths to remove (files or directories)
 	// From names the commit a new branch starts at (branch or SHA); default
 	// the default branch. Ignored when the branch exists.
 	From string
@@ -346,6 +350,25 @@ func (s *Server) Push(ctx context.Context, owner, name, branch string, c Commit)
 			}
 			edits = append(edits, indexEdit{Path: strings.Trim(p, "/"), Mode: "100644", SHA: blob})
 		}
+		links := make([]string, 0, len(c.Links))
+		for p := range c.Links {
+			if _, ok := c.Files[p]; ok {
+				return fmt.Errorf("push %s/%s %s: %s is both a file and a link", owner, name, branch, p)
+			}
+			links = append(links, p)
+		}
+		sort.Strings(links)
+		for _, p := range links {
+			if c.Links[p] == "" {
+				return fmt.Errorf("push %s/%s %s: link %s has no target", owner, name, branch, p)
+			}
+			blob, err := g.hashObject(ctx, []byte(c.Links[p]))
+			if err != nil {
+				return fmt.Errorf("push %s/%s %s: %w", owner, name, branch, err)
+			}
+			edits = append(edits, indexEdit{Path: strings.Trim(p, "/"), Mode: "120000", SHA: blob})
+		}
+		paths = append(paths, links...)
 		for _, p := range c.Delete {
 			edits = append(edits, indexEdit{Path: strings.Trim(p, "/")})
 		}

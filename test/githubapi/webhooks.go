@@ -376,6 +376,98 @@ func (s *Server) emitComment(out *[]*delivery, r *repo, is *issue, cm *comment, 
 	s.emit(out, r, "issue_comment", action, ev)
 }
 
+// pushEventJSON is a push webhook as GitHub sends it (webhook-push in
+// GitHub's description): commits is always an array, head_commit and
+// base_ref are null rather than absent.
+type pushEventJSON struct {
+	Ref          string               `json:"ref"`
+	Before       string               `json:"before"`
+	After        string               `json:"after"`
+	Repository   *pushRepoJSON        `json:"repository"`
+	Pusher       pushCommitAuthorJSON `json:"pusher"`
+	Organization *orgJSON             `json:"organization,omitempty"`
+	Sender       *userJSON            `json:"sender"`
+	Installation installationRefJSON  `json:"installation"`
+	Created      bool                 `json:"created"`
+	Deleted      bool                 `json:"deleted"`
+	Forced       bool                 `json:"forced"`
+	BaseRef      *string              `json:"base_ref"`
+	Compare      string               `json:"compare"`
+	Commits      []*pushCommitJSON    `json:"commits"`
+	HeadCommit   *pushCommitJSON      `json:"head_commit"`
+}
+
+// pushRepoJSON is the repository of a push webhook: the REST shape, with
+// created_at and pushed_at as Unix seconds and the legacy stargazers and
+// master_branch fields.
+type pushRepoJSON struct {
+	*repoJSON
+	CreatedAt    int64  `json:"created_at"`
+	PushedAt     int64  `json:"pushed_at"`
+	Stargazers   int    `json:"stargazers"`
+	MasterBranch string `json:"master_branch"`
+	Organization string `json:"organization,omitempty"`
+}
+
+// pushCommitJSON is one commit of a push webhook.
+type pushCommitJSON struct {
+	ID        string               `json:"id"`
+	TreeID    string               `json:"tree_id"`
+	Distinct  bool                 `json:"distinct"`
+	Message   string               `json:"message"`
+	Timestamp string               `json:"timestamp"`
+	URL       string               `json:"url"`
+	Author    pushCommitAuthorJSON `json:"author"`
+	Committer pushCommitAuthorJSON `json:"committer"`
+	Added     []string             `json:"added"`
+	Removed   []string             `json:"removed"`
+	Modified  []string             `json:"modified"`
+}
+
+// pushCommitAuthorJSON is a git identity in a push webhook; username is
+// the GitHub login of the account the email belongs to, when there is one.
+type pushCommitAuthorJSON struct {
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Username string `json:"username,omitempty"`
+}
+
+// installationRefJSON is the installation of a repository webhook.
+type installationRefJSON struct {
+	ID     int64  `json:"id"`
+	NodeID string `json:"node_id"`
+}
+
+// orgJSON is the organization of a webhook.
+type orgJSON struct {
+	Login            string  `json:"login"`
+	ID               int64   `json:"id"`
+	NodeID           string  `json:"node_id"`
+	URL              string  `json:"url"`
+	ReposURL         string  `json:"repos_url"`
+	EventsURL        string  `json:"events_url"`
+	HooksURL         string  `json:"hooks_url"`
+	IssuesURL        string  `json:"issues_url"`
+	MembersURL       string  `json:"members_url"`
+	PublicMembersURL string  `json:"public_members_url"`
+	AvatarURL        string  `json:"avatar_url"`
+	Description      *string `json:"description"`
+}
+
+func (s *Server) orgJSON(r *repo) *orgJSON {
+	a := r.owner
+	if a.kind != "Organization" {
+		return nil
+	}
+	return &orgJSON{
+		Login: a.login, ID: a.id, NodeID: nodeID("O", a.id), URL: s.api("/orgs/%s", a.login),
+		ReposURL: s.api("/orgs/%s/repos", a.login), EventsURL: s.api("/orgs/%s/events", a.login),
+		HooksURL: s.api("/orgs/%s/hooks", a.login), IssuesURL: s.api("/orgs/%s/issues", a.login),
+		MembersURL: s.api("/orgs/%s/members{/member}", a.login), PublicMembersURL: s.api("/orgs/%s/public_members{/member}", a.login),
+		AvatarURL: s.web("/avatars/u/%d?v=4", a.id),
+	}
+}
+
 // maxPushCommits is how many commits GitHub puts in a push payload.
 const maxPushCommits = 20
 
@@ -400,35 +492,34 @@ func (s *Server) emitPush(ctx context.Context, out *[]*delivery, r *repo, ref, b
 			shas, _ = g.revList(ctx, after, exclude...)
 		}
 	}
-	size := len(shas)
 	if len(shas) > maxPushCommits {
 		shas = shas[len(shas)-maxPushCommits:]
 	}
-	commits := []*gh.HeadCommit{}
+	commits := []*pushCommitJSON{}
 	for _, sha := range shas {
-		if hc := s.headCommit(ctx, r, sha); hc != nil {
+		if hc := s.pushCommit(ctx, r, sha); hc != nil {
 			commits = append(commits, hc)
 		}
 	}
-	var head *gh.HeadCommit
+	var head *pushCommitJSON
 	if after != zeroSHA {
-		head = s.headCommit(ctx, r, after)
+		head = s.pushCommit(ctx, r, after)
 	}
 	created, deleted := before == zeroSHA, after == zeroSHA
 	compare := s.web("/%s/compare/%s...%s", r.fullName(), short(before), short(after))
 	if created {
 		compare = s.web("/%s/commit/%s", r.fullName(), short(after))
 	}
-	repoEv, _ := toJSON[gh.PushEventRepository](s.repoJSON(r))
-	if repoEv != nil {
-		repoEv.MasterBranch = &r.defaultBranch
+	repoEv := &pushRepoJSON{repoJSON: s.repoJSON(r), CreatedAt: r.createdAt.Unix(), PushedAt: r.pushedAt.Unix(),
+		MasterBranch: r.defaultBranch}
+	if r.owner.kind == "Organization" {
+		repoEv.Organization = r.owner.login
 	}
-	login, email := pusher.login, pusher.email
-	ev := &gh.PushEvent{
-		Ref: &ref, Before: &before, After: &after, Created: &created, Deleted: &deleted, Forced: &forced,
-		Compare: &compare, Commits: commits, HeadCommit: head, Size: &size, Repo: repoEv,
-		Pusher: &gh.CommitAuthor{Name: &login, Email: &email}, Sender: s.ghUser(pusher),
-		Installation: s.ghInstallationRef(r), Organization: s.ghOrg(r),
+	ev := &pushEventJSON{
+		Ref: ref, Before: before, After: after, Created: created, Deleted: deleted, Forced: forced,
+		Compare: compare, Commits: commits, HeadCommit: head, Repository: repoEv,
+		Pusher: pushCommitAuthorJSON{Name: pusher.login, Email: pusher.email}, Sender: s.userJSON(pusher),
+		Installation: installationRefJSON{ID: r.inst.id, NodeID: nodeID("IN", r.inst.id)}, Organization: s.orgJSON(r),
 	}
 	s.emit(out, r, "push", "", ev)
 }
@@ -440,7 +531,9 @@ func short(sha string) string {
 	return sha
 }
 
-func (s *Server) headCommit(ctx context.Context, r *repo, sha string) *gh.HeadCommit {
+// pushCommit is commit sha as a push webhook lists it, nil when it cannot
+// be read.
+func (s *Server) pushCommit(ctx context.Context, r *repo, sha string) *pushCommitJSON {
 	c, err := r.git.readCommit(ctx, sha)
 	if err != nil {
 		return nil
@@ -449,23 +542,23 @@ func (s *Server) headCommit(ctx context.Context, r *repo, sha string) *gh.HeadCo
 	if err != nil {
 		return nil
 	}
-	url := s.web("/%s/commit/%s", r.fullName(), sha)
-	distinct := true
-	ts := gh.Timestamp{Time: c.Committer.When}
-	author := s.commitAuthor(c.Author)
-	committer := s.commitAuthor(c.Committer)
-	return &gh.HeadCommit{
-		ID: &c.SHA, TreeID: &c.Tree, Distinct: &distinct, Message: &c.Message, Timestamp: &ts, URL: &url,
-		Author: author, Committer: committer, Added: added, Removed: removed, Modified: modified,
+	nonNil := func(p []string) []string {
+		if p == nil {
+			return []string{}
+		}
+		return p
+	}
+	return &pushCommitJSON{
+		ID: c.SHA, TreeID: c.Tree, Distinct: true, Message: c.Message, Timestamp: c.Committer.When.Format(time.RFC3339),
+		URL: s.web("/%s/commit/%s", r.fullName(), sha), Author: s.pushCommitAuthor(c.Author), Committer: s.pushCommitAuthor(c.Committer),
+		Added: nonNil(added), Removed: nonNil(removed), Modified: nonNil(modified),
 	}
 }
 
-func (s *Server) commitAuthor(id identity) *gh.CommitAuthor {
-	name, email := id.Name, id.Email
-	ca := &gh.CommitAuthor{Name: &name, Email: &email}
-	if a := s.accountByEmail(email); a != nil {
-		login := a.login
-		ca.Login = &login
+func (s *Server) pushCommitAuthor(id identity) pushCommitAuthorJSON {
+	ca := pushCommitAuthorJSON{Name: id.Name, Email: id.Email}
+	if a := s.accountByEmail(id.Email); a != nil {
+		ca.Username = a.login
 	}
 	return ca
 }
