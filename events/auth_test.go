@@ -28,19 +28,8 @@ import (
 // port, with promobot's streams provisioned.
 func startListening(t *testing.T, dir string) *events.Embedded {
 	t.Helper()
-	srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: dir, Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if _, err := events.New(context.Background(), nc, events.Options{PublishTimeout: 2 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
+	srv, nc := startServer(t, events.EmbeddedOptions{DataDir: dir, Listen: "127.0.0.1:0"})
+	provision(t, nc, events.Options{PublishTimeout: 2 * time.Second})
 	return srv
 }
 

@@ -13,38 +13,49 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/events"
 )
 
-// startBus starts a real embedded nats-server on a temp dir and returns a
-// provisioned bus.
-func startBus(t *testing.T, dir string) (*events.Embedded, *events.Bus) {
+// startServer starts a real embedded nats-server with opts (on a temp
+// directory when opts names none) and connects to it in-process; both are
+// closed when the test ends.
+func startServer(t *testing.T, opts events.EmbeddedOptions) (*events.Embedded, *nats.Conn) {
 	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
 	}
-	srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: dir})
+	srv, err := events.StartEmbedded(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(srv.Shutdown)
 	nc, err := srv.Connect()
 	if err != nil {
-		srv.Shutdown()
 		t.Fatal(err)
 	}
-	bus, err := events.New(context.Background(), nc, events.Options{PublishTimeout: 2 * time.Second})
+	t.Cleanup(nc.Close)
+	return srv, nc
+}
+
+// provision provisions promobot's streams and buckets on nc with opts.
+func provision(t *testing.T, nc *nats.Conn, opts events.Options) *events.Bus {
+	t.Helper()
+	bus, err := events.New(context.Background(), nc, opts)
 	if err != nil {
-		nc.Close()
-		srv.Shutdown()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		nc.Close()
-		srv.Shutdown()
-	})
-	return srv, bus
+	return bus
+}
+
+// startBus starts a real embedded nats-server on dir (a temp directory if
+// "") and returns a provisioned bus.
+func startBus(t *testing.T, dir string) (*events.Embedded, *events.Bus) {
+	t.Helper()
+	srv, nc := startServer(t, events.EmbeddedOptions{DataDir: dir})
+	return srv, provision(t, nc, events.Options{PublishTimeout: 2 * time.Second})
 }
 
 func newEvent(id, typ string, data []byte) event.Event {
@@ -142,15 +153,8 @@ func TestPublishDeduplicatesByEventID(t *testing.T) {
 func TestEventsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, _ := srv.Connect()
-	bus, err := events.New(ctx, nc, events.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, nc := startServer(t, events.EmbeddedOptions{DataDir: dir})
+	bus := provision(t, nc, events.Options{})
 	if _, err := bus.Publish(ctx, "github.push.acme.cfg", newEvent("kept", "com.github.push", []byte(`{"a":1}`))); err != nil {
 		t.Fatal(err)
 	}

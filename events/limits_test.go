@@ -18,24 +18,8 @@ import (
 // provisions a bus with opts.
 func startBusWith(t *testing.T, opts events.Options) *events.Bus {
 	t.Helper()
-	srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := srv.Connect()
-	if err != nil {
-		srv.Shutdown()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		nc.Close()
-		srv.Shutdown()
-	})
-	bus, err := events.New(context.Background(), nc, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bus
+	_, nc := startServer(t, events.EmbeddedOptions{})
+	return provision(t, nc, opts)
 }
 
 // storedIDs returns the ids of the events in stream, oldest first.
@@ -196,16 +180,7 @@ func TestFactsStreamDropsOldest(t *testing.T) {
 // when it existed before without them.
 func TestEveryStreamAndBucketIsBounded(t *testing.T) {
 	ctx := context.Background()
-	srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	_, nc := startServer(t, events.EmbeddedOptions{})
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -214,10 +189,7 @@ func TestEveryStreamAndBucketIsBounded(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: events.StreamGitHub, Subjects: []string{"github.>"}, Discard: jetstream.DiscardOld}); err != nil {
 		t.Fatal(err)
 	}
-	bus, err := events.New(ctx, nc, events.Options{MaxBytes: map[string]int64{events.BucketApps: 3 << 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bus := provision(t, nc, events.Options{MaxBytes: map[string]int64{events.BucketApps: 3 << 20}})
 	type limit struct {
 		MaxBytes int64
 		Discard  string
