@@ -167,16 +167,21 @@ func (f *File) validate() []string {
 			add(p, "%q is not a glob pattern", glob)
 		}
 	}
+	// named checks that the cluster or project at p has a name no other
+	// in seen has.
+	named := func(p, name string, seen map[string]bool) {
+		switch {
+		case name == "":
+			add(p+".name", "missing name")
+		case seen[name]:
+			add(p+".name", "%s is defined twice", name)
+		}
+		seen[name] = true
+	}
 	clusters := map[string]bool{}
 	for i, c := range f.Clusters {
 		p := fmt.Sprintf("clusters[%d]", i)
-		switch {
-		case c.Name == "":
-			add(p+".name", "missing name")
-		case clusters[c.Name]:
-			add(p+".name", "%s is defined twice", c.Name)
-		}
-		clusters[c.Name] = true
+		named(p, c.Name, clusters)
 		if c.Kubeconfig == "" {
 			add(p+".kubeconfig", "missing kubeconfig file")
 		}
@@ -187,13 +192,7 @@ func (f *File) validate() []string {
 	names := map[string]bool{}
 	for i, pr := range f.Projects {
 		p := fmt.Sprintf("projects[%d]", i)
-		switch {
-		case pr.Name == "":
-			add(p+".name", "missing name")
-		case names[pr.Name]:
-			add(p+".name", "%s is defined twice", pr.Name)
-		}
-		names[pr.Name] = true
+		named(p, pr.Name, names)
 		if len(pr.Repos) == 0 {
 			add(p+".repos", "no repository")
 		}
