@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,18 +30,13 @@ func TestRenderFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			root := newRootCommand()
-			root.SetOut(&out)
-			root.SetErr(&bytes.Buffer{})
-			root.SetArgs(append([]string{"render", "--repo", repo, "kustomize/overlays/production"}, tt.flags...))
-			err := root.ExecuteContext(context.Background())
+			out, _, err := promobot(t, append([]string{"render", "--repo", repo, "kustomize/overlays/production"}, tt.flags...)...)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !strings.Contains(out.String(), "kind: Deployment") {
-					t.Errorf("render printed no Deployment:\n%s", out.String())
+				if !strings.Contains(out, "kind: Deployment") {
+					t.Errorf("render printed no Deployment:\n%s", out)
 				}
 				return
 			}

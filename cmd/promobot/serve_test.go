@@ -134,6 +134,9 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 			"--nats-password-file needs --nats-user"},
 		{"two nats credentials", []string{"--roles", "webhook", "--nats-url", "nats://127.0.0.1:1", "--nats-nkey", "a.nk", "--nats-creds", "a.creds"}, map[string]string{envWebhookSecret: "x"},
 			"name one"},
+		{"unknown stream", []string{"--roles", "webhook", "--nats-max-bytes", "EVERYTHING=1Gi"}, nil, `unknown stream or bucket "EVERYTHING"`},
+		{"not a size", []string{"--roles", "webhook", "--nats-max-bytes", "GITHUB=big"}, nil, `--nats-max-bytes GITHUB: "big"`},
+		{"budget below one delivery", []string{"--roles", "webhook", "--webhook-unverified-bytes", "1Mi"}, nil, "below 25Mi"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
