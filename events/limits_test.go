@@ -73,24 +73,25 @@ func TestGitHubStreamNeverDropsUnhandledDeliveries(t *testing.T) {
 	if _, err := js.OrderedConsumer(ctx, events.StreamGitHub, jetstream.OrderedConsumerConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	publish := func(id string) error {
-		subject, body := delivery(id)
-		_, err := bus.Publish(ctx, subject, newEvent(id, "com.github.push", body))
-		return err
+	// fill publishes deliveries of 1 KiB with ids prefix-00, prefix-01, ...
+	// until the stream refuses one, and returns those it stored.
+	fill := func(prefix string) (stored []string, refusal error) {
+		t.Helper()
+		for i := 0; ; i++ {
+			if i > 100 {
+				t.Fatalf("a 16 KiB stream took 100 deliveries of 1 KiB (%s)", prefix)
+			}
+			id := fmt.Sprintf("%s-%02d", prefix, i)
+			subject, body := delivery(id)
+			if _, err := bus.Publish(ctx, subject, newEvent(id, "com.github.push", body)); err != nil {
+				return stored, err
+			}
+			stored = append(stored, id)
+		}
 	}
 
 	// Fill the stream with unhandled deliveries until it refuses one.
-	var published []string
-	var refusal error
-	for i := 0; refusal == nil; i++ {
-		if i > 100 {
-			t.Fatal("a 16 KiB stream took 100 deliveries of 1 KiB")
-		}
-		id := fmt.Sprintf("d-%02d", i)
-		if refusal = publish(id); refusal == nil {
-			published = append(published, id)
-		}
-	}
+	published, refusal := fill("d")
 	if !errors.Is(refusal, events.ErrUnavailable) {
 		t.Errorf("full stream: err = %v, want ErrUnavailable", refusal)
 	}
@@ -118,17 +119,7 @@ func TestGitHubStreamNeverDropsUnhandledDeliveries(t *testing.T) {
 	// Now new deliveries are stored, dropping only handled ones, until no
 	// handled one is left.
 	unhandled := published[handled:]
-	var later []string
-	refusal = nil
-	for i := 0; refusal == nil; i++ {
-		if i > 100 {
-			t.Fatal("the stream never filled again")
-		}
-		id := fmt.Sprintf("later-%02d", i)
-		if refusal = publish(id); refusal == nil {
-			later = append(later, id)
-		}
-	}
+	later, refusal := fill("later")
 	if len(later) == 0 {
 		t.Fatal("no room was made from handled deliveries")
 	}
