@@ -48,6 +48,22 @@ func strangerKey(t *testing.T) string {
 	return file
 }
 
+// connectWithSeed connects to url as the nkey user whose seed is in file;
+// the connection is closed when the test ends.
+func connectWithSeed(t *testing.T, url, file string) *nats.Conn {
+	t.Helper()
+	auth, err := nats.NkeyOptionFromSeed(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, auth, nats.NoReconnect())
+	if err != nil {
+		t.Fatalf("connect with %s: %v", file, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
 // TestEmbeddedRefusesStrangers: a client on the embedded server's TCP
 // listener without its stored credentials is refused before it can publish
 // or subscribe, whatever it presents; one with them publishes to the
@@ -86,15 +102,7 @@ func TestEmbeddedRefusesStrangers(t *testing.T) {
 		if got, want := srv.CredentialsFile(), filepath.Join(dir, events.CredentialsFile); got != want {
 			t.Errorf("CredentialsFile() = %s, want %s", got, want)
 		}
-		auth, err := nats.NkeyOptionFromSeed(events.CredentialsPath(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc, err := nats.Connect(srv.ClientURL(), auth, nats.NoReconnect())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
+		nc := connectWithSeed(t, srv.ClientURL(), events.CredentialsPath(dir))
 		js, err := jetstream.New(nc)
 		if err != nil {
 			t.Fatal(err)
@@ -144,15 +152,7 @@ func TestEmbeddedCredentialsFile(t *testing.T) {
 	// connects proves the file on disk opens the running server.
 	connects := func(srv *events.Embedded) {
 		t.Helper()
-		auth, err := nats.NkeyOptionFromSeed(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc, err := nats.Connect(srv.ClientURL(), auth, nats.NoReconnect())
-		if err != nil {
-			t.Fatalf("connect with %s: %v", file, err)
-		}
-		nc.Close()
+		connectWithSeed(t, srv.ClientURL(), file).Close()
 	}
 
 	// msgs counts the deliveries stored on the running server.
