@@ -2,14 +2,7 @@ package events_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nkeys"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/events/eventstest"
 )
 
 // startListening starts an embedded server listening on a free loopback
@@ -33,37 +26,6 @@ func startListening(t *testing.T, dir string) *events.Embedded {
 	return srv
 }
 
-// strangerKey writes an nkey user seed the server has never seen.
-func strangerKey(t *testing.T) string {
-	t.Helper()
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed, _ := kp.Seed()
-	file := filepath.Join(t.TempDir(), "stranger.nk")
-	if err := os.WriteFile(file, seed, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return file
-}
-
-// connectWithSeed connects to url as the nkey user whose seed is in file;
-// the connection is closed when the test ends.
-func connectWithSeed(t *testing.T, url, file string) *nats.Conn {
-	t.Helper()
-	auth, err := nats.NkeyOptionFromSeed(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(url, auth, nats.NoReconnect())
-	if err != nil {
-		t.Fatalf("connect with %s: %v", file, err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
 // TestEmbeddedRefusesStrangers: a client on the embedded server's TCP
 // listener without its stored credentials is refused before it can publish
 // or subscribe, whatever it presents; one with them publishes to the
@@ -71,7 +33,7 @@ func connectWithSeed(t *testing.T, url, file string) *nats.Conn {
 func TestEmbeddedRefusesStrangers(t *testing.T) {
 	dir := t.TempDir()
 	srv := startListening(t, dir)
-	stranger, err := nats.NkeyOptionFromSeed(strangerKey(t))
+	stranger, err := nats.NkeyOptionFromSeed(eventstest.StrangerKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +64,7 @@ func TestEmbeddedRefusesStrangers(t *testing.T) {
 		if got, want := srv.CredentialsFile(), filepath.Join(dir, events.CredentialsFile); got != want {
 			t.Errorf("CredentialsFile() = %s, want %s", got, want)
 		}
-		nc := connectWithSeed(t, srv.ClientURL(), events.CredentialsPath(dir))
+		nc := eventstest.Connect(t, srv.ClientURL(), events.CredentialsPath(dir), nats.NoReconnect())
 		js, err := jetstream.New(nc)
 		if err != nil {
 			t.Fatal(err)
@@ -152,7 +114,7 @@ func TestEmbeddedCredentialsFile(t *testing.T) {
 	// connects proves the file on disk opens the running server.
 	connects := func(srv *events.Embedded) {
 		t.Helper()
-		connectWithSeed(t, srv.ClientURL(), file).Close()
+		eventstest.Connect(t, srv.ClientURL(), file, nats.NoReconnect()).Close()
 	}
 
 	// msgs counts the deliveries stored on the running server.
@@ -254,7 +216,8 @@ func TestEmbeddedListenAddress(t *testing.T) {
 
 	t.Run("TLS", func(t *testing.T) {
 		dir := t.TempDir()
-		ca, cert, key := selfSigned(t)
+		cert, key := eventstest.SelfSigned(t)
+		ca := cert
 		srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: dir, Listen: "0.0.0.0:0", TLSCertFile: cert, TLSKeyFile: key})
 		if err != nil {
 			t.Fatal(err)
@@ -289,42 +252,4 @@ func TestEmbeddedListenAddress(t *testing.T) {
 		}
 		in.Close()
 	})
-}
-
-// selfSigned writes a self-signed certificate for 127.0.0.1 and its key;
-// the certificate is its own CA.
-func selfSigned(t *testing.T) (ca, cert, key string) {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "promobot-nats"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cert, key = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cert, cert, key
 }

@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/events/eventstest"
 )
 
 func TestParseMaxBytes(t *testing.T) {
@@ -90,15 +90,7 @@ func TestServeBoundsStorage(t *testing.T) {
 	done := startServe(ctx, t, freePort(t), "--roles", "webhook", "--nats-listen", natsAddr, "--webhook-secret-file", secretFile,
 		"--nats-max-bytes", "GITHUB=3Mi,promobot-ledger=5Mi", "--webhook-unverified-bytes", "32Mi")
 
-	auth, err := nats.NkeyOptionFromSeed(filepath.Join("promobot-data", events.CredentialsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect("nats://"+natsAddr, auth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := eventstest.Connect(t, "nats://"+natsAddr, filepath.Join("promobot-data", events.CredentialsFile))
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

@@ -2,15 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/events/eventstest"
 )
 
 // TestNATSClientCredentials connects to real servers with each way
@@ -98,7 +92,7 @@ func TestNATSClientCredentials(t *testing.T) {
 func TestServeListensWithTLS(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(envWebhookSecret, "the-secret")
-	cert, key := writeSelfSigned(t, dir)
+	cert, key := eventstest.SelfSigned(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, port, _ := net.SplitHostPort(freePort(t))
@@ -123,36 +117,4 @@ func TestServeListensWithTLS(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("serve returned %v", err)
 	}
-}
-
-// writeSelfSigned writes a self-signed certificate for 127.0.0.1 (its own
-// CA) and its key into dir.
-func writeSelfSigned(t *testing.T, dir string) (cert, key string) {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "promobot-nats"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
 }

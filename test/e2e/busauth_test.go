@@ -7,16 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nkeys"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/events/eventstest"
 	"github.com/promobot/promobot/test/githubapi"
 )
 
@@ -126,16 +125,7 @@ func TestStrangerOnTheBusCannotForgeAPromote(t *testing.T) {
 		t.Fatalf("the comment body is not in the stored delivery:\n%s", genuine.msg.Data())
 	}
 
-	kp, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed, _ := kp.Seed()
-	strangerKey := filepath.Join(t.TempDir(), "stranger.nk")
-	if err := os.WriteFile(strangerKey, seed, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ownKey, err := nats.NkeyOptionFromSeed(strangerKey)
+	ownKey, err := nats.NkeyOptionFromSeed(eventstest.StrangerKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/events/eventstest"
 	"github.com/promobot/promobot/test/githubapi"
 	"github.com/promobot/promobot/test/kube"
 )
@@ -158,15 +159,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 
 	// The embedded bus admits only clients with the credentials serve
 	// generated in its data directory.
-	auth, err := nats.NkeyOptionFromSeed(events.CredentialsPath(s.dataDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(s.natsURL, auth, nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := eventstest.Connect(t, s.natsURL, events.CredentialsPath(s.dataDir()), nats.MaxReconnects(-1))
 	s.nc = nc
 	s.js, _ = jetstream.New(nc)
 
