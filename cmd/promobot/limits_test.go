@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,16 +77,12 @@ func TestParseUnverifiedBytes(t *testing.T) {
 // TestServeBoundsStorage: --nats-max-bytes reaches the streams serve
 // provisions; the others keep their defaults.
 func TestServeBoundsStorage(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	secretFile := filepath.Join(dir, "secret")
-	if err := os.WriteFile(secretFile, []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	t.Chdir(t.TempDir())
+	t.Setenv(envWebhookSecret, "s3cret")
 	natsAddr := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := startServe(ctx, t, freePort(t), "--roles", "webhook", "--nats-listen", natsAddr, "--webhook-secret-file", secretFile,
+	done := startServe(ctx, t, freePort(t), "--roles", "webhook", "--nats-listen", natsAddr,
 		"--nats-max-bytes", "GITHUB=3Mi,promobot-ledger=5Mi", "--webhook-unverified-bytes", "32Mi")
 
 	nc := eventstest.Connect(t, "nats://"+natsAddr, filepath.Join("promobot-data", events.CredentialsFile))
