@@ -457,34 +457,35 @@ type issuePRLinks struct {
 }
 
 type issueJSON struct {
-	ID                int64         `json:"id"`
-	NodeID            string        `json:"node_id"`
-	URL               string        `json:"url"`
-	RepositoryURL     string        `json:"repository_url"`
-	LabelsURL         string        `json:"labels_url"`
-	CommentsURL       string        `json:"comments_url"`
-	EventsURL         string        `json:"events_url"`
-	HTMLURL           string        `json:"html_url"`
-	Number            int           `json:"number"`
-	State             string        `json:"state"`
-	Title             string        `json:"title"`
-	Body              *string       `json:"body"`
-	User              *userJSON     `json:"user"`
-	Labels            []labelJSON   `json:"labels"`
-	Assignee          *userJSON     `json:"assignee"`
-	Assignees         []*userJSON   `json:"assignees"`
-	Milestone         *struct{}     `json:"milestone"`
-	Locked            bool          `json:"locked"`
-	ActiveLockReason  *string       `json:"active_lock_reason"`
-	Comments          int           `json:"comments"`
-	PullRequest       *issuePRLinks `json:"pull_request,omitempty"`
-	ClosedAt          *time.Time    `json:"closed_at"`
-	CreatedAt         time.Time     `json:"created_at"`
-	UpdatedAt         time.Time     `json:"updated_at"`
-	Draft             bool          `json:"draft"`
-	ClosedBy          *userJSON     `json:"closed_by"`
-	AuthorAssociation string        `json:"author_association"`
-	StateReason       *string       `json:"state_reason"`
+	ID                int64          `json:"id"`
+	NodeID            string         `json:"node_id"`
+	URL               string         `json:"url"`
+	RepositoryURL     string         `json:"repository_url"`
+	LabelsURL         string         `json:"labels_url"`
+	CommentsURL       string         `json:"comments_url"`
+	EventsURL         string         `json:"events_url"`
+	HTMLURL           string         `json:"html_url"`
+	Number            int            `json:"number"`
+	State             string         `json:"state"`
+	Title             string         `json:"title"`
+	Body              *string        `json:"body"`
+	User              *userJSON      `json:"user"`
+	Labels            []labelJSON    `json:"labels"`
+	Assignee          *userJSON      `json:"assignee"`
+	Assignees         []*userJSON    `json:"assignees"`
+	Milestone         *struct{}      `json:"milestone"`
+	Locked            bool           `json:"locked"`
+	ActiveLockReason  *string        `json:"active_lock_reason"`
+	Comments          int            `json:"comments"`
+	PullRequest       *issuePRLinks  `json:"pull_request,omitempty"`
+	ClosedAt          *time.Time     `json:"closed_at"`
+	CreatedAt         time.Time      `json:"created_at"`
+	UpdatedAt         time.Time      `json:"updated_at"`
+	Draft             bool           `json:"draft"`
+	ClosedBy          *userJSON      `json:"closed_by"`
+	AuthorAssociation string         `json:"author_association"`
+	StateReason       *string        `json:"state_reason"`
+	Reactions         reactionRollup `json:"reactions"`
 }
 
 func (s *Server) issueJSON(r *repo, is *issue) *issueJSON {
@@ -498,6 +499,7 @@ func (s *Server) issueJSON(r *repo, is *issue) *issueJSON {
 		Assignees: []*userJSON{}, Comments: len(is.comments), ClosedAt: is.closedAt,
 		CreatedAt: is.createdAt, UpdatedAt: is.updatedAt, ClosedBy: s.userJSON(is.closedBy),
 		AuthorAssociation: association(r, is.user),
+		Reactions:         reactionRollup{URL: self + "/reactions"},
 	}
 	if is.pr != nil {
 		out.HTMLURL = s.web("/%s/pull/%d", full, is.number)

@@ -2,6 +2,7 @@ package githubapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -127,20 +128,19 @@ func (s *Server) Install(ctx context.Context, owner string, repos ...string) (in
 			in.repos = append(in.repos, r)
 		}
 		id = in.id
-		sender := s.ghUser(acc)
-		inst, _ := toJSON[gh.Installation](s.installationJSON(in))
-		var ghRepos []*gh.Repository
+		ghRepos := []installRepoJSON{}
 		for _, r := range add {
-			ghRepos = append(ghRepos, &gh.Repository{ID: gh.Int64(r.id), NodeID: gh.String(nodeID("R", r.id)),
-				Name: gh.String(r.name), FullName: gh.String(r.fullName()), Private: gh.Bool(true)})
+			ghRepos = append(ghRepos, installRepo(r))
 		}
+		parts := map[string]any{"installation": s.installationJSON(in), "sender": s.userJSON(acc),
+			"requester": json.RawMessage("null")}
 		if created {
-			s.emit(out, nil, "installation", "created", &gh.InstallationEvent{
-				Action: gh.String("created"), Repositories: ghRepos, Sender: sender, Installation: inst})
+			parts["repositories"] = ghRepos
+			s.emit(out, nil, "installation", "created", shaped{&gh.InstallationEvent{Action: gh.String("created")}, parts})
 		} else if len(add) > 0 {
-			s.emit(out, nil, "installation_repositories", "added", &gh.InstallationRepositoriesEvent{
-				Action: gh.String("added"), RepositoriesAdded: ghRepos, RepositoriesRemoved: []*gh.Repository{},
-				RepositorySelection: gh.String("selected"), Sender: sender, Installation: inst})
+			parts["repositories_added"], parts["repositories_removed"] = ghRepos, []installRepoJSON{}
+			s.emit(out, nil, "installation_repositories", "added", shaped{&gh.InstallationRepositoriesEvent{
+				Action: gh.String("added"), RepositorySelection: gh.String("selected")}, parts})
 		}
 		for _, d := range *out {
 			d.instID = in.id
@@ -148,6 +148,19 @@ func (s *Server) Install(ctx context.Context, owner string, repos ...string) (in
 		return nil
 	})
 	return id, err
+}
+
+// installRepoJSON is a repository as installation webhooks list it.
+type installRepoJSON struct {
+	ID       int64  `json:"id"`
+	NodeID   string `json:"node_id"`
+	Name     string `json:"name"`
+	FullName string `json:"full_name"`
+	Private  bool   `json:"private"`
+}
+
+func installRepo(r *repo) installRepoJSON {
+	return installRepoJSON{ID: r.id, NodeID: nodeID("R", r.id), Name: r.name, FullName: r.fullName(), Private: true}
 }
 
 // Uninstall removes the App from owner ("installation deleted"); its tokens
@@ -158,15 +171,15 @@ func (s *Server) Uninstall(ctx context.Context, owner string) error {
 			if !strings.EqualFold(in.account.login, owner) {
 				continue
 			}
-			inst, _ := toJSON[gh.Installation](s.installationJSON(in))
-			var ghRepos []*gh.Repository
+			ghRepos := []installRepoJSON{}
 			for _, r := range in.repos {
-				ghRepos = append(ghRepos, &gh.Repository{ID: gh.Int64(r.id), Name: gh.String(r.name), FullName: gh.String(r.fullName())})
+				ghRepos = append(ghRepos, installRepo(r))
 				r.inst = nil
 			}
 			delete(s.installations, id)
-			s.emit(out, nil, "installation", "deleted", &gh.InstallationEvent{
-				Action: gh.String("deleted"), Repositories: ghRepos, Sender: s.ghUser(in.account), Installation: inst})
+			s.emit(out, nil, "installation", "deleted", shaped{&gh.InstallationEvent{Action: gh.String("deleted")},
+				map[string]any{"installation": s.installationJSON(in), "sender": s.userJSON(in.account),
+					"repositories": ghRepos, "requester": json.RawMessage("null")}})
 			for _, d := range *out {
 				d.instID = in.id
 			}

@@ -13,8 +13,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -311,41 +313,45 @@ func (s *Server) emit(out *[]*delivery, r *repo, event, action string, payload a
 	*out = append(*out, s.hooks.newDelivery(d))
 }
 
-func (s *Server) ghUser(a *account) *gh.User {
-	if a == nil {
-		return nil
+// shaped is a webhook payload built from a go-github event whose objects
+// are replaced by the REST shapes the server answers with (parts, by JSON
+// key; a nil part is left out), so that a payload has every field GitHub
+// sends, null where GitHub sends null, which go-github's omitempty drops.
+type shaped struct {
+	event any
+	parts map[string]any
+}
+
+// MarshalJSON implements json.Marshaler.
+func (p shaped) MarshalJSON() ([]byte, error) {
+	raw, err := json.Marshal(p.event)
+	if err != nil {
+		return nil, err
 	}
-	u, _ := toJSON[gh.User](s.userJSON(a))
-	return u
-}
-
-func (s *Server) ghRepo(r *repo) *gh.Repository {
-	out, _ := toJSON[gh.Repository](s.repoJSON(r))
-	return out
-}
-
-func (s *Server) ghInstallationRef(r *repo) *gh.Installation {
-	id := r.inst.id
-	node := nodeID("IN", id)
-	return &gh.Installation{ID: &id, NodeID: &node}
-}
-
-func (s *Server) ghOrg(r *repo) *gh.Organization {
-	if r.owner.kind != "Organization" {
-		return nil
+	m := map[string]json.RawMessage{}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
 	}
-	o, _ := toJSON[gh.Organization](s.userJSON(r.owner))
-	return o
+	for k, v := range p.parts {
+		if rv := reflect.ValueOf(v); v == nil || (rv.Kind() == reflect.Pointer && rv.IsNil()) {
+			delete(m, k)
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		m[k] = b
+	}
+	return json.Marshal(m)
 }
 
-func (s *Server) ghPull(r *repo, is *issue) *gh.PullRequest {
-	pr, _ := toJSON[gh.PullRequest](s.pullJSON(r, is, s.pullDetail(context.Background(), r, is)))
-	return pr
-}
-
-func (s *Server) ghIssue(r *repo, is *issue) *gh.Issue {
-	out, _ := toJSON[gh.Issue](s.issueJSON(r, is))
-	return out
+// repoParts are the objects every repository webhook carries.
+func (s *Server) repoParts(r *repo, sender *account) map[string]any {
+	return map[string]any{
+		"repository": s.repoJSON(r), "sender": s.userJSON(sender), "organization": s.orgJSON(r),
+		"installation": installationRefJSON{ID: r.inst.id, NodeID: nodeID("IN", r.inst.id)},
+	}
 }
 
 // emitPull queues a pull_request event.
@@ -353,14 +359,18 @@ func (s *Server) emitPull(out *[]*delivery, r *repo, is *issue, action string, s
 	if r.inst == nil || !s.subscribed("pull_request") {
 		return
 	}
-	ev := &gh.PullRequestEvent{
-		Action: &action, Number: &is.number, PullRequest: s.ghPull(r, is), Repo: s.ghRepo(r),
-		Sender: s.ghUser(sender), Installation: s.ghInstallationRef(r), Organization: s.ghOrg(r),
-	}
+	ev := &gh.PullRequestEvent{Action: &action, Number: &is.number}
 	if mod != nil {
 		mod(ev)
 	}
-	s.emit(out, r, "pull_request", action, ev)
+	parts := s.repoParts(r, sender)
+	parts["pull_request"] = s.pullJSON(r, is, s.pullDetail(context.Background(), r, is))
+	if ev.Label != nil {
+		if l := r.labels[strings.ToLower(ev.GetLabel().GetName())]; l != nil {
+			parts["label"] = s.labelJSON(r, l)
+		}
+	}
+	s.emit(out, r, "pull_request", action, shaped{ev, parts})
 }
 
 // emitComment queues an issue_comment event.
@@ -368,12 +378,10 @@ func (s *Server) emitComment(out *[]*delivery, r *repo, is *issue, cm *comment, 
 	if r.inst == nil || !s.subscribed("issue_comment") {
 		return
 	}
-	c, _ := toJSON[gh.IssueComment](s.commentJSON(cm))
-	ev := &gh.IssueCommentEvent{
-		Action: &action, Issue: s.ghIssue(r, is), Comment: c, Changes: changes, Repo: s.ghRepo(r),
-		Sender: s.ghUser(sender), Installation: s.ghInstallationRef(r), Organization: s.ghOrg(r),
-	}
-	s.emit(out, r, "issue_comment", action, ev)
+	ev := &gh.IssueCommentEvent{Action: &action, Changes: changes}
+	parts := s.repoParts(r, sender)
+	parts["issue"], parts["comment"] = s.issueJSON(r, is), s.commentJSON(cm)
+	s.emit(out, r, "issue_comment", action, shaped{ev, parts})
 }
 
 // pushEventJSON is a push webhook as GitHub sends it (webhook-push in
