@@ -80,9 +80,25 @@ func (s *Server) authenticate(c *call) string {
 	return fmt.Sprintf("installation:%d", t.inst.id)
 }
 
-// verifyJWT checks an App JWT as GitHub does: RS256 with the App's key, iss
-// the App id, iat not in the future and exp at most 10 minutes after iat.
-// It returns GitHub's message on failure.
+// AppClientID returns the App's client id, as GET /app reports it. An
+// App JWT may name the App by it in iss, as by its numeric id.
+func (s *Server) AppClientID() string { return fmt.Sprintf("Iv1.%016x", s.opts.AppID) }
+
+// jwtMaxLifetime is how far in the future GitHub accepts an App JWT's exp,
+// and jwtClockDrift how far in the future its iat ("Generating a JSON Web
+// Token (JWT) for a GitHub App": exp "no more than 10 minutes into the
+// future", iat set 60 seconds in the past "to protect against clock
+// drift").
+const (
+	jwtMaxLifetime = 10 * time.Minute
+	jwtClockDrift  = 60 * time.Second
+)
+
+// verifyJWT checks an App JWT as GitHub does: RS256 with the App's key; iss
+// the App's id (a number or a string) or its client id; iat an integer not
+// in the future beyond clock drift; exp an integer judged against the
+// current time, neither past nor more than 10 minutes ahead. It returns
+// GitHub's message on failure.
 func (s *Server) verifyJWT(raw string) string {
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
@@ -91,36 +107,41 @@ func (s *Server) verifyJWT(raw string) string {
 	if err != nil {
 		return "A JSON web token could not be decoded"
 	}
+	const (
+		badIat = "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued."
+		badExp = "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires."
+		farExp = "'Expiration time' claim ('exp') is too far in the future."
+		badIss = "'Issuer' claim ('iss') must be an Integer or a String."
+	)
 	iat, ok1 := claims["iat"].(float64)
 	exp, ok2 := claims["exp"].(float64)
 	if !ok1 || iat != math.Trunc(iat) {
-		return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued."
+		return badIat
 	}
 	if !ok2 || exp != math.Trunc(exp) {
-		return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires."
+		return badExp
 	}
 	n := time.Now()
-	const skew = 60 * time.Second
-	if time.Unix(int64(iat), 0).After(n.Add(skew)) {
-		return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued."
+	if time.Unix(int64(iat), 0).After(n.Add(jwtClockDrift)) {
+		return badIat
 	}
-	if time.Unix(int64(exp), 0).Before(n) {
-		return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires."
+	if !time.Unix(int64(exp), 0).After(n) {
+		return badExp
 	}
-	if exp-iat > 600 {
-		return "'Expiration time' claim ('exp') is too far in the future."
+	if time.Unix(int64(exp), 0).After(n.Add(jwtMaxLifetime)) {
+		return farExp
 	}
 	switch iss := claims["iss"].(type) {
 	case string:
-		if iss != strconv.FormatInt(s.opts.AppID, 10) {
-			return "'Issuer' claim ('iss') must be an Integer or a String."
+		if iss != strconv.FormatInt(s.opts.AppID, 10) && iss != s.AppClientID() {
+			return badIss
 		}
 	case float64:
 		if int64(iss) != s.opts.AppID {
-			return "'Issuer' claim ('iss') must be an Integer or a String."
+			return badIss
 		}
 	default:
-		return "'Issuer' claim ('iss') must be an Integer or a String."
+		return badIss
 	}
 	return ""
 }

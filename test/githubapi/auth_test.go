@@ -186,3 +186,60 @@ func mustPEM(t *testing.T, data []byte) []byte {
 	}
 	return b.Bytes
 }
+
+// Contract: "Generating a JSON Web Token (JWT) for a GitHub App"
+// (docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app):
+// iss is the App's client id or its App id; iat is best set 60 seconds in
+// the past against clock drift; exp is no more than 10 minutes into the
+// future. GitHub judges exp against its clock, not against iat: the
+// documented JWT (iat 60 s ago, exp in 10 minutes) is accepted.
+func TestAppJWTContract(t *testing.T) {
+	e := newEnv(t)
+	key, err := x509.ParsePKCS1PrivateKey(mustPEM(t, e.srv.AppPrivateKeyPEM()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// go-github v60's App lacks client_id.
+	req, err := e.app.NewRequest("GET", "app", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app struct {
+		ClientID string `json:"client_id"`
+	}
+	if _, err := e.app.Do(e.ctx, req, &app); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(app.ClientID, e.srv.AppClientID()); diff != "" {
+		t.Fatalf("AppClientID and GET /app disagree (-app +AppClientID):\n%s", diff)
+	}
+	id := strconv.FormatInt(e.srv.AppID(), 10)
+	n := time.Now()
+	tests := []struct {
+		name     string
+		iss      any
+		iat, exp time.Time
+		want     int
+	}{
+		{name: "documented shape: iat 60 s ago, exp in 10 minutes", iss: id, iat: n.Add(-time.Minute), exp: n.Add(10 * time.Minute), want: 200},
+		{name: "iss is the client id", iss: app.ClientID, iat: n.Add(-time.Minute), exp: n.Add(5 * time.Minute), want: 200},
+		{name: "iss is the numeric App id", iss: e.srv.AppID(), iat: n, exp: n.Add(time.Minute), want: 200},
+		{name: "iat within clock drift ahead", iss: id, iat: n.Add(30 * time.Second), exp: n.Add(5 * time.Minute), want: 200},
+		{name: "another App's client id", iss: "Iv1.0000000000000007", iat: n, exp: n.Add(time.Minute), want: 401},
+		{name: "exp more than 10 minutes ahead", iss: id, iat: n.Add(-time.Minute), exp: n.Add(11 * time.Minute), want: 401},
+		{name: "exp in the past", iss: id, iat: n.Add(-9 * time.Minute), exp: n.Add(-time.Minute), want: 401},
+		{name: "iat beyond clock drift ahead", iss: id, iat: n.Add(3 * time.Minute), exp: n.Add(9 * time.Minute), want: 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, resp, err := e.tokenClient(signJWT(t, key, tt.iss, tt.iat, tt.exp)).Apps.Get(e.ctx, "")
+			got := statusOf(err)
+			if err == nil {
+				got = resp.StatusCode
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("status (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
