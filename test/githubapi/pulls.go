@@ -38,8 +38,34 @@ func (c *call) pullParam() *issue {
 	return is
 }
 
+// mergeTarget returns the base commit an open pull request would merge
+// into (the base branch's tip) and the key of its mergeability test.
+func mergeTarget(ctx context.Context, r *repo, is *issue) (string, string) {
+	baseTip := is.pr.baseSHA
+	if is.state != "open" {
+		return baseTip, ""
+	}
+	if tip := r.git.refSHA(ctx, "refs/heads/"+is.pr.base); tip != "" {
+		baseTip = tip
+	}
+	return baseTip, baseTip + ".." + is.pr.headSHA
+}
+
+// startMergeability is what a read of a pull request does on GitHub: it
+// starts the background job that computes mergeable, so later responses
+// carry it. Called with s.mu held.
+func startMergeability(ctx context.Context, r *repo, is *issue) {
+	if _, key := mergeTarget(ctx, r, is); key != "" {
+		is.pr.mergeableFor = key
+	}
+}
+
 // pullDetail computes what a single-PR response adds: mergeability and diff
-// statistics, from git.
+// statistics, from git. As on GitHub ("Get a pull request": "If the value
+// is null, then GitHub has started a background job to compute the
+// mergeability"), mergeable is null until a read of the pull request has
+// started the job for its current base and head (startMergeability): a new
+// pull request, and one whose head or base moved, answer null first.
 func (s *Server) pullDetail(ctx context.Context, r *repo, is *issue) *pullDetailJSON {
 	pr := is.pr
 	d := &pullDetailJSON{
@@ -47,11 +73,8 @@ func (s *Server) pullDetail(ctx context.Context, r *repo, is *issue) *pullDetail
 		MaintainerCanModify: pr.maintainerMod, MergeableState: "unknown",
 	}
 	g := r.git
-	baseTip := pr.baseSHA
-	if is.state == "open" {
-		if tip := g.refSHA(ctx, "refs/heads/"+pr.base); tip != "" {
-			baseTip = tip
-		}
+	baseTip, key := mergeTarget(ctx, r, is)
+	if key != "" && key == pr.mergeableFor {
 		_, conflict, err := g.mergeTree(ctx, baseTip, pr.headSHA)
 		if err == nil {
 			ok := !conflict
@@ -157,7 +180,9 @@ func (s *Server) getPull(c *call) (int, any) {
 	if is == nil {
 		return notFound()
 	}
-	return http.StatusOK, s.pullJSON(c.repo, is, s.pullDetail(c.ctx(), c.repo, is))
+	out := s.pullJSON(c.repo, is, s.pullDetail(c.ctx(), c.repo, is))
+	startMergeability(c.ctx(), c.repo, is)
+	return http.StatusOK, out
 }
 
 // listPulls: GET /repos/{owner}/{repo}/pulls (state, head, base, sort,
@@ -183,21 +208,38 @@ func (s *Server) listPulls(c *call) (int, any) {
 		}
 		list = append(list, is)
 	}
+	// "List pull requests": sort is created (default), updated, popularity
+	// (the number of comments) or long-running (by creation, only pull
+	// requests open for more than a month with activity within the past
+	// month); direction defaults to desc when sort is created or not
+	// specified, otherwise asc.
 	sortKey := c.query("sort")
-	desc := c.query("direction") != "asc"
-	if c.query("direction") == "" && sortKey == "popularity" {
-		desc = true
+	if sortKey == "" {
+		sortKey = "created"
+	}
+	desc := c.query("direction") == "desc" || (c.query("direction") == "" && sortKey == "created")
+	if sortKey == "long-running" {
+		monthAgo := now().AddDate(0, -1, 0)
+		kept := list[:0]
+		for _, is := range list {
+			if is.state == "open" && is.createdAt.Before(monthAgo) && is.updatedAt.After(monthAgo) {
+				kept = append(kept, is)
+			}
+		}
+		list = kept
 	}
 	sort.Slice(list, func(i, j int) bool {
 		a, b := list[i], list[j]
-		less := a.number < b.number
-		if sortKey == "updated" && !a.updatedAt.Equal(b.updatedAt) {
-			less = a.updatedAt.Before(b.updatedAt)
-		}
 		if desc {
-			return !less
+			a, b = b, a
 		}
-		return less
+		switch {
+		case sortKey == "updated" && !a.updatedAt.Equal(b.updatedAt):
+			return a.updatedAt.Before(b.updatedAt)
+		case sortKey == "popularity" && len(a.comments) != len(b.comments):
+			return len(a.comments) < len(b.comments)
+		}
+		return a.number < b.number
 	})
 	out := []*pullJSON{}
 	for _, is := range page(c, list) {
@@ -282,7 +324,9 @@ func (s *Server) updatePull(c *call) (int, any) {
 	if stateAction != "" {
 		s.emitPull(&c.out, c.repo, is, stateAction, c.actor, nil)
 	}
-	return http.StatusOK, s.pullJSON(c.repo, is, s.pullDetail(c.ctx(), c.repo, is))
+	out := s.pullJSON(c.repo, is, s.pullDetail(c.ctx(), c.repo, is))
+	startMergeability(c.ctx(), c.repo, is)
+	return http.StatusOK, out
 }
 
 // mergePull merges a pull request as user (API and scripting): a real merge

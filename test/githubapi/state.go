@@ -86,6 +86,9 @@ type pullData struct {
 	mergedBy       *account
 	mergeCommitSHA string
 	maintainerMod  bool
+	// mergeableFor is the base and head pair whose mergeability has been
+	// computed; until a read asks for the current pair, mergeable is null.
+	mergeableFor string
 }
 
 // issue is an issue or, with pr set, a pull request (they share numbers).
