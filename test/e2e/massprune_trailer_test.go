@@ -17,7 +17,9 @@ import (
 // the four; the next push whose head commit carries the line
 // "promobot: allow-mass-prune" (read from the push webhook's head_commit,
 // as GitHub sends it) prunes them. The consent is that commit's only: a
-// later cut without the line is refused again.
+// later cut without the line is refused again, and through a pull request
+// it is the merge commit's message that counts, not the pull request's
+// commits.
 func TestMassPruneTrailer(t *testing.T) {
 	ctx := context.Background()
 	s := startStack(t, stackOptions{noInstall: true})
@@ -52,10 +54,26 @@ func TestMassPruneTrailer(t *testing.T) {
 		}
 		return names
 	}
-	push := func(msg, configmaps string) string {
+	push := func(branch, msg, configmaps string) string {
 		t.Helper()
-		sha, err := s.gh.Push(ctx, "team-a", "gitops", "main", githubapi.Commit{Message: msg,
-			Files: map[string]string{"jobs/configmaps.yaml": configmaps}})
+		sha, err := s.gh.Push(ctx, "team-a", "gitops", branch, githubapi.Commit{Message: msg,
+			Files: map[string]string{"jobs/configmaps.yaml": configmaps}, From: "main"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sha
+	}
+	// merge pushes the commit to a branch, opens a pull request and merges
+	// it with a merge commit whose message is mergeMessage ("" for
+	// GitHub's default).
+	merge := func(branch, msg, configmaps, mergeMessage string) string {
+		t.Helper()
+		push(branch, msg, configmaps)
+		n, err := s.gh.OpenPR(ctx, "team-a", "gitops", githubapi.NewPR{Title: "Shrink the jobs", Head: branch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sha, err := s.gh.MergePRWithMessage(ctx, "team-a", "gitops", n, "", "merge", "", mergeMessage)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,10 +86,13 @@ func TestMassPruneTrailer(t *testing.T) {
 
 	steps := []struct {
 		name, message string
-		render        []string
-		wantState     string
-		wantDesc      string // exact, or a part of a success description
-		wantLeft      []string
+		// branch, when set, takes the commit through a pull request merged
+		// with mergeMessage.
+		branch, mergeMessage string
+		render               []string
+		wantState            string
+		wantDesc             string // exact, or a part of a success description
+		wantLeft             []string
 	}{
 		{
 			name: "cut without consent", message: "Keep one job",
@@ -95,9 +116,27 @@ func TestMassPruneTrailer(t *testing.T) {
 			name: "a later cut needs consent again", message: "Keep two jobs",
 			render: []string{"cm-0", "cm-1"}, wantState: "failure", wantDesc: refused(3, 5), wantLeft: all,
 		},
+		{
+			// What is applied is the commit that lands on main: a line in
+			// a pull request's commit does not reach GitHub's default
+			// merge commit message, so the merger has not consented.
+			name: "trailer in a pull request's commit, default merge message", branch: "cut-1",
+			message: "Keep one job\n\n" + applier.MassPruneTrailer,
+			render:  []string{"cm-0"}, wantState: "failure", wantDesc: refused(4, 5), wantLeft: all,
+		},
+		{
+			name: "trailer in the merge commit's message", branch: "cut-2", message: "Keep one job",
+			mergeMessage: "Shrink the jobs\n\n" + applier.MassPruneTrailer,
+			render:       []string{"cm-0"}, wantState: "success", wantDesc: "4 pruned", wantLeft: []string{"cm-0"},
+		},
 	}
 	for _, step := range steps {
-		sha := push(step.message, objects(step.render...))
+		var sha string
+		if step.branch == "" {
+			sha = push("main", step.message, objects(step.render...))
+		} else {
+			sha = merge(step.branch, step.message, objects(step.render...), step.mergeMessage)
+		}
 		st := s.repoStatus("team-a", sha, "jobs")
 		okDesc := st.Description == step.wantDesc || (step.wantState == "success" && strings.Contains(st.Description, step.wantDesc))
 		if st.State != step.wantState || !okDesc {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -195,5 +196,51 @@ func TestPushLinks(t *testing.T) {
 	}
 	if diff := cmp.Diff(links, got); diff != "" {
 		t.Errorf("tarball links (-want +got):\n%s", diff)
+	}
+}
+
+// TestMergeMessageInPush: the message a person writes in the merge dialog
+// is the merge commit's, and so the push webhook's head_commit message;
+// without one GitHub's defaults apply.
+func TestMergeMessageInPush(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx
+	tests := []struct {
+		name, method, title, message, want string
+	}{
+		{name: "merge, default", method: "merge", want: "Merge pull request #{n} from acme/{branch}\n\nChange {branch}"},
+		{name: "merge, message", method: "merge", message: "Retire the jobs\n\npromobot: allow-mass-prune",
+			want: "Merge pull request #{n} from acme/{branch}\n\nRetire the jobs\n\npromobot: allow-mass-prune"},
+		{name: "squash, default", method: "squash", want: "Change {branch} (#{n})"},
+		{name: "squash, title and message", method: "squash", title: "Shrink", message: "promobot: allow-mass-prune",
+			want: "Shrink\n\npromobot: allow-mass-prune"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			branch := fmt.Sprintf("change-%d", i)
+			if _, err := e.srv.Push(ctx, testOwner, testRepo, branch, Commit{Files: map[string]string{branch + ".txt": "x\n"}}); err != nil {
+				t.Fatal(err)
+			}
+			n, err := e.srv.OpenPR(ctx, testOwner, testRepo, NewPR{Title: "Change " + branch, Head: branch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.sink.reset()
+			sha, err := e.srv.MergePRWithMessage(ctx, testOwner, testRepo, n, "", tt.method, tt.title, tt.message)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := pushes(t, e.sink)
+			if len(ps) != 1 {
+				t.Fatalf("%d push webhooks, want 1", len(ps))
+			}
+			head, _ := ps[0]["head_commit"].(map[string]any)
+			if head["id"] != sha {
+				t.Errorf("head_commit %v, want the merge commit %s", head["id"], sha)
+			}
+			if diff := cmp.Diff(strings.NewReplacer("{n}", strconv.Itoa(n), "{branch}", branch).Replace(tt.want), head["message"]); diff != "" {
+				t.Errorf("head_commit message (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -500,6 +500,14 @@ func (s *Server) EditComment(ctx context.Context, owner, name string, id int64, 
 // "squash"; default merge), sending push and "pull_request closed". It
 // returns the merge commit's SHA.
 func (s *Server) MergePR(ctx context.Context, owner, name string, number int, login, method string) (string, error) {
+	return s.MergePRWithMessage(ctx, owner, name, number, login, method, "", "")
+}
+
+// MergePRWithMessage merges as MergePR does, with the commit title and
+// message the person wrote in the merge dialog ("" keeps GitHub's
+// default: "Merge pull request #N from owner/branch" and the pull
+// request's title, or for a squash the title with " (#N)").
+func (s *Server) MergePRWithMessage(ctx context.Context, owner, name string, number int, login, method, title, message string) (string, error) {
 	var sha string
 	err := s.locked(func(out *[]*delivery) error {
 		r, is, err := s.scriptIssue(owner, name, number)
@@ -509,7 +517,7 @@ func (s *Server) MergePR(ctx context.Context, owner, name string, number int, lo
 		if is.pr == nil {
 			return fmt.Errorf("merge %s/%s#%d: not a pull request", owner, name, number)
 		}
-		status, body := s.mergePull(ctx, out, r, is, s.person(login, r), method, "", "", "")
+		status, body := s.mergePull(ctx, out, r, is, s.person(login, r), method, "", title, message)
 		if status != 200 {
 			return fmt.Errorf("merge %s/%s#%d: %d %s", owner, name, number, status, describe(body))
 		}
