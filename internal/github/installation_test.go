@@ -181,7 +181,13 @@ func TestPromotionFlow(t *testing.T) {
 	if err != nil || len(open) != 1 || open[0].Number != pr.Number {
 		t.Errorf("open PRs from the branch: %v %v", open, err)
 	}
+	// GitHub computes mergeable in the background: the first read of a
+	// new pull request answers null, a later one true.
 	one, err := f.inst.PullRequest(ctx, repo, pr.Number)
+	if err != nil || one.Mergeable != nil || one.HeadSHA != commit {
+		t.Errorf("pull request, first read: %+v %v", one, err)
+	}
+	one, err = f.inst.PullRequest(ctx, repo, pr.Number)
 	if err != nil || one.Mergeable == nil || !*one.Mergeable || one.HeadSHA != commit {
 		t.Errorf("pull request: %+v %v", one, err)
 	}
@@ -228,6 +234,9 @@ func TestPromotionFlow(t *testing.T) {
 	if err := f.srv.AddCollaboratorRole(owner, name, "tia", "auditor", githubapi.PermissionTriage); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.srv.AddBot("dependabot[bot]"); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		login string
 		want  RepoPermission
@@ -239,6 +248,8 @@ func TestPromotionFlow(t *testing.T) {
 		{login: "dee", want: RepoPermission{Role: "deployer", Base: "write"}, write: true},
 		{login: "tia", want: RepoPermission{Role: "auditor", Base: "read"}},
 		{login: "nobody", want: RepoPermission{Role: "none", Base: "none"}},
+		// GitHub answers 404 for bot accounts: no permission, not an error.
+		{login: "dependabot[bot]", want: RepoPermission{Role: "none", Base: "none"}},
 	} {
 		got, err := f.inst.Permission(ctx, repo, tc.login)
 		if err != nil {

@@ -2,6 +2,7 @@ package githubapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -462,10 +463,26 @@ func (s *Server) createRepoLabel(c *call) (int, any) {
 	return http.StatusCreated, out
 }
 
+// AddBot creates a bot account (type "Bot") such as another GitHub App's
+// "dependabot[bot]": it can comment, and like every bot it has no
+// collaborator permission to read.
+func (s *Server) AddBot(login string) error {
+	if !strings.HasSuffix(login, "[bot]") {
+		return fmt.Errorf("add bot %s: a bot's login ends in [bot]", login)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.ensureAccount(login, "Bot"); a.kind != "Bot" {
+		return fmt.Errorf("add bot %s: the login is a %s", login, a.kind)
+	}
+	return nil
+}
+
 // collaboratorPermission: GET /repos/{owner}/{repo}/collaborators/{username}/permission.
+// As on GitHub, bot accounts are not users: 404, as for an unknown login.
 func (s *Server) collaboratorPermission(c *call) (int, any) {
 	a := s.accounts[strings.ToLower(c.param("username"))]
-	if a == nil {
+	if a == nil || a.kind == "Bot" {
 		return fail(http.StatusNotFound, c.param("username")+" is not a user")
 	}
 	role := c.repo.role(a.login)

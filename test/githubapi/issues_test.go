@@ -160,6 +160,14 @@ func TestCollaboratorPermission(t *testing.T) {
 		}
 	}
 	e.srv.AddUser("stranger")
+	if err := e.srv.AddBot("dependabot[bot]"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.AddBot("dependabot"); err == nil {
+		t.Error("a bot login without [bot] was accepted")
+	}
+	// Bots are not users: GitHub answers 404 for them, as for an unknown
+	// login, whether the App's own bot or another App's.
 	tests := []struct {
 		name, user, permission, role string
 		status                       int
@@ -172,11 +180,13 @@ func TestCollaboratorPermission(t *testing.T) {
 		{name: "owner is admin", user: "acme", permission: "admin", role: "admin", status: 200},
 		{name: "no access", user: "stranger", permission: "none", role: "none", status: 200},
 		{name: "unknown user", user: "ghost", status: 404},
+		{name: "another App's bot", user: "dependabot[bot]", status: 404},
+		{name: "the App's own bot", user: "promobot[bot]", status: 404},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			// go-github v60 has no role_name; read the response directly.
-			req, err := e.inst.NewRequest("GET", "repos/acme/gitops/collaborators/"+tc.user+"/permission", nil)
+			req, err := e.inst.NewRequest("GET", "repos/acme/gitops/collaborators/"+url.PathEscape(tc.user)+"/permission", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
