@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/checkout"
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
 )
@@ -48,10 +50,6 @@ type pushPayload struct {
 	} `json:"installation"`
 }
 
-// maxPayloadCommits is how many commits GitHub lists in a push payload; a
-// push with more needs a compare call for the complete file list.
-const maxPayloadCommits = 20
-
 func (a *Applier) handlePush(ctx context.Context, d events.Delivery) error {
 	var p pushPayload
 	if err := json.Unmarshal(d.Event.Data(), &p); err != nil {
@@ -83,35 +81,71 @@ func (a *Applier) handlePush(ctx context.Context, d events.Delivery) error {
 		return errorf(repo.String(), err)
 	}
 
-	var changed []string
-	full := p.Before == "" || p.Before == zeroSHA
-	if !full {
-		if len(p.Commits) == 0 || len(p.Commits) >= maxPayloadCommits {
-			cmp, err := gh.Compare(ctx, repo, p.Before, p.After)
-			if err != nil {
-				return errorf(repo.String(), err)
-			}
-			changed = cmp.Paths()
-		} else {
-			for _, c := range p.Commits {
-				changed = append(changed, c.Added...)
-				changed = append(changed, c.Removed...)
-				changed = append(changed, c.Modified...)
-			}
-		}
-	}
 	target := Target{
 		Repo: repo, Commit: p.After, Branch: p.Repository.DefaultBranch,
 		RepoURLs:       []string{p.Repository.HTMLURL, p.Repository.CloneURL, p.Repository.SSHURL},
 		AllowMassPrune: AllowsMassPrune(p.HeadCommit.Message),
 	}
-	if !full {
-		target.Changed = changed
+	if p.Before != "" && p.Before != zeroSHA {
+		if target.Changed, err = pushChanges(ctx, gh, repo, p, log); err != nil {
+			return errorf(repo.String(), err)
+		}
 	}
 	if _, err := a.Sync(ctx, gh, target, nil); err != nil {
 		return err
 	}
 	return a.ledger.MarkDone(ctx, a.opts.Consumer, d.Event.ID(), p.After)
+}
+
+// pushChanges returns the files a push changed, or nil when they cannot
+// be known, so that every app is considered. The payload lists them when
+// it lists every commit, each with every file: GitHub lists at most
+// github.MaxPushCommits commits and github.MaxCommitFiles files of each.
+// Otherwise a compare of before...after lists them, unless it is at
+// GitHub's github.MaxCompareFiles, GitHub could not generate it (5xx), or
+// the push moved the branch to a commit that is not ahead of before (a
+// force push: the three-dot compare does not describe it).
+func pushChanges(ctx context.Context, gh GitHub, repo Repo, p pushPayload, log *slog.Logger) ([]string, error) {
+	if changed, ok := payloadChanges(p); ok {
+		return changed, nil
+	}
+	cmp, err := gh.Compare(ctx, repo, p.Before, p.After)
+	switch {
+	case github.FilesUnknown(err):
+		log.Warn("changed files unknown: GitHub could not compare the push, every app is considered", "error", err)
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case cmp.Truncated:
+		log.Info("changed files unknown: the push changes more files than GitHub lists, every app is considered",
+			"listed", len(cmp.Files))
+		return nil, nil
+	case cmp.Status != "ahead" && cmp.Status != "identical":
+		log.Info("changed files unknown: the push moved the branch to a commit not ahead of the last, every app is considered",
+			"compare", cmp.Status)
+		return nil, nil
+	}
+	return append([]string{}, cmp.Paths()...), nil
+}
+
+// payloadChanges returns the files the commits of a push payload list, and
+// whether that is every file the push changed: a payload with no commit,
+// with GitHub's maximum of commits, or with a commit at GitHub's maximum
+// of files says nothing complete.
+func payloadChanges(p pushPayload) ([]string, bool) {
+	if len(p.Commits) == 0 || len(p.Commits) >= github.MaxPushCommits {
+		return nil, false
+	}
+	changed := []string{}
+	for _, c := range p.Commits {
+		if len(c.Added)+len(c.Removed)+len(c.Modified) >= github.MaxCommitFiles {
+			return nil, false
+		}
+		changed = append(changed, c.Added...)
+		changed = append(changed, c.Removed...)
+		changed = append(changed, c.Modified...)
+	}
+	return changed, true
 }
 
 // installationPayload is the part of installation deliveries the applier reads.

@@ -163,26 +163,42 @@ func (i *InstallationClient) Tarball(ctx context.Context, repo Repo, ref string)
 	return resp.Body, nil
 }
 
-// Compare compares base with head, three-dot (1 call per 100 files).
+// Compare compares base with head, three-dot (1 call). GitHub lists the
+// changed files on the first page only, at most MaxCompareFiles for the
+// whole comparison (Truncated is then set); paging would page the commits,
+// which promobot does not read, so one commit a page keeps the answer
+// small. A comparison too large for GitHub to compute answers 5xx:
+// FilesUnknown tells that error apart.
 func (i *InstallationClient) Compare(ctx context.Context, repo Repo, base, head string) (Comparison, error) {
-	var out Comparison
-	opts := &gh.ListOptions{PerPage: 100}
-	for {
-		c, resp, err := i.c.Repositories.CompareCommits(ctx, repo.Owner, repo.Name, base, head, opts)
-		if err != nil {
-			return Comparison{}, fmt.Errorf("%s: compare %s...%s: %w", repo, short(base), short(head), apiErr(err))
-		}
-		out.Status, out.AheadBy, out.BehindBy = c.GetStatus(), c.GetAheadBy(), c.GetBehindBy()
-		out.MergeBase = c.GetMergeBaseCommit().GetSHA()
-		for _, f := range c.Files {
-			out.Files = append(out.Files, ChangedFile{Path: f.GetFilename(), PreviousPath: f.GetPreviousFilename(),
-				Status: f.GetStatus(), Additions: f.GetAdditions(), Deletions: f.GetDeletions()})
-		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
+	c, _, err := i.c.Repositories.CompareCommits(ctx, repo.Owner, repo.Name, base, head, &gh.ListOptions{PerPage: 1})
+	if err != nil {
+		return Comparison{}, fmt.Errorf("%s: compare %s...%s: %w", repo, short(base), short(head), apiErr(err))
 	}
+	out := Comparison{Status: c.GetStatus(), AheadBy: c.GetAheadBy(), BehindBy: c.GetBehindBy(),
+		MergeBase: c.GetMergeBaseCommit().GetSHA(), Truncated: len(c.Files) >= MaxCompareFiles}
+	for _, f := range c.Files {
+		out.Files = append(out.Files, changedFile(f))
+	}
+	return out, nil
+}
+
+func changedFile(f *gh.CommitFile) ChangedFile {
+	return ChangedFile{Path: f.GetFilename(), PreviousPath: f.GetPreviousFilename(),
+		Status: f.GetStatus(), Additions: f.GetAdditions(), Deletions: f.GetDeletions()}
+}
+
+// FilesUnknown reports whether err, from Compare or CommitChanges, means
+// GitHub could not list the changed files: a server error (5xx) after
+// retries, which is how GitHub answers a diff too large to generate
+// ("Server Error: Sorry, this diff is taking too long to generate.").
+// Callers that need the files then consider every path changed.
+func FilesUnknown(err error) bool {
+	var un *UnavailableError
+	if errors.As(err, &un) {
+		return un.Status >= 500
+	}
+	var api *APIError
+	return errors.As(err, &api) && api.Status >= 500
 }
 
 func short(sha string) string {
@@ -207,7 +223,8 @@ func (i *InstallationClient) Commit(ctx context.Context, repo Repo, sha string) 
 
 // CommitChanges reads the commit ref names (a branch, tag or SHA) with the
 // files it changed compared with its first parent (1 call per 300 files).
-// A ref that names no commit wraps ErrNotFound.
+// GitHub lists at most MaxCommitFiles (Truncated is then set). A ref that
+// names no commit wraps ErrNotFound.
 func (i *InstallationClient) CommitChanges(ctx context.Context, repo Repo, ref string) (ChangedCommit, error) {
 	var out ChangedCommit
 	opts := &gh.ListOptions{PerPage: 300}
@@ -230,10 +247,10 @@ func (i *InstallationClient) CommitChanges(ctx context.Context, repo Repo, ref s
 			}
 		}
 		for _, f := range c.Files {
-			out.Files = append(out.Files, ChangedFile{Path: f.GetFilename(), PreviousPath: f.GetPreviousFilename(),
-				Status: f.GetStatus(), Additions: f.GetAdditions(), Deletions: f.GetDeletions()})
+			out.Files = append(out.Files, changedFile(f))
 		}
 		if resp.NextPage == 0 {
+			out.Truncated = len(out.Files) >= MaxCommitFiles
 			return out, nil
 		}
 		opts.Page = resp.NextPage

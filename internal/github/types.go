@@ -146,7 +146,22 @@ type Comparison struct {
 	MergeBase string
 	// Files changed from the merge base to head.
 	Files []ChangedFile
+	// Truncated is set when GitHub listed its maximum of MaxCompareFiles:
+	// the comparison may change more files than Files.
+	Truncated bool
 }
+
+// GitHub's limits on the files it lists ("Compare two commits", "Get a
+// commit" and the push webhook in GitHub's REST documentation).
+const (
+	// MaxCompareFiles is how many files a comparison lists at most.
+	MaxCompareFiles = 300
+	// MaxCommitFiles is how many files a commit lists at most, over every
+	// page of get-commit and in each commit of a push webhook.
+	MaxCommitFiles = 3000
+	// MaxPushCommits is how many commits a push webhook lists at most.
+	MaxPushCommits = 2048
+)
 
 // Paths returns every path the comparison touches (both sides of renames).
 func (c Comparison) Paths() []string { return paths(c.Files) }
@@ -156,6 +171,9 @@ func (c Comparison) Paths() []string { return paths(c.Files) }
 type ChangedCommit struct {
 	Commit
 	Files []ChangedFile
+	// Truncated is set when GitHub listed its maximum of MaxCommitFiles:
+	// the commit may change more files than Files.
+	Truncated bool
 }
 
 // Paths returns every path the commit touches (both sides of renames).

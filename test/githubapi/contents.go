@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -260,6 +261,49 @@ type comparisonJSON struct {
 	Files           []diffEntryJSON `json:"files"`
 }
 
+// GitHub's limits on what compare and get-commit list ("Compare two
+// commits" and "Get a commit" in GitHub's REST documentation).
+const (
+	// MaxCompareFiles is how many changed files compare lists for the
+	// entire comparison: "it includes up to 300 changed files for the
+	// entire comparison".
+	MaxCompareFiles = 300
+	// maxCompareCommits is how many commits compare lists without paging
+	// parameters: "the returned list is limited to 250 commits, and the
+	// last commit in the list is the most recent of the entire comparison".
+	maxCompareCommits = 250
+	// CommitFilesPerPage is how many files one page of get-commit lists:
+	// "If there are more than 300 files in the commit diff ... the response
+	// will include pagination link headers for the remaining files".
+	CommitFilesPerPage = 300
+	// MaxCommitFiles is how many files get-commit lists over every page:
+	// "up to a limit of 3000 files". A push webhook lists at most as many
+	// per commit.
+	MaxCommitFiles = 3000
+)
+
+// TooLargeDiff makes compare of base...head (branches or SHAs, resolved
+// now) answer 500 "Server Error: Sorry, this diff is taking too long to
+// generate.", as GitHub answers a comparison too large to compute.
+func (s *Server) TooLargeDiff(ctx context.Context, owner, name, base, head string) error {
+	return s.locked(func(*[]*delivery) error {
+		r, err := s.mustRepo(owner, name)
+		if err != nil {
+			return err
+		}
+		b, err1 := r.git.resolveRef(ctx, base, "commit")
+		h, err2 := r.git.resolveRef(ctx, head, "commit")
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("too large diff %s/%s %s...%s: %w", owner, name, base, head, ErrNotFound)
+		}
+		if r.tooLarge == nil {
+			r.tooLarge = map[[2]string]bool{}
+		}
+		r.tooLarge[[2]string{b, h}] = true
+		return nil
+	})
+}
+
 // compare: GET /repos/{owner}/{repo}/compare/{base}...{head}, three-dot
 // semantics (files changed on head since the merge base).
 func (s *Server) compare(c *call) (int, any) {
@@ -301,6 +345,9 @@ func (s *Server) compare(c *call) (int, any) {
 	if err != nil {
 		return fail(http.StatusInternalServerError, err.Error())
 	}
+	if c.repo.tooLarge[[2]string{base, head}] {
+		return fail(http.StatusInternalServerError, "Server Error: Sorry, this diff is taking too long to generate.")
+	}
 	full := c.repo.fullName()
 	bh := baseRef + "..." + headRef
 	out := &comparisonJSON{
@@ -309,10 +356,20 @@ func (s *Server) compare(c *call) (int, any) {
 		DiffURL:      s.web("/%s/compare/%s.diff", full, bh), PatchURL: s.web("/%s/compare/%s.patch", full, bh),
 		BaseCommit: s.commitJSON(c.repo, baseC), MergeBaseCommit: s.commitJSON(c.repo, mbC),
 		Status: status, AheadBy: len(ahead), BehindBy: len(behind), TotalCommits: len(ahead),
-		Commits: []*commitJSON{}, Files: s.diffEntries(c.repo, head, changes),
+		Commits: []*commitJSON{}, Files: []diffEntryJSON{},
 	}
-	if len(ahead) > 250 {
-		ahead = ahead[:250]
+	// GitHub lists the changed files on the first page only, at most
+	// MaxCompareFiles of them for the entire comparison; paging pages the
+	// commits. Without paging parameters the commits are the last 250,
+	// the most recent last.
+	paged := c.query("page") != "" || c.query("per_page") != ""
+	if !paged || c.query("page") == "" || c.query("page") == "1" {
+		out.Files = s.diffEntries(c.repo, head, changes[:min(len(changes), MaxCompareFiles)])
+	}
+	if paged {
+		ahead = page(c, ahead)
+	} else if len(ahead) > maxCompareCommits {
+		ahead = ahead[len(ahead)-maxCompareCommits:]
 	}
 	for _, sha := range ahead {
 		if cm, err := g.readCommit(ctx, sha); err == nil {
@@ -342,7 +399,12 @@ func (s *Server) getCommit(c *call) (int, any) {
 		return fail(http.StatusInternalServerError, err.Error())
 	}
 	out := s.commitJSON(c.repo, cm)
-	out.Files = s.diffEntries(c.repo, sha, changes)
+	// Files come CommitFilesPerPage a page (per_page may ask for fewer),
+	// MaxCommitFiles in all, with Link headers as GitHub pages them; stats
+	// count every file.
+	listed := changes[:min(len(changes), MaxCommitFiles)]
+	lo, hi := c.paginateWith(len(listed), CommitFilesPerPage, CommitFilesPerPage)
+	out.Files = s.diffEntries(c.repo, sha, listed[lo:hi])
 	st := &statsJSON{}
 	for _, ch := range changes {
 		st.Additions += ch.Additions
@@ -351,6 +413,54 @@ func (s *Server) getCommit(c *call) (int, any) {
 	st.Total = st.Additions + st.Deletions
 	out.Stats = st
 	return http.StatusOK, out
+}
+
+// paginateWith is paginate for a route whose pages hold defaultPer items
+// and at most maxPer (get-commit pages its files 300 at a time).
+func (c *call) paginateWith(n, defaultPer, maxPer int) (int, int) {
+	perPage, _ := strconv.Atoi(c.query("per_page"))
+	if perPage <= 0 {
+		perPage = defaultPer
+	}
+	if perPage > maxPer {
+		perPage = maxPer
+	}
+	page, _ := strconv.Atoi(c.query("page"))
+	if page <= 0 {
+		page = 1
+	}
+	lo := (page - 1) * perPage
+	if lo > n {
+		lo = n
+	}
+	hi := lo + perPage
+	if hi > n {
+		hi = n
+	}
+	last := (n + perPage - 1) / perPage
+	if last < 1 {
+		last = 1
+	}
+	var links []string
+	link := func(p int, rel string) {
+		q := c.r.URL.Query()
+		q.Set("page", strconv.Itoa(p))
+		q.Set("per_page", strconv.Itoa(perPage))
+		u := c.s.base + c.r.URL.EscapedPath() + "?" + q.Encode()
+		links = append(links, fmt.Sprintf("<%s>; rel=%q", u, rel))
+	}
+	if page < last {
+		link(page+1, "next")
+		link(last, "last")
+	}
+	if page > 1 {
+		link(1, "first")
+		link(page-1, "prev")
+	}
+	if len(links) > 0 {
+		c.w.Header().Set("Link", strings.Join(links, ", "))
+	}
+	return lo, hi
 }
 
 // listBranches: GET /repos/{owner}/{repo}/branches.

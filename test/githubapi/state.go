@@ -186,6 +186,10 @@ type repo struct {
 	checkRuns     []*checkRun       // oldest first
 	suites        map[string]int64  // head SHA → check suite id
 	deployments   []*deployment     // oldest first
+
+	// tooLarge are the base and head commits whose compare answers 500
+	// (TooLargeDiff).
+	tooLarge map[[2]string]bool
 }
 
 func (r *repo) fullName() string { return r.owner.login + "/" + r.name }

@@ -476,8 +476,10 @@ func (s *Server) orgJSON(r *repo) *orgJSON {
 	}
 }
 
-// maxPushCommits is how many commits GitHub puts in a push payload.
-const maxPushCommits = 20
+// maxPushCommits is how many commits a push webhook lists (webhook-push:
+// "The array includes a maximum of 2048 commits"). The 20-commit cap of
+// GitHub's documentation applies to timeline events, not to webhooks.
+const maxPushCommits = 2048
 
 // emitPush queues a push event for ref moving from before to after.
 func (s *Server) emitPush(ctx context.Context, out *[]*delivery, r *repo, ref, before, after string, pusher *account, forced bool) {
@@ -550,7 +552,12 @@ func (s *Server) pushCommit(ctx context.Context, r *repo, sha string) *pushCommi
 	if err != nil {
 		return nil
 	}
+	// webhook-push: "A maximum of 3000 changed files will be reported per
+	// commit."
+	room := MaxCommitFiles
 	nonNil := func(p []string) []string {
+		p = p[:min(len(p), room)]
+		room -= len(p)
 		if p == nil {
 			return []string{}
 		}
