@@ -125,3 +125,36 @@ func TestTeamPromotersNeedMembersPermission(t *testing.T) {
 		t.Errorf("promotion pull requests opened: %+v", got)
 	}
 }
+
+// promoters.teams means what GitHub means by a team's members: they
+// include the members of its child teams, so a reader in a team nested
+// under a listed one may promote.
+func TestTeamPromotersIncludeChildTeams(t *testing.T) {
+	perms := githubapi.DefaultPermissions()
+	perms["members"] = "read"
+	h := newHarness(t, harnessOptions{permissions: perms, files: map[string]string{".promobot.yaml": teamConfig}})
+	if err := h.gh.AddTeam(owner, "oncall", "release-managers"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.gh.AddTeam(owner, "oncall-eu", "oncall"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.gh.AddCollaborator(owner, repoName, "otto", githubapi.PermissionRead); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.gh.AddTeamMember(owner, "oncall-eu", "otto", githubapi.TeamMember); err != nil {
+		t.Fatal(err)
+	}
+	n, sha := h.bumpStaging("1.1.0")
+	h.applied(sha, true, h.now.Add(-time.Hour))
+	h.settle()
+
+	cmd := h.comment(n, "otto", "/promote")
+	if diff := cmp.Diff([]string{"eyes", "rocket"}, h.reactions(cmd)); diff != "" {
+		t.Errorf("reactions on the child team member's command (-want +got):\n%s", diff)
+	}
+	prs := h.promotionPRs()
+	if len(prs) != 1 || prs[0].State != "open" || !strings.Contains(prs[0].Body, "Requested by @otto") {
+		t.Fatalf("promotion pull requests = %+v, want one requested by otto", prs)
+	}
+}

@@ -1,6 +1,7 @@
 package githubapi
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -91,5 +92,96 @@ func TestTeamMembership(t *testing.T) {
 	}
 	if err := e.srv.AddTeamMember(testOwner, "release-managers", "erin", "owner"); err == nil {
 		t.Error("an unknown team role was accepted")
+	}
+}
+
+// Contract: "Get team membership for a user"
+// (docs.github.com/rest/teams/members#get-team-membership-for-a-user):
+// "Team members will include the members of child teams." A member of a
+// child team, at any depth, is an active member of every ancestor team (as
+// member, whatever their role below); membership does not flow upwards or
+// sideways, and a team moved out of a parent takes its members with it.
+func TestTeamMembershipChildTeams(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.Permissions = DefaultPermissions()
+		o.Permissions["members"] = "read"
+	})
+	for _, tm := range []struct{ slug, parent string }{
+		{"engineering", ""},
+		{"platform", "engineering"},
+		{"sre", "platform"},
+		{"design", "engineering"},
+		{"moved", "engineering"},
+	} {
+		if err := e.srv.AddTeam(testOwner, tm.slug, tm.parent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []struct {
+		team, login string
+		role        TeamRole
+		invite      bool
+	}{
+		{"engineering", "erin", TeamMaintainer, false},
+		{"platform", "pat", TeamMember, false},
+		{"sre", "sam", TeamMaintainer, false},
+		{"sre", "ivy", TeamMember, true},
+		{"design", "dana", TeamMember, false},
+		{"moved", "mo", TeamMember, false},
+	} {
+		add := e.srv.AddTeamMember
+		if m.invite {
+			add = e.srv.InviteTeamMember
+		}
+		if err := add(testOwner, m.team, m.login, m.role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// moved leaves engineering for the top level.
+	if err := e.srv.AddTeam(testOwner, "moved", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		team, login string
+		want        string // status state role
+	}{
+		{"engineering", "erin", "200 active maintainer"},
+		{"engineering", "pat", "200 active member"},
+		{"engineering", "sam", "200 active member"},
+		{"platform", "sam", "200 active member"},
+		{"sre", "sam", "200 active maintainer"},
+		{"engineering", "ivy", "200 pending member"},
+		{"engineering", "dana", "200 active member"},
+		{"platform", "erin", "404"},
+		{"sre", "pat", "404"},
+		{"platform", "dana", "404"},
+		{"engineering", "mo", "404"},
+		{"moved", "mo", "200 active member"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.team+"/"+tt.login, func(t *testing.T) {
+			m, resp, err := e.inst.Teams.GetTeamMembershipBySlug(e.ctx, testOwner, tt.team, tt.login)
+			got := strconv.Itoa(statusOf(err))
+			if err == nil {
+				got = strings.Join([]string{strconv.Itoa(resp.StatusCode), m.GetState(), m.GetRole()}, " ")
+			} else if statusOf(err) == 0 {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("membership (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// Nesting is a tree: no team under itself or its own child.
+	for _, bad := range []struct{ slug, parent string }{{"engineering", "engineering"}, {"engineering", "sre"}, {"", "engineering"}, {"a/b", ""}} {
+		if err := e.srv.AddTeam(testOwner, bad.slug, bad.parent); err == nil {
+			t.Errorf("AddTeam(%q, %q) accepted", bad.slug, bad.parent)
+		}
+	}
+	e.srv.AddUser("dave")
+	if err := e.srv.AddTeam("dave", "friends", ""); err == nil {
+		t.Error("a team on a user account was accepted")
 	}
 }
