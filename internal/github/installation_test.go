@@ -358,6 +358,22 @@ func TestStatusesAndDeployments(t *testing.T) {
 	if len(runs) != 1 || runs[0].Conclusion != "success" || runs[0].Summary != "3 created" {
 		t.Errorf("check runs: %+v", runs)
 	}
+
+	// At GitHub's 1,000 statuses per commit and context (counted in any
+	// case), a status is refused for good: a permanent 422, asked once, so
+	// a report is dropped with a log line rather than retried or queued.
+	if err := f.srv.FillStatuses(owner, name, sha, "PROMOBOT/api-staging", "success", 999); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.ResetCalls()
+	err = f.inst.CreateStatus(ctx, repo, sha, Status{State: "success", Context: "promobot/api-staging", Description: "applied"})
+	var api *APIError
+	if !errors.As(err, &api) || api.Status != 422 || Temporary(err) {
+		t.Errorf("status over the limit: %v, want a permanent 422 APIError", err)
+	}
+	if got := f.srv.Calls().ByRoute["POST /repos/{owner}/{repo}/statuses/{sha}"]; got != 1 {
+		t.Errorf("status over the limit posted %d times, want 1", got)
+	}
 }
 
 // CommitChanges reads a commit by branch name or SHA with the files it

@@ -2,14 +2,56 @@ package githubapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
 
 var statusStates = map[string]bool{"error": true, "failure": true, "pending": true, "success": true}
+
+// maxStatusesPerContext is GitHub's limit of statuses per commit and
+// context ("Create a commit status": "there is a limit of 1000 statuses
+// per sha and context within a repository. Attempts to create more than
+// 1000 statuses will result in a validation error").
+const maxStatusesPerContext = 1000
+
+// statusCount returns how many statuses sha has in context; contexts are
+// compared as GitHub does, ignoring case.
+func (r *repo) statusCount(sha, context string) int {
+	n := 0
+	for _, st := range r.statuses {
+		if st.sha == sha && strings.EqualFold(st.context, context) {
+			n++
+		}
+	}
+	return n
+}
+
+// FillStatuses records n statuses of state on sha in context, as if the
+// App had posted them one by one (without webhooks), so tests reach
+// GitHub's limit of statuses per commit and context without 1,000
+// requests.
+func (s *Server) FillStatuses(owner, name, sha, context, state string, n int) error {
+	if !statusStates[state] {
+		return fmt.Errorf("fill statuses: invalid state %q", state)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.mustRepo(owner, name)
+	if err != nil {
+		return err
+	}
+	t := now()
+	for range n {
+		r.statuses = append(r.statuses, &commitStatus{id: s.id(), sha: sha, state: state, context: context,
+			description: "filled", creator: s.bot, createdAt: t, updatedAt: t})
+	}
+	return nil
+}
 
 // createStatus: POST /repos/{owner}/{repo}/statuses/{sha}.
 func (s *Server) createStatus(c *call) (int, any) {
@@ -35,6 +77,9 @@ func (s *Server) createStatus(c *call) (int, any) {
 	if req.Context == "" {
 		req.Context = "default"
 	}
+	if c.repo.statusCount(sha, req.Context) >= maxStatusesPerContext {
+		return invalid("", fieldError{Resource: "Status", Code: "custom", Message: "This SHA and context has reached the maximum number of statuses."})
+	}
 	t := now()
 	st := &commitStatus{id: s.id(), sha: sha, state: req.State, targetURL: req.TargetURL, description: req.Description,
 		context: req.Context, creator: c.actor, createdAt: t, updatedAt: t}
@@ -55,13 +100,14 @@ func (r *repo) statusesFor(sha string) []*commitStatus {
 	return out
 }
 
-// latestStatuses returns the newest status per context of sha.
+// latestStatuses returns the newest status per context of sha. GitHub's
+// contexts are case-insensitive: "CI/Build" replaces "ci/build".
 func (r *repo) latestStatuses(sha string) []*commitStatus {
 	seen := map[string]bool{}
 	var out []*commitStatus
 	for _, st := range r.statusesFor(sha) {
-		if !seen[st.context] {
-			seen[st.context] = true
+		if key := strings.ToLower(st.context); !seen[key] {
+			seen[key] = true
 			out = append(out, st)
 		}
 	}
@@ -309,10 +355,10 @@ func (s *Server) createDeployment(c *call) (int, any) {
 	} else {
 		byContext := map[string]string{}
 		for _, st := range latest {
-			byContext[st.context] = st.state
+			byContext[strings.ToLower(st.context)] = st.state
 		}
 		for _, ctxName := range *req.RequiredContexts {
-			if byContext[ctxName] != "success" {
+			if byContext[strings.ToLower(ctxName)] != "success" {
 				failed = append(failed, ctxName)
 			}
 		}

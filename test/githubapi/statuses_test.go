@@ -1,6 +1,7 @@
 package githubapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -83,5 +84,91 @@ func TestStatusesChecksDeployments(t *testing.T) {
 	}
 	if got[1].Creator != "promobot[bot]" || got[1].Statuses[1].State != "success" || got[1].Environment != "staging" {
 		t.Errorf("scripted read of deployments: %+v", got[1])
+	}
+}
+
+// Contract: "Create a commit status"
+// (docs.github.com/rest/commits/statuses#create-a-commit-status): "there
+// is a limit of 1000 statuses per sha and context within a repository.
+// Attempts to create more than 1000 statuses will result in a validation
+// error" (422 "This SHA and context has reached the maximum number of
+// statuses."). Contexts are case-insensitive: a status in "PROMOBOT/API"
+// counts against and replaces "promobot/api" in the combined status, and
+// required_contexts of a deployment match in any case.
+func TestStatusContextsContract(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx
+	branches, _ := e.srv.Branches(ctx, testOwner, testRepo)
+	sha := branches["main"]
+	other, err := e.srv.Push(ctx, testOwner, testRepo, "main", Commit{Files: map[string]string{"notes.txt": "x\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(sha, context, state string) (int, string) {
+		_, resp, err := e.inst.Repositories.CreateStatus(ctx, testOwner, testRepo, sha, &gh.RepoStatus{
+			State: gh.String(state), Context: gh.String(context)})
+		var er *gh.ErrorResponse
+		if errors.As(err, &er) {
+			msgs := []string{er.Message}
+			for _, fe := range er.Errors {
+				msgs = append(msgs, fe.Resource+" "+fe.Code+" "+fe.Message)
+			}
+			return er.Response.StatusCode, strings.Join(msgs, ": ")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, ""
+	}
+
+	if err := e.srv.FillStatuses(testOwner, testRepo, sha, "promobot/api", "success", 999); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		Status  int
+		Message string
+	}
+	var got []answer
+	for _, p := range []struct{ sha, context string }{
+		{sha, "PROMOBOT/API"},   // the 1,000th, in another case
+		{sha, "promobot/api"},   // the 1,001st
+		{sha, "Promobot/Api"},   // any case
+		{sha, "promobot/web"},   // another context of the commit
+		{other, "promobot/api"}, // the context on another commit
+	} {
+		st, msg := post(p.sha, p.context, "failure")
+		got = append(got, answer{st, msg})
+	}
+	full := answer{422, "Validation Failed: Status custom This SHA and context has reached the maximum number of statuses."}
+	want := []answer{{201, ""}, full, full, {201, ""}, {201, ""}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+
+	// The combined status has one entry per context whatever its case: the
+	// newest, "PROMOBOT/API" failure, replaced the filled successes.
+	combined := must(e.inst.Repositories.GetCombinedStatus(ctx, testOwner, testRepo, sha, nil)).ok(t)
+	var contexts []string
+	for _, st := range combined.Statuses {
+		contexts = append(contexts, st.GetContext()+" "+st.GetState())
+	}
+	if diff := cmp.Diff([]string{"promobot/web failure", "PROMOBOT/API failure"}, contexts); diff != "" || combined.GetState() != "failure" {
+		t.Errorf("combined %s, contexts (-want +got):\n%s", combined.GetState(), diff)
+	}
+
+	// required_contexts match in any case.
+	third, err := e.srv.Push(ctx, testOwner, testRepo, "main", Commit{Files: map[string]string{"notes.txt": "y\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"ci/Build", "CI/build"} {
+		if st, msg := post(third, c, "success"); st != 201 {
+			t.Fatalf("status %s: %d %s", c, st, msg)
+		}
+	}
+	_, _, err = e.inst.Repositories.CreateDeployment(ctx, testOwner, testRepo, &gh.DeploymentRequest{
+		Ref: gh.String(third), Environment: gh.String("staging"), RequiredContexts: &[]string{"Ci/Build"}, AutoMerge: gh.Bool(false)})
+	if err != nil {
+		t.Errorf("deployment requiring Ci/Build, which succeeded as ci/Build: %v", err)
 	}
 }
