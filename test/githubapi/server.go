@@ -89,6 +89,9 @@ type Options struct {
 	Observe func(Exchange)
 	// Logger logs served calls at debug level; default discards.
 	Logger *slog.Logger
+	// Throttle, when set, refuses content-creating requests over GitHub's
+	// secondary rate limits (throttle.go); nil serves them all.
+	Throttle *Throttle
 }
 
 // Exchange is one API call as served.
@@ -131,6 +134,7 @@ type Server struct {
 	rate          map[string]*rateWindow
 	faults        []*Fault
 	latency       time.Duration
+	throttled     map[int64]*throttleWindows // by installation id
 	calls         map[string]int
 	total, writes int
 
@@ -679,6 +683,11 @@ func (s *Server) dispatch(c *call) (int, any) {
 	if status, resp, faulted := s.fault(c, principal); faulted {
 		return status, resp
 	}
+	if c.route != nil {
+		if status, resp, limited := s.throttle(c); limited {
+			return status, resp
+		}
+	}
 	s.rateHeaders(c.w.Header(), principal, 1)
 
 	if c.route == nil {
@@ -782,11 +791,7 @@ func (s *Server) fault(c *call, principal string) (int, any, bool) {
 	case FaultSecondaryRateLimit:
 		s.rateHeaders(h, principal, 1)
 		h.Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
-		return f.Status, &apiError{
-			Message:          "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID " + newRequestID() + ".",
-			DocumentationURL: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-			Status:           strconv.Itoa(f.Status),
-		}, true
+		return f.Status, secondaryLimit(f.Status), true
 	case FaultPrimaryRateLimit:
 		s.rateHeaders(h, principal, 1)
 		reset := now().Add(f.RetryAfter)
