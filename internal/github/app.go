@@ -39,13 +39,17 @@ type Options struct {
 	// idempotent methods, failing with 5xx or a network error); default 4.
 	MaxAttempts int
 	// MaxWait is the longest rate-limit pause waited out before giving up
-	// with a RateLimitError; default 2 minutes.
+	// with a RateLimitError; default 1 hour, the longest GitHub asks for
+	// (WithMaxWait sets it per call).
 	MaxWait time.Duration
 	// Backoff is the first wait before retrying a server error, doubled
 	// each attempt; default 500 ms.
 	Backoff time.Duration
 	// Logger receives retries and rate-limit waits; default slog.Default().
 	Logger *slog.Logger
+	// Clock is the time rate-limit waits and retries follow; default the
+	// real time (tests inject one).
+	Clock Clock
 }
 
 // App is a GitHub App: it talks to App endpoints with a JWT and hands out
@@ -72,13 +76,16 @@ func NewApp(opts Options) (*App, error) {
 		opts.MaxAttempts = 4
 	}
 	if opts.MaxWait <= 0 {
-		opts.MaxWait = 2 * time.Minute
+		opts.MaxWait = time.Hour
 	}
 	if opts.Backoff <= 0 {
 		opts.Backoff = 500 * time.Millisecond
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
 	}
 	base := http.DefaultTransport
 	timeout := 30 * time.Second
@@ -91,8 +98,9 @@ func NewApp(opts Options) (*App, error) {
 		}
 	}
 	a := &App{
-		opts:     opts,
-		policy:   &retryPolicy{maxAttempts: opts.MaxAttempts, maxWait: opts.MaxWait, backoff: opts.Backoff, log: opts.Logger},
+		opts: opts,
+		policy: &retryPolicy{maxAttempts: opts.MaxAttempts, maxWait: opts.MaxWait, backoff: opts.Backoff, timeout: timeout,
+			clock: opts.Clock, log: opts.Logger},
 		base:     base,
 		timeout:  timeout,
 		installs: map[int64]*InstallationClient{},
@@ -102,7 +110,7 @@ func NewApp(opts Options) (*App, error) {
 		// ghinstallation's message names the key problem, never the key.
 		return nil, fmt.Errorf("github app %d: private key: %w", opts.AppID, err)
 	}
-	a.app, err = a.client(atr, timeout)
+	a.app, err = a.client(atr)
 	if err != nil {
 		return nil, err
 	}
@@ -111,9 +119,11 @@ func NewApp(opts Options) (*App, error) {
 	return a, nil
 }
 
-// client builds a go-github client for the configured API over rt.
-func (a *App) client(rt http.RoundTripper, timeout time.Duration) (*gh.Client, error) {
-	c := gh.NewClient(&http.Client{Transport: rt, Timeout: timeout})
+// client builds a go-github client for the configured API over rt. Each
+// attempt is bounded by timeout in the transport, not by the client, so
+// rate-limit waits between attempts are not cut short.
+func (a *App) client(rt http.RoundTripper) (*gh.Client, error) {
+	c := gh.NewClient(&http.Client{Transport: rt})
 	if a.opts.BaseURL == "" {
 		return c, nil
 	}
@@ -149,7 +159,7 @@ func (a *App) Installation(ctx context.Context, installationID int64) (*Installa
 		return nil, fmt.Errorf("github installation %d: %w", installationID, err)
 	}
 	itr.BaseURL = strings.TrimSuffix(a.apiBase, "/")
-	c, err := a.client(itr, a.timeout)
+	c, err := a.client(itr)
 	if err != nil {
 		return nil, err
 	}

@@ -90,15 +90,15 @@ func newFixture(t *testing.T, mod ...func(*Options)) *fixture {
 	return newFixtureOn(t, githubapi.Options{}, mod...)
 }
 
-// newFixtureOn is newFixture with the local API's permissions set from
-// api.Permissions (nil: its defaults).
+// newFixtureOn is newFixture with the local API's permissions and throttle
+// set from api.Permissions (nil: its defaults) and api.Throttle.
 func newFixtureOn(t *testing.T, api githubapi.Options, mod ...func(*Options)) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	hooks := newReceiver(t)
 	srv, err := githubapi.New(githubapi.Options{Dir: t.TempDir(), WebhookURL: hooks.srv.URL, WebhookSecret: secret, AppID: 7, SyncWebhooks: true,
-		Permissions: api.Permissions})
+		Permissions: api.Permissions, Throttle: api.Throttle})
 	if err != nil {
 		t.Fatal(err)
 	}

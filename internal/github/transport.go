@@ -94,12 +94,51 @@ func Temporary(err error) bool {
 	return false
 }
 
+// Clock is the time the transport's rate-limit waits follow. Tests inject
+// one whose minutes pass at once; promobot uses the real time.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d, or until ctx is done (returning its error).
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// RealClock returns the real time as a Clock.
+func RealClock() Clock { return realClock{} }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
+
+type maxWaitKey struct{}
+
+// WithMaxWait bounds the rate-limit waits of the calls made with the
+// returned context to d (0: none), overriding Options.MaxWait. A call that
+// would wait longer fails at once with a RateLimitError saying when GitHub
+// takes requests again, without reaching GitHub while the installation is
+// paused. The applier reports this way so that an apply never waits on
+// GitHub's pacing: what cannot be sent now is queued.
+func WithMaxWait(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, maxWaitKey{}, d)
+}
+
+func maxWaitOf(ctx context.Context, def time.Duration) time.Duration {
+	if d, ok := ctx.Value(maxWaitKey{}).(time.Duration); ok {
+		return d
+	}
+	return def
+}
+
 // retryPolicy is shared by every transport of an App.
 type retryPolicy struct {
 	maxAttempts int
 	maxWait     time.Duration
 	backoff     time.Duration
-	log         *slog.Logger
+	// timeout bounds each attempt (not the waits between attempts).
+	timeout time.Duration
+	clock   Clock
+	log     *slog.Logger
 }
 
 // transport makes GitHub API calls resilient. One transport serves one
@@ -115,6 +154,9 @@ type transport struct {
 	mu         sync.Mutex
 	pauseUntil time.Time // no calls before this (a rate limit)
 	pauseSec   bool      // the pause is for a secondary limit
+	// blind counts the secondary limits in a row answered without
+	// Retry-After: each waits twice as long as the one before.
+	blind int
 
 	cache *etagCache
 }
@@ -137,6 +179,26 @@ func (t *transport) pause(until time.Time, secondary bool) {
 	}
 }
 
+// blindWait is the wait after a secondary limit without Retry-After:
+// "at least one minute", doubling while GitHub keeps refusing, up to an
+// hour.
+func (t *transport) blindWait() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := time.Minute << min(t.blind, 6)
+	if d > time.Hour {
+		d = time.Hour
+	}
+	t.blind++
+	return d
+}
+
+func (t *transport) served() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.blind = 0
+}
+
 func isWrite(method string) bool {
 	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
 }
@@ -154,44 +216,44 @@ func isTokenRequest(r *http.Request) bool {
 	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/access_tokens")
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. Rate limits are waited out as
+// GitHub documents ("Rate limits for the REST API"): Retry-After when
+// present; else, with x-ratelimit-remaining 0, until x-ratelimit-reset;
+// else at least a minute, growing. Waits happen outside the installation's
+// write slot, so a call that must not wait is never stuck behind one that
+// does.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	if isWrite(req.Method) && !isTokenRequest(req) {
-		select {
-		case t.writes <- struct{}{}:
-			defer func() { <-t.writes }()
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 	p := t.policy
+	clock := p.clock
+	maxWait := maxWaitOf(ctx, p.maxWait)
 	method, path := req.Method, req.URL.Path
+	serialize := isWrite(method) && !isTokenRequest(req)
 	// Asking for another installation token is harmless, so token requests
 	// are retried like reads.
 	retryable := idempotent(method) || isTokenRequest(req)
 	for attempt := 1; ; attempt++ {
-		if until, secondary := t.pausedUntil(); time.Now().Before(until) {
-			wait := time.Until(until)
-			if wait > p.maxWait {
-				return nil, &RateLimitError{Secondary: secondary, Method: method, Path: path, Attempts: attempt - 1, Reset: until}
-			}
-			if err := sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-		}
-		r, err := rewind(req, attempt)
-		if err != nil {
+		if err := t.waitPause(ctx, method, path, attempt-1, maxWait); err != nil {
 			return nil, err
 		}
-		key, cached := t.cache.lookup(r)
-		if cached != nil {
-			r = r.Clone(ctx)
-			r.Header.Set("If-None-Match", cached.etag)
+		if serialize {
+			select {
+			case t.writes <- struct{}{}:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			// The pause may have begun while this call waited for the slot.
+			if until, _ := t.pausedUntil(); clock.Now().Before(until) {
+				<-t.writes
+				attempt--
+				continue
+			}
 		}
-		resp, err := t.next.RoundTrip(r)
+		resp, err := t.attempt(req, attempt)
+		if serialize {
+			<-t.writes
+		}
 		if err != nil {
-			requestsTotal.WithLabelValues(method, "error").Inc()
 			if ctx.Err() != nil || !retryable {
 				return nil, err
 			}
@@ -200,44 +262,42 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			retriesTotal.WithLabelValues("network").Inc()
 			p.log.Debug("github retry", "method", method, "path", path, "attempt", attempt, "reason", "network", "err", err)
-			if err := sleep(ctx, backoff(p.backoff, attempt)); err != nil {
+			if err := clock.Sleep(ctx, backoff(p.backoff, attempt)); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		requestsTotal.WithLabelValues(method, strconv.Itoa(resp.StatusCode)).Inc()
-
-		if secondary, until, limited := rateLimited(resp); limited {
+		if secondary, until, limited := t.rateLimited(resp); limited {
 			t.pause(until, secondary)
 			reason := "primary_rate_limit"
 			if secondary {
 				reason = "secondary_rate_limit"
 			}
-			if attempt >= p.maxAttempts || time.Until(until) > p.maxWait {
-				drain(resp)
+			drain(resp)
+			wait := until.Sub(clock.Now())
+			if attempt >= p.maxAttempts || wait > maxWait {
 				return nil, &RateLimitError{Secondary: secondary, Method: method, Path: path, Attempts: attempt, Reset: until}
 			}
-			drain(resp)
 			retriesTotal.WithLabelValues(reason).Inc()
 			p.log.Info("github rate limited, waiting", "method", method, "path", path, "attempt", attempt,
-				"reason", reason, "wait", time.Until(until).Round(time.Millisecond).String())
+				"reason", reason, "wait", wait.Round(time.Millisecond).String())
 			continue // the pause at the top of the loop waits
 		}
 
 		if resp.StatusCode >= 500 && retryable {
+			drain(resp)
 			if attempt >= p.maxAttempts {
-				drain(resp)
 				return nil, &UnavailableError{Method: method, Path: path, Status: resp.StatusCode, Attempts: attempt}
 			}
-			drain(resp)
 			retriesTotal.WithLabelValues("server_error").Inc()
 			p.log.Debug("github retry", "method", method, "path", path, "attempt", attempt, "reason", "server_error", "status", resp.StatusCode)
-			if err := sleep(ctx, backoff(p.backoff, attempt)); err != nil {
+			if err := clock.Sleep(ctx, backoff(p.backoff, attempt)); err != nil {
 				return nil, err
 			}
 			continue
 		}
 
+		t.served()
 		// The primary budget is spent: later calls wait for the reset
 		// instead of being refused.
 		if resp.Header.Get("X-Ratelimit-Remaining") == "0" {
@@ -245,25 +305,82 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				t.pause(reset, false)
 			}
 		}
-		if cached != nil && resp.StatusCode == http.StatusNotModified {
-			return cached.response(resp), nil
-		}
-		return t.cache.store(key, resp), nil
+		return resp, nil
 	}
+}
+
+// waitPause waits out the installation's rate-limit pause, or fails with a
+// RateLimitError when it is longer than maxWait.
+func (t *transport) waitPause(ctx context.Context, method, path string, attempts int, maxWait time.Duration) error {
+	until, secondary := t.pausedUntil()
+	wait := until.Sub(t.policy.clock.Now())
+	if wait <= 0 {
+		return nil
+	}
+	if wait > maxWait {
+		return &RateLimitError{Secondary: secondary, Method: method, Path: path, Attempts: attempts, Reset: until}
+	}
+	return t.policy.clock.Sleep(ctx, wait)
+}
+
+// attempt sends one attempt of req, conditional when a cached answer
+// exists, bounded by the policy's timeout until its body is closed, and
+// counts it by the status GitHub answered.
+func (t *transport) attempt(req *http.Request, attempt int) (*http.Response, error) {
+	r, err := rewind(req, attempt)
+	if err != nil {
+		return nil, err
+	}
+	key, cached := t.cache.lookup(r)
+	var cancel context.CancelFunc = func() {}
+	if t.policy.timeout > 0 {
+		ctx, c := context.WithTimeout(req.Context(), t.policy.timeout)
+		r, cancel = r.WithContext(ctx), c
+	}
+	if cached != nil {
+		r = r.Clone(r.Context())
+		r.Header.Set("If-None-Match", cached.etag)
+	}
+	resp, err := t.next.RoundTrip(r)
+	if err != nil {
+		cancel()
+		requestsTotal.WithLabelValues(req.Method, "error").Inc()
+		return nil, err
+	}
+	requestsTotal.WithLabelValues(req.Method, strconv.Itoa(resp.StatusCode)).Inc()
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	if cached != nil && resp.StatusCode == http.StatusNotModified {
+		return cached.response(resp), nil
+	}
+	return t.cache.store(key, resp), nil
+}
+
+// cancelOnClose ends an attempt's timeout when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // rateLimited classifies a response as GitHub's rate limiting: a secondary
 // limit (403/429 with Retry-After or GitHub's secondary-limit message) or the
 // primary budget (403/429 with x-ratelimit-remaining: 0). until is when to
-// try again.
-func rateLimited(resp *http.Response) (secondary bool, until time.Time, limited bool) {
+// try again, as GitHub's docs say: Retry-After; else x-ratelimit-reset
+// when remaining is 0; else at least a minute, longer each time in a row.
+func (t *transport) rateLimited(resp *http.Response) (secondary bool, until time.Time, limited bool) {
 	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusTooManyRequests {
 		return false, time.Time{}, false
 	}
+	now := t.policy.clock.Now()
 	h := resp.Header
 	if ra := h.Get("Retry-After"); ra != "" {
 		if secs, err := strconv.Atoi(strings.TrimSpace(ra)); err == nil {
-			return true, time.Now().Add(time.Duration(secs) * time.Second), true
+			return true, now.Add(time.Duration(secs) * time.Second), true
 		}
 		if t, err := http.ParseTime(ra); err == nil {
 			return true, t, true
@@ -272,13 +389,12 @@ func rateLimited(resp *http.Response) (secondary bool, until time.Time, limited 
 	if h.Get("X-Ratelimit-Remaining") == "0" {
 		reset := unixHeader(h, "X-Ratelimit-Reset")
 		if reset.IsZero() {
-			reset = time.Now().Add(time.Minute)
+			reset = now.Add(time.Minute)
 		}
 		return false, reset.Add(time.Second), true
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || secondaryMessage(resp) {
-		// GitHub's advice without Retry-After: wait at least a minute.
-		return true, time.Now().Add(time.Minute), true
+		return true, now.Add(t.blindWait()), true
 	}
 	return false, time.Time{}, false
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -348,4 +349,125 @@ func TestTokenRequestRetried(t *testing.T) {
 	if got := f.srv.Calls().ByRoute["POST /app/installations/{installation_id}/access_tokens"]; got != 3 {
 		t.Errorf("token requests: %d, want 3", got)
 	}
+}
+
+// TestSecondaryLimitWaits: against the local GitHub's throttle (GitHub's
+// secondary limits on content-creating requests, here 3 a minute and 5 an
+// hour so the test is short), every comment is created in the end, and the
+// transport waits as GitHub's "Rate limits for the REST API" says: the
+// Retry-After seconds when present; otherwise at least a minute, doubling
+// while GitHub keeps refusing. The clock is shared with the throttle, so
+// the waits pass at once.
+func TestSecondaryLimitWaits(t *testing.T) {
+	tests := []struct {
+		name      string
+		mode      githubapi.RetryAfterMode
+		status    int
+		wantWaits []time.Duration
+	}{
+		{
+			name: "with Retry-After", mode: githubapi.RetryAfterAlways,
+			wantWaits: []time.Duration{time.Minute, 59 * time.Minute},
+		},
+		{
+			name: "without Retry-After", mode: githubapi.RetryAfterNever, status: http.StatusTooManyRequests,
+			wantWaits: []time.Duration{time.Minute, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 16 * time.Minute, 32 * time.Minute},
+		},
+		{
+			name: "alternating", mode: githubapi.RetryAfterAlternate,
+			// Retry-After 60; none (a minute); Retry-After 58 minutes.
+			wantWaits: []time.Duration{time.Minute, time.Minute, 58 * time.Minute},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := githubapi.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), true)
+			throttle := &githubapi.Throttle{PerMinute: 3, PerHour: 5, Status: tc.status, RetryAfter: tc.mode, Clock: clock}
+			f := newFixtureOn(t, githubapi.Options{Throttle: throttle}, func(o *Options) {
+				o.Clock = clock
+				o.MaxAttempts = 10
+			})
+			n := openPR(t, f)
+			warm(t, f)
+			for i := 0; i < 8; i++ {
+				if _, err := f.inst.CreateComment(f.ctx, repo, n, fmt.Sprintf("comment %d", i)); err != nil {
+					t.Fatalf("comment %d: %v", i, err)
+				}
+			}
+			if got := len(comments(t, f, n)); got != 8 {
+				t.Errorf("comments created: %d, want 8", got)
+			}
+			if diff := cmp.Diff(tc.wantWaits, clock.Sleeps()); diff != "" {
+				t.Errorf("waits (-want +got):\n%s", diff)
+			}
+			if f.srv.Throttled() != len(tc.wantWaits) {
+				t.Errorf("refusals: %d, want %d", f.srv.Throttled(), len(tc.wantWaits))
+			}
+		})
+	}
+}
+
+// TestMaxWaitPerCall: a call that must not wait (the applier's reports)
+// fails at once with a RateLimitError saying when GitHub takes requests
+// again, even while another write of the installation is waiting out the
+// limit, and without reaching GitHub.
+func TestMaxWaitPerCall(t *testing.T) {
+	clock := githubapi.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false)
+	throttle := &githubapi.Throttle{PerMinute: 1, RetryAfter: githubapi.RetryAfterNever, Clock: clock}
+	f := newFixtureOn(t, githubapi.Options{Throttle: throttle}, func(o *Options) { o.Clock = clock })
+	n := openPR(t, f)
+	warm(t, f)
+	if _, err := f.inst.CreateComment(f.ctx, repo, n, "first"); err != nil {
+		t.Fatal(err)
+	}
+	// The second write is refused and waits a minute of the clock.
+	waited := make(chan error, 1)
+	go func() {
+		_, err := f.inst.CreateComment(f.ctx, repo, n, "second")
+		waited <- err
+	}()
+	if err := clock.WaitSleeping(f.ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.srv.Calls().Total
+	_, err := f.inst.CreateComment(WithMaxWait(f.ctx, 0), repo, n, "report")
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || !rl.Secondary || rl.Attempts != 0 || !rl.Reset.Equal(clock.Now().Add(time.Minute)) {
+		t.Errorf("call that must not wait: %v", err)
+	}
+	if got := f.srv.Calls().Total; got != calls {
+		t.Errorf("calls reaching GitHub during the pause: %d", got-calls)
+	}
+	clock.Advance(time.Minute)
+	if err := <-waited; err != nil {
+		t.Errorf("the waiting write: %v", err)
+	}
+	var got []string
+	for _, c := range comments(t, f, n) {
+		got = append(got, c.Body)
+	}
+	if diff := cmp.Diff([]string{"first", "second"}, got); diff != "" {
+		t.Errorf("comments (-want +got):\n%s", diff)
+	}
+}
+
+func openPR(t *testing.T, f *fixture) int {
+	t.Helper()
+	if _, err := f.srv.Push(f.ctx, owner, name, "b", githubapi.Commit{Files: map[string]string{"x": "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.srv.OpenPR(f.ctx, owner, name, githubapi.NewPR{Title: "t", Head: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func comments(t *testing.T, f *fixture, n int) []githubapi.IssueComment {
+	t.Helper()
+	cs, err := f.srv.Comments(owner, name, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }
