@@ -88,6 +88,7 @@ func (p *pool) get(ctx context.Context) (*worker, error) {
 		return nil, fmt.Errorf("wait for a %s render worker: %w", p.class, ctx.Err())
 	}
 	if w == nil || w.exited() {
+		w.release()
 		w = startWorker()
 	}
 	select {
@@ -98,6 +99,7 @@ func (p *pool) get(ctx context.Context) (*worker, error) {
 	}
 	if w.startErr != nil {
 		w.kill()
+		w.release()
 		p.slots <- nil
 		return nil, w.startErr
 	}
@@ -108,6 +110,7 @@ func (p *pool) get(ctx context.Context) (*worker, error) {
 // once, so the next render finds a warm one.
 func (p *pool) put(w *worker) {
 	if w != nil && w.exited() {
+		w.release()
 		w = startWorker()
 	}
 	p.slots <- w
@@ -118,6 +121,11 @@ type worker struct {
 	cmd *exec.Cmd
 	enc *gob.Encoder
 	dec *gob.Decoder
+	// stdout is the read end of the worker's stdout. It is ours, not
+	// exec's: cmd.Wait would close a StdoutPipe as soon as the process
+	// exits, losing an answer the worker wrote just before exiting (as a
+	// retiring worker does). release closes it.
+	stdout *os.File
 	// ready is closed once the worker announced itself or failed to;
 	// startErr says which.
 	ready    chan struct{}
@@ -150,14 +158,19 @@ func startWorker() *worker {
 	if err != nil {
 		return fail(err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	stdout, stdoutW, err := os.Pipe()
 	if err != nil {
 		return fail(err)
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout = stdoutW
+	err = cmd.Start()
+	stdoutW.Close() // the worker holds its own copy
+	if err != nil {
+		stdout.Close()
 		return fail(err)
 	}
 	w.cmd = cmd
+	w.stdout = stdout
 	w.enc = gob.NewEncoder(stdin)
 	w.dec = gob.NewDecoder(bufio.NewReader(stdout))
 	go func() {
@@ -204,6 +217,14 @@ func (w *worker) exited() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// release closes what the parent holds of a worker that has exited. It is
+// safe on a nil worker and on one that never started.
+func (w *worker) release() {
+	if w != nil && w.stdout != nil {
+		w.stdout.Close()
 	}
 }
 
