@@ -79,6 +79,15 @@ func loadWorld(ctx context.Context, gh Reader, repo Repo, info github.RepoInfo) 
 	return w, nil
 }
 
+// changedPaths are the paths c changed, nil (unknown: every app is
+// considered) when GitHub listed its maximum of files for it.
+func changedPaths(c github.ChangedCommit) []string {
+	if c.Truncated {
+		return nil
+	}
+	return c.Paths()
+}
+
 // outcomeKind is what came of promoting one app.
 type outcomeKind string
 
@@ -148,7 +157,7 @@ func (p *Promoter) promote(ctx context.Context, pr *promotion) ([]outcome, error
 			if err != nil {
 				return nil, err
 			}
-			pr.sel.Changed = c.Paths()
+			pr.sel.Changed = changedPaths(c)
 		}
 		dir, err := fetchCheckout(ctx, pr.gh, pr.repo, pr.sourceCommit)
 		if err != nil {
@@ -157,7 +166,7 @@ func (p *Promoter) promote(ctx context.Context, pr *promotion) ([]outcome, error
 		defer os.RemoveAll(dir)
 		srcDir = dir
 	} else if pr.sel.Changed == nil && (pr.sel.App == "" || pr.sel.To == "") {
-		pr.sel.Changed = w.head.Paths()
+		pr.sel.Changed = changedPaths(w.head)
 	}
 	steps, pairs, err := Select(w.steps, pr.sel, srcDir)
 	if errors.Is(err, ErrNothingSelected) {

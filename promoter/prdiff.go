@@ -36,6 +36,11 @@ type DiffOptions struct {
 	FingerprintKey []byte
 	// Limit is the comment's size budget (default diff.DefaultLimit).
 	Limit int
+	// ChangedUnknown, when set, says why the changed files are not all
+	// known (GitHub lists at most 300 files of a comparison, or could not
+	// compare): every app of either side is rendered, and the comment
+	// says why. It is promobot's own Markdown.
+	ChangedUnknown string
 }
 
 // PullRequestDiff renders the diff comment of a change from base to head:
@@ -43,7 +48,8 @@ type DiffOptions struct {
 // side: an app added or removed by the change counts), rendered on both
 // sides under the render sandbox. The repository's configuration
 // (.promobot.yaml) is base's, so a change cannot alter the rules its own
-// diff is made with. Neither checkout is modified. The error is for a
+// diff is made with. With opts.ChangedUnknown every app is rendered.
+// Neither checkout is modified. The error is for a
 // base whose configuration is invalid or a changed path outside the
 // repository. n counts the apps rendered and the Application manifests
 // the change touches that promobot cannot use (listed in the comment):
@@ -69,13 +75,17 @@ func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opt
 	deps := func(root string) func(string) ([]string, error) {
 		return func(p string) ([]string, error) { return kustomize.Dependencies(root, p) }
 	}
-	beforeApps, err := gitops.Affected(baseRepo.Apps, changed, deps(base.Root))
-	if err != nil {
-		return diff.Comment{}, 0, err
-	}
-	afterApps, err := gitops.Affected(headApps, changed, deps(head.Root))
-	if err != nil {
-		return diff.Comment{}, 0, err
+	beforeApps, afterApps := baseRepo.Apps, headApps
+	footer := renderFooter
+	if opts.ChangedUnknown != "" {
+		footer = opts.ChangedUnknown + " Every app is rendered.\n\n" + renderFooter
+	} else {
+		if beforeApps, err = gitops.Affected(baseRepo.Apps, changed, deps(base.Root)); err != nil {
+			return diff.Comment{}, 0, err
+		}
+		if afterApps, err = gitops.Affected(headApps, changed, deps(head.Root)); err != nil {
+			return diff.Comment{}, 0, err
+		}
 	}
 	type sides struct {
 		before, after *gitops.App
@@ -123,7 +133,7 @@ func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opt
 	return diff.Render(renders, diff.Options{
 		Key: PullRequestDiffKey, BeforeLabel: base.Label, AfterLabel: head.Label,
 		FingerprintKey: opts.FingerprintKey, Limit: opts.Limit, Notices: notices,
-		Footer: renderFooter,
+		Footer: footer,
 	}), len(renders) + len(notices), nil
 }
 

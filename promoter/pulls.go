@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 )
 
 // pullPayload is the part of a pull_request delivery the promoter reads.
@@ -89,8 +90,17 @@ func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) err
 func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp pullPayload) error {
 	pr := pp.PullRequest
 	cmp, err := gh.Compare(ctx, repo, pr.Base.SHA, pr.Head.SHA)
-	if err != nil {
+	unknown := ""
+	switch {
+	case github.FilesUnknown(err):
+		// Without the merge base the base branch's head stands in for it:
+		// the comment's label names the commit rendered.
+		unknown = "GitHub could not list the files this pull request changes."
+		p.log.Warn("pull request changed files unknown: every app is rendered", "repo", repo.String(), "pr", pr.Number, "error", err)
+	case err != nil:
 		return err
+	case cmp.Truncated:
+		unknown = fmt.Sprintf("This pull request changes more files than GitHub lists (%d).", github.MaxCompareFiles)
 	}
 	base := cmp.MergeBase
 	if base == "" {
@@ -109,7 +119,8 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 	c, apps, err := PullRequestDiff(ctx,
 		Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", mdCode(pr.Base.Ref), short(base))},
 		Side{Root: headDir, Label: fmt.Sprintf("this pull request (%s)", short(pr.Head.SHA))},
-		cmp.Paths(), DiffOptions{RepoURLs: pp.Repository.info().URLs(), FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit})
+		cmp.Paths(), DiffOptions{RepoURLs: pp.Repository.info().URLs(), FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit,
+			ChangedUnknown: unknown})
 	if err != nil {
 		// The base's configuration is broken: the applier reports that on
 		// the commit; a diff cannot be made.
