@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -413,54 +412,6 @@ func (s *Server) getCommit(c *call) (int, any) {
 	st.Total = st.Additions + st.Deletions
 	out.Stats = st
 	return http.StatusOK, out
-}
-
-// paginateWith is paginate for a route whose pages hold defaultPer items
-// and at most maxPer (get-commit pages its files 300 at a time).
-func (c *call) paginateWith(n, defaultPer, maxPer int) (int, int) {
-	perPage, _ := strconv.Atoi(c.query("per_page"))
-	if perPage <= 0 {
-		perPage = defaultPer
-	}
-	if perPage > maxPer {
-		perPage = maxPer
-	}
-	page, _ := strconv.Atoi(c.query("page"))
-	if page <= 0 {
-		page = 1
-	}
-	lo := (page - 1) * perPage
-	if lo > n {
-		lo = n
-	}
-	hi := lo + perPage
-	if hi > n {
-		hi = n
-	}
-	last := (n + perPage - 1) / perPage
-	if last < 1 {
-		last = 1
-	}
-	var links []string
-	link := func(p int, rel string) {
-		q := c.r.URL.Query()
-		q.Set("page", strconv.Itoa(p))
-		q.Set("per_page", strconv.Itoa(perPage))
-		u := c.s.base + c.r.URL.EscapedPath() + "?" + q.Encode()
-		links = append(links, fmt.Sprintf("<%s>; rel=%q", u, rel))
-	}
-	if page < last {
-		link(page+1, "next")
-		link(last, "last")
-	}
-	if page > 1 {
-		link(1, "first")
-		link(page-1, "prev")
-	}
-	if len(links) > 0 {
-		c.w.Header().Set("Link", strings.Join(links, ", "))
-	}
-	return lo, hi
 }
 
 // listBranches: GET /repos/{owner}/{repo}/branches.

@@ -846,12 +846,18 @@ func (s *Server) repoPath(owner, name string) string {
 // paginate applies page/per_page to n items, sets the Link header and
 // returns the slice bounds.
 func (c *call) paginate(n int) (int, int) {
+	return c.paginateWith(n, 30, 100)
+}
+
+// paginateWith is paginate for a route whose pages hold defaultPer items
+// and at most maxPer (get-commit pages its files 300 at a time).
+func (c *call) paginateWith(n, defaultPer, maxPer int) (int, int) {
 	perPage, _ := strconv.Atoi(c.query("per_page"))
 	if perPage <= 0 {
-		perPage = 30
+		perPage = defaultPer
 	}
-	if perPage > 100 {
-		perPage = 100
+	if perPage > maxPer {
+		perPage = maxPer
 	}
 	page, _ := strconv.Atoi(c.query("page"))
 	if page <= 0 {
