@@ -375,6 +375,11 @@ func (s *Server) Push(ctx context.Context, owner, name, branch string, c Commit)
 			if c.Links[p] == "" {
 				return fmt.Errorf("push %s/%s %s: link %s has no target", owner, name, branch, p)
 			}
+			// No file system holds such a link, and a tarball entry's
+			// link name ends at the NUL.
+			if strings.ContainsRune(c.Links[p], 0) {
+				return fmt.Errorf("push %s/%s %s: link %s: target holds a NUL byte", owner, name, branch, p)
+			}
 			blob, err := g.hashObject(ctx, []byte(c.Links[p]))
 			if err != nil {
 				return fmt.Errorf("push %s/%s %s: %w", owner, name, branch, err)
