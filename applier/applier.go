@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/webhook"
 )
 
@@ -43,6 +44,13 @@ type Options struct {
 	Backoff    []time.Duration
 	// Logger receives the applier's log lines (default slog.Default()).
 	Logger *slog.Logger
+	// ReportPoll is how often the queue of reports GitHub's rate limits
+	// refused is looked at besides when a report is queued and when a
+	// limit lifts (default 30s; it finds reports other replicas queued).
+	ReportPoll time.Duration
+	// Clock is the time the report queue's waits follow (default the real
+	// time; tests share one with the GitHub client and the local GitHub).
+	Clock github.Clock
 }
 
 func (o Options) withDefaults() Options {
@@ -61,6 +69,12 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.ReportPoll <= 0 {
+		o.ReportPoll = 30 * time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = github.RealClock()
+	}
 	return o
 }
 
@@ -77,6 +91,7 @@ type Applier struct {
 	ledger   *events.Ledger
 	locks    *events.Locker
 	registry *events.Registry
+	reports  *reportQueue
 	log      *slog.Logger
 }
 
@@ -103,7 +118,12 @@ func New(ctx context.Context, opts Options, bus *events.Bus, gh Installations, c
 	if err != nil {
 		return nil, err
 	}
-	return &Applier{opts: opts, bus: bus, gh: gh, clusters: clusters, records: records, ledger: ledger, locks: locks, registry: registry, log: opts.Logger}, nil
+	reports, err := openReports(ctx, bus)
+	if err != nil {
+		return nil, err
+	}
+	return &Applier{opts: opts, bus: bus, gh: idInstallations{gh}, clusters: clusters, records: records, ledger: ledger, locks: locks,
+		registry: registry, reports: reports, log: opts.Logger}, nil
 }
 
 // Records gives access to the apps' records (what the promoter's gates read).
@@ -113,6 +133,12 @@ func (a *Applier) Records() *Records { return a.records }
 // check until ctx is cancelled.
 func (a *Applier) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
+	reports := make(chan struct{})
+	go func() {
+		defer close(reports)
+		a.runReports(ctx)
+	}()
+	defer func() { <-reports }()
 	go func() {
 		errc <- a.bus.Consume(ctx, events.ConsumerOptions{
 			Name:   a.opts.Consumer,

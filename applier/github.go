@@ -35,3 +35,30 @@ type GitHub interface {
 type Installations interface {
 	GitHub(ctx context.Context, installationID int64) (GitHub, error)
 }
+
+// idInstallations hands out clients that know their installation, so a
+// report GitHub's rate limits refused can be queued with it.
+type idInstallations struct{ Installations }
+
+func (i idInstallations) GitHub(ctx context.Context, id int64) (GitHub, error) {
+	gh, err := i.Installations.GitHub(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return installed{GitHub: gh, id: id}, nil
+}
+
+// installed is an installation's client with its id.
+type installed struct {
+	GitHub
+	id int64
+}
+
+// installationOf returns the installation of a client idInstallations made
+// (0 for another client, e.g. one `promobot sync` passes).
+func installationOf(gh GitHub) int64 {
+	if in, ok := gh.(installed); ok {
+		return in.id
+	}
+	return 0
+}

@@ -12,28 +12,35 @@ import (
 // StatusContext is the commit status context of an app.
 func StatusContext(app string) string { return "promobot/" + app }
 
-// report finishes the app's Deployment and sets its commit status.
-func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.App, env string, depID int64, hasDep bool, o Outcome) {
+// report finishes the app's Deployment and sets its commit status, or
+// queues what GitHub's rate limits refused (see Report). depID is the
+// Deployment created for the apply (0: none); queuedDeploy one GitHub's
+// limits refused, created first when the report is delivered.
+func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.App, env string, depID int64, queuedDeploy *github.Deployment, o Outcome) {
 	state, desc, dstate := "success", "applied: "+o.Summary, "success"
 	if o.State == "failed" {
 		state, desc, dstate = "failure", o.Error, "failure"
 	}
 	// The Deployment first: the commit status is the last word, so whoever
 	// sees it finds the Deployment finished too.
-	if hasDep {
-		if err := gh.CreateDeploymentStatus(ctx, t.Repo, depID, github.DeploymentStatus{State: dstate, Environment: env, Description: clip(desc, 140)}); err != nil {
-			a.log.Warn("deployment status not set", "repo", t.Repo.String(), "app", app.Name, "error", err)
-		}
+	r := Report{
+		Installation: installationOf(gh), Owner: t.Repo.Owner, Repo: t.Repo.Name, App: app.Name, Commit: t.Commit,
+		Deployment: queuedDeploy, DeploymentID: depID,
+		Status: &github.Status{State: state, Context: StatusContext(app.Name), Description: clip(desc, 140)},
 	}
-	if err := gh.CreateStatus(ctx, t.Repo, t.Commit, github.Status{State: state, Context: StatusContext(app.Name), Description: clip(desc, 140)}); err != nil {
-		a.log.Warn("commit status not set", "repo", t.Repo.String(), "app", app.Name, "error", err)
+	if depID != 0 || queuedDeploy != nil {
+		r.DeploymentStatus = &github.DeploymentStatus{State: dstate, Environment: env, Description: clip(desc, 140)}
 	}
+	a.deliver(ctx, gh, r)
 }
 
 // reportConfigError fails the commit when the repository's configuration
 // cannot be read, so the author sees why nothing was applied.
 func (a *Applier) reportConfigError(ctx context.Context, gh GitHub, t Target, err error) {
-	_ = gh.CreateStatus(ctx, t.Repo, t.Commit, github.Status{State: "failure", Context: "promobot", Description: clip("configuration: "+err.Error(), 140)})
+	a.deliver(ctx, gh, Report{
+		Installation: installationOf(gh), Owner: t.Repo.Owner, Repo: t.Repo.Name, Commit: t.Commit,
+		Status: &github.Status{State: "failure", Context: "promobot", Description: clip("configuration: "+err.Error(), 140)},
+	})
 	a.fact(ctx, t.Repo, "apply", "failed", gitops.App{}, Outcome{Commit: t.Commit, State: "failed", Error: err.Error()})
 }
 

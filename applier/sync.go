@@ -65,32 +65,40 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops
 	if env == "" {
 		env = app.Name
 	}
-	deploy := func() (int64, error) {
-		return gh.CreateDeployment(ctx, t.Repo, github.Deployment{
-			Ref: t.Commit, Environment: env, Description: "promobot applies " + app.Name,
-			Production: isProduction(env), Payload: map[string]any{"app": app.Name, "path": app.Path},
-		})
+	// Reports never wait on GitHub's pacing: what its rate limits refuse
+	// is queued (see Report) and the apply goes on.
+	nowait := github.WithMaxWait(ctx, 0)
+	spec := github.Deployment{
+		Ref: t.Commit, Environment: env, Description: "promobot applies " + app.Name,
+		Production: isProduction(env), Payload: map[string]any{"app": app.Name, "path": app.Path},
+	}
+	var depID int64
+	var queuedDeploy *github.Deployment
+	deploy := func() {
+		id, err := gh.CreateDeployment(nowait, t.Repo, spec)
+		switch {
+		case err == nil:
+			depID = id
+		case github.Temporary(err):
+			queuedDeploy = &spec
+		default:
+			log.Warn("GitHub deployment not created", "error", err)
+		}
 	}
 	// A re-sync of the commit the app already runs records a GitHub
 	// Deployment only if it changed something (a rebuilt cluster, drift),
 	// so re-syncs do not clutter the environment's history.
 	resync := rec.Commit == t.Commit && rec.State == "applied"
-	var depID int64
-	derr := errors.New("no deployment")
 	if !resync {
-		depID, derr = deploy()
-		if derr != nil {
-			log.Warn("GitHub deployment not created", "error", derr)
-		} else {
-			_ = gh.CreateDeploymentStatus(ctx, t.Repo, depID, github.DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + short(t.Commit)})
+		deploy()
+		if depID != 0 {
+			_ = gh.CreateDeploymentStatus(nowait, t.Repo, depID, github.DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + short(t.Commit)})
 		}
 	}
 
 	res, applyErr := a.applyApp(ctx, repo, app, rec, t, log)
 	if resync && (applyErr != nil || res.ChangeSet.Changed()) {
-		if depID, derr = deploy(); derr != nil {
-			log.Warn("GitHub deployment not created", "error", derr)
-		}
+		deploy()
 	}
 	out.Changes = res.ChangeSet
 	out.Summary = res.ChangeSet.Summary()
@@ -113,7 +121,7 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops
 		log.Error("record not stored", "error", err)
 	}
 
-	a.report(ctx, gh, t, app, env, depID, derr == nil, out)
+	a.report(ctx, gh, t, app, env, depID, queuedDeploy, out)
 	verb := "completed"
 	if out.State == "failed" {
 		verb = "failed"

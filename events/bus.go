@@ -33,6 +33,10 @@ const (
 	// BucketLocks holds leases that keep work on one app to one replica
 	// at a time.
 	BucketLocks = "promobot-locks"
+	// BucketReports holds the applier's reports to GitHub (commit
+	// statuses, Deployments) that GitHub's rate limits refused, until they
+	// are delivered.
+	BucketReports = "promobot-reports"
 )
 
 // ErrUnavailable wraps every failure to store an event: the bus did not
@@ -82,6 +86,7 @@ func DefaultMaxBytes() map[string]int64 {
 		BucketLedger:        256 << 20,
 		BucketInstallations: 64 << 20,
 		BucketLocks:         16 << 20,
+		BucketReports:       16 << 20,
 	}
 }
 
@@ -201,6 +206,7 @@ func (b *Bus) provision(ctx context.Context) error {
 		{Bucket: BucketLedger, Description: "events handlers completed", History: 1, TTL: b.opts.LedgerTTL, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 		{Bucket: BucketApps, Description: "per-app apply record: revision, inventory, health", History: 5, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 		{Bucket: BucketLocks, Description: "leases serialising work per app across replicas", History: 1, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
+		{Bucket: BucketReports, Description: "applier reports waiting for GitHub's rate limits to lift", History: 1, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 	}
 	for _, cfg := range buckets {
 		cfg.MaxBytes = b.opts.MaxBytes[cfg.Bucket]

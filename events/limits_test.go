@@ -194,7 +194,7 @@ func TestEveryStreamAndBucketIsBounded(t *testing.T) {
 		cfg := s.CachedInfo().Config
 		got[name] = limit{cfg.MaxBytes, cfg.Discard.String()}
 	}
-	for _, name := range []string{events.BucketInstallations, events.BucketLedger, events.BucketApps, events.BucketLocks} {
+	for _, name := range []string{events.BucketInstallations, events.BucketLedger, events.BucketApps, events.BucketLocks, events.BucketReports} {
 		kv, err := bus.KeyValue(ctx, name)
 		if err != nil {
 			t.Fatal(err)
@@ -214,6 +214,7 @@ func TestEveryStreamAndBucketIsBounded(t *testing.T) {
 		events.BucketLedger:        {d[events.BucketLedger], "DiscardNew"},
 		events.BucketApps:          {3 << 20, "DiscardNew"},
 		events.BucketLocks:         {d[events.BucketLocks], "DiscardNew"},
+		events.BucketReports:       {d[events.BucketReports], "DiscardNew"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("limits (-want +got):\n%s", diff)

@@ -107,7 +107,7 @@ deployments with --roles; replicas of a role share its work.`,
 	fl.StringVar(&f.nats.tlsKey, "nats-tls-key", "", "key file of --nats-tls-cert")
 	fl.IntVar(&f.natsReplicas, "nats-replicas", 0, "replicas of promobot's streams and buckets (default 3 on a NATS cluster, else 1)")
 	fl.BoolVar(&f.natsSyncAlways, "nats-sync-always", false, "embedded NATS fsyncs every write, so an acknowledged delivery survives power loss (slower)")
-	fl.StringToStringVar(&f.natsMaxBytesFlag, "nats-max-bytes", nil, "storage limit per stream or bucket, NAME=SIZE (e.g. GITHUB=4Gi,PROMOBOT=1Gi); defaults GITHUB and PROMOBOT 2Gi, promobot-apps 1Gi, promobot-ledger 256Mi, promobot-installations 64Mi, promobot-locks 16Mi")
+	fl.StringToStringVar(&f.natsMaxBytesFlag, "nats-max-bytes", nil, "storage limit per stream or bucket, NAME=SIZE (e.g. GITHUB=4Gi,PROMOBOT=1Gi); defaults GITHUB and PROMOBOT 2Gi, promobot-apps 1Gi, promobot-ledger 256Mi, promobot-installations 64Mi, promobot-locks 16Mi, promobot-reports 16Mi")
 	fl.StringVar(&f.unverifiedBytesFlag, "webhook-unverified-bytes", "64Mi", "memory all webhook bodies not yet verified by their signature may hold together; beyond it deliveries get 503 (at least 25Mi)")
 	fl.DurationVar(&f.unverifiedWait, "webhook-unverified-wait", webhook.DefaultUnverifiedWait, "how long a delivery may wait for room in --webhook-unverified-bytes before it gets 503")
 	fl.StringSliceVar(&f.roles, "roles", allRoles, "roles to run in this process: webhook, applier, promoter")
