@@ -94,6 +94,9 @@ func Temporary(err error) bool {
 	return false
 }
 
+// maxRateLimitWait bounds one rate-limit wait whatever the headers say.
+const maxRateLimitWait = 24 * time.Hour
+
 // Clock is the time the transport's rate-limit waits follow. Tests inject
 // one whose minutes pass at once; promobot uses the real time.
 type Clock interface {
@@ -377,13 +380,25 @@ func (t *transport) rateLimited(resp *http.Response) (secondary bool, until time
 		return false, time.Time{}, false
 	}
 	now := t.policy.clock.Now()
+	// A wait is never in the past (a clock apart from GitHub's) nor longer
+	// than a day (a header out of its range); a Retry-After that is
+	// neither seconds nor a date is ignored.
+	within := func(until time.Time) time.Time {
+		if until.Before(now) {
+			return now
+		}
+		if limit := now.Add(maxRateLimitWait); until.After(limit) {
+			return limit
+		}
+		return until
+	}
 	h := resp.Header
-	if ra := h.Get("Retry-After"); ra != "" {
-		if secs, err := strconv.Atoi(strings.TrimSpace(ra)); err == nil {
-			return true, now.Add(time.Duration(secs) * time.Second), true
+	if ra := strings.TrimSpace(h.Get("Retry-After")); ra != "" {
+		if secs, err := strconv.ParseInt(ra, 10, 64); err == nil && secs >= 0 {
+			return true, now.Add(time.Duration(min(secs, int64(maxRateLimitWait/time.Second))) * time.Second), true
 		}
 		if t, err := http.ParseTime(ra); err == nil {
-			return true, t, true
+			return true, within(t), true
 		}
 	}
 	if h.Get("X-Ratelimit-Remaining") == "0" {
@@ -391,7 +406,7 @@ func (t *transport) rateLimited(resp *http.Response) (secondary bool, until time
 		if reset.IsZero() {
 			reset = now.Add(time.Minute)
 		}
-		return false, reset.Add(time.Second), true
+		return false, within(reset.Add(time.Second)), true
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || secondaryMessage(resp) {
 		return true, now.Add(t.blindWait()), true

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -470,4 +471,54 @@ func comments(t *testing.T, f *fixture, n int) []githubapi.IssueComment {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// FuzzRateLimited: whatever GitHub's rate-limit headers and body say, a
+// rate-limited answer never asks to retry before now, a secondary limit
+// without a usable Retry-After waits at least a minute (GitHub's "wait at
+// least one minute"), and a wait is never longer than a day.
+func FuzzRateLimited(f *testing.F) {
+	f.Add(403, "60", "4999", "", "You have exceeded a secondary rate limit.")
+	f.Add(429, "", "10", "", "")
+	f.Add(403, "", "0", "1767225660", "API rate limit exceeded")
+	f.Add(403, "Thu, 01 Jan 2026 00:00:30 GMT", "", "", "")
+	f.Add(403, "-5", "", "", "secondary rate limit")
+	f.Add(403, "99999999999", "", "", "")
+	f.Add(200, "60", "0", "1767225660", "")
+	f.Fuzz(func(t *testing.T, status int, retryAfter, remaining, reset, body string) {
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		tr := newTransport(http.DefaultTransport, &retryPolicy{clock: githubapi.NewClock(now, true)})
+		h := http.Header{}
+		for k, v := range map[string]string{"Retry-After": retryAfter, "X-Ratelimit-Remaining": remaining, "X-Ratelimit-Reset": reset} {
+			if v != "" {
+				h.Set(k, v)
+			}
+		}
+		resp := &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader(body))}
+		secondary, until, limited := tr.rateLimited(resp)
+		if !limited {
+			if status != 403 && status != 429 {
+				return
+			}
+			if secondary || !until.IsZero() {
+				t.Fatalf("not limited but secondary=%v until=%v", secondary, until)
+			}
+			return
+		}
+		if status != 403 && status != 429 {
+			t.Fatalf("status %d taken for a rate limit", status)
+		}
+		if until.Before(now) {
+			t.Fatalf("retry at %v, before now %v (Retry-After %q, remaining %q, reset %q)", until, now, retryAfter, remaining, reset)
+		}
+		if until.After(now.Add(24 * time.Hour)) {
+			t.Fatalf("wait until %v: longer than a day (Retry-After %q, reset %q)", until, retryAfter, reset)
+		}
+		if secondary && h.Get("Retry-After") == "" && until.Before(now.Add(time.Minute)) {
+			t.Fatalf("secondary limit without Retry-After waits %v", until.Sub(now))
+		}
+		if rest, _ := io.ReadAll(resp.Body); string(rest) != body {
+			t.Fatalf("body not left readable: %q", rest)
+		}
+	})
 }
