@@ -134,7 +134,7 @@ func TestThrottlePerInstallation(t *testing.T) {
 	head := must(oc.Git.GetRef(e.ctx, "globex", "deploy", "heads/main")).ok(t)
 	must(oc.Git.CreateRef(e.ctx, "globex", "deploy", &gh.Reference{Ref: gh.String("refs/heads/b"), Object: head.Object})).ok(t)
 	// Lifted: a fresh client (go-github remembers the limit) is served.
-	e.srv.SetThrottle(nil)
+	e.srv.SetThrottle(Unthrottled())
 	must(e.tokenClient(mustToken(t, e)).Issues.AddLabelsToIssue(e.ctx, testOwner, testRepo, n, []string{"z"})).ok(t)
 }
 
