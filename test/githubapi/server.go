@@ -81,6 +81,10 @@ type Options struct {
 	// action) that caused it returns. Otherwise deliveries are queued and sent
 	// in order by one goroutine; WaitDeliveries waits for the queue.
 	SyncWebhooks bool
+	// Reorder, when set, sends webhooks as GitHub may: each after a random
+	// delay and several at once, so they arrive out of order (reorder.go).
+	// It overrides SyncWebhooks; nil sends them in order.
+	Reorder *ReorderOptions
 	// TokenTTL is the lifetime of installation tokens; default 1 hour.
 	TokenTTL time.Duration
 	// Observe, when set, is called after every API response with what was

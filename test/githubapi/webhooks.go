@@ -76,6 +76,7 @@ type hookState struct {
 	stopped bool
 	client  *http.Client
 	done    chan struct{}
+	reorder *reorderer // nil sends in order
 }
 
 func (h *hookState) init(s *Server) {
@@ -85,6 +86,7 @@ func (h *hookState) init(s *Server) {
 	h.wake = make(chan struct{}, 1)
 	h.done = make(chan struct{})
 	h.client = &http.Client{Timeout: 10 * time.Second}
+	h.reorder = newReorderer(s.opts.Reorder)
 	go h.worker()
 }
 
@@ -139,11 +141,21 @@ func (h *hookState) newDelivery(d *delivery) *delivery {
 	return d
 }
 
-// send delivers (SyncWebhooks) or queues the deliveries, in order.
+// send delivers (SyncWebhooks) or queues the deliveries, in order, or
+// sends them reordered and overlapping (Reorder).
 func (h *hookState) send(ds []*delivery) {
 	if len(ds) == 0 {
 		return
 	}
+	h.mu.Lock()
+	if r := h.reorder; r != nil {
+		if !h.stopped {
+			h.sendReordered(r, ds)
+		}
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
 	if h.s.opts.SyncWebhooks {
 		for _, d := range ds {
 			h.mu.Lock()
