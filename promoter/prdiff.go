@@ -2,6 +2,7 @@ package promoter
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"github.com/promobot/promobot/internal/checkout"
@@ -157,3 +158,16 @@ func invalidManifests(notes []gitops.Note, changed []string) []diff.Notice {
 
 // renderFooter closes every diff comment.
 const renderFooter = "<sub>Rendered by promobot with the sandboxed kustomize the applier uses; Secret values are shown as fingerprints.</sub>"
+
+// headMovedOn reports whether pull request number's head is no longer
+// head: a newer push moved it, so a diff of head is stale. GitHub does not
+// deliver webhooks in order, and the synchronize delivery of an older head
+// can be handled after the newer one; its diff must not replace the newer
+// one's (the newer head's own delivery posts that).
+func headMovedOn(ctx context.Context, gh Reader, repo Repo, number int, head string) (bool, error) {
+	cur, err := gh.PullRequest(ctx, repo, number)
+	if err != nil {
+		return false, fmt.Errorf("%s#%d: read head: %w", repo, number, err)
+	}
+	return cur.HeadSHA != head, nil
+}

@@ -127,6 +127,14 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 		p.log.Warn("pull request diff not rendered", "repo", repo.String(), "pr", pr.Number, "error", err)
 		return nil
 	}
+	// Checked after the render, just before posting, so that a push made
+	// while this head rendered is seen.
+	if moved, err := headMovedOn(ctx, gh, repo, pr.Number, pr.Head.SHA); err != nil {
+		return err
+	} else if moved {
+		p.log.Info("pull request diff not posted: its head moved on", "repo", repo.String(), "pr", pr.Number, "revision", short(pr.Head.SHA))
+		return nil
+	}
 	id, old, found, err := p.findSticky(ctx, gh, repo, pr.Number, PullRequestDiffKey)
 	if err != nil {
 		return err
