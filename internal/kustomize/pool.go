@@ -259,6 +259,12 @@ func (w *worker) exitReason(err error) error {
 // worker's resident memory passes lim.MaxMemory; the worker must not be
 // used again then (put replaces it).
 func (w *worker) render(ctx context.Context, req workRequest, lim Limits) (workResponse, error) {
+	// A limit below what the worker holds before it starts is over at once,
+	// however quickly the render would end.
+	if rss := residentBytes(w.cmd.Process.Pid); rss > lim.MaxMemory {
+		w.kill()
+		return workResponse{}, &LimitError{Limit: LimitMemory, Limits: lim}
+	}
 	type result struct {
 		resp workResponse
 		err  error
