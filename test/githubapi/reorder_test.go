@@ -47,20 +47,7 @@ func TestReorderDeliversANewerEventFirst(t *testing.T) {
 			return 2 * time.Second
 		}}
 	})
-	e.sink.reset()
-	var shas []string
-	for i := 0; i < 2; i++ {
-		sha, err := e.srv.Push(e.ctx, testOwner, testRepo, "main", Commit{Files: map[string]string{"n.txt": strconv.Itoa(i)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		shas = append(shas, sha)
-	}
-	wctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
-	defer cancel()
-	if err := e.srv.WaitDeliveries(wctx); err != nil {
-		t.Fatal(err)
-	}
+	shas := pushAndDeliver(t, e, 2)
 	if diff := cmp.Diff([]string{shas[1], shas[0]}, pushAfters(t, e.sink)); diff != "" {
 		t.Errorf("push arrival order (-want +got):\n%s", diff)
 	}
@@ -90,20 +77,7 @@ func TestReorderDeliversEachOnce(t *testing.T) {
 		o.SyncWebhooks = false
 		o.Reorder = &ReorderOptions{MaxDelay: 30 * time.Millisecond, Concurrency: 4, Seed: 15}
 	})
-	e.sink.reset()
-	var shas []string
-	for i := 0; i < 12; i++ {
-		sha, err := e.srv.Push(e.ctx, testOwner, testRepo, "main", Commit{Files: map[string]string{"n.txt": strconv.Itoa(i)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		shas = append(shas, sha)
-	}
-	wctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
-	defer cancel()
-	if err := e.srv.WaitDeliveries(wctx); err != nil {
-		t.Fatal(err)
-	}
+	shas := pushAndDeliver(t, e, 12)
 	got := pushAfters(t, e.sink)
 	sort.Strings(got)
 	sort.Strings(shas)
@@ -122,4 +96,26 @@ func TestReorderDeliversEachOnce(t *testing.T) {
 			t.Errorf("delivery %s arrived %d times", g, n)
 		}
 	}
+}
+
+// pushAndDeliver pushes n commits to main, one after another, waits until
+// every delivery they caused was sent, and returns the commits in push
+// order.
+func pushAndDeliver(t *testing.T, e *env, n int) []string {
+	t.Helper()
+	e.sink.reset()
+	var shas []string
+	for i := 0; i < n; i++ {
+		sha, err := e.srv.Push(e.ctx, testOwner, testRepo, "main", Commit{Files: map[string]string{"n.txt": strconv.Itoa(i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shas = append(shas, sha)
+	}
+	wctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
+	defer cancel()
+	if err := e.srv.WaitDeliveries(wctx); err != nil {
+		t.Fatal(err)
+	}
+	return shas
 }
