@@ -212,7 +212,12 @@ func (p *Promoter) publish(ctx context.Context, repo Repo, verb, subject string,
 // withLease runs fn holding the lease on (repo, app, env), so promotions
 // of one app into one environment never overlap, even across replicas.
 func (p *Promoter) withLease(ctx context.Context, repo Repo, app, env string, fn func(context.Context) error) error {
-	lease, err := p.locks.Acquire(ctx, fmt.Sprintf("promote/%s/%s/%s", repo, app, env), p.opts.LeaseTTL)
+	return p.holding(ctx, fmt.Sprintf("promote/%s/%s/%s", repo, app, env), fn)
+}
+
+// holding runs fn holding the lease named key, across replicas.
+func (p *Promoter) holding(ctx context.Context, key string, fn func(context.Context) error) error {
+	lease, err := p.locks.Acquire(ctx, key, p.opts.LeaseTTL)
 	if err != nil {
 		return err
 	}

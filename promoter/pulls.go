@@ -127,26 +127,36 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 		p.log.Warn("pull request diff not rendered", "repo", repo.String(), "pr", pr.Number, "error", err)
 		return nil
 	}
-	// Checked after the render, just before posting, so that a push made
-	// while this head rendered is seen.
-	if moved, err := headMovedOn(ctx, gh, repo, pr.Number, pr.Head.SHA); err != nil {
-		return err
-	} else if moved {
-		p.log.Info("pull request diff not posted: its head moved on", "repo", repo.String(), "pr", pr.Number, "revision", short(pr.Head.SHA))
-		return nil
-	}
-	id, old, found, err := p.findSticky(ctx, gh, repo, pr.Number, PullRequestDiffKey)
+	// The head is checked after the render and the comment posted under
+	// one lease per pull request: a delivery for a newer head either
+	// checked and posted before this one checks (which then sees the head
+	// moved on), or posts after it.
+	return p.holding(ctx, fmt.Sprintf("prdiff/%s/%d", repo, pr.Number), func(ctx context.Context) error {
+		if moved, err := headMovedOn(ctx, gh, repo, pr.Number, pr.Head.SHA); err != nil {
+			return err
+		} else if moved {
+			p.log.Info("pull request diff not posted: its head moved on", "repo", repo.String(), "pr", pr.Number, "revision", short(pr.Head.SHA))
+			return nil
+		}
+		return p.postPullRequestDiff(ctx, gh, repo, pr.Number, c.Body, apps)
+	})
+}
+
+// postPullRequestDiff creates or edits the pull request's sticky diff
+// comment; with no app to show and none posted before it says nothing.
+func (p *Promoter) postPullRequestDiff(ctx context.Context, gh GitHub, repo Repo, number int, body string, apps int) error {
+	id, old, found, err := p.findSticky(ctx, gh, repo, number, PullRequestDiffKey)
 	if err != nil {
 		return err
 	}
 	switch {
-	case found && old == c.Body:
+	case found && old == body:
 		return nil
 	case found:
-		return gh.EditComment(ctx, repo, id, c.Body)
+		return gh.EditComment(ctx, repo, id, body)
 	case apps == 0:
 		return nil // nothing to say, and nothing said before
 	}
-	_, err = gh.CreateComment(ctx, repo, pr.Number, c.Body)
+	_, err = gh.CreateComment(ctx, repo, number, body)
 	return err
 }
