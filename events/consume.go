@@ -180,7 +180,7 @@ func (b *Bus) Consume(ctx context.Context, opts ConsumerOptions, h Handler) erro
 	if err != nil {
 		return fmt.Errorf("consumer %s create: %w", opts.Name, err)
 	}
-	log := opts.Logger.With("consumer", opts.Name)
+	log := opts.Logger.With(KeyConsumer, opts.Name)
 
 	// Handlers run under their own context so that cancelling ctx stops
 	// fetching at once but lets in-flight work finish within the grace.
@@ -244,7 +244,8 @@ func (b *Bus) handle(ctx context.Context, log *slog.Logger, opts ConsumerOptions
 		_ = msg.TermWithReason("undecodable")
 		return
 	}
-	log = log.With("event_id", ev.ID(), "event_type", ev.Type(), "attempt", attempt)
+	log = log.With(KeyDeliveryID, ev.ID(), KeyEventType, ev.Type(), KeyAttempt, attempt)
+	ctx = WithLogger(ctx, log)
 
 	// Progress heartbeats keep the event ours while the handler works.
 	hbCtx, stopHB := context.WithCancel(ctx)
