@@ -1,7 +1,9 @@
 // Package command reads promobot's /promote commands out of pull request
 // comments. Parsing is pure: a comment body goes in, and a Result comes out
 // that says to run a command, to reply (a typo, an unknown app), or to do
-// nothing. Nothing here talks to GitHub.
+// nothing. The promoter parses a comment once, knowing no names (Known{}),
+// and Resolve checks the command's app and environment once the
+// repository's names are known. Nothing here talks to GitHub.
 package command
 
 import (
@@ -298,10 +300,7 @@ func isHelp(s string) bool {
 
 // parseArgs interprets the words after /promote.
 func parseArgs(line string, args []string, known Known) Result {
-	run := func(c Command) Result {
-		c.Line = line
-		return Result{Kind: KindCommand, Command: c, Line: line}
-	}
+	run := func(c Command) Result { return commandResult(line, c) }
 	usage := func(what string) Result {
 		return Result{Kind: KindReply, Line: line, Reply: quote(line) + "\n\n" + what + " promobot understands `/promote`, `/promote <app>`, `/promote to <env>`, `/promote <app> to <env>` and `/promote help`."}
 	}
@@ -318,40 +317,13 @@ func parseArgs(line string, args []string, known Known) Result {
 	case closeEnough(strings.ToLower(args[0]), "help") && len(args) == 1 && !isKnown(args[0], known.Apps):
 		return reply(line, "/promote help", "Did you mean `/promote help`?")
 	case is(0, "to") && len(args) == 2:
-		env, r, ok := resolveEnv(line, "", args[1], known)
-		if !ok {
-			return r
-		}
-		return run(Command{Verb: VerbPromote, Env: env})
+		return promoteTo(line, args[1], known)
 	case is(0, "to"):
 		return usage("Name one environment after `to`" + envList(known) + ".")
 	case len(args) == 1:
-		app, r, ok := resolveApp(line, args[0], "", known)
-		if ok {
-			return run(Command{Verb: VerbPromote, App: app})
-		}
-		// "/promote production" most likely means "/promote to production".
-		if env, ok := lookup(args[0], known.Environments); ok && known.Environments != nil {
-			s := "/promote to " + env
-			return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s)))
-		}
-		if r.Suggestion == "" && known.Environments != nil {
-			if env := suggest(args[0], known.Environments); env != "" {
-				s := "/promote to " + env
-				return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s)))
-			}
-		}
-		return r
+		return promoteApp(line, args[0], known)
 	case len(args) == 3 && is(1, "to"):
-		app, r, ok := resolveApp(line, args[0], args[2], known)
-		if !ok {
-			return r
-		}
-		env, r, ok := resolveEnv(line, app, args[2], known)
-		if !ok {
-			return r
-		}
-		return run(Command{Verb: VerbPromote, App: app, Env: env})
+		return promoteAppTo(line, args[0], args[2], known)
 	case len(args) == 2 && (closeEnough(strings.ToLower(args[1]), "to") || isKnown(args[1], known.Environments)):
 		// "/promote api production": the "to" is missing.
 		s := fmt.Sprintf("/promote %s to %s", args[0], args[1])
@@ -361,6 +333,72 @@ func parseArgs(line string, args []string, known Known) Result {
 		return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s)))
 	}
 	return usage("I did not understand " + markdown.Code(line) + ".")
+}
+
+// Resolve checks the names of c, a command that Parse returned with no
+// names known (Known{}), against known. It returns what Parse returns for
+// the same comment with known: the command in known's spelling, or the
+// reply to an unknown or misspelled app or environment. So a comment is
+// parsed once, before promobot knows the repository's names, and its
+// command is checked once it does.
+func Resolve(c Command, known Known) Result {
+	switch {
+	case c.Verb == VerbHelp || (c.App == "" && c.Env == ""):
+		return Result{Kind: KindCommand, Command: c, Line: c.Line}
+	case c.App == "":
+		return promoteTo(c.Line, c.Env, known)
+	case c.Env == "":
+		return promoteApp(c.Line, c.App, known)
+	}
+	return promoteAppTo(c.Line, c.App, c.Env, known)
+}
+
+// commandResult is the Result that runs c, read from line.
+func commandResult(line string, c Command) Result {
+	c.Line = line
+	return Result{Kind: KindCommand, Command: c, Line: line}
+}
+
+// promoteTo reads "/promote to <env>".
+func promoteTo(line, env string, known Known) Result {
+	env, r, ok := resolveEnv(line, "", env, known)
+	if !ok {
+		return r
+	}
+	return commandResult(line, Command{Verb: VerbPromote, Env: env})
+}
+
+// promoteApp reads "/promote <app>".
+func promoteApp(line, arg string, known Known) Result {
+	app, r, ok := resolveApp(line, arg, "", known)
+	if ok {
+		return commandResult(line, Command{Verb: VerbPromote, App: app})
+	}
+	// "/promote production" most likely means "/promote to production".
+	if env, ok := lookup(arg, known.Environments); ok && known.Environments != nil {
+		s := "/promote to " + env
+		return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s)))
+	}
+	if r.Suggestion == "" && known.Environments != nil {
+		if env := suggest(arg, known.Environments); env != "" {
+			s := "/promote to " + env
+			return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s)))
+		}
+	}
+	return r
+}
+
+// promoteAppTo reads "/promote <app> to <env>".
+func promoteAppTo(line, app, env string, known Known) Result {
+	app, r, ok := resolveApp(line, app, env, known)
+	if !ok {
+		return r
+	}
+	env, r, ok = resolveEnv(line, app, env, known)
+	if !ok {
+		return r
+	}
+	return commandResult(line, Command{Verb: VerbPromote, App: app, Env: env})
 }
 
 // isKnown reports whether s is in a list that is known (not nil).
