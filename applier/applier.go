@@ -169,7 +169,7 @@ func (a *Applier) Run(ctx context.Context) error {
 				errc <- nil
 				return
 			case <-t.C:
-				a.CheckDrift(ctx)
+				a.driftTick(ctx)
 			}
 		}
 	}()

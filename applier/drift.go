@@ -5,11 +5,9 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/internal/gitops"
-	"github.com/promobot/promobot/internal/kustomize"
 )
 
 // DriftReport is one app's drift as found by CheckDrift.
@@ -21,6 +19,19 @@ type DriftReport struct {
 	// Healed says the app was re-applied (selfHeal on).
 	Healed bool   `json:"healed"`
 	Error  string `json:"error,omitempty"`
+}
+
+// driftJob is the periodic job (events.Locker.Turn) of the drift check.
+const driftJob = "drift-check"
+
+// driftTick runs CheckDrift unless another replica sharing the bus ran it
+// within the last DriftInterval, and reports whether it ran here.
+func (a *Applier) driftTick(ctx context.Context) bool {
+	ran, err := a.locks.Turn(ctx, driftJob, a.opts.DriftInterval, func(ctx context.Context) { a.CheckDrift(ctx) })
+	if err != nil {
+		a.log.Warn("drift check: turn not taken", "error", err)
+	}
+	return ran
 }
 
 // CheckDrift compares every applied app of every installed repository with
@@ -78,7 +89,7 @@ func (a *Applier) driftAt(ctx context.Context, gh GitHub, repo Repo, commit stri
 		if !ok || !app.Apply {
 			continue
 		}
-		rep := a.driftApp(ctx, gh, repo, commit, r, app)
+		rep := a.driftApp(ctx, repo, commit, r, app)
 		if len(rep.Drift) > 0 || rep.Error != "" {
 			out = append(out, rep)
 		}
@@ -86,58 +97,33 @@ func (a *Applier) driftAt(ctx context.Context, gh GitHub, repo Repo, commit stri
 	return out
 }
 
-func (a *Applier) driftApp(ctx context.Context, gh GitHub, repo Repo, commit string, r *gitops.Repository, app gitops.App) DriftReport {
+// driftApp checks one app through reconcile in compare mode, holding the
+// app's lease: it publishes promobot.drift.found when the live objects
+// differ from the render and, for apps with selfHeal, re-applies the
+// render (promobot.drift.healed or heal-failed).
+func (a *Applier) driftApp(ctx context.Context, repo Repo, commit string, r *gitops.Repository, app gitops.App) DriftReport {
 	rep := DriftReport{Repo: repo.String(), App: app.Name, Commit: commit}
 	log := a.log.With("repo", repo.String(), "app", app.Name, "revision", short(commit))
-	lease, err := a.locks.Acquire(ctx, repo.String()+"/"+app.Name, a.opts.HealthTimeout+2*time.Minute)
+	release, err := a.holdApp(ctx, repo, app.Name)
 	if err != nil {
 		rep.Error = err.Error()
 		return rep
 	}
-	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	defer release()
 	// A push may have moved the app on while the lease was awaited.
-	if rec, _, _ := a.records.Get(ctx, repo, app.Name); rec.Commit != commit {
-		return rep
-	}
-	rendered, err := kustomize.Render(ctx, r.Root, app.Path, kustomize.RenderOptions{EnableHelm: r.Config.Render.Helm, Class: kustomize.ClassApply})
-	if err != nil {
-		rep.Error = err.Error()
-		return rep
-	}
-	objs, err := kustomize.Objects(rendered)
-	if err != nil {
-		rep.Error = err.Error()
-		return rep
-	}
-	dest, err := a.clusters.For(repo.String(), app, r.Config)
-	if err != nil {
-		rep.Error = err.Error()
-		return rep
-	}
-	cl := dest.Cluster
-	t := Target{Repo: repo, Commit: commit}
-	drift, err := cl.Drift(ctx, objs, a.clusterOptions(r, app, t, dest, false))
-	if err != nil {
-		rep.Error = err.Error()
-		return rep
-	}
-	if len(drift) == 0 {
-		return rep
-	}
-	rep.Drift = drift
-	var parts []string
-	for _, d := range drift {
-		parts = append(parts, d.String())
-	}
-	log.Info("drift found", "drift", strings.Join(parts, "; "), "self_heal", app.SelfHeal)
-	a.publishDrift(ctx, repo, app, "found", rep)
-	if !app.SelfHeal {
-		return rep
-	}
 	rec, _, _ := a.records.Get(ctx, repo, app.Name)
-	res, err := cl.Apply(ctx, objs, rec.Inventory, a.clusterOptions(r, app, t, dest, true))
+	if rec.Commit != commit {
+		return rep
+	}
+	res := a.reconcile(ctx, reconcileInput{repo: r, app: app, t: Target{Repo: repo, Commit: commit}, prev: rec.Inventory, compare: true,
+		onDrift: func(drift []cluster.Drift) {
+			rep.Drift = drift
+			log.Info("drift found", "drift", driftSummary(drift), "self_heal", app.SelfHeal)
+			a.publishDrift(ctx, repo, app, "found", rep)
+		}})
+	err = res.Err
 	var refused *cluster.PruneRefusedError
-	if errors.As(err, &refused) {
+	if res.Applied && errors.As(err, &refused) {
 		// The render was re-applied; only the prune waits for a commit
 		// that allows it.
 		log.Warn("self-heal kept stale objects", "error", err)
@@ -145,8 +131,13 @@ func (a *Applier) driftApp(ctx context.Context, gh GitHub, repo Repo, commit str
 	}
 	if err != nil {
 		rep.Error = err.Error()
-		log.Warn("self-heal failed", "error", err)
-		a.publishDrift(ctx, repo, app, "heal-failed", rep)
+		if res.Applied {
+			log.Warn("self-heal failed", "error", err)
+			a.publishDrift(ctx, repo, app, "heal-failed", rep)
+		}
+		return rep
+	}
+	if !res.Applied {
 		return rep
 	}
 	rec.Inventory = res.Inventory
@@ -157,14 +148,19 @@ func (a *Applier) driftApp(ctx context.Context, gh GitHub, repo Repo, commit str
 	return rep
 }
 
-func (a *Applier) publishDrift(ctx context.Context, repo Repo, app gitops.App, verb string, rep DriftReport) {
-	var parts []string
-	for _, d := range rep.Drift {
-		parts = append(parts, d.String())
+// driftSummary lists drifted objects as "Deployment/ns/api: [.spec.replicas]; …".
+func driftSummary(drift []cluster.Drift) string {
+	parts := make([]string, len(drift))
+	for i, d := range drift {
+		parts[i] = d.String()
 	}
+	return strings.Join(parts, "; ")
+}
+
+func (a *Applier) publishDrift(ctx context.Context, repo Repo, app gitops.App, verb string, rep DriftReport) {
 	data := struct {
 		DriftReport
 		Summary string `json:"summary"`
-	}{rep, app.Name + " drift " + verb + ": " + strings.Join(parts, "; ")}
+	}{rep, app.Name + " drift " + verb + ": " + driftSummary(rep.Drift)}
 	a.publish(ctx, repo, "drift", verb, app.Name, data)
 }

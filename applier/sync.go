@@ -2,16 +2,13 @@ package applier
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
-	"github.com/promobot/promobot/internal/kustomize"
 )
 
 // Outcome is what a sync did for one app.
@@ -29,105 +26,157 @@ type Outcome struct {
 	Healthy bool              `json:"healthy"`
 }
 
-// syncApp applies one app at t.Commit, holding the app's lease so applies
-// of one app never overlap, even across replicas.
+// The states of an Outcome.
+const (
+	StateApplied   = "applied"
+	StateFailed    = "failed"
+	StateSkipped   = "skipped"
+	StateUnchanged = "unchanged"
+)
+
+// syncApp applies one app at t.Commit through reconcile, holding the app's
+// lease so applies of one app never overlap, even across replicas; it
+// records, reports and publishes what the reconcile did.
 func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops.Repository, app gitops.App) Outcome {
 	log := a.log.With("repo", t.Repo.String(), "app", app.Name, "env", app.Environment, "revision", short(t.Commit))
 	out := Outcome{App: app.Name, Environment: app.Environment, Cluster: app.Server, Commit: t.Commit}
 	if !app.Apply {
-		out.State, out.Summary = "skipped", "applying is turned off in .promobot.yaml"
+		out.State, out.Summary = StateSkipped, "applying is turned off in .promobot.yaml"
 		return out
 	}
-	lease, err := a.locks.Acquire(ctx, t.Repo.String()+"/"+app.Name, a.opts.HealthTimeout+2*time.Minute)
+	release, err := a.holdApp(ctx, t.Repo, app.Name)
 	if err != nil {
-		out.State, out.Error = "failed", err.Error()
+		out.State, out.Error = StateFailed, err.Error()
 		return out
 	}
-	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	defer release()
 
 	rec, _, err := a.records.Get(ctx, t.Repo, app.Name)
 	if err != nil {
-		out.State, out.Error = "failed", err.Error()
+		out.State, out.Error = StateFailed, err.Error()
 		return out
 	}
 	if stale, err := a.isStale(ctx, gh, t, rec); err != nil {
-		out.State, out.Error = "failed", err.Error()
+		out.State, out.Error = StateFailed, err.Error()
 		return out
 	} else if stale {
-		out.State, out.Summary = "skipped", fmt.Sprintf("already at newer commit %s", short(rec.Seen))
+		out.State, out.Summary = StateSkipped, fmt.Sprintf("already at newer commit %s", short(rec.Seen))
 		log.Info("push older than what the app already runs, skipped", "app_revision", short(rec.Seen))
 		a.fact(ctx, t.Repo, "apply", "skipped", app, out)
 		return out
 	}
 
 	a.fact(ctx, t.Repo, "apply", "requested", app, out)
-	env := app.Environment
-	if env == "" {
-		env = app.Name
-	}
-	// Reports never wait on GitHub's pacing: what its rate limits refuse
-	// is queued (see Report) and the apply goes on.
-	nowait := github.WithMaxWait(ctx, 0)
-	spec := github.Deployment{
-		Ref: t.Commit, Environment: env, Description: "promobot applies " + app.Name,
-		Production: isProduction(env), Payload: map[string]any{"app": app.Name, "path": app.Path},
-	}
-	var depID int64
-	var queuedDeploy *github.Deployment
-	deploy := func() {
-		id, err := gh.CreateDeployment(nowait, t.Repo, spec)
-		switch {
-		case err == nil:
-			depID = id
-		case github.Temporary(err):
-			queuedDeploy = &spec
-		default:
-			log.Warn("GitHub deployment not created", "error", err)
-		}
-	}
-	// A re-sync of the commit the app already runs records a GitHub
-	// Deployment only if it changed something (a rebuilt cluster, drift),
-	// so re-syncs do not clutter the environment's history.
-	resync := rec.Commit == t.Commit && rec.State == "applied"
-	if !resync {
-		deploy()
-		if depID != 0 {
-			_ = gh.CreateDeploymentStatus(nowait, t.Repo, depID, github.DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + short(t.Commit)})
-		}
-	}
-
-	res, applyErr := a.applyApp(ctx, repo, app, rec, t, log)
-	if resync && (applyErr != nil || res.ChangeSet.Changed()) {
-		deploy()
-	}
-	out.Changes = res.ChangeSet
-	out.Summary = res.ChangeSet.Summary()
-	rec.Repo, rec.App, rec.Environment, rec.Path = t.Repo.String(), app.Name, app.Environment, app.Path
-	rec.Server, rec.Namespace, rec.Seen = app.Server, app.DestNamespace, t.Commit
-	if len(res.Inventory.Objects) > 0 || applyErr == nil {
-		rec.Inventory = res.Inventory
-	}
-	if applyErr != nil {
-		out.State, out.Error = "failed", applyErr.Error()
-		rec.State, rec.Message, rec.Healthy = "failed", applyErr.Error(), false
-		log.Warn("apply failed", "error", applyErr)
+	dep := startDeployment(ctx, gh, t, app, rec, log)
+	r := a.reconcile(ctx, reconcileInput{repo: repo, app: app, t: t, prev: rec.Inventory})
+	dep.finish(ctx, r)
+	out = out.with(r)
+	if r.Err != nil {
+		log.Warn("apply failed", "error", r.Err)
 	} else {
-		out.State, out.Healthy = "applied", true
-		rec.State, rec.Message, rec.Summary = "applied", "", out.Summary
-		rec.Commit, rec.AppliedAt, rec.Healthy = t.Commit, time.Now().UTC(), true
-		log.Info("applied", "changes", res.ChangeSet)
+		log.Info("applied", "changes", r.ChangeSet)
 	}
-	if err := a.records.Put(ctx, t.Repo, rec); err != nil {
+	if err := a.records.Put(ctx, t.Repo, recordOf(rec, t, app, r)); err != nil {
 		log.Error("record not stored", "error", err)
 	}
-
-	a.report(ctx, gh, t, app, env, depID, queuedDeploy, out)
+	a.report(ctx, gh, t, app, dep.env, dep.id, dep.queued, out)
 	verb := "completed"
-	if out.State == "failed" {
+	if out.State == StateFailed {
 		verb = "failed"
 	}
 	a.fact(ctx, t.Repo, "apply", verb, app, out)
 	return out
+}
+
+// with returns o completed with what reconcile did.
+func (o Outcome) with(r reconciliation) Outcome {
+	o.Changes = r.ChangeSet
+	o.Summary = r.ChangeSet.Summary()
+	if r.Err != nil {
+		o.State, o.Error = StateFailed, r.Err.Error()
+	} else {
+		o.State, o.Healthy = StateApplied, true
+	}
+	return o
+}
+
+// recordOf returns rec updated with what reconciling app at t did. A
+// failed apply keeps the last good commit, and keeps the previous
+// inventory unless the failure still listed objects the app may have.
+func recordOf(rec Record, t Target, app gitops.App, r reconciliation) Record {
+	rec.Repo, rec.App, rec.Environment, rec.Path = t.Repo.String(), app.Name, app.Environment, app.Path
+	rec.Server, rec.Namespace, rec.Seen = app.Server, app.DestNamespace, t.Commit
+	if len(r.Inventory.Objects) > 0 || r.Err == nil {
+		rec.Inventory = r.Inventory
+	}
+	if r.Err != nil {
+		rec.State, rec.Message, rec.Healthy = StateFailed, r.Err.Error(), false
+		return rec
+	}
+	rec.State, rec.Message, rec.Summary = StateApplied, "", r.ChangeSet.Summary()
+	rec.Commit, rec.AppliedAt, rec.Healthy = t.Commit, time.Now().UTC(), true
+	return rec
+}
+
+// deployment is the GitHub Deployment of one apply. Its calls never wait
+// on GitHub's pacing: what its rate limits refuse is queued with the
+// app's report (see Report) and the apply goes on.
+type deployment struct {
+	gh   GitHub
+	repo Repo
+	spec github.Deployment
+	env  string
+	log  *slog.Logger
+	// resync: t.Commit is what the app already runs, so the Deployment is
+	// created only if the apply changes something (a rebuilt cluster,
+	// drift) and re-syncs do not clutter the environment's history.
+	resync bool
+	// id is the created Deployment (0: none); queued one GitHub's limits
+	// refused, created first when the report is delivered.
+	id     int64
+	queued *github.Deployment
+}
+
+// startDeployment creates the apply's Deployment, in progress, unless the
+// apply is a re-sync.
+func startDeployment(ctx context.Context, gh GitHub, t Target, app gitops.App, rec Record, log *slog.Logger) *deployment {
+	env := app.Environment
+	if env == "" {
+		env = app.Name
+	}
+	d := &deployment{gh: gh, repo: t.Repo, env: env, log: log, resync: rec.Commit == t.Commit && rec.State == StateApplied,
+		spec: github.Deployment{
+			Ref: t.Commit, Environment: env, Description: "promobot applies " + app.Name,
+			Production: isProduction(env), Payload: map[string]any{"app": app.Name, "path": app.Path},
+		}}
+	if !d.resync {
+		d.create(ctx)
+		if d.id != 0 {
+			_ = gh.CreateDeploymentStatus(github.WithMaxWait(ctx, 0), t.Repo, d.id,
+				github.DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + short(t.Commit)})
+		}
+	}
+	return d
+}
+
+// finish creates a re-sync's Deployment once the apply failed or changed
+// something.
+func (d *deployment) finish(ctx context.Context, r reconciliation) {
+	if d.resync && (r.Err != nil || r.ChangeSet.Changed()) {
+		d.create(ctx)
+	}
+}
+
+func (d *deployment) create(ctx context.Context) {
+	id, err := d.gh.CreateDeployment(github.WithMaxWait(ctx, 0), d.repo, d.spec)
+	switch {
+	case err == nil:
+		d.id = id
+	case github.Temporary(err):
+		d.queued = &d.spec
+	default:
+		d.log.Warn("GitHub deployment not created", "error", err)
+	}
 }
 
 // isStale reports whether the app already saw a commit newer than t.Commit.
@@ -141,80 +190,6 @@ func (a *Applier) isStale(ctx context.Context, gh GitHub, t Target, rec Record) 
 	}
 	// "ahead": what the app saw descends from this commit, so this push is late.
 	return cmp.Status == "ahead", nil
-}
-
-// applyApp renders the app and applies it. A render error applies nothing.
-func (a *Applier) applyApp(ctx context.Context, repo *gitops.Repository, app gitops.App, rec Record, t Target, log *slog.Logger) (cluster.Result, error) {
-	prev := rec.Inventory
-	rendered, err := kustomize.Render(ctx, repo.Root, app.Path, kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm, Class: kustomize.ClassApply})
-	if err != nil {
-		return cluster.Result{Inventory: prev}, &RenderError{Path: app.Path, Err: err}
-	}
-	objs, err := kustomize.Objects(rendered)
-	if err != nil {
-		return cluster.Result{Inventory: prev}, &RenderError{Path: app.Path, Err: err}
-	}
-	dest, err := a.clusters.For(t.Repo.String(), app, repo.Config)
-	if err != nil {
-		return cluster.Result{Inventory: prev}, err
-	}
-	res, err := dest.Cluster.Apply(ctx, objs, prev, a.clusterOptions(repo, app, t, dest, false))
-	if err != nil {
-		return res, fmt.Errorf("cluster %s: %w", destName(app), err)
-	}
-	return res, nil
-}
-
-// clusterOptions are the options of one apply or drift check of app: its
-// own field manager (the default), and what its project permits.
-func (a *Applier) clusterOptions(repo *gitops.Repository, app gitops.App, t Target, dest *Destination, heal bool) cluster.Options {
-	return cluster.Options{
-		Permit:          dest.Permit,
-		AllowMassPrune:  repo.Config.AllowsMassPrune(app.Name) || t.AllowMassPrune,
-		App:             app.Name,
-		Repo:            t.Repo.String(),
-		Namespace:       app.DestNamespace,
-		CreateNamespace: app.CreateNamespace,
-		Prune:           app.Prune,
-		PruneNamespaces: repo.Config.Prune.Namespaces,
-		PruneCRDs:       repo.Config.Prune.CRDs,
-		Force:           repo.Config.Force || heal,
-		HealthTimeout:   a.opts.HealthTimeout,
-	}
-}
-
-// RenderError is an app whose overlay does not render: nothing of it is
-// applied.
-type RenderError struct {
-	Path string
-	Err  error
-}
-
-// Error names the overlay and kustomize's message, without the overlay's
-// path repeated.
-func (e *RenderError) Error() string {
-	return "render " + e.Path + ": " + Describe(e.Err, e.Path)
-}
-
-func (e *RenderError) Unwrap() error { return e.Err }
-
-// Describe shortens err's message for a commit status: a sandbox refusal
-// reads "outside the repository: resources \"../x\" in FILE"; other messages lose
-// leading repetitions of path.
-func Describe(err error, path string) string {
-	var ref *kustomize.ReferenceError
-	if errors.As(err, &ref) {
-		return fmt.Sprintf("%v: %s %q in %s", ref.Err, ref.Field, ref.Ref, ref.File)
-	}
-	msg := err.Error()
-	for _, p := range []string{"render " + path + ": ", path + ": "} {
-		for strings.HasPrefix(msg, p) {
-			msg = strings.TrimPrefix(msg, p)
-		}
-	}
-	// kustomize nests the same words at every level of a resource tree.
-	msg = strings.Replace(msg, "accumulating resources: accumulation err='accumulating resources from ", "cannot load resource ", 1)
-	return msg
 }
 
 func isProduction(env string) bool {

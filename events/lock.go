@@ -54,26 +54,11 @@ var ErrLeaseLost = errors.New("lease lost")
 
 // Acquire blocks until it holds the lease on name for ttl, or ctx ends.
 func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (*Lease, error) {
-	key := KVKey("lock", name)
 	wait := 20 * time.Millisecond
 	for {
-		exp := time.Now().Add(ttl)
-		val, _ := json.Marshal(leaseValue{Owner: l.owner, Expires: exp})
-		rev, err := l.kv.Create(ctx, key, val)
-		if err == nil {
-			return &Lease{l: l, key: key, rev: rev, ttl: ttl, Expires: exp}, nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("lock %s acquire: %w", name, err)
-		}
-		// Held: take it over only if it expired, atomically.
-		if e, gerr := l.kv.Get(ctx, key); gerr == nil {
-			var cur leaseValue
-			if json.Unmarshal(e.Value(), &cur) != nil || time.Now().After(cur.Expires) {
-				if rev, uerr := l.kv.Update(ctx, key, val, e.Revision()); uerr == nil {
-					return &Lease{l: l, key: key, rev: rev, ttl: ttl, Expires: exp}, nil
-				}
-			}
+		le, err := l.TryAcquire(ctx, name, ttl)
+		if err != nil || le != nil {
+			return le, err
 		}
 		select {
 		case <-ctx.Done():
@@ -84,6 +69,31 @@ func (l *Locker) Acquire(ctx context.Context, name string, ttl time.Duration) (*
 			wait *= 2
 		}
 	}
+}
+
+// TryAcquire takes the lease on name for ttl if no one holds it (or its
+// holder let it expire) and returns nil, without waiting, if someone does.
+func (l *Locker) TryAcquire(ctx context.Context, name string, ttl time.Duration) (*Lease, error) {
+	key := KVKey("lock", name)
+	exp := time.Now().Add(ttl)
+	val, _ := json.Marshal(leaseValue{Owner: l.owner, Expires: exp})
+	rev, err := l.kv.Create(ctx, key, val)
+	if err == nil {
+		return &Lease{l: l, key: key, rev: rev, ttl: ttl, Expires: exp}, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, fmt.Errorf("lock %s acquire: %w", name, err)
+	}
+	// Held: take it over only if it expired, atomically.
+	if e, gerr := l.kv.Get(ctx, key); gerr == nil {
+		var cur leaseValue
+		if json.Unmarshal(e.Value(), &cur) != nil || time.Now().After(cur.Expires) {
+			if rev, uerr := l.kv.Update(ctx, key, val, e.Revision()); uerr == nil {
+				return &Lease{l: l, key: key, rev: rev, ttl: ttl, Expires: exp}, nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // Refresh extends the lease by its TTL from now.
