@@ -48,15 +48,11 @@ func startRedelivery(_ context.Context, app *githubApp, bus *events.Bus, interva
 			log.Info("redelivery sweep off")
 			return nil
 		}
-		c, err := app.appClient()
-		if err != nil {
-			return fmt.Errorf("redelivery sweep: github app client: %w", err)
-		}
 		opts, err := redeliveryOptions(ctx, bus, interval, log)
 		if err != nil {
 			return err
 		}
 		log.Info("redelivery sweep on", "interval", interval, "grace", opts.Grace, "window", opts.Window)
-		return redelivery.Run(ctx, redelivery.NewGitHub(c), opts, interval)
+		return redelivery.Run(ctx, app.app, opts, interval)
 	}
 }

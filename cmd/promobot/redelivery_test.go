@@ -1,26 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/pflag"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 func TestRedeliveryFlags(t *testing.T) {
@@ -48,32 +44,25 @@ func TestRedeliveryFlags(t *testing.T) {
 	}
 }
 
-// TestStartRedelivery runs the sweep as serve wires it, against the local
-// GitHub API and an in-process bus: a push the receiver refused is
-// redelivered with its GUID and recorded as a fact; interval 0 does nothing.
-func TestStartRedelivery(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var status atomic.Int32
-	status.Store(http.StatusAccepted)
-	var (
-		mu  sync.Mutex
-		got []string
-	)
-	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		mu.Lock()
-		got = append(got, r.Header.Get("X-GitHub-Delivery"))
-		mu.Unlock()
-		w.WriteHeader(int(status.Load()))
-	}))
-	defer rc.Close()
-	received := func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), got...)
-	}
+// redeliveryFixture is the local GitHub API with the App installed on
+// acme/gitops, whose webhooks go to rc, an in-process bus, and the App as
+// serve builds it, logging to logs.
+type redeliveryFixture struct {
+	ctx  context.Context
+	srv  *githubapi.Server
+	rc   *kit.Receiver
+	bus  *events.Bus
+	app  *githubApp
+	logs *kit.Buffer
+	log  *slog.Logger
+}
 
+func newRedeliveryFixture(t *testing.T) *redeliveryFixture {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	rc := kit.NewReceiver(t)
+	rc.SetStatus(http.StatusAccepted)
 	dir := t.TempDir()
 	srv, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), WebhookURL: rc.URL, WebhookSecret: "s", SyncWebhooks: true})
 	if err != nil {
@@ -82,7 +71,7 @@ func TestStartRedelivery(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	fixture := filepath.Join(dir, "fixture")
 	if err := os.MkdirAll(fixture, 0o755); err != nil {
 		t.Fatal(err)
@@ -96,80 +85,121 @@ func TestStartRedelivery(t *testing.T) {
 	if _, err := srv.Install(ctx, "acme", "gitops"); err != nil {
 		t.Fatal(err)
 	}
-	status.Store(http.StatusServiceUnavailable)
-	if _, err := srv.Push(ctx, "acme", "gitops", "main", githubapi.Commit{Files: map[string]string{"a": "1"}}); err != nil {
-		t.Fatal(err)
-	}
-	all := srv.Deliveries()
-	pushGUID := all[len(all)-1].GUID
-	status.Store(http.StatusAccepted)
-
 	emb, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: filepath.Join(dir, "nats")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer emb.Shutdown()
+	t.Cleanup(emb.Shutdown)
 	nc, err := emb.Connect()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	bus, err := events.New(ctx, nc, events.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
+	logs := &kit.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	app, err := newGitHubApp(&appCredentials{id: srv.AppID(), key: srv.AppPrivateKeyPEM(), baseURL: srv.URL()}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &redeliveryFixture{ctx: ctx, srv: srv, rc: rc, bus: bus, app: app, logs: logs, log: log}
+}
 
-	// Off: returns at once, asks GitHub nothing.
-	srv.ResetCalls()
-	if err := startRedelivery(ctx, app, bus, 0, log)(ctx); err != nil {
+// failedPush pushes a commit while the receiver answers 503 and returns the
+// GUID of its delivery.
+func (f *redeliveryFixture) failedPush(t *testing.T) string {
+	t.Helper()
+	f.rc.SetStatus(http.StatusServiceUnavailable)
+	defer f.rc.SetStatus(http.StatusAccepted)
+	if _, err := f.srv.Push(f.ctx, "acme", "gitops", "main", githubapi.Commit{Files: map[string]string{"a": "1"}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := srv.Calls().Total; n != 0 {
-		t.Errorf("the sweep turned off made %d API calls", n)
-	}
+	all := f.srv.Deliveries()
+	return all[len(all)-1].GUID
+}
 
-	// On, with an interval shorter than the default grace: the failure,
-	// older than the interval, is redelivered.
-	time.Sleep(300 * time.Millisecond)
-	runCtx, stop := context.WithCancel(ctx)
+// sweeps counts the sweeps logged so far.
+func (f *redeliveryFixture) sweeps() int {
+	return strings.Count(f.logs.String(), `msg="redelivery sweep"`)
+}
+
+// runUntil runs the sweep as serve wires it until cond holds and two more
+// sweeps have completed (the sentinel: they had the chance to do more),
+// then stops it.
+func (f *redeliveryFixture) runUntil(t *testing.T, interval time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	runCtx, stop := context.WithCancel(f.ctx)
 	done := make(chan error, 1)
-	go func() { done <- startRedelivery(ctx, app, bus, 200*time.Millisecond, log)(runCtx) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for len(received()) < 3 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond) // more sweeps: nothing more to do
+	go func() { done <- startRedelivery(f.ctx, f.app, f.bus, interval, f.log)(runCtx) }()
+	kit.Eventually(t, 20*time.Second, what, cond)
+	n := f.sweeps()
+	kit.Eventually(t, 20*time.Second, "two more sweeps", func() (bool, string) { return f.sweeps() >= n+2, f.logs.String() })
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("runner: %v", err)
 	}
-	r := received()
+}
+
+// TestStartRedelivery runs the sweep as serve wires it, against the local
+// GitHub API and an in-process bus: a push the receiver refused is
+// redelivered with its GUID and recorded as a fact; interval 0 does nothing.
+func TestStartRedelivery(t *testing.T) {
+	f := newRedeliveryFixture(t)
+	pushGUID := f.failedPush(t)
+
+	// Off: returns at once, asks GitHub nothing.
+	f.srv.ResetCalls()
+	if err := startRedelivery(f.ctx, f.app, f.bus, 0, f.log)(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.srv.Calls().Total; n != 0 {
+		t.Errorf("the sweep turned off made %d API calls", n)
+	}
+
+	// On, with an interval shorter than the default grace: the failure,
+	// older than the interval, is redelivered, and later sweeps find
+	// nothing more to do.
+	f.runUntil(t, 200*time.Millisecond, "the redelivery", func() (bool, string) {
+		got := f.rc.GUIDs()
+		return len(got) >= 3, fmt.Sprintf("received %v", got)
+	})
+	r := f.rc.GUIDs()
 	if diff := cmp.Diff([]string{pushGUID}, r[2:]); diff != "" {
 		t.Errorf("redelivered GUIDs (-want +got):\n%s", diff)
 	}
-	cons, err := bus.JetStream().OrderedConsumer(ctx, events.StreamFacts, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"promobot.redelivery.requested.>"}})
-	if err != nil {
-		t.Fatal(err)
+	facts := kit.Facts(t, f.bus.JetStream(), "promobot.redelivery.requested.>")
+	if len(facts) == 0 {
+		t.Fatal("no redelivery fact")
 	}
-	msg, err := cons.Next(jetstream.FetchMaxWait(2 * time.Second))
-	if err != nil {
-		t.Fatalf("no redelivery fact: %v", err)
+	if facts[0].Subject != pushGUID {
+		t.Errorf("fact subject = %q, want the redelivered GUID %q", facts[0].Subject, pushGUID)
 	}
-	ev, err := events.Decode(msg.Headers(), msg.Data())
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(f.logs.String(), "redelivered=1") {
+		t.Errorf("no sweep log line counting the redelivery:\n%s", f.logs.String())
 	}
-	if ev.Subject() != pushGUID {
-		t.Errorf("fact subject = %q, want the redelivered GUID %q", ev.Subject(), pushGUID)
+}
+
+// TestRedeliverySweepRetriesGitHub: the sweep calls the App's endpoints
+// through promobot's one GitHub client, so a server error of GitHub's on
+// the deliveries listing is retried within the sweep, which redelivers at
+// once instead of failing.
+func TestRedeliverySweepRetriesGitHub(t *testing.T) {
+	f := newRedeliveryFixture(t)
+	pushGUID := f.failedPush(t)
+	f.srv.InjectFault(githubapi.Fault{Kind: githubapi.FaultServerError, Count: 1})
+	f.runUntil(t, 200*time.Millisecond, "the redelivery", func() (bool, string) {
+		got := f.rc.GUIDs()
+		return len(got) >= 3, fmt.Sprintf("received %v", got)
+	})
+	if diff := cmp.Diff([]string{pushGUID}, f.rc.GUIDs()[2:]); diff != "" {
+		t.Errorf("redelivered GUIDs (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(logs.String(), "redelivered=1") {
-		t.Errorf("no sweep log line counting the redelivery:\n%s", logs.String())
+	for _, line := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(line, `msg="redelivery sweep"`) && strings.Contains(line, "error=") {
+			t.Errorf("a sweep failed on GitHub's server error instead of retrying it: %s", line)
+		}
 	}
 }

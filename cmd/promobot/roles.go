@@ -143,13 +143,8 @@ func newPromoterRole(ctx context.Context, bus *events.Bus, gapp *githubApp, log 
 		// unreachable at start; deliveries wait on the bus meanwhile.
 		slug := app.slug
 		for wait := time.Second; slug == ""; wait = min(2*wait, time.Minute) {
-			c, err := gapp.appClient()
-			if err != nil {
-				return err
-			}
-			a, _, err := c.Apps.Get(ctx, "")
-			if err == nil {
-				slug = a.GetSlug()
+			var err error
+			if slug, err = gapp.app.Slug(ctx); err == nil {
 				break
 			}
 			log.Warn("cannot read the App from GitHub yet; retrying (set --app-slug to skip this)", "error", err, "retry_in", wait)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/webhook"
 )
 
@@ -179,21 +181,16 @@ func startServeLogging(ctx context.Context, t *testing.T, logs io.Writer, httpAd
 	root.SetArgs(append([]string{"serve", "--listen", httpAddr, "--log-format", "text"}, args...))
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if code, _ := get(t, "http://"+httpAddr+"/readyz"); code == http.StatusOK {
-			return done
-		}
+	kit.Eventually(t, 20*time.Second, fmt.Sprintf("serve %v to become ready", args), func() (bool, string) {
 		select {
 		case err := <-done:
 			t.Fatalf("serve %v exited: %v", args, err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve %v never became ready", args)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		code, _ := get(t, "http://"+httpAddr+"/readyz")
+		return code == http.StatusOK, fmt.Sprintf("/readyz answered %d", code)
+	})
+	return done
 }
 
 // deliver posts body to serve's /webhook at base as GitHub delivery id of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net"
@@ -13,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,25 +22,8 @@ import (
 	gh "github.com/google/go-github/v60/github"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
-
-// lockedBuffer is a bytes.Buffer the command writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 const (
 	setupTestSecret = "whsec-from-local-github"
@@ -63,15 +46,15 @@ func startLocalGitHub(t *testing.T) *githubapi.Server {
 // setupRun is "promobot setup" running in-process.
 type setupRun struct {
 	page   string
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *kit.Buffer
+	stderr *kit.Buffer
 	done   chan error
 }
 
 func startSetup(t *testing.T, srv *githubapi.Server, args ...string) *setupRun {
 	t.Helper()
 	addr := freePort(t)
-	r := &setupRun{page: "http://" + addr, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	r := &setupRun{page: "http://" + addr, stdout: &kit.Buffer{}, stderr: &kit.Buffer{}, done: make(chan error, 1)}
 	root := newRootCommand()
 	root.SetOut(r.stdout)
 	root.SetErr(r.stderr)
@@ -79,21 +62,16 @@ func startSetup(t *testing.T, srv *githubapi.Server, args ...string) *setupRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() { r.done <- root.ExecuteContext(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if code, _ := get(t, r.page+"/"); code == http.StatusOK {
-			return r
-		}
+	kit.Eventually(t, 10*time.Second, "the setup page", func() (bool, string) {
 		select {
 		case err := <-r.done:
 			t.Fatalf("setup exited early: %v\n%s", err, r.stderr.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the setup page never answered: %s", r.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		code, _ := get(t, r.page+"/")
+		return code == http.StatusOK, fmt.Sprintf("status %d; %s", code, r.stderr.String())
+	})
+	return r
 }
 
 func (r *setupRun) wait(t *testing.T) error {

@@ -10,6 +10,7 @@ package github
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -207,62 +208,53 @@ func (a *App) RepoInstallation(ctx context.Context, repo Repo) (int64, error) {
 	return in.GetID(), nil
 }
 
-// Deliveries lists the App's webhook deliveries newest first, paging with
-// GitHub's cursor, and stops at the first delivery older than since (zero:
-// GitHub keeps 3 days, 7 on GHES).
-func (a *App) Deliveries(ctx context.Context, since time.Time) ([]Delivery, error) {
-	var out []Delivery
-	opts := &gh.ListCursorOptions{PerPage: 100}
-	for {
-		page, resp, err := a.app.Apps.ListHookDeliveries(ctx, opts)
-		if err != nil {
-			return nil, fmt.Errorf("list hook deliveries: %w", apiErr(err))
-		}
-		for _, d := range page {
-			if !since.IsZero() && d.GetDeliveredAt().Time.Before(since) {
-				return out, nil
-			}
-			out = append(out, Delivery{
-				ID: d.GetID(), GUID: d.GetGUID(), Event: d.GetEvent(), Action: d.GetAction(), Status: d.GetStatus(),
-				StatusCode: d.GetStatusCode(), Redelivery: d.GetRedelivery(), DeliveredAt: d.GetDeliveredAt().Time,
-				InstallationID: d.GetInstallationID(), RepositoryID: d.GetRepositoryID(),
-			})
-		}
-		if resp.Cursor == "" || len(page) == 0 {
-			return out, nil
-		}
-		opts.Cursor = resp.Cursor
+// ListDeliveries returns one page of the App's webhook deliveries, newest
+// first, and GitHub's cursor of the next page ("" after the last); an
+// empty cursor asks for the first page (GET /app/hook/deliveries, 1 call).
+// Read-only and safe for concurrent use. A rate limit not waited out is a
+// *RateLimitError, which matches ErrRateLimited.
+func (a *App) ListDeliveries(ctx context.Context, cursor string, perPage int) ([]Delivery, string, error) {
+	page, resp, err := a.app.Apps.ListHookDeliveries(ctx, &gh.ListCursorOptions{PerPage: perPage, Cursor: cursor})
+	if err != nil {
+		return nil, "", fmt.Errorf("hook deliveries list: %w", apiErr(err))
 	}
+	out := make([]Delivery, 0, len(page))
+	for _, d := range page {
+		out = append(out, Delivery{
+			ID: d.GetID(), GUID: d.GetGUID(), Event: d.GetEvent(), Action: d.GetAction(), Status: d.GetStatus(),
+			StatusCode: d.GetStatusCode(), Redelivery: d.GetRedelivery(), DeliveredAt: d.GetDeliveredAt().Time,
+			InstallationID: d.GetInstallationID(), RepositoryID: d.GetRepositoryID(),
+		})
+	}
+	next := ""
+	if resp != nil {
+		next = resp.Cursor
+	}
+	return out, next, nil
 }
 
-// Redeliver asks GitHub to deliver a delivery again; the new attempt has
-// the same GUID (X-GitHub-Delivery). Not idempotent: each call is one more
-// delivery.
+// Redeliver asks GitHub to deliver a delivery again (POST
+// /app/hook/deliveries/{id}/attempts, 1 call); the new attempt has the same
+// GUID (X-GitHub-Delivery). Not idempotent: each call is one more delivery
+// and one content-creating request against GitHub's secondary limits. A
+// rate limit not waited out is a *RateLimitError, which matches
+// ErrRateLimited.
 func (a *App) Redeliver(ctx context.Context, deliveryID int64) error {
 	_, _, err := a.app.Apps.RedeliverHookDelivery(ctx, deliveryID)
-	if err != nil {
-		var accepted *gh.AcceptedError
-		if asAccepted(err, &accepted) {
-			return nil
-		}
-		return fmt.Errorf("redeliver %d: %w", deliveryID, apiErr(err))
+	var accepted *gh.AcceptedError
+	// GitHub answers 202 Accepted, which go-github reports as an error.
+	if err == nil || errors.As(err, &accepted) {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("hook delivery %d redeliver: %w", deliveryID, apiErr(err))
 }
 
-// RedeliverFailed redelivers, once each, the GUIDs delivered since that
-// never got a 2xx answer, and returns how many it asked for.
-func (a *App) RedeliverFailed(ctx context.Context, since time.Time) (int, error) {
-	all, err := a.Deliveries(ctx, since)
+// Slug returns the App's slug, which names its bot user (<slug>[bot])
+// (GET /app, 1 call).
+func (a *App) Slug(ctx context.Context) (string, error) {
+	app, _, err := a.app.Apps.Get(ctx, "")
 	if err != nil {
-		return 0, err
+		return "", fmt.Errorf("github app %d: read: %w", a.opts.AppID, apiErr(err))
 	}
-	n := 0
-	for _, d := range Failed(all) {
-		if err := a.Redeliver(ctx, d.ID); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
+	return app.GetSlug(), nil
 }

@@ -1,78 +1,83 @@
 package github
 
 import (
+	"errors"
 	"net/http"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/promobot/promobot/test/githubapi"
 )
 
-func TestFailed(t *testing.T) {
+func TestDeliveryOK(t *testing.T) {
 	tests := []struct {
 		name string
-		in   []Delivery
-		want []int64
+		d    Delivery
+		want bool
 	}{
-		{name: "none", in: nil, want: nil},
-		{name: "all OK", in: []Delivery{{ID: 1, GUID: "a", Status: "OK"}}, want: nil},
-		{name: "failed once", in: []Delivery{{ID: 1, GUID: "a", Status: "Invalid HTTP Response: 503"}}, want: []int64{1}},
-		{name: "redelivered OK later", in: []Delivery{
-			{ID: 1, GUID: "a", Status: "Invalid HTTP Response: 503"}, {ID: 3, GUID: "a", Status: "OK", Redelivery: true}}, want: nil},
-		{name: "failed twice: newest attempt", in: []Delivery{
-			{ID: 4, GUID: "a", Status: "timed out", Redelivery: true}, {ID: 1, GUID: "a", Status: "failed to connect to host"},
-			{ID: 2, GUID: "b", Status: "OK"}, {ID: 3, GUID: "c", Status: "Invalid HTTP Response: 500"}}, want: []int64{3, 4}},
+		{name: "OK", d: Delivery{Status: "OK", StatusCode: 200}, want: true},
+		{name: "2xx other than OK status text", d: Delivery{StatusCode: 204}, want: true},
+		{name: "refused", d: Delivery{Status: "Invalid HTTP Response: 503", StatusCode: 503}},
+		{name: "unreachable receiver", d: Delivery{Status: "failed to connect to host"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var got []int64
-			for _, d := range Failed(tc.in) {
-				got = append(got, d.ID)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("failed deliveries (-want +got):\n%s", diff)
+			if got := tc.d.OK(); got != tc.want {
+				t.Errorf("OK() = %v, want %v", got, tc.want)
 			}
 		})
 	}
 }
 
-// TestRedeliverFailed: deliveries the receiver refused are redelivered
-// once, with their original GUIDs; a second sweep finds nothing to do.
-func TestRedeliverFailed(t *testing.T) {
+// TestAppDeliveries: the App lists its deliveries page by page, newest
+// first, and a redelivery carries the original GUID; the App's other
+// endpoints (installations, a repository's installation, its slug) answer
+// through the same client.
+func TestAppDeliveries(t *testing.T) {
 	f := newFixture(t)
 	ctx := f.ctx
-	start := time.Now().Add(-time.Minute)
-	f.hooks.set(http.StatusServiceUnavailable)
+	f.hooks.SetStatus(http.StatusServiceUnavailable)
 	for i := 0; i < 3; i++ {
 		if _, err := f.srv.Push(ctx, owner, name, "main", githubapi.Commit{Files: map[string]string{"n": string(rune('a' + i))}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.hooks.set(http.StatusOK)
-	failedGUIDs := f.hooks.received()[1:] // the installation delivery succeeded
+	f.hooks.SetStatus(http.StatusOK)
+	sent := f.hooks.GUIDs() // the installation delivery succeeded, the pushes failed
 
-	all, err := f.app.Deliveries(ctx, start)
-	if err != nil {
+	var all []Delivery
+	for cursor, pages := "", 0; ; pages++ {
+		page, next, err := f.app.ListDeliveries(ctx, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+		if next == "" || pages > 10 {
+			break
+		}
+		cursor = next
+	}
+	var listed []string
+	for _, d := range all {
+		listed = append(listed, d.GUID)
+		if want := d.GUID == sent[0]; d.OK() != want {
+			t.Errorf("delivery %s OK() = %v, want %v (status %q %d)", d.GUID, d.OK(), want, d.Status, d.StatusCode)
+		}
+	}
+	newestFirst := []string{sent[3], sent[2], sent[1], sent[0]}
+	if diff := cmp.Diff(newestFirst, listed); diff != "" {
+		t.Fatalf("listed deliveries (-want +got):\n%s", diff)
+	}
+
+	if err := f.app.Redeliver(ctx, all[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 4 {
-		t.Fatalf("deliveries: %d, want 4", len(all))
+	if got := f.hooks.GUIDs()[len(sent):]; !cmp.Equal(got, []string{sent[3]}) {
+		t.Errorf("redelivered GUIDs %v, want [%s]", got, sent[3])
 	}
-	n, err := f.app.RedeliverFailed(ctx, start)
-	if err != nil || n != 3 {
-		t.Fatalf("redelivered %d, %v; want 3", n, err)
-	}
-	got := f.hooks.received()[4:]
-	sort.Strings(got)
-	sort.Strings(failedGUIDs)
-	if diff := cmp.Diff(failedGUIDs, got); diff != "" {
-		t.Errorf("redelivered GUIDs (-want +got):\n%s", diff)
-	}
-	if n, err := f.app.RedeliverFailed(ctx, start); err != nil || n != 0 {
-		t.Errorf("second sweep redelivered %d, %v; want 0", n, err)
-	}
+
 	insts, err := f.app.Installations(ctx)
 	if err != nil || len(insts) != 1 || insts[0].Account != owner || insts[0].ID != f.instID {
 		t.Errorf("installations: %+v %v", insts, err)
@@ -80,5 +85,37 @@ func TestRedeliverFailed(t *testing.T) {
 	id, err := f.app.RepoInstallation(ctx, repo)
 	if err != nil || id != f.instID {
 		t.Errorf("repository installation: %d %v", id, err)
+	}
+	slug, err := f.app.Slug(ctx)
+	if err != nil || slug != f.srv.AppSlug() {
+		t.Errorf("slug: %q %v, want %q", slug, err, f.srv.AppSlug())
+	}
+}
+
+// TestAppEndpointsWaitOutRateLimits: the App's own (JWT) endpoints go
+// through the transport installation calls use: a secondary rate limit is
+// waited out and the call retried, and a call that must not wait fails at
+// once with a RateLimitError matching ErrRateLimited.
+func TestAppEndpointsWaitOutRateLimits(t *testing.T) {
+	clock := githubapi.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), true)
+	f := newFixtureOn(t, githubapi.Options{}, func(o *Options) { o.Clock = clock })
+
+	f.srv.InjectFault(githubapi.Fault{Kind: githubapi.FaultSecondaryRateLimit, RetryAfter: 30 * time.Second})
+	slug, err := f.app.Slug(f.ctx)
+	if err != nil || slug != f.srv.AppSlug() {
+		t.Fatalf("slug after a secondary limit: %q %v, want %q", slug, err, f.srv.AppSlug())
+	}
+	if got := clock.Sleeps(); !cmp.Equal(got, []time.Duration{30 * time.Second}) {
+		t.Errorf("waits %v, want the 30s GitHub asked for", got)
+	}
+
+	f.srv.InjectFault(githubapi.Fault{Kind: githubapi.FaultSecondaryRateLimit, RetryAfter: 30 * time.Second})
+	_, _, err = f.app.ListDeliveries(WithMaxWait(f.ctx, 0), "", 100)
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || !rl.Secondary || !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("list deliveries that must not wait: %v, want a secondary RateLimitError matching ErrRateLimited", err)
+	}
+	if got := len(clock.Sleeps()); got != 1 {
+		t.Errorf("%d waits, want no more after the call that must not wait", got)
 	}
 }

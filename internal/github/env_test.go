@@ -1,17 +1,13 @@
 package github
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 const (
@@ -22,67 +18,16 @@ const (
 
 var repo = Repo{Owner: owner, Name: name}
 
-// receiver answers webhooks with a settable status.
-type receiver struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	status int
-	guids  []string
-}
-
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{status: http.StatusOK}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		rc.mu.Lock()
-		rc.guids = append(rc.guids, r.Header.Get("X-GitHub-Delivery"))
-		st := rc.status
-		rc.mu.Unlock()
-		w.WriteHeader(st)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) set(status int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.status = status
-}
-
-func (rc *receiver) received() []string {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]string(nil), rc.guids...)
-}
-
 // fixture is the local GitHub API with the App installed on acme/gitops and
 // an App client pointed at it.
 type fixture struct {
 	ctx    context.Context
 	srv    *githubapi.Server
-	hooks  *receiver
+	hooks  *kit.Receiver
 	app    *App
 	inst   *InstallationClient
-	logs   *syncBuffer
+	logs   *kit.Buffer
 	instID int64
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newFixture(t *testing.T, mod ...func(*Options)) *fixture {
@@ -96,8 +41,8 @@ func newFixtureOn(t *testing.T, api githubapi.Options, mod ...func(*Options)) *f
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	hooks := newReceiver(t)
-	srv, err := githubapi.New(githubapi.Options{Dir: t.TempDir(), WebhookURL: hooks.srv.URL, WebhookSecret: secret, AppID: 7, SyncWebhooks: true,
+	hooks := kit.NewReceiver(t)
+	srv, err := githubapi.New(githubapi.Options{Dir: t.TempDir(), WebhookURL: hooks.URL, WebhookSecret: secret, AppID: 7, SyncWebhooks: true,
 		Permissions: api.Permissions, Throttle: api.Throttle})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +58,7 @@ func newFixtureOn(t *testing.T, api githubapi.Options, mod ...func(*Options)) *f
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &kit.Buffer{}
 	opts := Options{AppID: srv.AppID(), PrivateKey: srv.AppPrivateKeyPEM(), BaseURL: srv.URL(), Backoff: 10 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, m := range mod {

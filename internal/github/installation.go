@@ -82,8 +82,6 @@ func requestOf(resp *http.Response) (string, string) {
 	return resp.Request.Method, resp.Request.URL.Path
 }
 
-func asAccepted(err error, target **gh.AcceptedError) bool { return errors.As(err, target) }
-
 // Repository reads a repository (1 call).
 func (i *InstallationClient) Repository(ctx context.Context, repo Repo) (RepoInfo, error) {
 	r, _, err := i.c.Repositories.Get(ctx, repo.Owner, repo.Name)

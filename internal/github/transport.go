@@ -45,6 +45,13 @@ type RateLimitError struct {
 	Reset time.Time
 }
 
+// ErrRateLimited matches every *RateLimitError (errors.Is), for callers
+// that only need to know a rate limit stopped the call.
+var ErrRateLimited = errors.New("rate limited")
+
+// Is reports whether target is ErrRateLimited.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
+
 func (e *RateLimitError) Error() string {
 	kind := "primary"
 	if e.Secondary {

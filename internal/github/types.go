@@ -242,53 +242,25 @@ type CheckRun struct {
 	Text       string
 }
 
-// Delivery is one attempt to deliver a webhook to the App.
+// Delivery is one attempt GitHub made to deliver a webhook to the App.
+// Attempts of the same webhook (the original and every redelivery) share a
+// GUID and have distinct IDs.
 type Delivery struct {
 	ID             int64
 	GUID           string
 	Event          string
 	Action         string
 	Status         string // "OK" for a 2xx answer
-	StatusCode     int
+	StatusCode     int    // 0 when the receiver could not be reached
 	Redelivery     bool
 	DeliveredAt    time.Time
 	InstallationID int64
 	RepositoryID   int64
 }
 
-// OK reports whether the receiver answered 2xx.
-func (d Delivery) OK() bool { return d.Status == "OK" }
-
-// Failed returns, from deliveries (any order), the newest attempt of every
-// GUID that has no successful attempt, as GitHub's own redelivery script
-// decides what to redeliver.
-func Failed(deliveries []Delivery) []Delivery {
-	ok := map[string]bool{}
-	newest := map[string]Delivery{}
-	for _, d := range deliveries {
-		if d.OK() {
-			ok[d.GUID] = true
-		}
-		if cur, seen := newest[d.GUID]; !seen || d.ID > cur.ID {
-			newest[d.GUID] = d
-		}
-	}
-	var out []Delivery
-	for guid, d := range newest {
-		if !ok[guid] {
-			out = append(out, d)
-		}
-	}
-	sortDeliveries(out)
-	return out
-}
-
-func sortDeliveries(ds []Delivery) {
-	for i := 1; i < len(ds); i++ {
-		for j := i; j > 0 && ds[j].ID < ds[j-1].ID; j-- {
-			ds[j], ds[j-1] = ds[j-1], ds[j]
-		}
-	}
+// OK reports whether the receiver accepted the attempt.
+func (d Delivery) OK() bool {
+	return d.Status == "OK" || (d.StatusCode >= 200 && d.StatusCode < 300)
 }
 
 // Installation is one installation of the App.

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 )
 
 // LeaseName is the lease a sweep holds so that one replica sweeps at a
@@ -41,40 +42,20 @@ var redeliveriesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 }, []string{"result"})
 
 // ErrRateLimited marks a Hooks error caused by a GitHub rate limit: the
-// sweep stops at once instead of spending more requests.
-var ErrRateLimited = errors.New("rate limited")
+// sweep stops at once instead of spending more requests. It is
+// internal/github's, which every *github.RateLimitError matches.
+var ErrRateLimited = github.ErrRateLimited
 
 // ErrSweepInProgress is returned by Sweep when another replica holds the
 // sweep lease: that replica does the work.
 var ErrSweepInProgress = errors.New("redelivery sweep in progress elsewhere")
 
-// Delivery is one attempt GitHub made to deliver a webhook to the App.
-// Attempts of the same webhook (the original and every redelivery) share a
-// GUID and have distinct IDs.
-type Delivery struct {
-	ID             int64
-	GUID           string
-	Event          string
-	Action         string
-	Status         string // "OK" for a 2xx answer
-	StatusCode     int    // 0 when the receiver could not be reached
-	Redelivery     bool
-	DeliveredAt    time.Time
-	InstallationID int64
-	RepositoryID   int64
-}
-
-// OK reports whether the receiver accepted the attempt.
-func (d Delivery) OK() bool {
-	return d.Status == "OK" || (d.StatusCode >= 200 && d.StatusCode < 300)
-}
-
-// Hooks is the App's webhook deliveries API.
+// Hooks is the App's webhook deliveries API; *github.App implements it.
 type Hooks interface {
 	// ListDeliveries returns one page of the App's deliveries, newest
 	// first, and the cursor of the next page ("" after the last). An empty
 	// cursor asks for the first page. Safe for concurrent use; read-only.
-	ListDeliveries(ctx context.Context, cursor string, perPage int) ([]Delivery, string, error)
+	ListDeliveries(ctx context.Context, cursor string, perPage int) ([]github.Delivery, string, error)
 	// Redeliver asks GitHub to attempt delivery id again; the new attempt
 	// has the same GUID. Not idempotent: every call is one more attempt
 	// (and one content-creating request against GitHub's secondary
@@ -211,15 +192,15 @@ type Result struct {
 
 // failedGUID is a GUID without a successful attempt.
 type failedGUID struct {
-	first    Delivery // oldest attempt in the window
-	latest   Delivery // newest attempt: the one redelivered
+	first    github.Delivery // oldest attempt in the window
+	latest   github.Delivery // newest attempt: the one redelivered
 	attempts int
 }
 
 // failed groups deliveries by GUID and returns those with no successful
 // attempt, oldest first, so redeliveries arrive in the order GitHub first
 // sent them.
-func failed(deliveries []Delivery) []failedGUID {
+func failed(deliveries []github.Delivery) []failedGUID {
 	ok := map[string]bool{}
 	by := map[string]*failedGUID{}
 	for _, d := range deliveries {
@@ -251,8 +232,8 @@ func failed(deliveries []Delivery) []failedGUID {
 
 // list pages through the deliveries newest first and stops at the first
 // one older than since.
-func list(ctx context.Context, hooks Hooks, since time.Time, perPage int) ([]Delivery, error) {
-	var out []Delivery
+func list(ctx context.Context, hooks Hooks, since time.Time, perPage int) ([]github.Delivery, error) {
+	var out []github.Delivery
 	cursor := ""
 	seen := map[string]bool{}
 	for {
@@ -289,101 +270,148 @@ func list(ctx context.Context, hooks Hooks, since time.Time, perPage int) ([]Del
 // idempotent handlers, but a waste of requests).
 func Sweep(ctx context.Context, hooks Hooks, opts Options) (Result, error) {
 	opts = opts.withDefaults()
-	log := opts.Logger
-	var lease *events.Lease
-	if opts.Locker != nil {
-		wctx, cancel := context.WithTimeout(ctx, opts.LeaseWait)
-		l, err := opts.Locker.Acquire(wctx, LeaseName, opts.LeaseTTL)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-				return Result{}, ErrSweepInProgress
-			}
-			return Result{}, fmt.Errorf("redelivery sweep lease: %w", err)
-		}
-		lease = l
-		defer func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := lease.Release(rctx); err != nil {
-				log.Warn("redelivery sweep lease release failed", "error", err)
-			}
-		}()
-	}
-
-	now := opts.Now()
-	all, err := list(ctx, hooks, now.Add(-opts.Window), opts.PerPage)
+	lease, err := acquire(ctx, opts)
 	if err != nil {
 		return Result{}, err
 	}
-	var res Result
-	res.Scanned = len(all)
+	if lease != nil {
+		defer release(ctx, lease, opts.Logger)
+	}
+	// The sweep never waits on GitHub's rate limits: it stops, and the
+	// next sweep does the work.
+	ctx = github.WithMaxWait(ctx, 0)
+	s := &sweep{hooks: hooks, opts: opts, lease: lease, now: opts.Now()}
+	all, err := list(ctx, hooks, s.now.Add(-opts.Window), opts.PerPage)
+	if err != nil {
+		return Result{}, err
+	}
+	s.res.Scanned = len(all)
 	candidates := failed(all)
-	res.Failed = len(candidates)
-	var errs []error
+	s.res.Failed = len(candidates)
 	for _, g := range candidates {
-		if now.Sub(g.latest.DeliveredAt) < opts.Grace {
-			res.Deferred++
+		skip, err := s.skip(ctx, g)
+		if err != nil {
+			// Without the ledger a redelivery may be asked twice; the bus
+			// it lives on is likely down, so the receiver would answer 503
+			// anyway.
+			return s.res, err
+		}
+		if skip {
 			continue
 		}
-		if g.attempts >= opts.MaxAttempts {
-			res.GaveUp++
-			log.Debug("redelivery given up", "delivery_id", g.latest.GUID, "event", g.latest.Event, "attempts", g.attempts)
-			continue
-		}
-		if res.Redelivered+res.Errors >= opts.MaxPerSweep {
-			res.Deferred++
-			continue
-		}
-		if opts.Ledger != nil {
-			at, err := opts.Ledger.LastRedelivered(ctx, g.latest.GUID)
-			if err != nil {
-				// Without the ledger a redelivery may be asked twice; the
-				// bus it lives on is likely down, so the receiver would
-				// answer 503 anyway.
-				return res, err
-			}
-			if !at.IsZero() && now.Sub(at) < opts.Remember {
-				res.Deferred++
-				continue
-			}
-		}
-		if res.Redelivered+res.Errors > 0 {
-			if err := pause(ctx, opts.Pace); err != nil {
-				return res, errors.Join(append(errs, err)...)
-			}
-		}
-		if lease != nil && time.Until(lease.Expires) < opts.LeaseTTL/2 {
-			if err := lease.Refresh(ctx); err != nil {
-				return res, errors.Join(append(errs, fmt.Errorf("redelivery sweep lease: %w", err))...)
-			}
-		}
-		if err := hooks.Redeliver(ctx, g.latest.ID); err != nil {
-			redeliveriesTotal.WithLabelValues("error").Inc()
-			err = fmt.Errorf("delivery %s (attempt %d) redeliver: %w", g.latest.GUID, g.latest.ID, err)
-			if errors.Is(err, ErrRateLimited) || ctx.Err() != nil {
-				return res, errors.Join(append(errs, err)...)
-			}
-			log.Warn("redelivery refused", "delivery_id", g.latest.GUID, "event", g.latest.Event, "error", err)
-			res.Errors++
-			errs = append(errs, err)
-			continue
-		}
-		redeliveriesTotal.WithLabelValues("requested").Inc()
-		res.Redelivered++
-		res.GUIDs = append(res.GUIDs, g.latest.GUID)
-		log.Info("redelivery requested", "delivery_id", g.latest.GUID, "event", g.latest.Event, "action", g.latest.Action,
-			"attempt_id", g.latest.ID, "attempts", g.attempts, "status", g.latest.Status)
-		if opts.Ledger != nil {
-			if err := opts.Ledger.MarkRedelivered(ctx, g.latest.GUID, opts.Now()); err != nil {
-				log.Warn("redelivery not recorded; it may be asked again", "delivery_id", g.latest.GUID, "error", err)
-			}
-		}
-		if opts.Publisher != nil {
-			publishFact(ctx, opts.Publisher, log, g)
+		if err := s.redeliver(ctx, g); err != nil {
+			return s.res, errors.Join(append(s.errs, err)...)
 		}
 	}
-	return res, errors.Join(errs...)
+	return s.res, errors.Join(s.errs...)
+}
+
+// acquire takes the sweep lease when opts has a Locker (nil lease
+// otherwise), or returns ErrSweepInProgress when another replica holds it.
+func acquire(ctx context.Context, opts Options) (*events.Lease, error) {
+	if opts.Locker == nil {
+		return nil, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, opts.LeaseWait)
+	defer cancel()
+	l, err := opts.Locker.Acquire(wctx, LeaseName, opts.LeaseTTL)
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, ErrSweepInProgress
+		}
+		return nil, fmt.Errorf("redelivery sweep lease: %w", err)
+	}
+	return l, nil
+}
+
+// release gives the lease back, even when the sweep's context ended.
+func release(ctx context.Context, lease *events.Lease, log *slog.Logger) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := lease.Release(rctx); err != nil {
+		log.Warn("redelivery sweep lease release failed", "error", err)
+	}
+}
+
+// sweep is one Sweep in progress.
+type sweep struct {
+	hooks Hooks
+	opts  Options
+	lease *events.Lease // nil without a Locker
+	now   time.Time
+	res   Result
+	errs  []error // redeliveries GitHub refused
+}
+
+// skip reports whether g is left alone by this sweep (counted as deferred
+// or given up). Its error is the ledger's.
+func (s *sweep) skip(ctx context.Context, g failedGUID) (bool, error) {
+	opts := s.opts
+	switch {
+	case s.now.Sub(g.latest.DeliveredAt) < opts.Grace:
+		s.res.Deferred++
+		return true, nil
+	case g.attempts >= opts.MaxAttempts:
+		s.res.GaveUp++
+		opts.Logger.Debug("redelivery given up", "delivery_id", g.latest.GUID, "event", g.latest.Event, "attempts", g.attempts)
+		return true, nil
+	case s.res.Redelivered+s.res.Errors >= opts.MaxPerSweep:
+		s.res.Deferred++
+		return true, nil
+	case opts.Ledger == nil:
+		return false, nil
+	}
+	at, err := opts.Ledger.LastRedelivered(ctx, g.latest.GUID)
+	if err != nil {
+		return true, err
+	}
+	if !at.IsZero() && s.now.Sub(at) < opts.Remember {
+		s.res.Deferred++
+		return true, nil
+	}
+	return false, nil
+}
+
+// redeliver asks GitHub to redeliver g's latest attempt, Pace after the
+// previous request, and records it. A refusal other than a rate limit is
+// counted and kept in s.errs; the error returned stops the sweep.
+func (s *sweep) redeliver(ctx context.Context, g failedGUID) error {
+	opts, log := s.opts, s.opts.Logger
+	if s.res.Redelivered+s.res.Errors > 0 {
+		if err := pause(ctx, opts.Pace); err != nil {
+			return err
+		}
+	}
+	if s.lease != nil && time.Until(s.lease.Expires) < opts.LeaseTTL/2 {
+		if err := s.lease.Refresh(ctx); err != nil {
+			return fmt.Errorf("redelivery sweep lease: %w", err)
+		}
+	}
+	if err := s.hooks.Redeliver(ctx, g.latest.ID); err != nil {
+		redeliveriesTotal.WithLabelValues("error").Inc()
+		err = fmt.Errorf("delivery %s (attempt %d) redeliver: %w", g.latest.GUID, g.latest.ID, err)
+		if errors.Is(err, ErrRateLimited) || ctx.Err() != nil {
+			return err
+		}
+		log.Warn("redelivery refused", "delivery_id", g.latest.GUID, "event", g.latest.Event, "error", err)
+		s.res.Errors++
+		s.errs = append(s.errs, err)
+		return nil
+	}
+	redeliveriesTotal.WithLabelValues("requested").Inc()
+	s.res.Redelivered++
+	s.res.GUIDs = append(s.res.GUIDs, g.latest.GUID)
+	log.Info("redelivery requested", "delivery_id", g.latest.GUID, "event", g.latest.Event, "action", g.latest.Action,
+		"attempt_id", g.latest.ID, "attempts", g.attempts, "status", g.latest.Status)
+	if opts.Ledger != nil {
+		if err := opts.Ledger.MarkRedelivered(ctx, g.latest.GUID, opts.Now()); err != nil {
+			log.Warn("redelivery not recorded; it may be asked again", "delivery_id", g.latest.GUID, "error", err)
+		}
+	}
+	if opts.Publisher != nil {
+		publishFact(ctx, opts.Publisher, log, g)
+	}
+	return nil
 }
 
 // requestedFact is the data of a promobot.redelivery.requested fact.

@@ -1,28 +1,23 @@
 package redelivery
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-cmp/cmp"
-	gh "github.com/google/go-github/v60/github"
-	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 const (
@@ -31,57 +26,25 @@ const (
 	secret = "s3cret"
 )
 
-// receiver is the webhook endpoint GitHub delivers to, answering with a
-// settable status and recording the GUIDs it was sent.
-type receiver struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	status int
-	guids  []string
-}
-
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{status: http.StatusOK}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		rc.mu.Lock()
-		rc.guids = append(rc.guids, r.Header.Get("X-GitHub-Delivery"))
-		st := rc.status
-		rc.mu.Unlock()
-		w.WriteHeader(st)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) set(status int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.status = status
-}
-
-func (rc *receiver) received() []string {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]string(nil), rc.guids...)
-}
-
 // fixture is the local GitHub API with the App installed on acme/gitops
 // (whose installation delivery succeeded), its webhooks going to rc, and
 // Hooks authenticated as the App.
 type fixture struct {
 	ctx   context.Context
 	srv   *githubapi.Server
-	rc    *receiver
-	hooks *GitHub
+	rc    *kit.Receiver
+	hooks *github.App
+	// clock is the App's: its rate-limit pauses pass when the test
+	// advances it.
+	clock *githubapi.Clock
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	rc := newReceiver(t)
-	srv, err := githubapi.New(githubapi.Options{Dir: t.TempDir(), WebhookURL: rc.srv.URL, WebhookSecret: secret, SyncWebhooks: true})
+	rc := kit.NewReceiver(t)
+	srv, err := githubapi.New(githubapi.Options{Dir: t.TempDir(), WebhookURL: rc.URL, WebhookSecret: secret, SyncWebhooks: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,24 +58,21 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := srv.Install(ctx, owner, name); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, srv.AppID(), srv.AppPrivateKeyPEM())
+	clock := githubapi.NewClock(time.Now(), true)
+	app, err := github.NewApp(github.Options{AppID: srv.AppID(), PrivateKey: srv.AppPrivateKeyPEM(), BaseURL: srv.URL(),
+		Clock: clock, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.BaseURL = strings.TrimSuffix(srv.URL(), "/")
-	c, err := gh.NewClient(&http.Client{Transport: tr}).WithEnterpriseURLs(srv.URL(), srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{ctx: ctx, srv: srv, rc: rc, hooks: NewGitHub(c)}
+	return &fixture{ctx: ctx, srv: srv, rc: rc, hooks: app, clock: clock}
 }
 
 // push commits n times to main while the receiver answers status, and
 // returns the GUIDs of the push deliveries, oldest first.
 func (f *fixture) push(t *testing.T, status, n int) []string {
 	t.Helper()
-	f.rc.set(status)
-	defer f.rc.set(http.StatusOK)
+	f.rc.SetStatus(status)
+	defer f.rc.SetStatus(http.StatusOK)
 	before := len(f.srv.Deliveries())
 	for i := 0; i < n; i++ {
 		content := fmt.Sprintf("%d %s", i, time.Now().Format(time.RFC3339Nano))
@@ -151,11 +111,11 @@ func fast() Options {
 
 func TestFailed(t *testing.T) {
 	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	bad := func(id int64, guid string) Delivery {
-		return Delivery{ID: id, GUID: guid, Status: "Invalid HTTP Response: 503", StatusCode: 503, DeliveredAt: t0.Add(time.Duration(id) * time.Second)}
+	bad := func(id int64, guid string) github.Delivery {
+		return github.Delivery{ID: id, GUID: guid, Status: "Invalid HTTP Response: 503", StatusCode: 503, DeliveredAt: t0.Add(time.Duration(id) * time.Second)}
 	}
-	good := func(id int64, guid string) Delivery {
-		return Delivery{ID: id, GUID: guid, Status: "OK", StatusCode: 202, DeliveredAt: t0.Add(time.Duration(id) * time.Second)}
+	good := func(id int64, guid string) github.Delivery {
+		return github.Delivery{ID: id, GUID: guid, Status: "OK", StatusCode: 202, DeliveredAt: t0.Add(time.Duration(id) * time.Second)}
 	}
 	type want struct {
 		GUID          string
@@ -164,17 +124,17 @@ func TestFailed(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		in   []Delivery
+		in   []github.Delivery
 		want []want
 	}{
 		{name: "none", in: nil, want: nil},
-		{name: "all OK", in: []Delivery{good(1, "a"), good(2, "b")}, want: nil},
-		{name: "2xx other than OK status text", in: []Delivery{{ID: 1, GUID: "a", StatusCode: 204}}, want: nil},
-		{name: "unreachable receiver", in: []Delivery{{ID: 1, GUID: "a", Status: "failed to connect to host"}},
+		{name: "all OK", in: []github.Delivery{good(1, "a"), good(2, "b")}, want: nil},
+		{name: "2xx other than OK status text", in: []github.Delivery{{ID: 1, GUID: "a", StatusCode: 204}}, want: nil},
+		{name: "unreachable receiver", in: []github.Delivery{{ID: 1, GUID: "a", Status: "failed to connect to host"}},
 			want: []want{{GUID: "a", First: 1, Latest: 1, Attempts: 1}}},
-		{name: "later attempt succeeded", in: []Delivery{good(3, "a"), bad(1, "a")}, want: nil},
+		{name: "later attempt succeeded", in: []github.Delivery{good(3, "a"), bad(1, "a")}, want: nil},
 		{name: "failed twice: the latest attempt, oldest GUID first",
-			in:   []Delivery{bad(5, "b"), bad(4, "a"), good(3, "c"), bad(2, "b"), bad(1, "a")},
+			in:   []github.Delivery{bad(5, "b"), bad(4, "a"), good(3, "c"), bad(2, "b"), bad(1, "a")},
 			want: []want{{GUID: "a", First: 1, Latest: 4, Attempts: 2}, {GUID: "b", First: 2, Latest: 5, Attempts: 2}}},
 	}
 	for _, tc := range tests {
@@ -197,7 +157,7 @@ func TestSweepRedeliversFailedOnce(t *testing.T) {
 	f := newFixture(t)
 	failedGUIDs := f.push(t, http.StatusServiceUnavailable, 3)
 	okGUIDs := f.push(t, http.StatusAccepted, 1)
-	sent := len(f.rc.received())
+	sent := len(f.rc.GUIDs())
 
 	res, err := Sweep(f.ctx, f.hooks, fast())
 	if err != nil {
@@ -207,7 +167,7 @@ func TestSweepRedeliversFailedOnce(t *testing.T) {
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("first sweep (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(failedGUIDs, f.rc.received()[sent:]); diff != "" {
+	if diff := cmp.Diff(failedGUIDs, f.rc.GUIDs()[sent:]); diff != "" {
 		t.Errorf("GUIDs the receiver got again (-want +got):\n%s", diff)
 	}
 	wantRe := map[string][]string{}
@@ -228,7 +188,7 @@ func TestSweepRedeliversFailedOnce(t *testing.T) {
 	if diff := cmp.Diff(Result{Scanned: 8}, res); diff != "" {
 		t.Errorf("second sweep (-want +got):\n%s", diff)
 	}
-	if n := len(f.rc.received()); n != sent+3 {
+	if n := len(f.rc.GUIDs()); n != sent+3 {
 		t.Errorf("receiver got %d deliveries after the second sweep, want %d", n, sent+3)
 	}
 }
@@ -266,11 +226,16 @@ func TestSweepGrace(t *testing.T) {
 func TestSweepWindow(t *testing.T) {
 	f := newFixture(t)
 	old := f.push(t, http.StatusServiceUnavailable, 2)
-	// GitHub reports delivery times in whole seconds: start the recent
-	// deliveries on the next second.
-	edge := time.Now().Truncate(time.Second).Add(time.Second)
-	time.Sleep(time.Until(edge) + 10*time.Millisecond)
 	recent := f.push(t, http.StatusServiceUnavailable, 2)
+	// The old deliveries were made an hour before the recent ones, as
+	// GitHub reports them (its times are whole seconds).
+	aged := agedHooks{App: f.hooks, by: time.Hour, guids: map[string]bool{old[0]: true, old[1]: true}}
+	for _, d := range f.srv.Deliveries() {
+		if d.GUID == recent[0] {
+			aged.edge = d.DeliveredAt
+		}
+	}
+	edge := aged.edge
 
 	now := time.Now().Add(2 * time.Minute)
 	opts := fast()
@@ -278,7 +243,7 @@ func TestSweepWindow(t *testing.T) {
 	opts.Window = now.Sub(edge)
 	opts.PerPage = 1
 	f.srv.ResetCalls()
-	res, err := Sweep(f.ctx, f.hooks, opts)
+	res, err := Sweep(f.ctx, aged, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,13 +263,32 @@ func TestSweepWindow(t *testing.T) {
 	// A window that ended before every delivery: nothing to do.
 	opts.Now = func() time.Time { return time.Now().Add(4 * 24 * time.Hour) }
 	opts.Window = 0 // default 3 days
-	res, err = Sweep(f.ctx, f.hooks, opts)
+	res, err = Sweep(f.ctx, aged, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(Result{}, res); diff != "" {
 		t.Errorf("sweep four days later (-want +got):\n%s", diff)
 	}
+}
+
+// agedHooks reports the attempts of guids as delivered by earlier than
+// GitHub recorded them, and only those.
+type agedHooks struct {
+	*github.App
+	by    time.Duration
+	guids map[string]bool
+	edge  time.Time // when the first delivery not aged was made
+}
+
+func (h agedHooks) ListDeliveries(ctx context.Context, cursor string, perPage int) ([]github.Delivery, string, error) {
+	ds, next, err := h.App.ListDeliveries(ctx, cursor, perPage)
+	for i := range ds {
+		if h.guids[ds[i].GUID] {
+			ds[i].DeliveredAt = ds[i].DeliveredAt.Add(-h.by)
+		}
+	}
+	return ds, next, err
 }
 
 // TestSweepPages: failures spread over several pages are all found.
@@ -384,7 +368,7 @@ func TestSweepCapAndPace(t *testing.T) {
 func TestSweepGivesUp(t *testing.T) {
 	f := newFixture(t)
 	guids := f.push(t, http.StatusBadRequest, 1)
-	f.rc.set(http.StatusBadRequest)
+	f.rc.SetStatus(http.StatusBadRequest)
 	opts := fast()
 	opts.MaxAttempts = 3
 	for i, want := range []Result{
@@ -405,12 +389,12 @@ func TestSweepGivesUp(t *testing.T) {
 // rateLimitedAfterList lists for real, then makes GitHub answer the next
 // request with its secondary rate limit.
 type rateLimitedAfterList struct {
-	*GitHub
+	*github.App
 	srv *githubapi.Server
 }
 
-func (r rateLimitedAfterList) ListDeliveries(ctx context.Context, cursor string, perPage int) ([]Delivery, string, error) {
-	ds, next, err := r.GitHub.ListDeliveries(ctx, cursor, perPage)
+func (r rateLimitedAfterList) ListDeliveries(ctx context.Context, cursor string, perPage int) ([]github.Delivery, string, error) {
+	ds, next, err := r.App.ListDeliveries(ctx, cursor, perPage)
 	r.srv.InjectFault(githubapi.Fault{Kind: githubapi.FaultSecondaryRateLimit, RetryAfter: time.Second})
 	return ds, next, err
 }
@@ -420,7 +404,7 @@ func (r rateLimitedAfterList) ListDeliveries(ctx context.Context, cursor string,
 func TestSweepStopsWhenRateLimited(t *testing.T) {
 	f := newFixture(t)
 	guids := f.push(t, http.StatusServiceUnavailable, 3)
-	res, err := Sweep(f.ctx, rateLimitedAfterList{GitHub: f.hooks, srv: f.srv}, fast())
+	res, err := Sweep(f.ctx, rateLimitedAfterList{App: f.hooks, srv: f.srv}, fast())
 	if !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("sweep error = %v, want one wrapping ErrRateLimited", err)
 	}
@@ -430,7 +414,7 @@ func TestSweepStopsWhenRateLimited(t *testing.T) {
 	if re := f.redeliveries(); len(re) != 0 {
 		t.Errorf("redelivered while rate limited: %v", re)
 	}
-	time.Sleep(1100 * time.Millisecond) // GitHub's Retry-After
+	f.clock.Advance(time.Second) // GitHub's Retry-After
 	res, err = Sweep(f.ctx, f.hooks, fast())
 	if err != nil {
 		t.Fatal(err)
@@ -484,31 +468,16 @@ func replica(t *testing.T, b *events.Bus) Options {
 // facts returns the data of the redelivery facts on the bus.
 func facts(t *testing.T, b *events.Bus) []requestedFact {
 	t.Helper()
-	ctx := context.Background()
-	cons, err := b.JetStream().OrderedConsumer(ctx, events.StreamFacts, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.FactPrefix + "." + FactKind + "." + FactVerb + ".>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []requestedFact
-	for {
-		msg, err := cons.Next(jetstream.FetchMaxWait(300 * time.Millisecond))
-		if err != nil {
-			return out
-		}
-		ev, err := events.Decode(msg.Headers(), msg.Data())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Type() != "dev.promobot.redelivery.requested" || ev.Subject() == "" {
-			t.Errorf("fact type %q subject %q", ev.Type(), ev.Subject())
+	for _, fc := range kit.Facts(t, b.JetStream(), events.FactPrefix+"."+FactKind+"."+FactVerb+".>") {
+		if fc.Type != "dev.promobot.redelivery.requested" || fc.Subject == "" {
+			t.Errorf("fact type %q subject %q", fc.Type, fc.Subject)
 		}
 		var f requestedFact
-		if err := json.Unmarshal(ev.Data(), &f); err != nil {
-			t.Fatal(err)
-		}
+		fc.Decode(t, &f)
 		out = append(out, f)
 	}
+	return out
 }
 
 // TestSweepAcrossReplicas: one replica sweeps at a time (the lease), and a
@@ -520,7 +489,7 @@ func TestSweepAcrossReplicas(t *testing.T) {
 	busA, busB := connect(), connect()
 	a, b := replica(t, busA), replica(t, busB)
 	guids := f.push(t, http.StatusServiceUnavailable, 2)
-	f.rc.set(http.StatusServiceUnavailable) // promobot's bus is still down
+	f.rc.SetStatus(http.StatusServiceUnavailable) // promobot's bus is still down
 
 	// Replica B holds the lease: A does nothing.
 	held, err := b.Locker.Acquire(f.ctx, LeaseName, time.Minute)
@@ -556,7 +525,7 @@ func TestSweepAcrossReplicas(t *testing.T) {
 		t.Errorf("replica B's sweep (-want +got):\n%s", diff)
 	}
 	// Past Remember, the receiver is back: B redelivers them.
-	f.rc.set(http.StatusAccepted)
+	f.rc.SetStatus(http.StatusAccepted)
 	b.Now = func() time.Time { return time.Now().Add(40 * time.Minute) }
 	res, err = Sweep(f.ctx, f.hooks, b)
 	if err != nil {
@@ -587,24 +556,6 @@ func TestSweepAcrossReplicas(t *testing.T) {
 	}
 }
 
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func counter(result string) float64 {
 	var m dto.Metric
 	_ = redeliveriesTotal.WithLabelValues(result).Write(&m)
@@ -617,24 +568,23 @@ func TestRun(t *testing.T) {
 	f := newFixture(t)
 	b := bus(t)()
 	guids := f.push(t, http.StatusServiceUnavailable, 2)
-	sent := len(f.rc.received())
-	logs := &syncBuffer{}
+	sent := len(f.rc.GUIDs())
+	logs := &kit.Buffer{}
 	opts := Options{Pace: time.Millisecond, Now: later, Publisher: b, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	before := counter("requested")
 
 	ctx, cancel := context.WithCancel(f.ctx)
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, f.hooks, opts, 100*time.Millisecond) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(logs.String(), `msg="redelivery sweep"`) < 3 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	kit.Eventually(t, 10*time.Second, "three sweeps", func() (bool, string) {
+		return strings.Count(logs.String(), `msg="redelivery sweep"`) >= 3, logs.String()
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run returned %v when its context ended", err)
 	}
 
-	if diff := cmp.Diff(guids, f.rc.received()[sent:]); diff != "" {
+	if diff := cmp.Diff(guids, f.rc.GUIDs()[sent:]); diff != "" {
 		t.Errorf("GUIDs the receiver got again (-want +got):\n%s", diff)
 	}
 	var sweeps []string
@@ -674,19 +624,19 @@ func TestRun(t *testing.T) {
 func TestRunSweepsAgainAfterTheGrace(t *testing.T) {
 	f := newFixture(t)
 	guids := f.push(t, http.StatusServiceUnavailable, 2)
-	sent := len(f.rc.received())
+	sent := len(f.rc.GUIDs())
 	opts := Options{Pace: time.Millisecond, Now: time.Now, Grace: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithCancel(f.ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, f.hooks, opts, time.Hour) }()
-	deadline := time.Now().Add(15 * time.Second)
-	for len(f.rc.received()) < sent+len(guids) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	kit.Eventually(t, 15*time.Second, "the redeliveries after the grace", func() (bool, string) {
+		got := f.rc.GUIDs()
+		return len(got) >= sent+len(guids), fmt.Sprintf("received %v", got)
+	})
 	cancel()
 	<-done
-	if diff := cmp.Diff(guids, f.rc.received()[sent:]); diff != "" {
+	if diff := cmp.Diff(guids, f.rc.GUIDs()[sent:]); diff != "" {
 		t.Errorf("GUIDs redelivered after the grace, with an hour's interval (-want +got):\n%s", diff)
 	}
 }
