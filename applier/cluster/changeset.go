@@ -4,23 +4,26 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/fluxcd/pkg/ssa"
 )
 
-// Action is what an apply did to one object.
-type Action string
+// Action is what an apply did to one object: fluxcd/pkg/ssa's action, so
+// the change set speaks the same words as the ssa manager it comes from.
+type Action = ssa.Action
 
 // The actions of a [ChangeSet].
 const (
 	// Created: the object did not exist and was created.
-	Created Action = "created"
+	Created = ssa.CreatedAction
 	// Configured: the object existed and differed from the render; it was updated.
-	Configured Action = "configured"
+	Configured = ssa.ConfiguredAction
 	// Unchanged: the object already matched the render; nothing was written.
-	Unchanged Action = "unchanged"
+	Unchanged = ssa.UnchangedAction
 	// Deleted: the object was pruned, the render no longer has it.
-	Deleted Action = "deleted"
+	Deleted = ssa.DeletedAction
 	// Skipped: the object was left alone; Change.Reason says why.
-	Skipped Action = "skipped"
+	Skipped = ssa.SkippedAction
 )
 
 // Change is the result for one object.

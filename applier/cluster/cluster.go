@@ -183,21 +183,9 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		return Result{Inventory: prev}, err
 	}
 	var res Result
-
-	if opts.CreateNamespace && opts.Namespace != "" && !rendersNamespace(desired, opts.Namespace) {
-		created, err := c.ensureNamespace(ctx, opts.Namespace)
-		if err != nil {
-			return Result{Inventory: prev}, err
-		}
-		if created {
-			res.ChangeSet.Changes = append(res.ChangeSet.Changes, Change{
-				Subject: "Namespace/" + opts.Namespace,
-				Object:  ObjectRef{Version: "v1", Kind: "Namespace", Name: opts.Namespace},
-				Action:  Created,
-			})
-		}
+	if err := c.createNamespace(ctx, desired, opts, &res.ChangeSet); err != nil {
+		return Result{Inventory: prev}, err
 	}
-
 	if len(desired) == 0 {
 		res.Inventory = prev
 		if opts.Prune {
@@ -205,27 +193,79 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		}
 		return res, nil
 	}
+	if err := c.applyAll(ctx, desired, opts, &res.ChangeSet); err != nil {
+		// Keep the previous inventory plus whatever may now exist: a failed
+		// apply must not make a later prune forget objects.
+		res.Inventory = newInventory(append(append([]ObjectRef(nil), prev.Objects...), refsOf(desired)...))
+		return res, err
+	}
+	applied := refsOf(desired)
+	refused, err := c.pruneStale(ctx, prev, applied, opts, &res)
+	if err != nil {
+		return res, err
+	}
+	if opts.HealthTimeout > 0 {
+		health, err := c.waitHealthy(ctx, applied, opts.HealthTimeout, opts.HealthInterval)
+		res.Health = health
+		if err != nil {
+			return res, err
+		}
+	}
+	if refused != nil {
+		return res, refused
+	}
+	return res, nil
+}
 
+// createNamespace creates opts.Namespace when opts.CreateNamespace asks
+// for it and the render does not have it, and notes a creation in cs.
+func (c *Cluster) createNamespace(ctx context.Context, desired []*unstructured.Unstructured, opts Options, cs *ChangeSet) error {
+	if !opts.CreateNamespace || opts.Namespace == "" || rendersNamespace(desired, opts.Namespace) {
+		return nil
+	}
+	created, err := c.ensureNamespace(ctx, opts.Namespace)
+	if err != nil {
+		return err
+	}
+	if created {
+		cs.Changes = append(cs.Changes, Change{
+			Subject: "Namespace/" + opts.Namespace,
+			Object:  ObjectRef{Version: "v1", Kind: "Namespace", Name: opts.Namespace},
+			Action:  Created,
+		})
+	}
+	return nil
+}
+
+// applyAll server-side applies desired through ssa in stages (namespaces
+// and CRDs first, then the rest), writing only objects that differ from
+// the cluster, and adds what it did to cs. A conflict with another field
+// manager is a *ConflictError.
+func (c *Cluster) applyAll(ctx context.Context, desired []*unstructured.Unstructured, opts Options, cs *ChangeSet) error {
 	m, ac := c.manager(opts, opts.Force)
 	applyOpts := ssa.DefaultApplyOptions()
 	applyOpts.Force = opts.Recreate
 	applyOpts.WaitInterval = 500 * time.Millisecond
 	applyOpts.WaitTimeout = 2 * time.Minute
-	cs, err := m.ApplyAllStaged(ctx, desired, applyOpts)
-	if cs != nil {
-		res.ChangeSet.Changes = append(res.ChangeSet.Changes, fromSSA(cs.Entries)...)
+	set, err := m.ApplyAllStaged(ctx, desired, applyOpts)
+	if set != nil {
+		cs.Changes = append(cs.Changes, fromSSA(set.Entries)...)
 	}
 	if err != nil {
-		// Keep the previous inventory plus whatever may now exist: a failed
-		// apply must not make a later prune forget objects.
-		res.Inventory = newInventory(append(append([]ObjectRef(nil), prev.Objects...), refsOf(desired)...))
 		if conflicts := ac.collected(); len(conflicts) > 0 {
-			return res, &ConflictError{Conflicts: conflicts}
+			return &ConflictError{Conflicts: conflicts}
 		}
-		return res, fmt.Errorf("apply: %w", err)
+		return fmt.Errorf("apply: %w", err)
 	}
+	return nil
+}
 
-	applied := refsOf(desired)
+// pruneStale deletes what prev has and applied no longer has, as opts
+// allow, adds the deletions to res.ChangeSet and sets res.Inventory:
+// applied plus the stale objects left in the cluster. A prune of more than
+// half of the app's objects without opts.AllowMassPrune is not done and
+// is returned as refused.
+func (c *Cluster) pruneStale(ctx context.Context, prev Inventory, applied []ObjectRef, opts Options, res *Result) (*PruneRefusedError, error) {
 	stale := staleRefs(prev, applied)
 	inventory := applied
 	var refused *PruneRefusedError
@@ -243,22 +283,11 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		inventory = append(inventory, kept...)
 		if err != nil {
 			res.Inventory = newInventory(inventory)
-			return res, err
+			return nil, err
 		}
 	}
 	res.Inventory = newInventory(inventory)
-
-	if opts.HealthTimeout > 0 {
-		health, err := c.waitHealthy(ctx, applied, opts.HealthTimeout, opts.HealthInterval)
-		res.Health = health
-		if err != nil {
-			return res, err
-		}
-	}
-	if refused != nil {
-		return res, refused
-	}
-	return res, nil
+	return refused, nil
 }
 
 // prunable returns the stale objects prune would consider deleting:
@@ -274,6 +303,8 @@ func prunable(stale []ObjectRef, opts Options) []ObjectRef {
 	return out
 }
 
+// fromSSA turns ssa's change set entries into Changes; an action outside
+// the five a ChangeSet counts (ssa's unknown) is Skipped.
 func fromSSA(entries []ssa.ChangeSetEntry) []Change {
 	out := make([]Change, 0, len(entries))
 	for _, e := range entries {
@@ -284,8 +315,8 @@ func fromSSA(entries []ssa.ChangeSetEntry) []Change {
 			Namespace: e.ObjMetadata.Namespace,
 			Name:      e.ObjMetadata.Name,
 		}
-		action := Action(e.Action)
-		switch e.Action {
+		action := e.Action
+		switch action {
 		case ssa.CreatedAction, ssa.ConfiguredAction, ssa.UnchangedAction, ssa.DeletedAction, ssa.SkippedAction:
 		default:
 			action = Skipped
