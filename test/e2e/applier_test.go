@@ -116,7 +116,7 @@ func TestMergeDeploysOnlyTheChangedOverlay(t *testing.T) {
 	if code := s.replay(*push); code != http.StatusAccepted {
 		t.Fatalf("redelivery answered %d", code)
 	}
-	time.Sleep(2 * time.Second)
+	s.waitSettled("applier")
 	if n := len(s.facts("promobot.apply.completed.>")); n != applied {
 		t.Errorf("the redelivered push was applied again: %d completed applies, want %d", n, applied)
 	}
@@ -424,7 +424,7 @@ func TestAppsPinnedToAnotherRevisionAreNotApplied(t *testing.T) {
 		n := len(s.facts("promobot.apply.completed.>"))
 		return n >= 3, fmt.Sprintf("%d applies completed", n)
 	})
-	time.Sleep(time.Second)
+	s.waitSettled("applier")
 	if n := len(s.facts("promobot.apply.requested.>")); n != 3 {
 		t.Errorf("%d applies requested at install, want 3 (the pinned app is not one)", n)
 	}

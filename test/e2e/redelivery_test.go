@@ -92,7 +92,12 @@ func TestMissedPushIsRedelivered(t *testing.T) {
 		}
 		return len(waiting) == 0, strings.Join(waiting, ",")
 	})
-	time.Sleep(3 * time.Second) // three more sweeps
+	// Three more sweeps run to their end: the fourth has begun.
+	sweeps := s.gh.Calls().ByRoute["GET /app/hook/deliveries"]
+	eventually(t, 30*time.Second, "three more sweeps", func() (bool, string) {
+		n := s.gh.Calls().ByRoute["GET /app/hook/deliveries"]
+		return n >= sweeps+4, fmt.Sprintf("%d sweeps began since", n-sweeps)
+	})
 	by := s.attemptsByGUID()
 	for _, g := range missed {
 		var got []string

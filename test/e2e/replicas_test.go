@@ -66,7 +66,9 @@ func TestTwoApplierReplicasEndAtTheNewestPush(t *testing.T) {
 	if st := s.waitStatus(last, stagingApp); st.State != "success" {
 		t.Fatalf("newest push: %s %q", st.State, st.Description)
 	}
-	time.Sleep(2 * time.Second) // let any late apply of an older push finish
+	// Every push delivered is handled, so no late apply of an older push
+	// is still to come.
+	s.waitSettled("applier")
 	if d, _ := deployment(s.home.Client, "staging", api); image(d) != imageRepo+":1.7.0" {
 		t.Errorf("staging runs %s, want the newest push's 1.7.0", image(d))
 	}

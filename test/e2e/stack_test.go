@@ -269,6 +269,26 @@ func (s *stack) facts(filter string) []map[string]any {
 	}
 }
 
+// waitSettled waits until the durable consumer has handled every delivery
+// stored so far: none pending, none delivered and not yet acknowledged.
+// It is how a test shows that a delivery led to nothing more, without a
+// pause that passes whenever it is too short.
+func (s *stack) waitSettled(consumer string) {
+	s.t.Helper()
+	eventually(s.t, time.Minute, "consumer "+consumer+" to handle every stored delivery", func() (bool, string) {
+		cons, err := s.js.Consumer(context.Background(), events.StreamGitHub, consumer)
+		if err != nil {
+			return false, err.Error()
+		}
+		info, err := cons.Info(context.Background())
+		if err != nil {
+			return false, err.Error()
+		}
+		return info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0,
+			fmt.Sprintf("%d pending, %d unacknowledged, %d redelivered", info.NumPending, info.NumAckPending, info.NumRedelivered)
+	})
+}
+
 // eventually polls cond until it holds or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()

@@ -25,6 +25,13 @@
 // (SetLatency) and call counting (Calls, ResetCalls) serve fault tests and
 // benchmarks. Every route exists in GitHub's published OpenAPI description
 // and its responses validate against it (contract_test.go).
+//
+// By default it holds promobot to GitHub's limits: content-creating
+// requests meet GitHub's secondary rate limits (80 a minute, 500 an hour
+// per installation, throttle.go), webhooks arrive out of order and
+// overlapping (reorder.go), compares list at most 300 files and commits at
+// most 3,000. Tests that measure promobot's own speed opt out with
+// Options.Throttle = Unthrottled(); tests of the in-order mode set InOrder.
 package githubapi
 
 import (
@@ -81,10 +88,14 @@ type Options struct {
 	// action) that caused it returns. Otherwise deliveries are queued and sent
 	// in order by one goroutine; WaitDeliveries waits for the queue.
 	SyncWebhooks bool
-	// Reorder, when set, sends webhooks as GitHub may: each after a random
-	// delay and several at once, so they arrive out of order (reorder.go).
-	// It overrides SyncWebhooks; nil sends them in order.
+	// Reorder says how webhooks are sent out of order, as GitHub may send
+	// them: each after a random delay and several at once (reorder.go).
+	// nil means the defaults (up to 50ms each, 4 in flight), unless
+	// SyncWebhooks or InOrder is set.
 	Reorder *ReorderOptions
+	// InOrder sends queued webhooks one at a time in the order of their
+	// events, for the few tests about that mode itself.
+	InOrder bool
 	// TokenTTL is the lifetime of installation tokens; default 1 hour.
 	TokenTTL time.Duration
 	// Observe, when set, is called after every API response with what was
@@ -93,8 +104,9 @@ type Options struct {
 	Observe func(Exchange)
 	// Logger logs served calls at debug level; default discards.
 	Logger *slog.Logger
-	// Throttle, when set, refuses content-creating requests over GitHub's
-	// secondary rate limits (throttle.go); nil serves them all.
+	// Throttle refuses content-creating requests over GitHub's secondary
+	// rate limits (throttle.go); nil means GitHub's own (DefaultThrottle).
+	// Tests that measure promobot's speed pass Unthrottled and say so.
 	Throttle *Throttle
 }
 
@@ -189,6 +201,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Throttle == nil {
+		opts.Throttle = DefaultThrottle()
+	}
+	if opts.Reorder == nil && !opts.SyncWebhooks && !opts.InOrder {
+		opts.Reorder = &ReorderOptions{}
 	}
 	key := opts.PrivateKey
 	if key == nil {

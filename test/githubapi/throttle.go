@@ -81,7 +81,7 @@ type throttleWindows struct {
 }
 
 // SetThrottle replaces the throttle (nil turns it off; Unthrottled lifts
-// the budgets). Budgets already used stay counted.
+// the budgets as far). Budgets already used stay counted.
 func (s *Server) SetThrottle(t *Throttle) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
