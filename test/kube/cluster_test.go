@@ -1,9 +1,11 @@
 package kube_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -344,6 +346,13 @@ func TestNoStrayProcesses(t *testing.T) {
 			cmd.Env = append(os.Environ(), envOrphanHelper+"="+pidFile, envOrphanMode+"="+tt.mode)
 			var out strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &out
+			// The helper waits on its standard input: a line tells it to
+			// crash, and it exits if the input ends.
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -351,12 +360,17 @@ func TestNoStrayProcesses(t *testing.T) {
 			if !allAlive(pids) {
 				t.Fatalf("cluster processes %v not running while the helper lives", pids)
 			}
+			if tt.mode == "panic" {
+				if _, err := io.WriteString(stdin, "crash\n"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if tt.mode == "sigkill" {
 				if err := cmd.Process.Kill(); err != nil {
 					t.Fatal(err)
 				}
 			}
-			err := cmd.Wait()
+			err = cmd.Wait()
 			if err == nil {
 				t.Fatalf("helper exited cleanly; want a crash. Output:\n%s", out.String())
 			}
@@ -408,16 +422,14 @@ func orphanHelper(pidFile, mode string) {
 	if err := os.Rename(tmp, pidFile); err != nil {
 		os.Exit(4)
 	}
-	switch mode {
-	case "panic":
-		// Give the parent a moment to see the processes alive, then crash
-		// from a goroutine as a failing test would: no deferred call runs.
-		time.Sleep(500 * time.Millisecond)
-		go panic("helper crashes")
-		time.Sleep(time.Hour)
-	default:
-		// Wait to be killed.
-		time.Sleep(time.Hour)
+	// Wait for the parent: it has seen the processes alive and says crash
+	// (a panic from a goroutine, as a failing test would: no deferred call
+	// runs), or it kills this process.
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if mode == "panic" && err == nil && line == "crash\n" {
+		done := make(chan struct{})
+		go func() { defer close(done); panic("helper crashes") }()
+		<-done
 	}
 	os.Exit(5)
 }
