@@ -18,7 +18,6 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
-	"github.com/promobot/promobot/webhook"
 )
 
 // Options configure an Applier.
@@ -140,20 +139,15 @@ func (a *Applier) Run(ctx context.Context) error {
 	}()
 	defer func() { <-reports }()
 	go func() {
-		errc <- a.bus.Consume(ctx, events.ConsumerOptions{
-			Name:   a.opts.Consumer,
-			Stream: events.StreamGitHub,
-			FilterSubjects: []string{
-				events.GitHubFilter("push"),
-				events.GitHubFilter("installation"),
-				events.GitHubFilter("installation_repositories"),
-			},
+		errc <- a.bus.ConsumeRoutes(ctx, events.ConsumerOptions{
+			Name:        a.opts.Consumer,
+			Stream:      events.StreamGitHub,
 			Concurrency: a.opts.Concurrency,
 			AckWait:     time.Minute,
 			MaxDeliver:  a.opts.MaxDeliver,
 			Backoff:     a.opts.Backoff,
 			Logger:      a.log,
-		}, a.handle)
+		}, a.Routes())
 	}()
 	go func() {
 		if a.opts.DriftInterval <= 0 {
@@ -180,15 +174,16 @@ func (a *Applier) Run(ctx context.Context) error {
 	return err
 }
 
-// handle dispatches one delivery.
-func (a *Applier) handle(ctx context.Context, d events.Delivery) error {
-	switch webhook.EventName(d.Event) {
-	case "push":
-		return a.handlePush(ctx, d)
-	case "installation", "installation_repositories":
-		return a.handleInstallation(ctx, d)
+// Routes are the GitHub deliveries the applier handles, each once (the
+// ledger remembers completed deliveries under the consumer's name): the
+// durable consumer's filters and its dispatch both come from them.
+func (a *Applier) Routes() []events.Route {
+	once := func(h events.NoteHandler) events.Handler { return a.ledger.OnceHandler(a.opts.Consumer, h) }
+	return []events.Route{
+		{Filter: events.GitHubFilter("push"), Handle: once(a.handlePush)},
+		{Filter: events.GitHubFilter("installation"), Handle: once(a.handleInstallation)},
+		{Filter: events.GitHubFilter("installation_repositories"), Handle: once(a.handleInstallation)},
 	}
-	return nil
 }
 
 // errorf wraps an error with its subject.

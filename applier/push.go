@@ -50,35 +50,29 @@ type pushPayload struct {
 	} `json:"installation"`
 }
 
-func (a *Applier) handlePush(ctx context.Context, d events.Delivery) error {
+// handlePush applies a push to the default branch; it returns the commit
+// applied (what the ledger records), or "" for a push it leaves alone.
+func (a *Applier) handlePush(ctx context.Context, d events.Delivery) (string, error) {
 	var p pushPayload
 	if err := json.Unmarshal(d.Event.Data(), &p); err != nil {
-		return events.Permanent(fmt.Errorf("push %s: decode: %w", d.Event.ID(), err))
+		return "", events.Permanent(fmt.Errorf("push %s: decode: %w", d.Event.ID(), err))
 	}
 	owner := p.Repository.Owner.Login
 	if owner == "" {
 		owner = p.Repository.Owner.Name
 	}
 	repo := Repo{Owner: owner, Name: p.Repository.Name}
-	log := a.log.With("delivery_id", d.Event.ID(), "repo", repo.String(), "revision", short(p.After))
+	log := events.Logger(ctx).With("repo", repo.String(), "revision", short(p.After))
 	if p.Deleted || p.After == zeroSHA || p.Ref != "refs/heads/"+p.Repository.DefaultBranch {
 		log.Debug("push not to the default branch, ignored", "ref", p.Ref)
-		return nil
+		return "", nil
 	}
 	if p.Installation.ID == 0 {
-		return events.Permanent(fmt.Errorf("push %s to %s: no installation in the payload", d.Event.ID(), repo))
-	}
-	done, err := a.ledger.Done(ctx, a.opts.Consumer, d.Event.ID())
-	if err != nil {
-		return err
-	}
-	if done {
-		log.Info("push already applied, ignoring the redelivery")
-		return nil
+		return "", events.Permanent(fmt.Errorf("push %s to %s: no installation in the payload", d.Event.ID(), repo))
 	}
 	gh, err := a.gh.GitHub(ctx, p.Installation.ID)
 	if err != nil {
-		return errorf(repo.String(), err)
+		return "", errorf(repo.String(), err)
 	}
 
 	target := Target{
@@ -88,13 +82,13 @@ func (a *Applier) handlePush(ctx context.Context, d events.Delivery) error {
 	}
 	if p.Before != "" && p.Before != zeroSHA {
 		if target.Changed, err = pushChanges(ctx, gh, repo, p, log); err != nil {
-			return errorf(repo.String(), err)
+			return "", errorf(repo.String(), err)
 		}
 	}
 	if _, err := a.Sync(ctx, gh, target, nil); err != nil {
-		return err
+		return "", err
 	}
-	return a.ledger.MarkDone(ctx, a.opts.Consumer, d.Event.ID(), p.After)
+	return p.After, nil
 }
 
 // pushChanges returns the files a push changed, or nil when they cannot
@@ -164,24 +158,20 @@ type installationPayload struct {
 
 // handleInstallation syncs every app of each repository the App was just
 // installed on: installing the App is all the setup a repository needs.
-func (a *Applier) handleInstallation(ctx context.Context, d events.Delivery) error {
+func (a *Applier) handleInstallation(ctx context.Context, d events.Delivery) (string, error) {
 	var p installationPayload
 	if err := json.Unmarshal(d.Event.Data(), &p); err != nil {
-		return events.Permanent(fmt.Errorf("installation %s: decode: %w", d.Event.ID(), err))
+		return "", events.Permanent(fmt.Errorf("installation %s: decode: %w", d.Event.ID(), err))
 	}
 	repos := p.RepositoriesAdded
 	if d.Event.Type() == "com.github.installation.created" {
 		repos = p.Repositories
 	} else if d.Event.Type() != "com.github.installation_repositories.added" {
-		return nil
-	}
-	done, err := a.ledger.Done(ctx, a.opts.Consumer, d.Event.ID())
-	if err != nil || done {
-		return err
+		return "", nil
 	}
 	gh, err := a.gh.GitHub(ctx, p.Installation.ID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	for _, r := range repos {
 		owner, name, ok := strings.Cut(r.FullName, "/")
@@ -189,10 +179,10 @@ func (a *Applier) handleInstallation(ctx context.Context, d events.Delivery) err
 			continue
 		}
 		if _, err := a.SyncHead(ctx, gh, Target{Repo: Repo{Owner: owner, Name: name}}, nil); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return a.ledger.MarkDone(ctx, a.opts.Consumer, d.Event.ID(), "synced")
+	return "synced", nil
 }
 
 // Target says what to sync.

@@ -3,19 +3,18 @@ package applier
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/state"
 )
 
 // Record is what the applier knows of one app: what it last applied and
-// how that went. The promoter's gates read it.
+// how that went. It is state.AppRecord with the inventory decoded: the
+// applier's view of the record internal/state keeps, which the promoter's
+// gates read.
 type Record struct {
 	Repo        string `json:"repo"`
 	App         string `json:"app"`
@@ -39,71 +38,74 @@ type Record struct {
 	Inventory cluster.Inventory `json:"inventory"`
 }
 
-// Records reads and writes apps' records in the apps bucket. It is safe for
-// concurrent use.
-type Records struct {
-	kv jetstream.KeyValue
+// stored is the record as internal/state keeps it.
+func (r Record) stored() (state.AppRecord, error) {
+	inv, err := json.Marshal(r.Inventory)
+	if err != nil {
+		return state.AppRecord{}, fmt.Errorf("%s %s inventory encode: %w", r.Repo, r.App, err)
+	}
+	return state.AppRecord{Repo: r.Repo, App: r.App, Environment: r.Environment, Path: r.Path, Server: r.Server,
+		Namespace: r.Namespace, Commit: r.Commit, AppliedAt: r.AppliedAt, Seen: r.Seen, State: r.State,
+		Message: r.Message, Summary: r.Summary, Healthy: r.Healthy, Inventory: inv}, nil
 }
 
-// OpenRecords opens the apps bucket.
+// recordFromState decodes the record internal/state keeps.
+func recordFromState(s state.AppRecord) (Record, error) {
+	r := Record{Repo: s.Repo, App: s.App, Environment: s.Environment, Path: s.Path, Server: s.Server,
+		Namespace: s.Namespace, Commit: s.Commit, AppliedAt: s.AppliedAt, Seen: s.Seen, State: s.State,
+		Message: s.Message, Summary: s.Summary, Healthy: s.Healthy}
+	if len(s.Inventory) > 0 {
+		if err := json.Unmarshal(s.Inventory, &r.Inventory); err != nil {
+			return Record{}, fmt.Errorf("%s %s inventory decode: %w", s.Repo, s.App, err)
+		}
+	}
+	return r, nil
+}
+
+// Records reads and writes apps' records through internal/state. It is
+// safe for concurrent use.
+type Records struct {
+	s *state.Records
+}
+
+// OpenRecords opens the apps' records.
 func OpenRecords(ctx context.Context, bus *events.Bus) (*Records, error) {
-	kv, err := bus.KeyValue(ctx, events.BucketApps)
+	s, err := state.OpenRecords(ctx, bus)
 	if err != nil {
 		return nil, err
 	}
-	return &Records{kv: kv}, nil
+	return &Records{s: s}, nil
 }
-
-func recordKey(repo Repo, app string) string { return events.KVKey(repo.Owner, repo.Name, app) }
 
 // Get returns the app's record; ok is false when it has none yet.
 func (r *Records) Get(ctx context.Context, repo Repo, app string) (rec Record, ok bool, err error) {
-	e, err := r.kv.Get(ctx, recordKey(repo, app))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Record{}, false, nil
+	s, ok, err := r.s.Get(ctx, repo, app)
+	if err != nil || !ok {
+		return Record{}, ok, err
 	}
-	if err != nil {
-		return Record{}, false, fmt.Errorf("%s %s record read: %w", repo, app, err)
-	}
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return Record{}, false, fmt.Errorf("%s %s record decode: %w", repo, app, err)
-	}
-	return rec, true, nil
+	rec, err = recordFromState(s)
+	return rec, err == nil, err
 }
 
 // Put stores the app's record.
 func (r *Records) Put(ctx context.Context, repo Repo, rec Record) error {
-	raw, err := json.Marshal(rec)
+	s, err := rec.stored()
 	if err != nil {
 		return err
 	}
-	if _, err := r.kv.Put(ctx, recordKey(repo, rec.App), raw); err != nil {
-		return fmt.Errorf("%s %s record write: %w", repo, rec.App, err)
-	}
-	return nil
+	return r.s.Put(ctx, repo, s)
 }
 
-// List returns every record of repo.
+// List returns every record of repo. A record that cannot be read is left
+// out.
 func (r *Records) List(ctx context.Context, repo Repo) ([]Record, error) {
-	prefix := events.KVKey(repo.Owner, repo.Name) + "."
-	lister, err := r.kv.ListKeysFiltered(ctx, prefix+">")
+	all, err := r.s.List(ctx, repo)
 	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("%s records list: %w", repo, err)
+		return nil, err
 	}
-	var out []Record
-	for k := range lister.Keys() {
-		if !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		e, err := r.kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var rec Record
-		if json.Unmarshal(e.Value(), &rec) == nil {
+	out := make([]Record, 0, len(all))
+	for _, s := range all {
+		if rec, err := recordFromState(s); err == nil {
 			out = append(out, rec)
 		}
 	}

@@ -2,11 +2,13 @@ package applier
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/state"
 )
 
 // StatusContext is the commit status context of an app.
@@ -44,20 +46,24 @@ func (a *Applier) reportConfigError(ctx context.Context, gh GitHub, t Target, er
 	a.fact(ctx, t.Repo, "apply", "failed", gitops.App{}, Outcome{Commit: t.Commit, State: "failed", Error: err.Error()})
 }
 
-// fact publishes a promobot.apply.* fact; failures to publish are logged.
+// fact publishes a promobot.apply.* fact (state.ApplyFact); failures to
+// publish are logged.
 func (a *Applier) fact(ctx context.Context, repo Repo, kind, verb string, app gitops.App, o Outcome) {
-	data := struct {
-		Outcome
-		Repo    string `json:"repo"`
-		Path    string `json:"path,omitempty"`
-		Summary string `json:"summary"`
-	}{Outcome: o, Repo: repo.String(), Path: app.Path}
-	data.Summary = app.Name + " " + verb + " " + short(o.Commit)
-	if detail := firstNonEmpty(o.Error, o.Summary); detail != "" {
-		data.Summary += ": " + detail
+	changes, err := json.Marshal(o.Changes)
+	if err != nil {
+		a.log.Error("fact not published", "kind", kind, "verb", verb, "error", err)
+		return
 	}
-	data.Summary = strings.TrimSpace(data.Summary)
-	a.publish(ctx, repo, kind, verb, app.Name, data)
+	f := state.ApplyFact{App: o.App, Environment: o.Environment, Cluster: o.Cluster, Path: app.Path, Commit: o.Commit,
+		State: o.State, Error: o.Error, Changes: changes, Healthy: o.Healthy}
+	f.Summary = app.Name + " " + verb + " " + short(o.Commit)
+	if detail := firstNonEmpty(o.Error, o.Summary); detail != "" {
+		f.Summary += ": " + detail
+	}
+	f.Summary = strings.TrimSpace(f.Summary)
+	if err := state.PublishApply(context.WithoutCancel(ctx), a.bus, repo, verb, "promobot/applier", f); err != nil {
+		a.log.Error("fact not published", "kind", kind, "verb", verb, "error", err)
+	}
 }
 
 // publish records a fact about repo; failures to publish are logged.

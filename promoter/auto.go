@@ -2,69 +2,57 @@ package promoter
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/state"
 )
 
-// appliedFact is the part of a promobot.apply.completed fact the promoter
-// reads.
-type appliedFact struct {
-	Repo        string `json:"repo"`
-	App         string `json:"app"`
-	Environment string `json:"environment"`
-	Commit      string `json:"commit"`
-	State       string `json:"state"`
-	Healthy     bool   `json:"healthy"`
-}
+// appliedFact is the apply fact the promoter reads.
+type appliedFact = state.ApplyFact
 
 // HandleApplied handles one promobot.apply.completed fact: when the app
 // applied healthy is the source of a pipeline step with autoPromote, the
 // promotion pull request for it is opened or updated (gates permitting)
-// without a comment. It is idempotent.
-func (p *Promoter) HandleApplied(ctx context.Context, d events.Delivery) error {
-	var f appliedFact
-	if err := json.Unmarshal(d.Event.Data(), &f); err != nil {
-		return events.Permanent(fmt.Errorf("apply fact %s: decode: %w", d.Event.ID(), err))
+// without a comment. It returns the commit promoted from (what the ledger
+// records under FactRoutes), or "" for a fact it leaves alone.
+func (p *Promoter) HandleApplied(ctx context.Context, d events.Delivery) (string, error) {
+	f, err := state.DecodeApplyFact(d.Event)
+	if err != nil {
+		return "", events.Permanent(err)
 	}
-	if f.State != "applied" || !f.Healthy || f.Commit == "" {
-		return nil
+	if f.State != state.StateApplied || !f.Healthy || f.Commit == "" {
+		return "", nil
 	}
 	owner, name, ok := strings.Cut(f.Repo, "/")
 	if !ok {
-		return nil
+		return "", nil
 	}
 	repo := Repo{Owner: owner, Name: name}
-	consumer := p.opts.Consumer + "-auto"
-	log := p.log.With("event_id", d.Event.ID(), "repo", repo.String(), "app", f.App, "revision", short(f.Commit))
-	done, err := p.ledger.Done(ctx, consumer, d.Event.ID())
-	if err != nil || done {
-		return err
-	}
+	log := events.Logger(ctx).With("repo", repo.String(), "app", f.App, "revision", short(f.Commit))
 	ri, err := p.registry.Repo(ctx, owner, name)
 	if errors.Is(err, events.ErrNotInstalled) {
 		log.Debug("repository not installed, no auto-promotion")
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	gh, err := p.gh.GitHub(ctx, ri.InstallationID)
 	if err != nil {
-		return fmt.Errorf("%s: %w", repo, err)
+		return "", fmt.Errorf("%s: %w", repo, err)
 	}
 	if err := p.autoPromote(ctx, gh, repo, f, log); err != nil {
 		if p.lastAttempt(d, err) {
 			log.Error("auto-promotion failed", "error", err)
 			p.publish(ctx, repo, "failed", f.App, factData{App: f.App, From: f.Environment, SourceCommit: f.Commit, Auto: true, Reason: err.Error()})
 		}
-		return err
+		return "", err
 	}
-	return p.ledger.MarkDone(ctx, consumer, d.Event.ID(), f.Commit)
+	return f.Commit, nil
 }
 
 func (p *Promoter) autoPromote(ctx context.Context, gh GitHub, repo Repo, f appliedFact, log *slog.Logger) error {

@@ -1,6 +1,7 @@
 package promoter
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -97,40 +98,34 @@ func (c *commandRun) refuse(ctx context.Context, body string) error {
 	return c.reply(ctx, body)
 }
 
-// handleComment answers a command in a pull request comment.
-func (p *Promoter) handleComment(ctx context.Context, d events.Delivery) error {
+// handleComment answers a command in a pull request comment; it returns
+// the command line answered (what the ledger records), or "" for a comment
+// that is no command.
+func (p *Promoter) handleComment(ctx context.Context, d events.Delivery) (string, error) {
 	var c commentPayload
 	if err := json.Unmarshal(d.Event.Data(), &c); err != nil {
-		return events.Permanent(fmt.Errorf("issue_comment %s: decode: %w", d.Event.ID(), err))
+		return "", events.Permanent(fmt.Errorf("issue_comment %s: decode: %w", d.Event.ID(), err))
 	}
 	if c.Action != "created" || c.Issue.PullRequest == nil {
-		return nil
+		return "", nil
 	}
 	if command.IsBot(c.Comment.User.Login, c.Comment.User.Type, p.opts.AppSlug) {
-		return nil
+		return "", nil
 	}
 	// A first pass with no names known tells commands from chatter without
 	// a single API call.
 	res := command.Parse(c.Comment.Body, command.Known{})
 	if res.Kind == command.KindIgnore {
-		return nil
+		return "", nil
 	}
 	repo := c.Repository.repo()
 	if c.Installation.ID == 0 {
-		return events.Permanent(fmt.Errorf("issue_comment %s on %s: no installation in the payload", d.Event.ID(), repo))
+		return "", events.Permanent(fmt.Errorf("issue_comment %s on %s: no installation in the payload", d.Event.ID(), repo))
 	}
-	log := p.log.With("delivery_id", d.Event.ID(), "repo", repo.String(), "pr", c.Issue.Number)
-	done, err := p.ledger.Done(ctx, p.opts.Consumer, d.Event.ID())
-	if err != nil {
-		return err
-	}
-	if done {
-		log.Info("command already answered, ignoring the redelivery")
-		return nil
-	}
+	log := events.Logger(ctx).With("repo", repo.String(), "pr", c.Issue.Number)
 	gh, err := p.gh.GitHub(ctx, c.Installation.ID)
 	if err != nil {
-		return fmt.Errorf("%s: %w", repo, err)
+		return "", fmt.Errorf("%s: %w", repo, err)
 	}
 	run := &commandRun{gh: gh, repo: repo, info: c.Repository.info(), number: c.Issue.Number, comment: c.Comment.ID,
 		login: c.Comment.User.Login, userID: c.Comment.User.ID, line: res.Line, log: log}
@@ -144,9 +139,9 @@ func (p *Promoter) handleComment(ctx context.Context, d events.Delivery) error {
 				log.Error("failure reply not posted", "error", rerr)
 			}
 		}
-		return err
+		return "", err
 	}
-	return p.ledger.MarkDone(ctx, p.opts.Consumer, d.Event.ID(), res.Line)
+	return cmp.Or(res.Line, "answered"), nil
 }
 
 // runCommand carries out a parsed command.

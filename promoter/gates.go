@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/internal/gitops"
 )
 
@@ -29,7 +28,7 @@ func (p *Promoter) gate(ctx context.Context, pr *promotion, plan Plan) (string, 
 		return "", nil
 	}
 	src := plan.Pair.From
-	rec, ok, err := p.records.Get(ctx, applier.Repo{Owner: pr.repo.Owner, Name: pr.repo.Name}, src.Name)
+	rec, ok, err := p.records.Get(ctx, pr.repo, src.Name)
 	if err != nil {
 		return "", err
 	}

@@ -22,8 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/state"
 	"github.com/promobot/promobot/webhook"
 )
 
@@ -99,7 +99,7 @@ type Promoter struct {
 	opts     Options
 	bus      *events.Bus
 	gh       Installations
-	records  *applier.Records
+	records  *state.Records
 	ledger   *events.Ledger
 	locks    *events.Locker
 	registry *events.Registry
@@ -114,7 +114,7 @@ func New(ctx context.Context, opts Options, bus *events.Bus, installations Insta
 	if bus == nil || installations == nil {
 		return nil, errors.New("promoter: bus and GitHub installations are required")
 	}
-	records, err := applier.OpenRecords(ctx, bus)
+	records, err := state.OpenRecords(ctx, bus)
 	if err != nil {
 		return nil, err
 	}
@@ -143,34 +143,29 @@ func New(ctx context.Context, opts Options, bus *events.Bus, installations Insta
 func (p *Promoter) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
 	go func() {
-		errc <- p.bus.Consume(ctx, events.ConsumerOptions{
-			Name:   p.opts.Consumer,
-			Stream: events.StreamGitHub,
-			FilterSubjects: []string{
-				events.GitHubFilter("issue_comment"),
-				events.GitHubFilter("pull_request"),
-			},
+		errc <- p.bus.ConsumeRoutes(ctx, events.ConsumerOptions{
+			Name:        p.opts.Consumer,
+			Stream:      events.StreamGitHub,
 			Concurrency: p.opts.Concurrency,
 			AckWait:     time.Minute,
 			MaxDeliver:  p.opts.MaxDeliver,
 			Backoff:     p.opts.Backoff,
 			Logger:      p.log,
-		}, p.HandleGitHub)
+		}, p.GitHubRoutes())
 	}()
 	go func() {
-		errc <- p.bus.Consume(ctx, events.ConsumerOptions{
-			Name:           p.opts.Consumer + "-auto",
-			Stream:         events.StreamFacts,
-			FilterSubjects: []string{events.FactPrefix + ".apply.completed.>"},
-			Concurrency:    p.opts.Concurrency,
-			AckWait:        time.Minute,
-			MaxDeliver:     p.opts.MaxDeliver,
-			Backoff:        p.opts.Backoff,
+		errc <- p.bus.ConsumeRoutes(ctx, events.ConsumerOptions{
+			Name:        p.opts.Consumer + "-auto",
+			Stream:      events.StreamFacts,
+			Concurrency: p.opts.Concurrency,
+			AckWait:     time.Minute,
+			MaxDeliver:  p.opts.MaxDeliver,
+			Backoff:     p.opts.Backoff,
 			// Only applies from now on: an old apply is no reason to
 			// open a promotion today.
 			DeliverPolicy: jetstream.DeliverNewPolicy,
 			Logger:        p.log,
-		}, p.HandleApplied)
+		}, p.FactRoutes())
 	}()
 	err := <-errc
 	if err2 := <-errc; err == nil {
@@ -179,18 +174,37 @@ func (p *Promoter) Run(ctx context.Context) error {
 	return err
 }
 
-// HandleGitHub handles one GitHub delivery: issue_comment (commands) and
-// pull_request (diff comments, and closed promotion pull requests); others
-// are acknowledged untouched. It is
-// idempotent: a delivery handled before changes nothing.
-func (p *Promoter) HandleGitHub(ctx context.Context, d events.Delivery) error {
-	switch webhook.EventName(d.Event) {
-	case "issue_comment":
-		return p.handleComment(ctx, d)
-	case "pull_request":
-		return p.handlePullRequest(ctx, d)
+// GitHubRoutes are the GitHub deliveries the promoter handles, each once
+// (the ledger remembers completed deliveries under the consumer's name):
+// issue_comment (commands) and pull_request (diff comments, and closed
+// promotion pull requests). The durable consumer's filters and its
+// dispatch both come from them.
+func (p *Promoter) GitHubRoutes() []events.Route {
+	once := func(h events.NoteHandler) events.Handler { return p.ledger.OnceHandler(p.opts.Consumer, h) }
+	return []events.Route{
+		{Filter: events.GitHubFilter("issue_comment"), Handle: once(p.handleComment)},
+		{Filter: events.GitHubFilter("pull_request"), Handle: once(p.handlePullRequest)},
 	}
-	return nil
+}
+
+// FactRoutes are the facts the promoter handles, each once: an app applied
+// (auto-promotion).
+func (p *Promoter) FactRoutes() []events.Route {
+	return []events.Route{
+		{Filter: state.ApplyFilter(state.ApplyCompleted), Handle: p.ledger.OnceHandler(p.opts.Consumer+"-auto", p.HandleApplied)},
+	}
+}
+
+// HandleGitHub handles one GitHub delivery as its route in GitHubRoutes
+// does; others are acknowledged untouched. A delivery handed in without
+// the subject it was stored on (read back from the stream, say) is routed
+// by its event name. It is idempotent: a delivery handled before changes
+// nothing.
+func (p *Promoter) HandleGitHub(ctx context.Context, d events.Delivery) error {
+	if d.Subject == "" {
+		d.Subject = events.GitHubSubject(webhook.EventName(d.Event), "", "")
+	}
+	return events.Dispatch(p.GitHubRoutes())(ctx, d)
 }
 
 // lastAttempt reports whether a failure of d will not be retried.

@@ -43,10 +43,13 @@ type pullPayload struct {
 // Promotion pull requests (branches under promobot/promote/) carry their
 // own diff comment; when one closes, the promoter forgets it, so the next
 // promotion of that app opens a new one.
-func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) error {
+//
+// It returns the head commit whose diff it posted (what the ledger
+// records), or "" for a delivery it leaves alone.
+func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) (string, error) {
 	var pp pullPayload
 	if err := json.Unmarshal(d.Event.Data(), &pp); err != nil {
-		return events.Permanent(fmt.Errorf("pull_request %s: decode: %w", d.Event.ID(), err))
+		return "", events.Permanent(fmt.Errorf("pull_request %s: decode: %w", d.Event.ID(), err))
 	}
 	pr := pp.PullRequest
 	repo := pp.Repository.repo()
@@ -54,37 +57,33 @@ func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) err
 		// A promotion pull request carries its own diff comment; once it
 		// is closed, the next promotion opens a new one.
 		if pp.Action == "closed" {
-			return p.memo.forget(ctx, repo, pr.Head.Ref)
+			return "", p.memo.forget(ctx, repo, pr.Head.Ref)
 		}
-		return nil
+		return "", nil
 	}
 	switch pp.Action {
 	case "opened", "synchronize", "reopened":
 	default:
-		return nil
+		return "", nil
 	}
 	if pr.State != "open" || p.opts.NoPullRequestDiffs {
-		return nil
+		return "", nil
 	}
 	if pp.Installation.ID == 0 {
-		return events.Permanent(fmt.Errorf("pull_request %s on %s: no installation in the payload", d.Event.ID(), repo))
+		return "", events.Permanent(fmt.Errorf("pull_request %s on %s: no installation in the payload", d.Event.ID(), repo))
 	}
-	log := p.log.With("delivery_id", d.Event.ID(), "repo", repo.String(), "pr", pr.Number, "revision", short(pr.Head.SHA))
-	done, err := p.ledger.Done(ctx, p.opts.Consumer, d.Event.ID())
-	if err != nil || done {
-		return err
-	}
+	log := events.Logger(ctx).With("repo", repo.String(), "pr", pr.Number, "revision", short(pr.Head.SHA))
 	gh, err := p.gh.GitHub(ctx, pp.Installation.ID)
 	if err != nil {
-		return fmt.Errorf("%s: %w", repo, err)
+		return "", fmt.Errorf("%s: %w", repo, err)
 	}
 	if err := p.diffPullRequest(ctx, gh, repo, pp); err != nil {
 		if p.lastAttempt(d, err) {
 			log.Error("diff comment not posted", "error", err)
 		}
-		return err
+		return "", err
 	}
-	return p.ledger.MarkDone(ctx, p.opts.Consumer, d.Event.ID(), pr.Head.SHA)
+	return pr.Head.SHA, nil
 }
 
 func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp pullPayload) error {
