@@ -2,6 +2,7 @@ package promoter
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // Replies to commands that do not promote: each quotes the command and
@@ -77,7 +79,7 @@ func TestCommandReplies(t *testing.T) {
 			case tt.golden != "" && len(replies) != 1:
 				t.Fatalf("replies = %+v, want one", replies)
 			case tt.golden != "":
-				golden(t, tt.golden, replies[0].Body)
+				kit.Golden(t, filepath.Join("testdata", tt.golden), replies[0].Body)
 			}
 			if tt.golden == "" && calls.Total != 0 {
 				t.Errorf("ignored comment made API calls: %s", callsString(calls))

@@ -1,12 +1,14 @@
 package promoter
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // Each gate holds a promotion back with a reply saying why, until it
@@ -81,7 +83,7 @@ func TestGates(t *testing.T) {
 			if len(replies) != 1 {
 				t.Fatalf("replies = %+v, want 1", replies)
 			}
-			golden(t, tt.golden, scrub(replies[0].Body, names))
+			kit.Golden(t, filepath.Join("testdata", tt.golden), scrub(replies[0].Body, names))
 			if diff := cmp.Diff([]string{"eyes", "confused"}, h.reactions(id)); diff != "" {
 				t.Errorf("reactions (-want +got):\n%s", diff)
 			}

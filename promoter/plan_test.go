@@ -11,6 +11,7 @@ import (
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/promoter/prbody"
+	"github.com/promobot/promobot/test/kit"
 )
 
 func TestSelect(t *testing.T) {
@@ -78,7 +79,7 @@ func TestReplyOutcomes(t *testing.T) {
 		{Kind: outcomeUnchanged, Plan: plan("cron")},
 		{Kind: outcomeRefused, Plan: plan("jobs"), Reason: "Promotions into `production` are frozen now (weekend)."},
 	}
-	golden(t, "reply-outcomes.md", replyOutcomes("/promote to production", outs))
+	kit.Golden(t, "testdata/reply-outcomes.md", replyOutcomes("/promote to production", outs))
 	if !needsReply(outs) || needsReply(outs[:2]) {
 		t.Error("needsReply: a reply is needed unless every promotion opened or updated a pull request")
 	}

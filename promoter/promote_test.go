@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // A maintainer's /promote on a merged staging pull request opens a
@@ -77,7 +78,7 @@ func TestPromoteOpensThenUpdatesOnePullRequest(t *testing.T) {
 	}
 	head := h.git("rev-parse", "main")
 	commit := h.git("rev-parse", promoBranch)
-	golden(t, "promotion-diff.md", scrub(comments[0].Body, map[string]string{head: "main", commit: "promotion"}))
+	kit.Golden(t, "testdata/promotion-diff.md", scrub(comments[0].Body, map[string]string{head: "main", commit: "promotion"}))
 	stickyID := comments[0].ID
 
 	if diff := cmp.Diff([]string{"requested", "opened"}, verbs(h.facts())); diff != "" {
@@ -148,7 +149,7 @@ func TestPromoteOpensThenUpdatesOnePullRequest(t *testing.T) {
 	}
 	cmd4 := h.comment(n2, developer, "/promote")
 	replies = h.replies(n2)
-	golden(t, "reply-unchanged.md", replies[len(replies)-1].Body)
+	kit.Golden(t, "testdata/reply-unchanged.md", replies[len(replies)-1].Body)
 	if diff := cmp.Diff([]string{"eyes"}, h.reactions(cmd4)); diff != "" {
 		t.Errorf("reactions when nothing changes (-want +got):\n%s", diff)
 	}

@@ -1,6 +1,7 @@
 package promoter
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 const teamConfig = "promoters:\n  teams: [my-org/release-managers]\n"
@@ -58,7 +60,7 @@ func TestTeamPromoters(t *testing.T) {
 			if len(replies) != 1 {
 				t.Fatalf("replies = %+v, want one refusal", replies)
 			}
-			golden(t, tt.golden, replies[0].Body)
+			kit.Golden(t, filepath.Join("testdata", tt.golden), replies[0].Body)
 			if got := h.promotionPRs(); len(got) != 0 {
 				t.Errorf("promotion pull requests opened: %+v", got)
 			}

@@ -3,18 +3,16 @@ package diff
 import (
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+	"github.com/promobot/promobot/test/kit"
+)
 
 var testKey = []byte("promobot-test-fingerprint-key")
 
@@ -77,23 +75,6 @@ func sortedKeys(m map[string]string) []string {
 
 func docs(parts ...string) []byte {
 	return []byte(strings.Join(parts, "---\n"))
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
 }
 
 // The plaintext and base64 values of the Secrets in these tests; none of
@@ -193,7 +174,7 @@ func TestRenderGolden(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.opts.FingerprintKey = testKey
 			c := Render(tt.apps, tt.opts)
-			golden(t, tt.golden, c.Body)
+			kit.Golden(t, filepath.Join("testdata", tt.golden), c.Body)
 			if len(c.Body) > DefaultLimit {
 				t.Errorf("body is %d bytes, over %d", len(c.Body), DefaultLimit)
 			}
@@ -217,7 +198,7 @@ func TestRenderSecret(t *testing.T) {
 		deployment(ns, "api", "ghcr.io/acme/api:1.2.3", 1),
 	)
 	c := Render([]AppRender{{App: "my-api-service-staging", Environment: "staging", Before: before, After: after}}, Options{Key: "pr", FingerprintKey: testKey})
-	golden(t, "secret.md", c.Body)
+	kit.Golden(t, "testdata/secret.md", c.Body)
 	for _, v := range testSecretValues {
 		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
 			if strings.Contains(c.Body, form) {
@@ -344,8 +325,8 @@ func TestRenderHuge(t *testing.T) {
 	if strings.Count(c.Body, "<details>") != strings.Count(c.Body, "</details>") {
 		t.Errorf("a section was cut in the middle")
 	}
-	golden(t, "huge-head.md", c.Body[:strings.Index(c.Body, "<details><summary>ConfigMap/config-001")])
-	golden(t, "huge-tail.md", c.Body[strings.LastIndex(c.Body, "<details>"):])
+	kit.Golden(t, "testdata/huge-head.md", c.Body[:strings.Index(c.Body, "<details><summary>ConfigMap/config-001")])
+	kit.Golden(t, "testdata/huge-tail.md", c.Body[strings.LastIndex(c.Body, "<details>"):])
 }
 
 func TestRenderSmallLimitNamesEveryApp(t *testing.T) {
@@ -366,7 +347,7 @@ func TestRenderSmallLimitNamesEveryApp(t *testing.T) {
 	if !strings.Contains(c.Body, "#### `broken` · production · render failed") {
 		t.Errorf("the app that failed to render is not shown")
 	}
-	golden(t, "small-limit-tail.md", c.Body[strings.LastIndex(c.Body, "</details>"):])
+	kit.Golden(t, "testdata/small-limit-tail.md", c.Body[strings.LastIndex(c.Body, "</details>"):])
 }
 
 func TestMarker(t *testing.T) {

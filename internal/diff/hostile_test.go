@@ -3,12 +3,15 @@ package diff
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/promobot/promobot/test/kit"
 )
 
 // hostileNames are names a repository can give its apps, environments,
@@ -87,7 +90,7 @@ func TestRenderHostileNames(t *testing.T) {
 					t.Errorf("HasMarker is false for the comment")
 				}
 				if changed {
-					golden(t, fmt.Sprintf("hostile/%02d-%s.md", i, strings.Trim(slug.ReplaceAllString(strings.ToLower(name), "-"), "-")), c.Body)
+					kit.Golden(t, filepath.Join("testdata", fmt.Sprintf("hostile/%02d-%s.md", i, strings.Trim(slug.ReplaceAllString(strings.ToLower(name), "-"), "-"))), c.Body)
 				}
 			})
 		}

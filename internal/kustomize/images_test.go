@@ -2,7 +2,6 @@ package kustomize
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,9 +13,9 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 	"sigs.k8s.io/kustomize/api/types"
 	k8syaml "sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/promobot/promobot/test/kit"
+)
 
 // imageLine matches the only lines an image edit may add or remove (an
 // image field may be empty: "newTag:").
@@ -66,16 +65,8 @@ func TestSetImagesGolden(t *testing.T) {
 			}
 			gotChanges := formatChanges(changes)
 			changesPath := filepath.Join(dir, "changes.txt")
-			if *update {
-				writeFile(t, afterPath, string(got))
-				writeFile(t, changesPath, gotChanges)
-			}
-			if diff := cmp.Diff(string(mustRead(t, afterPath)), string(got)); diff != "" {
-				t.Errorf("edited file differs from %s (-want +got):\n%s", afterPath, diff)
-			}
-			if diff := cmp.Diff(string(mustRead(t, changesPath)), gotChanges); diff != "" {
-				t.Errorf("changes differ from %s (-want +got):\n%s", changesPath, diff)
-			}
+			kit.Golden(t, afterPath, string(got))
+			kit.Golden(t, changesPath, gotChanges)
 
 			// Only image lines changed.
 			for _, line := range changedLines(string(before), string(got)) {

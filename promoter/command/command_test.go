@@ -1,8 +1,6 @@
 package command
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,9 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/test/kit"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 var known = Known{
 	Apps:         []string{"my-api-service", "web", "worker"},
@@ -203,24 +200,7 @@ promoters:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := HelpText(tt.steps, tt.who)
-			golden(t, tt.golden, got)
+			kit.Golden(t, filepath.Join("testdata", tt.golden), got)
 		})
-	}
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
 	}
 }

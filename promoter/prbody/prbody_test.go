@@ -2,33 +2,14 @@ package prbody
 
 import (
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/promobot/promobot/test/kit"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
-}
 
 var (
 	tagBump = Promotion{
@@ -91,7 +72,7 @@ func TestBody(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := Body(tt.p)
-			golden(t, tt.golden, body)
+			kit.Golden(t, filepath.Join("testdata", tt.golden), body)
 			got, err := ParsePromotionBlock(body)
 			if err != nil {
 				t.Fatalf("ParsePromotionBlock: %v", err)

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/promobot/promobot/internal/project"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // names are the release and namespaces a case renders or installs into.
@@ -258,7 +259,7 @@ func TestChart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("render", tc.name+".yaml"), rendered)
+			kit.Golden(t, filepath.Join("testdata", "render", tc.name+".yaml"), rendered)
 
 			// Render for the real install and check the objects.
 			n := names{
@@ -703,5 +704,5 @@ func checkNotes(t *testing.T, ctx context.Context, tc chartCase, n names) {
 		t.Errorf("NOTES do not give the webhook URL %s:\n%s", url, notes)
 	}
 	r := strings.NewReplacer(n.Namespace, goldenNames.Namespace, n.Allowed[0], goldenNames.Allowed[0], n.Allowed[1], goldenNames.Allowed[1])
-	golden(t, filepath.Join("notes", tc.name+".txt"), r.Replace(notes))
+	kit.Golden(t, filepath.Join("testdata", "notes", tc.name+".txt"), r.Replace(notes))
 }

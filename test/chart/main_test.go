@@ -20,8 +20,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/promobot/promobot/test/kube"
 )
 
@@ -29,8 +27,6 @@ import (
 const helmVersion = "v3.22.0"
 
 var (
-	update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
 	cluster *kube.Cluster
 	// helmBin is the helm binary; helmHome isolates its config and caches.
 	helmBin  string
@@ -162,26 +158,4 @@ type helmError struct {
 
 func (e *helmError) Error() string {
 	return fmt.Sprintf("helm %s: %v\n%s", strings.Join(e.args, " "), e.err, e.stderr)
-}
-
-// golden compares got with testdata/<name>, or rewrites it under -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file %s: %v (run go test ./test/chart -update to create it)", path, err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs from the output (-want +got; go test ./test/chart -update rewrites it):\n%s", path, diff)
-	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/promobot/promobot/test/kit"
 )
 
 // TestChartRefuses checks that values which cannot work are refused by helm
@@ -129,7 +131,7 @@ func TestChartRefuses(t *testing.T) {
 			if !strings.Contains(he.stderr, tc.want) {
 				t.Errorf("helm template output does not say %q:\n%s", tc.want, he.stderr)
 			}
-			golden(t, filepath.Join("refused", tc.name+".txt"), he.stderr)
+			kit.Golden(t, filepath.Join("testdata", "refused", tc.name+".txt"), he.stderr)
 
 			// helm install refuses before creating anything.
 			ns := cluster.Namespace(t)

@@ -49,10 +49,9 @@ import (
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/test/kube"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // The repository the README's user installs the App on, and the App id its
 // serve command names.
@@ -827,29 +826,13 @@ func runPreview(t *testing.T, _ *session, cmds []string) {
 			t.Fatalf("%s: %v\n%s%s", c, err, out, stderr)
 		}
 		name := strings.Fields(c)[1]
-		golden(t, filepath.Join("testdata", name+".golden"), strings.ReplaceAll(out, base, "<base>"))
+		kit.Golden(t, filepath.Join("testdata", name+".golden"), strings.ReplaceAll(out, base, "<base>"))
 	}
 	if got, _ := os.ReadFile(production); !bytes.Equal(prodBefore, got) {
 		t.Errorf("%s changed %s without --write", cmdPromote, production)
 	}
 	if got, _ := os.ReadFile(staging); !bytes.Equal(bumped, got) {
 		t.Errorf("the preview commands changed %s", staging)
-	}
-}
-
-// golden compares got with the golden file, or rewrites it with -update.
-func golden(t *testing.T, file, got string) {
-	t.Helper()
-	if *update {
-		writeFile(t, file, []byte(got))
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./test/readme -run TestREADME -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("output differs from %s (-want +got):\n%s", file, diff)
 	}
 }
 
