@@ -10,10 +10,10 @@ import (
 // Repo names a GitHub repository.
 type Repo = github.Repo
 
-// GitHub is what the applier needs of one installation's GitHub API;
-// *github.InstallationClient provides it (tokens, rate limits and retries
-// handled there). Implementations are safe for concurrent use.
-type GitHub interface {
+// RepoReader reads a repository at a commit: what a sync, a push and a
+// drift check need to know what to apply. Implementations are safe for
+// concurrent use; every method is a read and may be retried.
+type RepoReader interface {
 	// Repository returns the repository's default branch and URLs.
 	Repository(ctx context.Context, repo github.Repo) (github.RepoInfo, error)
 	// BranchHead returns the commit at the head of branch.
@@ -23,12 +23,27 @@ type GitHub interface {
 	Tarball(ctx context.Context, repo github.Repo, ref string) (io.ReadCloser, error)
 	// Compare compares two commits.
 	Compare(ctx context.Context, repo github.Repo, base, head string) (github.Comparison, error)
+}
+
+// Reporter tells GitHub what an apply did: the app's commit status and
+// its Deployment. Implementations are safe for concurrent use; none of the
+// methods is idempotent (each call adds a status or a Deployment), so a
+// report is sent once (see Report).
+type Reporter interface {
 	// CreateStatus sets a commit status.
 	CreateStatus(ctx context.Context, repo github.Repo, sha string, s github.Status) error
 	// CreateDeployment creates a Deployment and returns its id.
 	CreateDeployment(ctx context.Context, repo github.Repo, d github.Deployment) (int64, error)
 	// CreateDeploymentStatus adds a status to a Deployment.
 	CreateDeploymentStatus(ctx context.Context, repo github.Repo, id int64, s github.DeploymentStatus) error
+}
+
+// GitHub is one installation's GitHub API in both of the applier's roles;
+// *github.InstallationClient provides it (tokens, rate limits and retries
+// handled there).
+type GitHub interface {
+	RepoReader
+	Reporter
 }
 
 // Installations returns the GitHub API client of an installation.

@@ -122,7 +122,7 @@ func recordOf(rec Record, t Target, app gitops.App, r reconciliation) Record {
 // on GitHub's pacing: what its rate limits refuse is queued with the
 // app's report (see Report) and the apply goes on.
 type deployment struct {
-	gh   GitHub
+	gh   Reporter
 	repo Repo
 	spec github.Deployment
 	env  string
@@ -139,7 +139,7 @@ type deployment struct {
 
 // startDeployment creates the apply's Deployment, in progress, unless the
 // apply is a re-sync.
-func startDeployment(ctx context.Context, gh GitHub, t Target, app gitops.App, rec Record, log *slog.Logger) *deployment {
+func startDeployment(ctx context.Context, gh Reporter, t Target, app gitops.App, rec Record, log *slog.Logger) *deployment {
 	env := app.Environment
 	if env == "" {
 		env = app.Name
@@ -180,7 +180,7 @@ func (d *deployment) create(ctx context.Context) {
 }
 
 // isStale reports whether the app already saw a commit newer than t.Commit.
-func (a *Applier) isStale(ctx context.Context, gh GitHub, t Target, rec Record) (bool, error) {
+func (a *Applier) isStale(ctx context.Context, gh RepoReader, t Target, rec Record) (bool, error) {
 	if rec.Seen == "" || rec.Seen == t.Commit {
 		return false, nil
 	}

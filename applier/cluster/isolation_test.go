@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/promobot/promobot/applier/cluster"
+	"github.com/promobot/promobot/test/kit"
 )
 
 func TestFieldManagerFor(t *testing.T) {
@@ -364,16 +365,20 @@ func TestOwnershipWithoutListRights(t *testing.T) {
 		t.Fatal(err)
 	}
 	limited := newCluster(t, cfg)
-	// The authorizer learns of the new binding a moment later: a
-	// Forbidden get means not yet.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err = limited.Apply(ctx, render(t, fmt.Sprintf(settingsRender, "stolen"), ns), cluster.Inventory{}, cluster.Options{App: "team-a", Repo: "acme/a", Namespace: ns})
-		if !apierrors.IsForbidden(err) || time.Now().After(deadline) {
-			break
+	// The authorizer learns of the new binding a moment later: wait until
+	// it answers the user's get.
+	kit.Eventually(t, 10*time.Second, "the authorizer to allow "+user+" to get configmaps", func() (bool, string) {
+		review, err := kc.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: ns, Verb: "get", Resource: "configmaps",
+			}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return false, err.Error()
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return review.Status.Allowed, fmt.Sprintf("allowed %v: %s", review.Status.Allowed, review.Status.Reason)
+	})
+	_, err = limited.Apply(ctx, render(t, fmt.Sprintf(settingsRender, "stolen"), ns), cluster.Inventory{}, cluster.Options{App: "team-a", Repo: "acme/a", Namespace: ns})
 	if diff := cmp.Diff("ConfigMap/"+ns+"/settings belongs to app team-b of acme/b", errString(err)); diff != "" {
 		t.Errorf("apply without list rights (-want +got):\n%s", diff)
 	}

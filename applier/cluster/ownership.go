@@ -140,24 +140,6 @@ func ownerOfLabels(l map[string]string) (Owner, bool) {
 // object where listing is forbidden), not a request per object.
 func (c *Cluster) claim(ctx context.Context, desired []*unstructured.Unstructured, opts Options) error {
 	mine := OwnerLabels(opts.App, opts.Repo)
-	type group struct {
-		gvk  schema.GroupVersionKind
-		ns   string
-		objs []*unstructured.Unstructured
-	}
-	groups := map[string]*group{}
-	var order []string
-	for _, o := range desired {
-		gvk := o.GroupVersionKind()
-		key := gvk.String() + "/" + o.GetNamespace()
-		g, ok := groups[key]
-		if !ok {
-			g = &group{gvk: gvk, ns: o.GetNamespace()}
-			groups[key] = g
-			order = append(order, key)
-		}
-		g.objs = append(g.objs, o)
-	}
 	var (
 		mu     sync.Mutex
 		owners []Owner
@@ -177,37 +159,8 @@ func (c *Cluster) claim(ctx context.Context, desired []*unstructured.Unstructure
 	}
 	eg, gctx := errgroup.WithContext(ctx)
 	eg.SetLimit(8)
-	for _, key := range order {
-		g := groups[key]
-		eg.Go(func() error {
-			list := &metav1.PartialObjectMetadataList{}
-			list.SetGroupVersionKind(g.gvk.GroupVersion().WithKind(g.gvk.Kind + "List"))
-			listOpts := []client.ListOption{client.MatchingLabels{LabelManagedBy: ManagedByValue}}
-			if g.ns != "" {
-				listOpts = append(listOpts, client.InNamespace(g.ns))
-			}
-			err := c.client.List(gctx, list, listOpts...)
-			switch {
-			case meta.IsNoMatchError(err), apierrors.IsNotFound(err):
-				return nil // the kind is not served yet: nobody has these objects
-			case apierrors.IsForbidden(err):
-				return c.claimEach(gctx, g.objs, judge)
-			case err != nil:
-				return fmt.Errorf("%s list in %q: %w", g.gvk.Kind, g.ns, err)
-			}
-			live := make(map[string]*metav1.PartialObjectMetadata, len(list.Items))
-			for i := range list.Items {
-				live[list.Items[i].Name] = &list.Items[i]
-			}
-			for _, obj := range g.objs {
-				if l, ok := live[obj.GetName()]; ok {
-					if err := judge(gctx, obj, l); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
+	for _, g := range byKind(desired) {
+		eg.Go(func() error { return c.claimKind(gctx, g, judge) })
 	}
 	if err := eg.Wait(); err != nil {
 		return err
@@ -215,6 +168,65 @@ func (c *Cluster) claim(ctx context.Context, desired []*unstructured.Unstructure
 	if len(owners) > 0 {
 		sortOwners(owners)
 		return &OwnershipError{Owners: owners}
+	}
+	return nil
+}
+
+// kindGroup is the objects of one kind in one namespace ("": cluster-scoped).
+type kindGroup struct {
+	gvk  schema.GroupVersionKind
+	ns   string
+	objs []*unstructured.Unstructured
+}
+
+// byKind groups objs by kind and namespace, in the order each group first
+// appears.
+func byKind(objs []*unstructured.Unstructured) []*kindGroup {
+	index := map[string]*kindGroup{}
+	var out []*kindGroup
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		key := gvk.String() + "/" + o.GetNamespace()
+		g, ok := index[key]
+		if !ok {
+			g = &kindGroup{gvk: gvk, ns: o.GetNamespace()}
+			index[key] = g
+			out = append(out, g)
+		}
+		g.objs = append(g.objs, o)
+	}
+	return out
+}
+
+// claimKind lists the promobot-managed objects of g's kind in its
+// namespace with one request and judges each of g's objects found live;
+// where listing is forbidden it reads them one by one (claimEach).
+func (c *Cluster) claimKind(ctx context.Context, g *kindGroup, judge func(context.Context, *unstructured.Unstructured, *metav1.PartialObjectMetadata) error) error {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(g.gvk.GroupVersion().WithKind(g.gvk.Kind + "List"))
+	listOpts := []client.ListOption{client.MatchingLabels{LabelManagedBy: ManagedByValue}}
+	if g.ns != "" {
+		listOpts = append(listOpts, client.InNamespace(g.ns))
+	}
+	err := c.client.List(ctx, list, listOpts...)
+	switch {
+	case meta.IsNoMatchError(err), apierrors.IsNotFound(err):
+		return nil // the kind is not served yet: nobody has these objects
+	case apierrors.IsForbidden(err):
+		return c.claimEach(ctx, g.objs, judge)
+	case err != nil:
+		return fmt.Errorf("%s list in %q: %w", g.gvk.Kind, g.ns, err)
+	}
+	live := make(map[string]*metav1.PartialObjectMetadata, len(list.Items))
+	for i := range list.Items {
+		live[list.Items[i].Name] = &list.Items[i]
+	}
+	for _, obj := range g.objs {
+		if l, ok := live[obj.GetName()]; ok {
+			if err := judge(ctx, obj, l); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
