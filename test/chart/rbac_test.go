@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	applycorev1 "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/promobot/promobot/test/kit"
 )
 
 // access is one question to the API server's authorizer: may ServiceAccount
@@ -142,8 +144,7 @@ func saClient(t *testing.T, ctx context.Context, n names, sa string) kubernetes.
 func checkAccess(t *testing.T, ctx context.Context, n names, want []access) {
 	t.Helper()
 	clients := map[string]kubernetes.Interface{}
-	var diff string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	kit.Eventually(t, 10*time.Second, "the ServiceAccounts' access to match", func() (bool, string) {
 		var wantLines, gotLines []string
 		for _, a := range want {
 			c, ok := clients[a.sa]
@@ -162,13 +163,9 @@ func checkAccess(t *testing.T, ctx context.Context, n names, want []access) {
 			wantLines = append(wantLines, a.String())
 			gotLines = append(gotLines, got.String())
 		}
-		if diff = cmp.Diff(wantLines, gotLines); diff == "" || time.Now().After(deadline) {
-			break
-		}
-	}
-	if diff != "" {
-		t.Errorf("RBAC (-want +got):\n%s", diff)
-	}
+		diff := cmp.Diff(wantLines, gotLines)
+		return diff == "", "RBAC (-want +got):\n" + diff
+	})
 }
 
 // outcome describes a request's result the way a user reads it.
