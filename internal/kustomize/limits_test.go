@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/promobot/promobot/internal/kustomize/kustomizetest"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // bigValueOverlay writes an overlay that doubles a ConfigMap holding a
@@ -157,7 +158,7 @@ func TestRenderCancel(t *testing.T) {
 		errc <- err
 	}()
 	// The render has a worker once every slot of the class is taken.
-	waitFor(t, func() bool { return len(p.slots) == 0 })
+	kit.EventuallyTrue(t, 20*time.Second, "every worker slot to be freed", func() bool { return len(p.slots) == 0 })
 	cancel()
 	cancelled := time.Now()
 	select {
@@ -190,7 +191,7 @@ func TestRenderClassesDoNotShareWorkers(t *testing.T) {
 		_, err := Render(context.Background(), root, dir, RenderOptions{Class: ClassPreview, Limits: Limits{Timeout: time.Minute}})
 		previewDone <- err
 	}()
-	waitFor(t, func() bool { return len(p.slots) == 0 })
+	kit.EventuallyTrue(t, 20*time.Second, "every worker slot to be freed", func() bool { return len(p.slots) == 0 })
 	if _, err := Render(context.Background(), fixtureRepo, "kustomize/overlays/production", RenderOptions{Class: ClassApply}); err != nil {
 		t.Fatalf("apply render: %v", err)
 	}
@@ -233,18 +234,6 @@ func TestWorkerRetiresAfterCustomSchema(t *testing.T) {
 		if diff := cmp.Diff(string(want), string(got)); diff != "" {
 			t.Fatalf("another overlay's schema changed the render (-before +after):\n%s", diff)
 		}
-	}
-}
-
-// waitFor polls cond, an observable state of the pool, until it holds.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 20s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -28,3 +28,10 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 		<-tick.C
 	}
 }
+
+// EventuallyTrue is Eventually for a condition that has no state worth
+// describing.
+func EventuallyTrue(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	Eventually(t, timeout, what, func() (bool, string) { return cond(), "not yet" })
+}
