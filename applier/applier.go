@@ -1,12 +1,25 @@
-// Package applier makes merging a PR deploy it: when a push lands on the
-// default branch of an installed repository it finds the apps whose render
-// the push can change, renders them in a sandbox, server-side applies them
-// to their clusters, prunes what they no longer render, waits for health,
-// and reports the result on the commit (a status per app and a GitHub
-// Deployment per environment). A periodic drift check re-applies apps with
-// selfHeal, and Sync brings every app of a repository to a new cluster.
+// Package applier makes merging a PR deploy it. Three things start a
+// reconcile of an app, and all go through one path, reconcile: render the
+// app's overlay in the sandbox → decode its objects → resolve its
+// destination cluster → server-side apply (package cluster), prune what the
+// render no longer has, wait for health. Its outcome is typed: a change
+// set with fluxcd/pkg/ssa's actions per object, the inventory to keep, the
+// drift found; the app's record, its commit status and GitHub Deployment,
+// and the promobot.apply.* facts are built from it.
 //
-// It never edits the repository.
+//   - A push to the default branch (handlePush) syncs the apps whose render
+//     the push can change.
+//   - Installing the App (handleInstallation) and `promobot sync`
+//     (SyncHead) sync every app at the head of the default branch.
+//   - The drift check (CheckDrift), every DriftInterval on one replica of
+//     those sharing the bus (an events.Locker turn), reconciles the commit
+//     each app last applied in compare mode: a server-side dry run finds
+//     what drifted (promobot.drift.found) and, for apps with selfHeal, the
+//     same apply takes the fields back (promobot.drift.healed).
+//
+// Every reconcile of an app holds the app's lease (appLease), so applies
+// and drift checks of one app never overlap, even across replicas. It
+// never edits the repository.
 package applier
 
 import (
@@ -26,7 +39,8 @@ type Options struct {
 	// (default 2 minutes).
 	HealthTimeout time.Duration
 	// DriftInterval is how often live objects are compared with the last
-	// render; a repository's .promobot.yaml driftInterval overrides it.
+	// render, by one of the replicas sharing the bus; a repository's
+	// .promobot.yaml driftInterval of 0 turns it off for that repository.
 	// Zero turns the periodic check off (default 5 minutes via the CLI).
 	DriftInterval time.Duration
 	// Concurrency is how many pushes are handled at once (default 4).
