@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/state"
 )
 
@@ -55,16 +56,22 @@ func (p *Promoter) HandleApplied(ctx context.Context, d events.Delivery) (string
 	return f.Commit, nil
 }
 
+// autoPromote loads the repository's default branch and promotes what f
+// applied.
 func (p *Promoter) autoPromote(ctx context.Context, gh GitHub, repo Repo, f appliedFact, log *slog.Logger) error {
 	info, err := gh.Repository(ctx, repo)
 	if err != nil {
 		return err
 	}
-	w, err := loadWorld(ctx, gh, repo, info)
-	if err != nil {
-		return err
-	}
-	defer w.close()
+	_, err = withWorld(ctx, gh, repo, info, func(w *world) (struct{}, error) {
+		return struct{}{}, p.autoPromoteOn(ctx, gh, repo, info, w, f, log)
+	})
+	return err
+}
+
+// autoPromoteOn promotes what f applied into each next environment whose
+// pipeline step has autoPromote, on the loaded world.
+func (p *Promoter) autoPromoteOn(ctx context.Context, gh GitHub, repo Repo, info github.RepoInfo, w *world, f appliedFact, log *slog.Logger) error {
 	if w.err != nil {
 		return nil // the applier reports a broken configuration
 	}

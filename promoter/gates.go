@@ -8,8 +8,71 @@ import (
 	"github.com/promobot/promobot/internal/gitops"
 )
 
-// gate checks plan's pipeline gates and returns why the promotion must
-// wait, in Markdown, or "" when every gate passes:
+// applyRecord is what the gates read of the applier's record of the source
+// app: what it last applied and how that went.
+type applyRecord struct {
+	Commit    string
+	Seen      string
+	AppliedAt time.Time
+	State     string
+	Healthy   bool
+	Message   string
+}
+
+// gateEvidence is what the gates read besides the plan, loaded before they
+// are checked: the source app's apply record, and whether what it applied
+// is the promoted commit or descends from it.
+type gateEvidence struct {
+	// record is the source app's apply record; recorded says there is one
+	// with a commit.
+	record   applyRecord
+	recorded bool
+	// applied says the recorded commit is the promoted commit or descends
+	// from it.
+	applied bool
+}
+
+// sourceRecord reads the applier's record of the source app.
+func (p *Promoter) sourceRecord(ctx context.Context, repo Repo, app string) (applyRecord, bool, error) {
+	rec, ok, err := p.records.Get(ctx, repo, app)
+	if err != nil || !ok {
+		return applyRecord{}, false, err
+	}
+	return applyRecord{Commit: rec.Commit, Seen: rec.Seen, AppliedAt: rec.AppliedAt, State: rec.State,
+		Healthy: rec.Healthy, Message: rec.Message}, true, nil
+}
+
+// gateEvidence reads what plan's gates need at now: nothing when a freeze
+// holds it or no gate reads the source's apply; else the record and, when
+// it names another commit than the promoted one, one comparison.
+func (p *Promoter) gateEvidence(ctx context.Context, pr *promotion, plan Plan, now time.Time) (gateEvidence, error) {
+	g := plan.Step.Gates
+	if _, frozen := g.Frozen(now); frozen || (!g.RequiresHealthy() && g.Soak <= 0) {
+		return gateEvidence{}, nil
+	}
+	rec, ok, err := p.sourceRecord(ctx, pr.repo, plan.Pair.From.Name)
+	if err != nil {
+		return gateEvidence{}, err
+	}
+	ev := gateEvidence{record: rec, recorded: ok && rec.Commit != ""}
+	if !ev.recorded {
+		return ev, nil
+	}
+	ev.applied = rec.Commit == pr.sourceCommit
+	if !ev.applied {
+		cmp, err := pr.gh.Compare(ctx, pr.repo, pr.sourceCommit, rec.Commit)
+		if err != nil {
+			return gateEvidence{}, err
+		}
+		// "ahead": what the source runs descends from the promoted commit.
+		ev.applied = cmp.Status == "ahead" || cmp.Status == "identical"
+	}
+	return ev, nil
+}
+
+// checkGates checks plan's pipeline gates at now on the evidence and
+// returns why the promotion of sourceCommit must wait, in Markdown, or ""
+// when every gate passes:
 //
 //   - freeze windows: no promotion into the target while one is active;
 //   - requireHealthy (default on): the source app applied the source
@@ -17,55 +80,40 @@ import (
 //     applier's record;
 //   - soak: the source app has run it for at least the soak time.
 //
-// The error is for a record or comparison that could not be read.
-func (p *Promoter) gate(ctx context.Context, pr *promotion, plan Plan) (string, error) {
+// It is pure: what it reads was loaded by gateEvidence.
+func checkGates(plan Plan, sourceCommit string, ev gateEvidence, now time.Time) string {
 	g := plan.Step.Gates
-	now := p.opts.Now()
 	if w, frozen := g.Frozen(now); frozen {
-		return fmt.Sprintf("Promotions into `%s` are frozen now (%s).", plan.To(), mdText(w.String())), nil
+		return fmt.Sprintf("Promotions into `%s` are frozen now (%s).", plan.To(), mdText(w.String()))
 	}
 	if !g.RequiresHealthy() && g.Soak <= 0 {
-		return "", nil
+		return ""
 	}
-	src := plan.Pair.From
-	rec, ok, err := p.records.Get(ctx, pr.repo, src.Name)
-	if err != nil {
-		return "", err
-	}
-	commit := short(pr.sourceCommit)
-	if !ok || rec.Commit == "" {
+	src, rec, commit := plan.Pair.From, ev.record, short(sourceCommit)
+	if !ev.recorded {
 		return fmt.Sprintf("`%s` has not applied %s yet: promobot has no successful apply of `%s` on record. "+
-			"Promote once it is applied and healthy.", plan.From(), commit, src.Name), nil
+			"Promote once it is applied and healthy.", plan.From(), commit, src.Name)
 	}
-	applied := rec.Commit == pr.sourceCommit
-	if !applied {
-		cmp, err := pr.gh.Compare(ctx, pr.repo, pr.sourceCommit, rec.Commit)
-		if err != nil {
-			return "", err
-		}
-		// "ahead": what the source runs descends from the promoted commit.
-		applied = cmp.Status == "ahead" || cmp.Status == "identical"
-	}
-	if !applied {
+	if !ev.applied {
 		return fmt.Sprintf("`%s` has not applied %s yet (`%s` last applied %s). "+
-			"Promote once it is applied and healthy.", plan.From(), commit, src.Name, short(rec.Commit)), nil
+			"Promote once it is applied and healthy.", plan.From(), commit, src.Name, short(rec.Commit))
 	}
 	if g.RequiresHealthy() && !rec.Healthy {
 		why := ""
 		if rec.State == "failed" && rec.Message != "" {
 			why = fmt.Sprintf(": its last apply (%s) failed: %s", short(rec.Seen), mdText(clip(rec.Message, 300)))
 		}
-		return fmt.Sprintf("`%s` is not healthy%s. Promote once `%s` is applied and healthy.", src.Name, why, plan.From()), nil
+		return fmt.Sprintf("`%s` is not healthy%s. Promote once `%s` is applied and healthy.", src.Name, why, plan.From())
 	}
 	if soak := g.Soak.D(); soak > 0 {
 		ran := now.Sub(rec.AppliedAt)
 		if ran < soak {
 			ready := rec.AppliedAt.Add(soak).UTC().Format("2006-01-02 15:04 UTC")
 			return fmt.Sprintf("`%s` must run %s for %s before it is promoted (it has run it for %s). Promote after %s.",
-				plan.From(), commit, g.Soak, gitops.Duration(ran.Truncate(time.Minute)), ready), nil
+				plan.From(), commit, g.Soak, gitops.Duration(ran.Truncate(time.Minute)), ready)
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // clip shortens s to n bytes at a rune boundary, marking the cut.

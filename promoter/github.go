@@ -17,21 +17,13 @@ const (
 	ReactionConfused = "confused"
 )
 
-// Reader reads a repository. Every method changes nothing and is safe for
-// concurrent use; each is one REST call (Tarball: one call and the download
-// it redirects to).
+// Reader reads what a promotion is planned on: the repository, the pull
+// request and commits it starts from, and checkouts. Every method changes
+// nothing and is safe for concurrent use; each is one REST call (Tarball:
+// one call and the download it redirects to).
 type Reader interface {
 	// Repository reads the repository's default branch and URLs.
 	Repository(ctx context.Context, repo Repo) (github.RepoInfo, error)
-	// Permission returns login's access to the repository: its role
-	// (built-in or custom) and the base permission of the role; "none"
-	// for an unknown login.
-	Permission(ctx context.Context, repo Repo, login string) (github.RepoPermission, error)
-	// TeamMember reports whether login is an active member of the team
-	// org/teamSlug; a team the App cannot see is false. Without the
-	// App's organization permission Members: read the error wraps a 403
-	// *github.APIError.
-	TeamMember(ctx context.Context, org, teamSlug, login string) (bool, error)
 	// PullRequest reads a pull request.
 	PullRequest(ctx context.Context, repo Repo, number int) (github.PR, error)
 	// CommitChanges reads the commit ref names (a branch, tag or SHA),
@@ -44,10 +36,28 @@ type Reader interface {
 	Tarball(ctx context.Context, repo Repo, ref string) (io.ReadCloser, error)
 }
 
-// PullRequests finds, opens and edits pull requests and their comments.
-// Methods are safe for concurrent use; each is one REST call (listing
-// pages through the results).
-type PullRequests interface {
+// Access reads what authorization needs: who the commenter is to the
+// repository, and the rules of .promobot.yaml. Every method changes
+// nothing, is safe for concurrent use and is one REST call.
+type Access interface {
+	// Permission returns login's access to the repository: its role
+	// (built-in or custom) and the base permission of the role; "none"
+	// for an unknown login.
+	Permission(ctx context.Context, repo Repo, login string) (github.RepoPermission, error)
+	// TeamMember reports whether login is an active member of the team
+	// org/teamSlug; a team the App cannot see is false. Without the
+	// App's organization permission Members: read the error wraps a 403
+	// *github.APIError.
+	TeamMember(ctx context.Context, org, teamSlug, login string) (bool, error)
+	// File returns the content of path at ref (empty: the default
+	// branch); a missing file wraps github.ErrNotFound.
+	File(ctx context.Context, repo Repo, ref, path string) ([]byte, error)
+}
+
+// PullRequestWriter finds, opens and edits pull requests. Methods are
+// safe for concurrent use; each is one REST call (listing pages through
+// the results).
+type PullRequestWriter interface {
 	// PullRequests lists the pull requests f selects, newest first.
 	PullRequests(ctx context.Context, repo Repo, f github.PRFilter) ([]github.PR, error)
 	// CreatePullRequest opens a pull request.
@@ -58,6 +68,12 @@ type PullRequests interface {
 	// AddLabels adds labels (created when new) to an issue or pull
 	// request. Idempotent.
 	AddLabels(ctx context.Context, repo Repo, number int, labels []string) error
+}
+
+// Commenter reads and writes the comments of issues and pull requests,
+// and reacts to them. Methods are safe for concurrent use; each is one
+// REST call (listing pages through the results).
+type Commenter interface {
 	// Comments lists the comments of an issue or pull request, oldest
 	// first.
 	Comments(ctx context.Context, repo Repo, number int) ([]github.Comment, error)
@@ -87,17 +103,20 @@ type Committer interface {
 	UpdateBranch(ctx context.Context, repo Repo, branch, sha string, force bool) error
 }
 
-// GitHub is what the promoter needs of one installation's GitHub API;
-// *github.InstallationClient provides it (tokens, rate limits, retries and
-// serialized writes handled there). Implementations are safe for
-// concurrent use.
-type GitHub interface {
-	Reader
-	PullRequests
-	Committer
-}
+// GitHub is one installation's GitHub API client (tokens, rate limits,
+// retries and serialized writes are handled there). Each step of the
+// promoter takes only the roles it uses: Reader, Access,
+// PullRequestWriter, Commenter and Committer. It is safe for concurrent
+// use.
+type GitHub = *github.InstallationClient
 
-var _ GitHub = (*github.InstallationClient)(nil)
+var (
+	_ Reader            = GitHub(nil)
+	_ Access            = GitHub(nil)
+	_ PullRequestWriter = GitHub(nil)
+	_ Commenter         = GitHub(nil)
+	_ Committer         = GitHub(nil)
+)
 
 // Installations returns the GitHub API client of an installation.
 type Installations interface {

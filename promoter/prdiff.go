@@ -88,42 +88,8 @@ func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opt
 			return diff.Comment{}, 0, err
 		}
 	}
-	type sides struct {
-		before, after *gitops.App
-	}
-	byName := map[string]*sides{}
-	for i := range beforeApps {
-		a := &beforeApps[i]
-		byName[a.Name] = &sides{before: a}
-	}
-	for i := range afterApps {
-		a := &afterApps[i]
-		if s, ok := byName[a.Name]; ok {
-			s.after = a
-		} else {
-			byName[a.Name] = &sides{after: a}
-		}
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	ropts := kustomize.RenderOptions{EnableHelm: baseRepo.Config.Render.Helm, Class: kustomize.ClassPreview}
-	var renders []diff.AppRender
-	for _, n := range names {
-		s := byName[n]
-		ar := diff.AppRender{App: n}
-		if s.before != nil {
-			ar.Environment = s.before.Environment
-			ar.Before, ar.BeforeErr = kustomize.Render(ctx, base.Root, s.before.Path, ropts)
-		}
-		if s.after != nil {
-			ar.Environment = s.after.Environment
-			ar.After, ar.AfterErr = kustomize.Render(ctx, head.Root, s.after.Path, ropts)
-		}
-		renders = append(renders, ar)
-	}
+	renders := renderSides(ctx, base.Root, head.Root, beforeApps, afterApps, ropts)
 	if len(renders) == 0 {
 		return diff.Render(nil, diff.Options{
 			Key: PullRequestDiffKey, BeforeLabel: base.Label, AfterLabel: head.Label,
@@ -136,6 +102,48 @@ func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opt
 		FingerprintKey: opts.FingerprintKey, Limit: opts.Limit, Notices: notices,
 		Footer: footer,
 	}), len(renders) + len(notices), nil
+}
+
+// renderSides renders each app of before (under baseRoot) and after (under
+// headRoot), sorted by name: an app on one side only is rendered on that
+// side.
+func renderSides(ctx context.Context, baseRoot, headRoot string, before, after []gitops.App, ropts kustomize.RenderOptions) []diff.AppRender {
+	type sides struct {
+		before, after *gitops.App
+	}
+	byName := map[string]*sides{}
+	for i := range before {
+		a := &before[i]
+		byName[a.Name] = &sides{before: a}
+	}
+	for i := range after {
+		a := &after[i]
+		if s, ok := byName[a.Name]; ok {
+			s.after = a
+		} else {
+			byName[a.Name] = &sides{after: a}
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var renders []diff.AppRender
+	for _, n := range names {
+		s := byName[n]
+		ar := diff.AppRender{App: n}
+		if s.before != nil {
+			ar.Environment = s.before.Environment
+			ar.Before, ar.BeforeErr = kustomize.Render(ctx, baseRoot, s.before.Path, ropts)
+		}
+		if s.after != nil {
+			ar.Environment = s.after.Environment
+			ar.After, ar.AfterErr = kustomize.Render(ctx, headRoot, s.after.Path, ropts)
+		}
+		renders = append(renders, ar)
+	}
+	return renders
 }
 
 // invalidManifests are the notices of the head's Application manifests

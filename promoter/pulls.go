@@ -143,19 +143,7 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 
 // postPullRequestDiff creates or edits the pull request's sticky diff
 // comment; with no app to show and none posted before it says nothing.
-func (p *Promoter) postPullRequestDiff(ctx context.Context, gh GitHub, repo Repo, number int, body string, apps int) error {
-	id, old, found, err := p.findSticky(ctx, gh, repo, number, PullRequestDiffKey)
-	if err != nil {
-		return err
-	}
-	switch {
-	case found && old == body:
-		return nil
-	case found:
-		return gh.EditComment(ctx, repo, id, body)
-	case apps == 0:
-		return nil // nothing to say, and nothing said before
-	}
-	_, err = gh.CreateComment(ctx, repo, number, body)
+func (p *Promoter) postPullRequestDiff(ctx context.Context, gh Commenter, repo Repo, number int, body string, apps int) error {
+	_, err := p.upsertSticky(ctx, gh, repo, number, sticky{key: PullRequestDiffKey, body: body, create: apps > 0})
 	return err
 }

@@ -59,30 +59,20 @@ images.`,
 	return cmd
 }
 
+// runPromote is the local preview of /promote: the checkout at repoDir is
+// the snapshot, the promoter's planner plans it, and the plans are
+// printed with the diff comment the promotion pull request would carry,
+// and written with --write.
 func runPromote(ctx context.Context, out io.Writer, repoDir, from, to, app string, write bool) error {
-	repo, err := gitops.LoadDir(repoDir, nil)
+	snap, err := promoter.LoadSnapshot(repoDir)
 	if err != nil {
 		return err
 	}
-	steps, err := repo.Config.Pipeline(repo.Apps)
+	step, err := localStep(snap.Steps, from, to)
 	if err != nil {
 		return err
 	}
-	envs := gitops.Environments(steps)
-	for _, e := range []string{from, to} {
-		if !slices.Contains(envs, e) {
-			return fmt.Errorf("no environment %q in the pipeline (environments: %s)", e, listOrNone(envs))
-		}
-	}
-	step, ok := gitops.NextEnvironment(steps, from)
-	if !ok || step.To != to {
-		var flow []string
-		for _, s := range steps {
-			flow = append(flow, s.From+" → "+s.To)
-		}
-		return fmt.Errorf("the pipeline does not promote %s to %s (steps: %s)", from, to, strings.Join(flow, ", "))
-	}
-	_, pairs, err := promoter.Select(steps, promoter.Selection{App: app, From: from, To: to}, repoDir)
+	planned, err := promoter.PlanPromotion(snap, promoter.Selection{App: app, From: from, To: to})
 	if errors.Is(err, promoter.ErrNothingSelected) {
 		apps, _ := promoter.KnownNames([]gitops.Step{step})
 		return fmt.Errorf("no app %q is promoted from %s to %s (apps: %s)", app, from, to, listOrNone(apps))
@@ -91,25 +81,52 @@ func runPromote(ctx context.Context, out io.Writer, repoDir, from, to, app strin
 		return err
 	}
 	var plans []promoter.Plan
-	for _, pair := range pairs {
-		src, err := promoter.ReadSourceKustomization(repoDir, pair.From)
-		if err != nil {
-			return err
+	for _, pl := range planned {
+		if pl.Err != nil {
+			return pl.Err
 		}
-		plan, err := promoter.PlanPair(step, pair, src, repoDir)
-		if err != nil {
-			return err
-		}
-		if plan.Changed() {
-			plans = append(plans, plan)
+		if pl.Plan.Changed() {
+			plans = append(plans, pl.Plan)
 		}
 	}
 	if len(plans) == 0 {
 		_, err := fmt.Fprintf(out, "nothing to promote: %s already runs the images of %s\n", to, from)
 		return err
 	}
+	printPlans(out, plans)
+	if err := printPlanDiffs(ctx, out, snap, plans); err != nil {
+		return err
+	}
+	if !write {
+		return nil
+	}
+	return writePlans(out, repoDir, plans)
+}
+
+// localStep is the pipeline step from → to, or an error naming what the
+// pipeline has instead.
+func localStep(steps []gitops.Step, from, to string) (gitops.Step, error) {
+	envs := gitops.Environments(steps)
+	for _, e := range []string{from, to} {
+		if !slices.Contains(envs, e) {
+			return gitops.Step{}, fmt.Errorf("no environment %q in the pipeline (environments: %s)", e, listOrNone(envs))
+		}
+	}
+	step, ok := gitops.NextEnvironment(steps, from)
+	if !ok || step.To != to {
+		var flow []string
+		for _, s := range steps {
+			flow = append(flow, s.From+" → "+s.To)
+		}
+		return gitops.Step{}, fmt.Errorf("the pipeline does not promote %s to %s (steps: %s)", from, to, strings.Join(flow, ", "))
+	}
+	return step, nil
+}
+
+// printPlans prints each plan's image changes.
+func printPlans(out io.Writer, plans []promoter.Plan) {
 	for _, p := range plans {
-		fmt.Fprintf(out, "%s: %s → %s (%s)\n", p.App, from, to, p.File)
+		fmt.Fprintf(out, "%s: %s → %s (%s)\n", p.App, p.From(), p.To(), p.File)
 		for _, c := range p.Changes {
 			old := "(not set)"
 			if c.From != (kustomize.Image{}) {
@@ -118,23 +135,28 @@ func runPromote(ctx context.Context, out io.Writer, repoDir, from, to, app strin
 			fmt.Fprintf(out, "  %s: %s → %s\n", c.Name, old, c.To.Reference())
 		}
 	}
-	// Render in a copy: the checkout is only written with --write.
-	scratch, err := copyCheckout(repoDir)
+}
+
+// printPlanDiffs prints the diff comment of each plan, rendered in a copy
+// of the checkout: the checkout is only written with --write.
+func printPlanDiffs(ctx context.Context, out io.Writer, snap promoter.Snapshot, plans []promoter.Plan) error {
+	scratch, err := copyCheckout(snap.Target)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(scratch)
-	ropts := kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm, Class: kustomize.ClassPreview}
+	ropts := kustomize.RenderOptions{EnableHelm: snap.Config.Render.Helm, Class: kustomize.ClassPreview}
 	for _, p := range plans {
 		renders := promoter.RenderPlans(ctx, scratch, []promoter.Plan{p}, ropts)
-		c := promoter.PromotionDiff(renders, p, fmt.Sprintf("`%s` now (work tree)", to), "this promotion", promoter.DiffOptions{})
+		c := promoter.PromotionDiff(renders, p, fmt.Sprintf("`%s` now (work tree)", p.To()), "this promotion", promoter.DiffOptions{})
 		fmt.Fprintf(out, "\n%s", c.Body)
 	}
-	if !write {
-		return nil
-	}
-	// Written through the checkout's os.Root: never through a link out of
-	// the repository.
+	return nil
+}
+
+// writePlans writes each plan's edited kustomization into the checkout,
+// through its os.Root: never through a link out of the repository.
+func writePlans(out io.Writer, repoDir string, plans []promoter.Plan) error {
 	co, err := checkout.Open(repoDir)
 	if err != nil {
 		return err
