@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/test/kube"
 )
 
@@ -284,12 +285,10 @@ func TestRBACIsEnforced(t *testing.T) {
 	// The authorizer learns of new bindings through an informer, a few
 	// milliseconds after the create returns: wait for it as a client would.
 	var after []string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	kit.Eventually(t, 10*time.Second, "the authorizer to learn the new binding", func() (bool, string) {
 		after = []string{listConfigMaps(alice), listConfigMaps(bot)}
-		if (after[0] == "allowed" && after[1] == "allowed") || time.Now().After(deadline) {
-			break
-		}
-	}
+		return after[0] == "allowed" && after[1] == "allowed", fmt.Sprint(after)
+	})
 
 	_, err = alice.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
 	createByAlice := "allowed"
@@ -436,24 +435,21 @@ func orphanHelper(pidFile, mode string) {
 
 func waitForPIDs(t *testing.T, path string, timeout time.Duration) []int {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		data, err := os.ReadFile(path)
-		if err == nil {
-			var pids []int
-			for _, f := range strings.Fields(string(data)) {
-				pid, err := strconv.Atoi(f)
-				if err != nil {
-					t.Fatalf("pid file %q: %v", data, err)
-				}
-				pids = append(pids, pid)
-			}
-			return pids
+	var data []byte
+	kit.Eventually(t, timeout, "the helper's pid file", func() (bool, string) {
+		var err error
+		data, err = os.ReadFile(path)
+		return err == nil, fmt.Sprint(err)
+	})
+	var pids []int
+	for _, f := range strings.Fields(string(data)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatalf("pid file %q: %v", data, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		pids = append(pids, pid)
 	}
-	t.Fatalf("helper wrote no pids within %s", timeout)
-	return nil
+	return pids
 }
 
 // alive reports whether pid is a live process. A zombie (dead, waiting for
@@ -477,7 +473,10 @@ func allAlive(pids []int) bool {
 }
 
 func waitGone(pids []int, timeout time.Duration) []int {
-	deadline := time.Now().Add(timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(kit.PollInterval)
+	defer tick.Stop()
 	for {
 		var left []int
 		for _, pid := range pids {
@@ -485,9 +484,13 @@ func waitGone(pids []int, timeout time.Duration) []int {
 				left = append(left, pid)
 			}
 		}
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
+		if len(left) == 0 {
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-deadline.C:
+			return left
+		case <-tick.C:
+		}
 	}
 }
