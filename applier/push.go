@@ -99,7 +99,7 @@ func (a *Applier) handlePush(ctx context.Context, d events.Delivery) (string, er
 // GitHub's github.MaxCompareFiles, GitHub could not generate it (5xx), or
 // the push moved the branch to a commit that is not ahead of before (a
 // force push: the three-dot compare does not describe it).
-func pushChanges(ctx context.Context, gh GitHub, repo Repo, p pushPayload, log *slog.Logger) ([]string, error) {
+func pushChanges(ctx context.Context, gh RepoReader, repo Repo, p pushPayload, log *slog.Logger) ([]string, error) {
 	if changed, ok := payloadChanges(p); ok {
 		return changed, nil
 	}

@@ -44,21 +44,3 @@ func (l *Locker) Turn(ctx context.Context, job string, interval time.Duration, r
 	run(ctx)
 	return true, nil
 }
-
-// Every calls Turn for job every interval until ctx ends, so that job runs
-// about once per interval across all replicas. Errors asking the bus go to
-// onErr (nil: dropped); the next tick tries again.
-func (l *Locker) Every(ctx context.Context, job string, interval time.Duration, run func(context.Context), onErr func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := l.Turn(ctx, job, interval, run); err != nil && onErr != nil {
-				onErr(err)
-			}
-		}
-	}
-}
