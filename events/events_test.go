@@ -2,7 +2,6 @@ package events_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,9 +13,9 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // startServer starts a real embedded nats-server with opts (on a temp
@@ -204,41 +203,16 @@ func consumeUntil(t *testing.T, bus *events.Bus, opts events.ConsumerOptions, h 
 	return stop
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // deadLetters reads every dead-letter fact recorded so far.
 func deadLetters(t *testing.T, bus *events.Bus) []events.DeadLetter {
 	t.Helper()
-	ctx := context.Background()
-	cons, err := bus.JetStream().OrderedConsumer(ctx, events.StreamFacts, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"promobot.deadletter.>"}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []events.DeadLetter
-	for {
-		msg, err := cons.Next(jetstream.FetchMaxWait(300 * time.Millisecond))
-		if err != nil {
-			return out
-		}
-		ev, err := events.Decode(msg.Headers(), msg.Data())
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range kit.Facts(t, bus.JetStream(), "promobot.deadletter.>") {
 		var dl events.DeadLetter
-		if err := json.Unmarshal(ev.Data(), &dl); err != nil {
-			t.Fatal(err)
-		}
+		f.Decode(t, &dl)
 		out = append(out, dl)
 	}
+	return out
 }
 
 func TestConsumeLoop(t *testing.T) {
@@ -281,7 +255,7 @@ func TestConsumeLoop(t *testing.T) {
 			if _, err := bus.Publish(context.Background(), "github.push.acme.cfg", newEvent("ev", "com.github.push", []byte(`{}`))); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "attempts", func() bool { return int(attempts.Load()) >= tt.wantAttempts })
+			kit.EventuallyTrue(t, 15*time.Second, "attempts", func() bool { return int(attempts.Load()) >= tt.wantAttempts })
 			time.Sleep(400 * time.Millisecond) // would-be extra redeliveries
 			if got := int(attempts.Load()); got != tt.wantAttempts {
 				t.Errorf("handler ran %d times, want %d", got, tt.wantAttempts)
@@ -321,7 +295,7 @@ func TestHeartbeatKeepsLongWorkFromRedelivery(t *testing.T) {
 	if _, err := bus.Publish(context.Background(), "github.push.acme.cfg", newEvent("long", "com.github.push", []byte(`{}`))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the long handler", finished.Load)
+	kit.EventuallyTrue(t, 15*time.Second, "the long handler", finished.Load)
 	time.Sleep(time.Second)
 	if n := runs.Load(); n != 1 {
 		t.Errorf("long handler ran %d times; heartbeats should have prevented redelivery", n)

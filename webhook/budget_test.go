@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/webhook"
 )
 
@@ -23,18 +24,6 @@ var cmpSorted = cmp.Options{cmpopts.SortSlices(func(a, b string) bool { return a
 
 // fakeSignature is well formed but made with no configured secret.
 var fakeSignature = "sha256=" + strings.Repeat("ab", 32)
-
-// waitFor polls cond until it holds or 10 seconds passed.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // heldRequest is a POST whose body arrives only in part until it is
 // released.
@@ -87,7 +76,7 @@ func TestUnverifiedBodiesShareABudget(t *testing.T) {
 	for range held {
 		stalled = append(stalled, holdBody(t, e.http.URL, size, sent, fakeSignature))
 	}
-	waitFor(t, "the stalled bodies to fill the budget", func() bool { return e.receiver.UnverifiedInUse() == wantCap })
+	kit.EventuallyTrue(t, 10*time.Second, "the stalled bodies to fill the budget", func() bool { return e.receiver.UnverifiedInUse() == wantCap })
 
 	// A genuine delivery finds no room: 503, Retry-After, nothing stored.
 	start := time.Now()
@@ -114,7 +103,7 @@ func TestUnverifiedBodiesShareABudget(t *testing.T) {
 			t.Errorf("a body with a forged signature was answered %d", code)
 		}
 	}
-	waitFor(t, "the budget to be free", func() bool { return e.receiver.UnverifiedInUse() == 0 })
+	kit.EventuallyTrue(t, 10*time.Second, "the budget to be free", func() bool { return e.receiver.UnverifiedInUse() == 0 })
 
 	// GitHub's redelivery of the genuine delivery is stored.
 	if resp := e.post(t, "push", "genuine", []byte(pushBody), secret); resp.StatusCode != http.StatusAccepted {
@@ -184,7 +173,7 @@ func TestUnverifiedBudgetUnderLoad(t *testing.T) {
 	if peak := e.receiver.UnverifiedPeak(); peak > budgetBytes || peak == 0 {
 		t.Errorf("peak of unverified bytes %d, want (0, %d]", peak, budgetBytes)
 	}
-	waitFor(t, "the budget to be free", func() bool { return e.receiver.UnverifiedInUse() == 0 })
+	kit.EventuallyTrue(t, 10*time.Second, "the budget to be free", func() bool { return e.receiver.UnverifiedInUse() == 0 })
 	var want, got []string
 	for id, ok := range accepted {
 		if ok {
@@ -238,7 +227,7 @@ func TestSlowBodiesLoseTheirShare(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a stalled body was still being read after 10s")
 	}
-	waitFor(t, "the budget to be free", func() bool { return e.receiver.UnverifiedInUse() == 0 })
+	kit.EventuallyTrue(t, 10*time.Second, "the budget to be free", func() bool { return e.receiver.UnverifiedInUse() == 0 })
 	if resp := e.post(t, "push", "after-slow", []byte(pushBody), secret); resp.StatusCode != http.StatusAccepted {
 		t.Errorf("after the slow body: status %d, want 202", resp.StatusCode)
 	}

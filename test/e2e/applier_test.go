@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 const (
@@ -176,7 +177,7 @@ func TestPrune(t *testing.T) {
 	s.waitInitialSync()
 	c := s.home.Client
 	ctx := context.Background()
-	eventually(t, 30*time.Second, "guestbook synced", func() (bool, string) {
+	kit.Eventually(t, 30*time.Second, "guestbook synced", func() (bool, string) {
 		_, err := c.CoreV1().Services("guestbook").Get(ctx, "guestbook", metav1.GetOptions{})
 		return err == nil, errString(err)
 	})
@@ -216,7 +217,7 @@ func TestSelfHealRevertsAManualEdit(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitDeployment(c, "staging", api, "healed back to 1 replica", func(d *appsv1.Deployment) bool { return replicasOf(d) == 1 })
-	eventually(t, 10*time.Second, "drift facts", func() (bool, string) {
+	kit.Eventually(t, 10*time.Second, "drift facts", func() (bool, string) {
 		found, healed := s.facts("promobot.drift.found.>"), s.facts("promobot.drift.healed.>")
 		return len(found) > 0 && len(healed) > 0, ""
 	})
@@ -224,7 +225,7 @@ func TestSelfHealRevertsAManualEdit(t *testing.T) {
 	if _, err := c.AppsV1().Deployments("guestbook").Patch(ctx, "guestbook", types.MergePatchType, []byte(`{"spec":{"replicas":3}}`), metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "guestbook drift reported", func() (bool, string) {
+	kit.Eventually(t, 20*time.Second, "guestbook drift reported", func() (bool, string) {
 		for _, f := range s.facts("promobot.drift.found.>") {
 			if f["app"] == "guestbook-staging" {
 				return true, ""
@@ -325,7 +326,7 @@ func TestOutOfOrderPushesEndAtTheNewest(t *testing.T) {
 		t.Fatalf("B: %s %q", st.State, st.Description)
 	}
 	s.replay(pushes[a])
-	eventually(t, 30*time.Second, "A skipped", func() (bool, string) {
+	kit.Eventually(t, 30*time.Second, "A skipped", func() (bool, string) {
 		for _, f := range s.facts("promobot.apply.skipped.>") {
 			if f["commit"] == a {
 				return true, ""
@@ -420,7 +421,7 @@ func TestAppsPinnedToAnotherRevisionAreNotApplied(t *testing.T) {
 	}
 	s := startStack(t, stackOptions{files: map[string]string{"apps/my-api-service-pinned.yaml": pinned}})
 	s.waitInitialSync()
-	eventually(t, 30*time.Second, "the install sync to finish", func() (bool, string) {
+	kit.Eventually(t, 30*time.Second, "the install sync to finish", func() (bool, string) {
 		n := len(s.facts("promobot.apply.completed.>"))
 		return n >= 3, fmt.Sprintf("%d applies completed", n)
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/events/eventstest"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // storedDelivery is a GitHub delivery as the event bus holds it.
@@ -29,7 +30,7 @@ type storedDelivery struct {
 func (s *stack) waitStored(event, guid string) storedDelivery {
 	s.t.Helper()
 	var got storedDelivery
-	eventually(s.t, 30*time.Second, "delivery "+guid+" on the bus", func() (bool, string) {
+	kit.Eventually(s.t, 30*time.Second, "delivery "+guid+" on the bus", func() (bool, string) {
 		d, ok := s.stored(event, guid)
 		got = d
 		return ok, "not stored"
@@ -71,7 +72,7 @@ func (s *stack) stored(event, guid string) (storedDelivery, bool) {
 func (s *stack) commentDelivery(id int64) githubapi.Delivery {
 	s.t.Helper()
 	var got githubapi.Delivery
-	eventually(s.t, 30*time.Second, fmt.Sprintf("the delivery of comment %d", id), func() (bool, string) {
+	kit.Eventually(s.t, 30*time.Second, fmt.Sprintf("the delivery of comment %d", id), func() (bool, string) {
 		for _, d := range s.gh.Deliveries() {
 			var p struct {
 				Comment struct{ ID int64 } `json:"comment"`
@@ -158,7 +159,7 @@ func TestStrangerOnTheBusCannotForgeAPromote(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := s.waitStored("issue_comment", s.commentDelivery(sentinel).GUID)
-	eventually(t, 60*time.Second, "the promoter's reply to the reader", func() (bool, string) {
+	kit.Eventually(t, 60*time.Second, "the promoter's reply to the reader", func() (bool, string) {
 		cs, err := s.gh.Comments(owner, repoName, n)
 		if err != nil {
 			return false, err.Error()
@@ -172,7 +173,7 @@ func TestStrangerOnTheBusCannotForgeAPromote(t *testing.T) {
 		}
 		return false, strings.Join(seen, " | ")
 	})
-	eventually(t, 30*time.Second, "the promoter acknowledging the sentinel", func() (bool, string) {
+	kit.Eventually(t, 30*time.Second, "the promoter acknowledging the sentinel", func() (bool, string) {
 		cons, err := s.js.Consumer(ctx, events.StreamGitHub, "promoter")
 		if err != nil {
 			return false, err.Error()

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // Users of the fixture repository.
@@ -101,7 +102,7 @@ func (s *stack) repoStatus(owner, sha, app string) githubapi.Status {
 func (s *stack) waitRepoStatus(owner, name, sha, statusContext string) githubapi.Status {
 	s.t.Helper()
 	var got githubapi.Status
-	eventually(s.t, 60*time.Second, owner+"/"+name+" status "+statusContext+" on "+sha[:7], func() (bool, string) {
+	kit.Eventually(s.t, 60*time.Second, owner+"/"+name+" status "+statusContext+" on "+sha[:7], func() (bool, string) {
 		sts, err := s.gh.Statuses(owner, name, sha)
 		if err != nil {
 			return false, err.Error()
@@ -207,7 +208,7 @@ func replicasOf(d *appsv1.Deployment) int32 {
 func (s *stack) waitDeployment(c kubernetes.Interface, ns, name, what string, cond func(*appsv1.Deployment) bool) *appsv1.Deployment {
 	s.t.Helper()
 	var d *appsv1.Deployment
-	eventually(s.t, 60*time.Second, fmt.Sprintf("Deployment %s/%s %s", ns, name, what), func() (bool, string) {
+	kit.Eventually(s.t, 60*time.Second, fmt.Sprintf("Deployment %s/%s %s", ns, name, what), func() (bool, string) {
 		var err error
 		d, err = deployment(c, ns, name)
 		if err != nil {

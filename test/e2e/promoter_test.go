@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 const promotionBranch = "promobot/promote/" + api + "/production"
@@ -19,7 +20,7 @@ const promotionBranch = "promobot/promote/" + api + "/production"
 func (s *stack) waitPromotionPR(tag string) githubapi.PullRequest {
 	s.t.Helper()
 	var got githubapi.PullRequest
-	eventually(s.t, 60*time.Second, "promotion pull request to "+tag, func() (bool, string) {
+	kit.Eventually(s.t, 60*time.Second, "promotion pull request to "+tag, func() (bool, string) {
 		prs, err := s.gh.PRs(owner, repoName)
 		if err != nil {
 			return false, err.Error()
@@ -40,7 +41,7 @@ func (s *stack) waitPromotionPR(tag string) githubapi.PullRequest {
 // waitReaction waits for the bot's reaction content on comment id.
 func (s *stack) waitReaction(id int64, content string) {
 	s.t.Helper()
-	eventually(s.t, 60*time.Second, content+" on comment", func() (bool, string) {
+	kit.Eventually(s.t, 60*time.Second, content+" on comment", func() (bool, string) {
 		c, err := s.gh.CommentByID(owner, repoName, id)
 		if err != nil {
 			return false, err.Error()
@@ -95,7 +96,7 @@ func TestPromoteThenMergeDeploysProduction(t *testing.T) {
 	if want := strings.Replace(prodBefore, "newTag: 1.0.0 #", "newTag: 1.1.0 #", 1); string(branchProd) != want {
 		t.Errorf("production kustomization on the promotion branch:\n%s\nwant:\n%s", branchProd, want)
 	}
-	eventually(t, 60*time.Second, "diff comment on the promotion PR", func() (bool, string) {
+	kit.Eventually(t, 60*time.Second, "diff comment on the promotion PR", func() (bool, string) {
 		cs, err := s.gh.Comments(owner, repoName, pr.Number)
 		if err != nil {
 			return false, err.Error()

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // attemptsByGUID returns every delivery GitHub attempted, grouped by GUID,
@@ -82,7 +83,7 @@ func TestMissedPushIsRedelivered(t *testing.T) {
 
 	// Every missed delivery is redelivered once, with its GUID, and
 	// accepted; later sweeps ask for nothing more.
-	eventually(t, 30*time.Second, "every missed delivery redelivered", func() (bool, string) {
+	kit.Eventually(t, 30*time.Second, "every missed delivery redelivered", func() (bool, string) {
 		by := s.attemptsByGUID()
 		var waiting []string
 		for _, g := range missed {
@@ -94,7 +95,7 @@ func TestMissedPushIsRedelivered(t *testing.T) {
 	})
 	// Three more sweeps run to their end: the fourth has begun.
 	sweeps := s.gh.Calls().ByRoute["GET /app/hook/deliveries"]
-	eventually(t, 30*time.Second, "three more sweeps", func() (bool, string) {
+	kit.Eventually(t, 30*time.Second, "three more sweeps", func() (bool, string) {
 		n := s.gh.Calls().ByRoute["GET /app/hook/deliveries"]
 		return n >= sweeps+4, fmt.Sprintf("%d sweeps began since", n-sweeps)
 	})

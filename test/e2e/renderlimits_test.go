@@ -17,6 +17,7 @@ import (
 
 	"github.com/promobot/promobot/internal/kustomize/kustomizetest"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // A pull request in one repository whose overlay doubles at each of 12
@@ -57,7 +58,7 @@ func TestSlowPreviewRenderIsRefusedWithoutStallingApplies(t *testing.T) {
 
 	// The preview render has started once a render worker of serve has
 	// spent a second of CPU: ordinary renders take milliseconds.
-	eventually(t, 30*time.Second, "a render worker busy with the doubling overlay", func() (bool, string) {
+	kit.Eventually(t, 30*time.Second, "a render worker busy with the doubling overlay", func() (bool, string) {
 		cpu := childCPU(t, s.cmd.Process.Pid)
 		return cpu >= time.Second, fmt.Sprintf("busiest child %s of CPU", cpu)
 	})
@@ -87,7 +88,7 @@ func TestSlowPreviewRenderIsRefusedWithoutStallingApplies(t *testing.T) {
 	// A's pull request gets the refusal, naming the limit.
 	const want = "kustomize/overlays/staging: render refused: render took longer than 30s (limit --render-timeout)"
 	var body string
-	eventually(t, 60*time.Second, "A's diff comment", func() (bool, string) {
+	kit.Eventually(t, 60*time.Second, "A's diff comment", func() (bool, string) {
 		c, ok := diffComment(t, s, n)
 		body = c
 		return ok, "no diff comment"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // A pull request updated twice, whose two synchronize deliveries arrive
@@ -26,7 +27,7 @@ func TestReorderedPullRequestUpdatesEndAtTheNewestDiff(t *testing.T) {
 	ctx := context.Background()
 	const branch = "bump-staging"
 	n := s.openChange(branch, "Bump staging", s.bumpOverlay("staging", "1.2.0"))
-	eventually(t, 60*time.Second, "the first diff comment", func() (bool, string) {
+	kit.Eventually(t, 60*time.Second, "the first diff comment", func() (bool, string) {
 		_, ok := diffComment(t, s, n)
 		return ok, "no diff comment"
 	})
@@ -85,7 +86,7 @@ func TestReorderedPullRequestUpdatesEndAtTheNewestDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, guid := range guids {
-		eventually(t, 60*time.Second, "synchronize "+guid+" handled", func() (bool, string) {
+		kit.Eventually(t, 60*time.Second, "synchronize "+guid+" handled", func() (bool, string) {
 			_, err := kv.Get(ctx, events.KVKey("promoter", guid))
 			if errors.Is(err, jetstream.ErrKeyNotFound) {
 				return false, "not in the ledger"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // applierConcurrency is promobot serve's default --applier-concurrency:
@@ -43,7 +44,7 @@ func TestTwoApplierReplicasEndAtTheNewestPush(t *testing.T) {
 	}()
 	// Both replicas pull from the one durable consumer: more pull requests
 	// wait on it than one process's workers make.
-	eventually(t, 20*time.Second, "the second replica on the applier consumer", func() (bool, string) {
+	kit.Eventually(t, 20*time.Second, "the second replica on the applier consumer", func() (bool, string) {
 		cons, err := s.js.Consumer(context.Background(), events.StreamGitHub, "applier")
 		if err != nil {
 			return false, err.Error()

@@ -22,6 +22,7 @@ import (
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/events/eventstest"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/test/kube"
 )
 
@@ -246,27 +247,15 @@ func (s *stack) stop() {
 // facts returns the data of every promobot fact on subjects matching filter.
 func (s *stack) facts(filter string) []map[string]any {
 	s.t.Helper()
-	ctx := context.Background()
-	cons, err := s.js.OrderedConsumer(ctx, events.StreamFacts, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
-	if err != nil {
-		s.t.Fatal(err)
-	}
 	var out []map[string]any
-	for {
-		msg, err := cons.Next(jetstream.FetchMaxWait(200 * time.Millisecond))
-		if err != nil {
-			return out
-		}
-		ev, err := events.Decode(msg.Headers(), msg.Data())
-		if err != nil {
-			s.t.Fatal(err)
-		}
+	for _, f := range kit.Facts(s.t, s.js, filter) {
 		var m map[string]any
-		_ = json.Unmarshal(ev.Data(), &m)
-		m["_subject"] = msg.Subject()
-		m["_type"] = ev.Type()
+		_ = json.Unmarshal(f.Data, &m)
+		m["_subject"] = f.NATSSubject
+		m["_type"] = f.Type
 		out = append(out, m)
 	}
+	return out
 }
 
 // waitSettled waits until the durable consumer has handled every delivery
@@ -275,7 +264,7 @@ func (s *stack) facts(filter string) []map[string]any {
 // pause that passes whenever it is too short.
 func (s *stack) waitSettled(consumer string) {
 	s.t.Helper()
-	eventually(s.t, time.Minute, "consumer "+consumer+" to handle every stored delivery", func() (bool, string) {
+	kit.Eventually(s.t, time.Minute, "consumer "+consumer+" to handle every stored delivery", func() (bool, string) {
 		cons, err := s.js.Consumer(context.Background(), events.StreamGitHub, consumer)
 		if err != nil {
 			return false, err.Error()
@@ -287,24 +276,6 @@ func (s *stack) waitSettled(consumer string) {
 		return info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0,
 			fmt.Sprintf("%d pending, %d unacknowledged, %d redelivered", info.NumPending, info.NumAckPending, info.NumRedelivered)
 	})
-}
-
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, last)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 func freeAddr(t *testing.T) string {

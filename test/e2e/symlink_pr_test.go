@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // A pull request that replaces an overlay's files with a link chain out of
@@ -62,7 +63,7 @@ func TestServeRefusesLinkChainsInPullRequests(t *testing.T) {
 			n := s.openLinkChange("link-chain", "Tidy the staging overlay", tt.files, links)
 
 			var body string
-			eventually(t, 60*time.Second, "the diff comment", func() (bool, string) {
+			kit.Eventually(t, 60*time.Second, "the diff comment", func() (bool, string) {
 				c, ok := diffComment(t, s, n)
 				body = c
 				return ok, "no diff comment"
@@ -109,7 +110,7 @@ func TestServeRefusesPromotionThroughALinkChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	var reply string
-	eventually(t, 60*time.Second, "promobot's reply to /promote", func() (bool, string) {
+	kit.Eventually(t, 60*time.Second, "promobot's reply to /promote", func() (bool, string) {
 		cs, err := s.gh.Comments(owner, repoName, n)
 		if err != nil {
 			return false, err.Error()

@@ -5,8 +5,13 @@ import (
 	"time"
 )
 
-// PollInterval is how often Eventually checks its condition.
-const PollInterval = 10 * time.Millisecond
+// Eventually checks its condition at once, then after firstPoll, and
+// doubles the pause up to maxPoll, so a quick state is seen quickly and a
+// slow one is not polled in a busy loop.
+const (
+	firstPoll = 10 * time.Millisecond
+	maxPoll   = 200 * time.Millisecond
+)
 
 // Eventually checks cond until it reports true, and fails the test with
 // cond's last description of what it saw when timeout passes first. cond
@@ -15,8 +20,7 @@ const PollInterval = 10 * time.Millisecond
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(PollInterval)
-	defer tick.Stop()
+	pause := firstPoll
 	for {
 		ok, state := cond()
 		if ok {
@@ -25,7 +29,8 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s; last state: %s", timeout, what, state)
 		}
-		<-tick.C
+		<-time.After(pause)
+		pause = min(2*pause, maxPoll)
 	}
 }
 
