@@ -7,6 +7,29 @@
 // pull request once the applier reports the source environment applied
 // and healthy.
 //
+// A command goes parse → authorize → load → plan → publish → answer:
+//
+//   - handleComment parses the comment once (command.Parse, no names
+//     known yet);
+//   - admit acknowledges it with 👀 and authorizes the commenter (write
+//     permission, or a place under promoters in .promobot.yaml) before
+//     anything of the repository is loaded;
+//   - withWorld loads the default branch's head once: the commit, its
+//     tarball and the repository model;
+//   - command.Resolve checks the command's names against it, and
+//     PlanPromotion, the pure planner, plans each selected app on the
+//     Snapshot; the gates are checked (checkGates) on evidence read
+//     before them (the source's apply record, one comparison);
+//   - prWriter publishes each plan that passes as its promotion pull
+//     request: branch, commit, pull request, labels, sticky diff comment;
+//   - respond posts the answer, the reactions and reply, once the outcome
+//     is known.
+//
+// Auto-promotion (HandleApplied) takes the same path from withWorld on,
+// and `promobot promote` plans a local checkout with the same planner.
+// upsertSticky is the one writer of sticky comments, for promotion and
+// pull request diffs alike.
+//
 // It edits the repository only through pull requests, and never applies
 // anything to a cluster.
 package promoter
