@@ -66,15 +66,15 @@ func TestSetTargetRevision(t *testing.T) {
 		{name: "no such app", in: pinnedApp, app: "other", rev: "v1", err: "no Application of that name"},
 		{
 			name: "no pin", app: "a", rev: "v1", err: "no spec.source.targetRevision",
-			in:   "kind: Application\nmetadata:\n  name: a\nspec:\n  source:\n    path: x\n",
+			in: "kind: Application\nmetadata:\n  name: a\nspec:\n  source:\n    path: x\n",
 		},
 		{
 			name: "several sources", app: "a", rev: "v1", err: "several sources",
-			in:   "kind: Application\nmetadata:\n  name: a\nspec:\n  sources:\n    - targetRevision: v0\n",
+			in: "kind: Application\nmetadata:\n  name: a\nspec:\n  sources:\n    - targetRevision: v0\n",
 		},
 		{
 			name: "block scalar is not edited", app: "a", rev: "v1", err: "does not edit",
-			in:   "kind: Application\nmetadata:\n  name: a\nspec:\n  source:\n    targetRevision: |\n      v0\n",
+			in: "kind: Application\nmetadata:\n  name: a\nspec:\n  source:\n    targetRevision: |\n      v0\n",
 		},
 		{name: "a revision spanning lines is refused", in: pinnedApp, app: "my-api-service-production", rev: "v1\nkind: Secret", err: "not a single word"},
 		{name: "a revision with spaces around is refused", in: pinnedApp, app: "my-api-service-production", rev: " v1", err: "not a single word"},
