@@ -17,12 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/webhook"
 )
 
@@ -426,36 +425,11 @@ func (h *harness) promotionPRs() []githubapi.PullRequest {
 // facts returns the verbs and data of promobot.promotion.* facts so far.
 func (h *harness) facts() []fact {
 	h.t.Helper()
-	cons, err := h.bus.JetStream().OrderedConsumer(h.ctx, events.StreamFacts, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.FactPrefix + ".promotion.>"}})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	stream, err := h.bus.JetStream().Stream(h.ctx, events.StreamFacts)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	info, err := stream.Info(h.ctx, jetstream.WithSubjectFilter(events.FactPrefix+".promotion.>"))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	total := 0
-	for _, n := range info.State.Subjects {
-		total += int(n)
-	}
 	var out []fact
-	for len(out) < total {
-		msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
-		if err != nil {
-			h.t.Fatalf("read facts: %v", err)
-		}
-		ev, err := events.Decode(msg.Headers(), msg.Data())
-		if err != nil {
-			h.t.Fatal(err)
-		}
+	for _, fc := range kit.Facts(h.t, h.bus.JetStream(), events.FactPrefix+".promotion.>") {
 		var f fact
-		f.Verb = strings.TrimPrefix(ev.Type(), "dev.promobot.promotion.")
-		_ = json.Unmarshal(ev.Data(), &f.Data)
+		f.Verb = strings.TrimPrefix(fc.Type, "dev.promobot.promotion.")
+		_ = json.Unmarshal(fc.Data, &f.Data)
 		out = append(out, f)
 	}
 	return out
