@@ -38,6 +38,8 @@ func (a *Applier) driftTick(ctx context.Context) bool {
 // the render of the commit it last applied, publishes a promobot.drift.found
 // fact for each app that drifted and, for apps with selfHeal, re-applies
 // them (taking back fields changed by hand). It returns what it found.
+// It checks here and now, whatever other replicas do; Run's periodic check
+// calls it on one replica per DriftInterval (driftTick).
 func (a *Applier) CheckDrift(ctx context.Context) []DriftReport {
 	repos, err := a.registry.Repos(ctx)
 	if err != nil {
@@ -69,6 +71,9 @@ func (a *Applier) CheckDrift(ctx context.Context) []DriftReport {
 	return out
 }
 
+// driftAt checks the apps of recs, which last applied commit, against
+// one checkout of it; a repository whose .promobot.yaml sets driftInterval
+// to 0 is not checked.
 func (a *Applier) driftAt(ctx context.Context, gh GitHub, repo Repo, commit string, recs []Record) []DriftReport {
 	dir, err := fetchCheckout(ctx, gh, repo, commit)
 	if err != nil {
