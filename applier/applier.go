@@ -30,7 +30,9 @@ import (
 	"time"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/ghevent"
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/state"
 )
 
 // Options configure an Applier.
@@ -103,7 +105,7 @@ type Applier struct {
 	records  *Records
 	ledger   *events.Ledger
 	locks    *events.Locker
-	registry *events.Registry
+	registry *state.Registry
 	reports  *reportQueue
 	log      *slog.Logger
 }
@@ -127,7 +129,7 @@ func New(ctx context.Context, opts Options, bus *events.Bus, gh Installations, c
 	if err != nil {
 		return nil, err
 	}
-	registry, err := bus.Registry(ctx)
+	registry, err := state.OpenRegistry(ctx, bus)
 	if err != nil {
 		return nil, err
 	}
@@ -191,12 +193,15 @@ func (a *Applier) Run(ctx context.Context) error {
 // Routes are the GitHub deliveries the applier handles, each once (the
 // ledger remembers completed deliveries under the consumer's name): the
 // durable consumer's filters and its dispatch both come from them.
+// Installation deliveries are recorded in the registry first, every time,
+// so the repositories an install syncs are known before their applies are
+// told.
 func (a *Applier) Routes() []events.Route {
 	once := func(h events.NoteHandler) events.Handler { return a.ledger.OnceHandler(a.opts.Consumer, h) }
 	return []events.Route{
-		{Filter: events.GitHubFilter("push"), Handle: once(a.handlePush)},
-		{Filter: events.GitHubFilter("installation"), Handle: once(a.handleInstallation)},
-		{Filter: events.GitHubFilter("installation_repositories"), Handle: once(a.handleInstallation)},
+		ghevent.Route("push", once(a.handlePush)),
+		ghevent.Route("installation", a.registry.Recording(once(a.handleInstallation))),
+		ghevent.Route("installation_repositories", a.registry.Recording(once(a.handleInstallation))),
 	}
 }
 

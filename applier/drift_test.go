@@ -17,6 +17,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/state"
 	"github.com/promobot/promobot/test/githubapi"
 	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/test/kube"
@@ -117,7 +118,7 @@ func TestDriftTickRunsOnOneReplica(t *testing.T) {
 	if _, err := a.SyncHead(ctx, gh, Target{Repo: env.repo}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.registry.AddRepo(ctx, events.RepoInstallation{Owner: env.repo.Owner, Repo: env.repo.Name, InstallationID: env.inst}); err != nil {
+	if err := a.registry.AddRepo(ctx, state.RepoInstallation{Owner: env.repo.Owner, Repo: env.repo.Name, InstallationID: env.inst}); err != nil {
 		t.Fatal(err)
 	}
 	// A hand edit of guestbook (selfHeal off: reported, not reverted).

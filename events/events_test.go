@@ -388,38 +388,6 @@ func TestLedgerOnce(t *testing.T) {
 	}
 }
 
-func TestRegistry(t *testing.T) {
-	_, bus := startBus(t, "")
-	ctx := context.Background()
-	r, err := bus.Registry(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Repo(ctx, "acme", "cfg"); !errors.Is(err, events.ErrNotInstalled) {
-		t.Fatalf("err = %v, want ErrNotInstalled", err)
-	}
-	if err := r.AddRepo(ctx, events.RepoInstallation{Owner: "acme", Repo: "cfg.io", InstallationID: 7}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := r.Repo(ctx, "acme", "cfg.io")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(events.RepoInstallation{Owner: "acme", Repo: "cfg.io", InstallationID: 7}, got); diff != "" {
-		t.Error(diff)
-	}
-	all, err := r.Repos(ctx)
-	if err != nil || len(all) != 1 {
-		t.Errorf("Repos = %v, %v", all, err)
-	}
-	if err := r.RemoveRepo(ctx, "acme", "cfg.io"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Repo(ctx, "acme", "cfg.io"); !errors.Is(err, events.ErrNotInstalled) {
-		t.Errorf("after removal err = %v", err)
-	}
-}
-
 func TestLocker(t *testing.T) {
 	_, bus := startBus(t, "")
 	ctx := context.Background()

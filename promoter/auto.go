@@ -35,7 +35,7 @@ func (p *Promoter) HandleApplied(ctx context.Context, d events.Delivery) (string
 	repo := Repo{Owner: owner, Name: name}
 	log := events.Logger(ctx).With("repo", repo.String(), "app", f.App, "revision", short(f.Commit))
 	ri, err := p.registry.Repo(ctx, owner, name)
-	if errors.Is(err, events.ErrNotInstalled) {
+	if errors.Is(err, state.ErrNotInstalled) {
 		log.Debug("repository not installed, no auto-promotion")
 		return "", nil
 	}

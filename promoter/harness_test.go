@@ -105,12 +105,8 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := bus.Registry(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	secret := "webhook-secret"
-	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{[]byte(secret)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, bus, reg)
+	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{[]byte(secret)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, bus)
 	if err != nil {
 		t.Fatal(err)
 	}

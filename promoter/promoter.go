@@ -46,8 +46,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/ghevent"
 	"github.com/promobot/promobot/internal/state"
-	"github.com/promobot/promobot/webhook"
 )
 
 var promotionsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -125,7 +125,7 @@ type Promoter struct {
 	records  *state.Records
 	ledger   *events.Ledger
 	locks    *events.Locker
-	registry *events.Registry
+	registry *state.Registry
 	memo     *memo
 	log      *slog.Logger
 }
@@ -149,7 +149,7 @@ func New(ctx context.Context, opts Options, bus *events.Bus, installations Insta
 	if err != nil {
 		return nil, err
 	}
-	registry, err := bus.Registry(ctx)
+	registry, err := state.OpenRegistry(ctx, bus)
 	if err != nil {
 		return nil, err
 	}
@@ -197,16 +197,20 @@ func (p *Promoter) Run(ctx context.Context) error {
 	return err
 }
 
-// GitHubRoutes are the GitHub deliveries the promoter handles, each once
-// (the ledger remembers completed deliveries under the consumer's name):
+// GitHubRoutes are the GitHub deliveries the promoter handles:
 // issue_comment (commands) and pull_request (diff comments, and closed
-// promotion pull requests). The durable consumer's filters and its
-// dispatch both come from them.
+// promotion pull requests), each once (the ledger remembers completed
+// deliveries under the consumer's name), and installation deliveries,
+// recorded in the registry that auto-promotion reads (as the applier
+// does, so either role alone keeps it). The durable consumer's filters and
+// its dispatch both come from them.
 func (p *Promoter) GitHubRoutes() []events.Route {
 	once := func(h events.NoteHandler) events.Handler { return p.ledger.OnceHandler(p.opts.Consumer, h) }
 	return []events.Route{
-		{Filter: events.GitHubFilter("issue_comment"), Handle: once(p.handleComment)},
-		{Filter: events.GitHubFilter("pull_request"), Handle: once(p.handlePullRequest)},
+		ghevent.Route("issue_comment", once(p.handleComment)),
+		ghevent.Route("pull_request", once(p.handlePullRequest)),
+		ghevent.Route("installation", p.registry.Recording(nil)),
+		ghevent.Route("installation_repositories", p.registry.Recording(nil)),
 	}
 }
 
@@ -225,7 +229,7 @@ func (p *Promoter) FactRoutes() []events.Route {
 // nothing.
 func (p *Promoter) HandleGitHub(ctx context.Context, d events.Delivery) error {
 	if d.Subject == "" {
-		d.Subject = events.GitHubSubject(webhook.EventName(d.Event), "", "")
+		d.Subject = events.GitHubSubject(ghevent.EventName(d.Event), "", "")
 	}
 	return events.Dispatch(p.GitHubRoutes())(ctx, d)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/ghevent"
 	"github.com/promobot/promobot/webhook"
 )
 
@@ -81,7 +82,7 @@ func FuzzWebhook(f *testing.F) {
 		f.Add(s.post, s.event, s.delivery, []byte(s.body), s.sigMode, s.rawSig)
 	}
 	pub := &recorder{}
-	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{secret}, Logger: slog.New(slog.DiscardHandler)}, pub, nil)
+	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{secret}, Logger: slog.New(slog.DiscardHandler)}, pub)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -148,8 +149,8 @@ func FuzzWebhook(f *testing.F) {
 		if filter := events.GitHubFilter(name); !strings.HasPrefix(subject, strings.TrimSuffix(filter, ">")) {
 			t.Fatalf("subject %q is not matched by its event's filter %q", subject, filter)
 		}
-		if ev.ID() != delivery || !bytes.Equal(ev.Data(), body) || webhook.EventName(ev) != name {
-			t.Fatalf("event %s / %q / data changed: %v", ev.ID(), webhook.EventName(ev), ev)
+		if ev.ID() != delivery || !bytes.Equal(ev.Data(), body) || ghevent.EventName(ev) != name {
+			t.Fatalf("event %s / %q / data changed: %v", ev.ID(), ghevent.EventName(ev), ev)
 		}
 	})
 }

@@ -1,9 +1,13 @@
 // Package webhook is promobot's GitHub webhook receiver.
 //
 // It verifies each delivery's HMAC signature, turns it into one CloudEvent
-// and publishes it on the event bus, and answers GitHub only after the bus
-// acknowledged the event as stored: 202 means "durably recorded", 503 means
-// "not stored, redeliver". It never calls the GitHub API, renders or applies.
+// (routing fields read by ghevent.Parse, the event name in the ghevent
+// vocabulary) and publishes it on the event bus, and answers GitHub only
+// after the bus acknowledged the event as stored: 202 means "durably
+// recorded", 503 means "not stored, redeliver". That is all it does: it
+// writes to no bucket (consumers record installations, see
+// state.Registry.Record), and never calls the GitHub API, renders or
+// applies.
 package webhook
 
 import (
@@ -27,21 +31,10 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/tidwall/gjson"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/ghevent"
 )
-
-// ExtensionEvent is the CloudEvent extension holding a delivery's GitHub
-// event name (X-GitHub-Event), so consumers need not parse the type.
-const ExtensionEvent = "githubevent"
-
-// EventName returns the GitHub event name of a delivery's CloudEvent, ""
-// for any other event.
-func EventName(ev event.Event) string {
-	name, _ := ev.Extensions()[ExtensionEvent].(string)
-	return name
-}
 
 // MaxBodyBytes is the largest delivery accepted: GitHub caps payloads at
 // 25 MB and does not send larger ones.
@@ -109,15 +102,6 @@ type Publisher interface {
 	Publish(ctx context.Context, subject string, ev event.Event) (events.PubAck, error)
 }
 
-// Installations records which installations and repositories promobot
-// serves. Every method is idempotent.
-type Installations interface {
-	PutInstallation(ctx context.Context, in events.Installation) error
-	DeleteInstallation(ctx context.Context, id int64) error
-	AddRepo(ctx context.Context, ri events.RepoInstallation) error
-	RemoveRepo(ctx context.Context, owner, repo string) error
-}
-
 // Options configure a Receiver.
 type Options struct {
 	// Secrets are the webhook secrets a signature may be made with. More
@@ -148,16 +132,14 @@ type Options struct {
 type Receiver struct {
 	secrets [][]byte
 	pub     Publisher
-	inst    Installations
 	log     *slog.Logger
 	budget  *budget
 	wait    time.Duration
 	bodyTTL time.Duration
 }
 
-// New returns a Receiver publishing to pub and recording installations in
-// inst (which may be nil when the caller does not keep a registry).
-func New(opts Options, pub Publisher, inst Installations) (*Receiver, error) {
+// New returns a Receiver publishing to pub.
+func New(opts Options, pub Publisher) (*Receiver, error) {
 	if len(opts.Secrets) == 0 {
 		return nil, errors.New("webhook: at least one webhook secret is required")
 	}
@@ -182,7 +164,7 @@ func New(opts Options, pub Publisher, inst Installations) (*Receiver, error) {
 	if opts.BodyTimeout <= 0 {
 		opts.BodyTimeout = DefaultBodyTimeout
 	}
-	return &Receiver{secrets: opts.Secrets, pub: pub, inst: inst, log: log,
+	return &Receiver{secrets: opts.Secrets, pub: pub, log: log,
 		budget: newBudget(opts.UnverifiedBytes), wait: opts.UnverifiedWait, bodyTTL: opts.BodyTimeout}, nil
 }
 
@@ -302,26 +284,21 @@ func (rc *Receiver) serve(r *http.Request) outcome {
 		out.code, out.msg = http.StatusBadRequest, "missing "+HeaderEvent+" or "+HeaderDelivery+" header"
 		return out
 	}
-	p, err := parsePayload(body)
+	p, err := ghevent.Parse(body)
 	if err != nil {
 		out.code, out.msg = http.StatusBadRequest, "body is not a JSON object (set the webhook content type to application/json): "+err.Error()
 		return out
 	}
-	out.attrs = []any{"repo", p.fullName()}
+	out.attrs = []any{events.KeyRepo, p.Repository.FullName}
 
 	ev := newEvent(name, id, body, p)
-	ack, err := rc.pub.Publish(r.Context(), subject(name, p), ev)
+	ack, err := rc.pub.Publish(r.Context(), ghevent.Subject(name, p), ev)
 	if err != nil {
 		out.code, out.msg = http.StatusServiceUnavailable, "event bus did not acknowledge the delivery; redeliver it"
 		out.attrs = append(out.attrs, "cause", err.Error())
 		return out
 	}
 	out.attrs = append(out.attrs, "stream_seq", ack.Sequence, "duplicate", ack.Duplicate)
-	if err := rc.record(r.Context(), name, p); err != nil {
-		out.code, out.msg = http.StatusServiceUnavailable, "installation not recorded; redeliver it"
-		out.attrs = append(out.attrs, "cause", err.Error())
-		return out
-	}
 	if name == "ping" {
 		out.code, out.msg = http.StatusOK, "pong"
 		return out
@@ -438,215 +415,25 @@ func Sign(secret, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// record keeps the installations registry current from installation and
-// installation_repositories deliveries.
-func (rc *Receiver) record(ctx context.Context, name string, p payload) error {
-	if rc.inst == nil || p.InstallationID == 0 {
-		return nil
-	}
-	id := p.InstallationID
-	switch name {
-	case "installation":
-		switch p.Action {
-		case "deleted", "suspend":
-			if err := rc.removeRepos(ctx, p.Repositories); err != nil {
-				return err
-			}
-			return rc.inst.DeleteInstallation(ctx, id)
-		default:
-			if err := rc.inst.PutInstallation(ctx, events.Installation{ID: id, Account: p.AccountLogin}); err != nil {
-				return err
-			}
-			return rc.addRepos(ctx, id, p.Repositories)
-		}
-	case "installation_repositories":
-		if err := rc.addRepos(ctx, id, p.RepositoriesAdded); err != nil {
-			return err
-		}
-		return rc.removeRepos(ctx, p.RepositoriesRemoved)
-	}
-	return nil
-}
-
-func (rc *Receiver) addRepos(ctx context.Context, id int64, fullNames []string) error {
-	for _, full := range fullNames {
-		if o, n, ok := strings.Cut(full, "/"); ok {
-			if err := rc.inst.AddRepo(ctx, events.RepoInstallation{Owner: o, Repo: n, InstallationID: id}); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func (rc *Receiver) removeRepos(ctx context.Context, fullNames []string) error {
-	for _, full := range fullNames {
-		if o, n, ok := strings.Cut(full, "/"); ok {
-			if err := rc.inst.RemoveRepo(ctx, o, n); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// payload is the handful of fields every delivery may carry that promobot
-// needs to route it; everything else stays in the raw bytes.
-type payload struct {
-	Action         string
-	Ref            string
-	Number         int64
-	RepoName       string
-	RepoFullName   string
-	RepoURL        string
-	RepoOwner      string
-	PRNumber       int64
-	IssueNumber    int64
-	InstallationID int64
-	AccountLogin   string
-	AccountURL     string
-	OrgLogin       string
-	// The installation events' repository lists, read only for them.
-	Repositories, RepositoriesAdded, RepositoriesRemoved []string
-}
-
-// parsePayload validates that body is one JSON object and reads the routing
-// fields in a single pass over the top-level keys, descending only into the
-// objects that hold routing fields. It uses gjson rather than encoding/json
-// so the receiver stays close to the bus's own throughput.
-func parsePayload(body []byte) (payload, error) {
-	p := payload{Number: -1, PRNumber: -1, IssueNumber: -1}
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return p, errors.New("not a JSON object")
-	}
-	if !gjson.ValidBytes(body) {
-		return p, errors.New("invalid JSON")
-	}
-	names := func(v gjson.Result) []string {
-		var out []string
-		v.ForEach(func(_, item gjson.Result) bool {
-			out = append(out, item.Get("full_name").String())
-			return true
-		})
-		return out
-	}
-	gjson.ParseBytes(body).ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "action":
-			p.Action = v.String()
-		case "ref":
-			p.Ref = v.String()
-		case "number":
-			if v.Type == gjson.Number {
-				p.Number = v.Int()
-			}
-		case "repository":
-			v.ForEach(func(k, v gjson.Result) bool {
-				switch k.Str {
-				case "name":
-					p.RepoName = v.String()
-				case "full_name":
-					p.RepoFullName = v.String()
-				case "html_url":
-					p.RepoURL = v.String()
-				case "owner":
-					p.RepoOwner = v.Get("login").String()
-				}
-				return true
-			})
-		case "pull_request":
-			if n := v.Get("number"); n.Type == gjson.Number {
-				p.PRNumber = n.Int()
-			}
-		case "issue":
-			if n := v.Get("number"); n.Type == gjson.Number {
-				p.IssueNumber = n.Int()
-			}
-		case "installation":
-			v.ForEach(func(k, v gjson.Result) bool {
-				switch k.Str {
-				case "id":
-					p.InstallationID = v.Int()
-				case "account":
-					p.AccountLogin, p.AccountURL = v.Get("login").String(), v.Get("html_url").String()
-				}
-				return true
-			})
-		case "organization":
-			p.OrgLogin = v.Get("login").String()
-		case "repositories":
-			p.Repositories = names(v)
-		case "repositories_added":
-			p.RepositoriesAdded = names(v)
-		case "repositories_removed":
-			p.RepositoriesRemoved = names(v)
-		}
-		return true
-	})
-	return p, nil
-}
-
-func (p payload) owner() string {
-	switch {
-	case p.RepoOwner != "":
-		return p.RepoOwner
-	case p.AccountLogin != "":
-		return p.AccountLogin
-	}
-	return p.OrgLogin
-}
-
-func (p payload) repo() string { return p.RepoName }
-
-func (p payload) fullName() string { return p.RepoFullName }
-
-// subject is the bus subject of a delivery: github.<event>.<owner>.<repo>.
-func subject(name string, p payload) string {
-	return events.GitHubSubject(name, p.owner(), p.repo())
-}
-
-// EventType is the CloudEvent type of a delivery: com.github.<event>, with
-// .<action> appended when the payload has one.
-func EventType(name, action string) string {
-	if action == "" {
-		return "com.github." + name
-	}
-	return "com.github." + name + "." + action
-}
-
 // newEvent builds the CloudEvent for one delivery: id = delivery id, type
 // com.github.<event>[.<action>], source = the repository URL (or the
 // account's, or https://github.com), subject = the ref or the PR/issue
-// number, data = body unchanged, and an "installation" extension with the
-// installation id when the payload has one.
-func newEvent(name, deliveryID string, body []byte, p payload) event.Event {
+// number, data = body unchanged, the event name in the
+// ghevent.ExtensionEvent extension, and an "installation" extension with
+// the installation id when the payload has one.
+func newEvent(name, deliveryID string, body []byte, p ghevent.Payload) event.Event {
 	ev := event.New()
 	ev.SetID(deliveryID)
-	ev.SetType(EventType(name, p.Action))
-	source := "https://github.com"
-	switch {
-	case p.RepoURL != "":
-		source = p.RepoURL
-	case p.AccountURL != "":
-		source = p.AccountURL
-	}
-	ev.SetSource(source)
-	switch {
-	case p.Ref != "":
-		ev.SetSubject(p.Ref)
-	case p.PRNumber >= 0:
-		ev.SetSubject(strconv.FormatInt(p.PRNumber, 10))
-	case p.IssueNumber >= 0:
-		ev.SetSubject(strconv.FormatInt(p.IssueNumber, 10))
-	case p.Number >= 0:
-		ev.SetSubject(strconv.FormatInt(p.Number, 10))
+	ev.SetType(ghevent.Type(name, p.Action))
+	ev.SetSource(p.Source())
+	if s := p.Subject(); s != "" {
+		ev.SetSubject(s)
 	}
 	ev.SetTime(time.Now().UTC())
 	if p.InstallationID != 0 {
 		ev.SetExtension("installation", strconv.FormatInt(p.InstallationID, 10))
 	}
-	ev.SetExtension(ExtensionEvent, name)
+	ev.SetExtension(ghevent.ExtensionEvent, name)
 	_ = ev.SetData("application/json", body)
 	return ev
 }

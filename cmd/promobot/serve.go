@@ -301,11 +301,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
 	if f.has(roleWebhook) {
-		reg, err := bus.Registry(ctx)
-		if err != nil {
-			return err
-		}
-		rc, err := webhook.New(webhook.Options{Secrets: secrets, Logger: log, UnverifiedBytes: f.unverifiedBytes, UnverifiedWait: f.unverifiedWait}, bus, reg)
+		rc, err := webhook.New(webhook.Options{Secrets: secrets, Logger: log, UnverifiedBytes: f.unverifiedBytes, UnverifiedWait: f.unverifiedWait}, bus)
 		if err != nil {
 			return err
 		}

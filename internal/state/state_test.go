@@ -3,6 +3,8 @@ package state_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/ghevent"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/state"
 )
@@ -131,5 +134,106 @@ func TestApplyFact(t *testing.T) {
 	}
 	if _, err := state.DecodeApplyFact(func() event.Event { e := ev.Clone(); _ = e.SetData("application/json", []byte("[")); return e }()); err == nil {
 		t.Error("a fact that is not JSON decoded")
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	bus := startBus(t)
+	ctx := context.Background()
+	r, err := state.OpenRegistry(ctx, bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Repo(ctx, "acme", "cfg"); !errors.Is(err, state.ErrNotInstalled) {
+		t.Fatalf("err = %v, want ErrNotInstalled", err)
+	}
+	if err := r.AddRepo(ctx, state.RepoInstallation{Owner: "acme", Repo: "cfg.io", InstallationID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Repo(ctx, "acme", "cfg.io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(state.RepoInstallation{Owner: "acme", Repo: "cfg.io", InstallationID: 7}, got); diff != "" {
+		t.Error(diff)
+	}
+	all, err := r.Repos(ctx)
+	if err != nil || len(all) != 1 {
+		t.Errorf("Repos = %v, %v", all, err)
+	}
+	if err := r.RemoveRepo(ctx, "acme", "cfg.io"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Repo(ctx, "acme", "cfg.io"); !errors.Is(err, state.ErrNotInstalled) {
+		t.Errorf("after removal err = %v", err)
+	}
+}
+
+// delivery is the CloudEvent the webhook receiver stores for a GitHub
+// delivery of event with body.
+func delivery(id, name, body string) event.Event {
+	p, _ := ghevent.Parse([]byte(body))
+	ev := event.New()
+	ev.SetID(id)
+	ev.SetType(ghevent.Type(name, p.Action))
+	ev.SetSource(p.Source())
+	ev.SetExtension(ghevent.ExtensionEvent, name)
+	_ = ev.SetData("application/json", []byte(body))
+	return ev
+}
+
+// TestRegistryRecord checks the registry as consumers keep it from
+// installation deliveries, one after the other, through the route a
+// consumer declares (ghevent.Route and Recording): what it records, and
+// what the handler after it sees.
+func TestRegistryRecord(t *testing.T) {
+	bus := startBus(t)
+	ctx := context.Background()
+	r, err := state.OpenRegistry(ctx, bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var next []string
+	route := ghevent.Route("installation", r.Recording(func(ctx context.Context, d events.Delivery) error {
+		env, _ := ghevent.FromContext(ctx)
+		next = append(next, env.Event+"."+env.Action)
+		return nil
+	}))
+	repos := ghevent.Route("installation_repositories", r.Recording(nil))
+	steps := []struct {
+		name, event, body string
+		want              []state.RepoInstallation
+	}{
+		{"created", "installation", `{"action":"created","installation":{"id":77,"account":{"login":"my-org","html_url":"https://github.com/my-org"}},"repositories":[{"full_name":"my-org/cluster.config"}]}`,
+			[]state.RepoInstallation{{Owner: "my-org", Repo: "cluster.config", InstallationID: 77}}},
+		{"added and removed", "installation_repositories", `{"action":"added","installation":{"id":77},"repositories_added":[{"full_name":"my-org/apps"}],"repositories_removed":[{"full_name":"my-org/cluster.config"}]}`,
+			[]state.RepoInstallation{{Owner: "my-org", Repo: "apps", InstallationID: 77}}},
+		{"no installation", "installation", `{"action":"created","repositories":[{"full_name":"my-org/other"}]}`,
+			[]state.RepoInstallation{{Owner: "my-org", Repo: "apps", InstallationID: 77}}},
+		{"deleted", "installation", `{"action":"deleted","installation":{"id":77},"repositories":[{"full_name":"my-org/apps"}]}`, nil},
+	}
+	for i, s := range steps {
+		h := route.Handle
+		if s.event == "installation_repositories" {
+			h = repos.Handle
+		}
+		if err := h(ctx, events.Delivery{Event: delivery(fmt.Sprint("d", i), s.event, s.body)}); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		got, err := r.Repos(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(s.want, got); diff != "" {
+			t.Errorf("%s: repositories (-want +got):\n%s", s.name, diff)
+		}
+	}
+	if diff := cmp.Diff([]string{"installation.created", "installation.created", "installation.deleted"}, next); diff != "" {
+		t.Errorf("handed on (-want +got):\n%s", diff)
+	}
+	// Recording without the envelope is a route without ghevent.Middleware:
+	// a programming error, refused for good.
+	if err := r.Recording(nil)(ctx, events.Delivery{Event: delivery("x", "installation", `{}`)}); !events.IsPermanent(err) {
+		t.Errorf("recording without an envelope: err = %v, want permanent", err)
 	}
 }

@@ -108,11 +108,7 @@ func startApplierEnv(ctx context.Context) (_ *applierEnv, err error) {
 	if env.bus, err = events.New(ctx, env.nc, events.Options{}); err != nil {
 		return nil, err
 	}
-	reg, err := env.bus.Registry(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{benchSecret}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, env.bus, reg)
+	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{benchSecret}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, env.bus)
 	if err != nil {
 		return nil, err
 	}

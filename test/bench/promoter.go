@@ -184,12 +184,8 @@ func newPromoterBench(ctx context.Context) (b *promoterBench, err error) {
 	if b.bus, err = events.New(ctx, nc, events.Options{}); err != nil {
 		return nil, err
 	}
-	reg, err := b.bus.Registry(ctx)
-	if err != nil {
-		return nil, err
-	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{benchSecret}, Logger: quiet}, b.bus, reg)
+	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{benchSecret}, Logger: quiet}, b.bus)
 	if err != nil {
 		return nil, err
 	}

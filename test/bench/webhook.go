@@ -51,11 +51,7 @@ func benchWebhook(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	reg, err := bus.Registry(ctx)
-	if err != nil {
-		return err
-	}
-	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{benchSecret}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, bus, reg)
+	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{benchSecret}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, bus)
 	if err != nil {
 		return err
 	}

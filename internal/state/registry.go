@@ -1,12 +1,16 @@
-package events
+package state
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/ghevent"
 )
 
 // Installation is what promobot knows of one installation of the App.
@@ -23,24 +27,26 @@ type RepoInstallation struct {
 }
 
 // Registry records which installations and repositories promobot serves,
-// from installation and installation_repositories deliveries. It is safe
-// for concurrent use.
+// in the installations bucket (events.BucketInstallations), keyed
+// installation.<id> and repo.<owner>.<repo>. Record keeps it current from
+// installation and installation_repositories deliveries. It is safe for
+// concurrent use.
 type Registry struct {
 	kv jetstream.KeyValue
 }
 
-// Registry opens the installations bucket.
-func (b *Bus) Registry(ctx context.Context) (*Registry, error) {
-	kv, err := b.KeyValue(ctx, BucketInstallations)
+// OpenRegistry opens the installations bucket.
+func OpenRegistry(ctx context.Context, bus *events.Bus) (*Registry, error) {
+	kv, err := bus.KeyValue(ctx, events.BucketInstallations)
 	if err != nil {
 		return nil, err
 	}
 	return &Registry{kv: kv}, nil
 }
 
-func installationKey(id int64) string { return KVKey("installation", fmt.Sprint(id)) }
+func installationKey(id int64) string { return events.KVKey("installation", fmt.Sprint(id)) }
 func repoKey(owner, repo string) string {
-	return KVKey("repo", owner, repo)
+	return events.KVKey("repo", owner, repo)
 }
 
 // PutInstallation records an installation. Idempotent.
@@ -115,4 +121,86 @@ func (r *Registry) Repos(ctx context.Context) ([]RepoInstallation, error) {
 		}
 	}
 	return out, nil
+}
+
+// Record keeps the registry current from one installation or
+// installation_repositories delivery; it ignores other deliveries and
+// deliveries without an installation. Idempotent: a delivery recorded
+// again changes nothing.
+//
+//   - installation deleted or suspend: its repositories and itself are
+//     forgotten;
+//   - any other installation action: it and its repositories are recorded;
+//   - installation_repositories: the repositories added are recorded, those
+//     removed forgotten.
+func (r *Registry) Record(ctx context.Context, env ghevent.Envelope) error {
+	p, id := env.Payload, env.Installation
+	if id == 0 {
+		return nil
+	}
+	switch env.Event {
+	case "installation":
+		switch env.Action {
+		case "deleted", "suspend":
+			if err := r.removeRepos(ctx, p.Repositories); err != nil {
+				return err
+			}
+			return r.DeleteInstallation(ctx, id)
+		default:
+			if err := r.PutInstallation(ctx, Installation{ID: id, Account: p.AccountLogin}); err != nil {
+				return err
+			}
+			return r.addRepos(ctx, id, p.Repositories)
+		}
+	case "installation_repositories":
+		if err := r.addRepos(ctx, id, p.RepositoriesAdded); err != nil {
+			return err
+		}
+		return r.removeRepos(ctx, p.RepositoriesRemoved)
+	}
+	return nil
+}
+
+func (r *Registry) addRepos(ctx context.Context, id int64, fullNames []string) error {
+	for _, full := range fullNames {
+		if o, n, ok := strings.Cut(full, "/"); ok {
+			if err := r.AddRepo(ctx, RepoInstallation{Owner: o, Repo: n, InstallationID: id}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Registry) removeRepos(ctx context.Context, fullNames []string) error {
+	for _, full := range fullNames {
+		if o, n, ok := strings.Cut(full, "/"); ok {
+			if err := r.RemoveRepo(ctx, o, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Recording returns the Handler of installation and
+// installation_repositories deliveries that records each in the registry
+// (Record), then hands it to next (nil: to no one). Wrap it in
+// ghevent.Middleware (ghevent.Route does), which gives it the delivery's
+// envelope; recording again what was recorded changes nothing, so it needs
+// no ledger.
+func (r *Registry) Recording(next events.Handler) events.Handler {
+	return func(ctx context.Context, d events.Delivery) error {
+		env, ok := ghevent.FromContext(ctx)
+		if !ok {
+			return events.Permanent(fmt.Errorf("delivery %s: no GitHub envelope to record (the route lacks ghevent.Middleware)", d.Event.ID()))
+		}
+		if err := r.Record(ctx, env); err != nil {
+			return err
+		}
+		if next == nil {
+			return nil
+		}
+		return next(ctx, d)
+	}
 }
