@@ -42,6 +42,11 @@ func refusal(reply string) answer {
 	return answer{reactions: []string{ReactionConfused}, reply: reply}
 }
 
+// acknowledge reacts 👀 to the command at once, before it runs.
+func (c *commandRun) acknowledge(ctx context.Context) error {
+	return c.gh.React(ctx, c.repo, c.comment, ReactionEyes)
+}
+
 // respond posts a: the one place a command's outcome reaches its
 // commenter.
 func (c *commandRun) respond(ctx context.Context, a answer) error {
@@ -88,7 +93,7 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 			return *denied, nil
 		}
 		source = pr
-	} else if err := run.gh.React(ctx, run.repo, run.comment, ReactionEyes); err != nil {
+	} else if err := run.acknowledge(ctx); err != nil {
 		return answer{}, err
 	}
 	return withWorld(ctx, run.gh, run.repo, run.info, func(w *world) (answer, error) {
@@ -124,7 +129,7 @@ func (p *Promoter) admit(ctx context.Context, run *commandRun, merged bool) (git
 	var role github.RepoPermission
 	var pr github.PR
 	var wg sync.WaitGroup
-	wg.Go(func() { eyesErr = run.gh.React(ctx, run.repo, run.comment, ReactionEyes) })
+	wg.Go(func() { eyesErr = run.acknowledge(ctx) })
 	wg.Go(func() { role, roleErr = run.gh.Permission(ctx, run.repo, run.login) })
 	if merged {
 		wg.Go(func() { pr, prErr = run.gh.PullRequest(ctx, run.repo, run.number) })
