@@ -10,6 +10,7 @@ import (
 	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/internal/markdown"
 	"github.com/promobot/promobot/promoter/prbody"
 )
 
@@ -25,10 +26,15 @@ import (
 // memory that turns out stale (a deleted branch, a closed pull request, a
 // deleted comment).
 type prWriter struct {
-	p      *Promoter
-	pr     *promotion
-	plan   Plan
-	branch string
+	p  *Promoter
+	pr *promotion
+	// git, prs and comments are the installation's client in the roles
+	// the writer uses.
+	git      Committer
+	prs      PullRequestWriter
+	comments Commenter
+	plan     Plan
+	branch   string
 	// promo is what the pull request's title, body and hidden block say.
 	promo prbody.Promotion
 	// cur is the open promotion pull request as far as promobot knows it
@@ -40,7 +46,7 @@ type prWriter struct {
 // publishPlan makes the promotion pull request for plan, or updates the
 // open one, and records what it did as facts.
 func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (outcome, error) {
-	w := &prWriter{p: p, pr: pr, plan: plan, branch: plan.Branch(), promo: plan.promotion()}
+	w := &prWriter{p: p, pr: pr, git: pr.gh, prs: pr.gh, comments: pr.gh, plan: plan, branch: plan.Branch(), promo: plan.promotion()}
 	w.promo.SourcePR, w.promo.SourceCommit, w.promo.RequestedBy, w.promo.Auto = pr.sourcePR, pr.sourceCommit, pr.requestedBy, pr.auto
 	w.promo.RepoURL = pr.info.HTMLURL
 	o := outcome{Plan: plan}
@@ -96,7 +102,7 @@ func (w *prWriter) findOpen(ctx context.Context) error {
 			previous: prbody.Promotion{Images: memo.Images, SourcePR: memo.SourcePR}}
 		return nil
 	}
-	cur, err := findPromotionPR(ctx, w.pr.gh, repo, w.branch)
+	cur, err := findPromotionPR(ctx, w.prs, repo, w.branch)
 	if err != nil {
 		return err
 	}
@@ -110,7 +116,7 @@ func (w *prWriter) findOpen(ctx context.Context) error {
 // commit makes the promotion commit on top of the default branch's head
 // and points the branch at it, creating the branch or moving it.
 func (w *prWriter) commit(ctx context.Context) (string, error) {
-	gh, repo, head := w.pr.gh, w.pr.repo, w.pr.world.head
+	gh, repo, head := w.git, w.pr.repo, w.pr.world.head
 	tree, err := gh.CreateTree(ctx, repo, head.Tree, []github.TreeFile{{Path: w.plan.File, Content: w.plan.After}})
 	if err != nil {
 		return "", err
@@ -128,7 +134,7 @@ func (w *prWriter) commit(ctx context.Context) (string, error) {
 // a branch that exists though none was known may still have an open pull
 // request, which is then looked up.
 func (w *prWriter) moveBranch(ctx context.Context, commit string) error {
-	gh, repo := w.pr.gh, w.pr.repo
+	gh, repo := w.git, w.pr.repo
 	if w.cur != nil {
 		err := gh.UpdateBranch(ctx, repo, w.branch, commit, true)
 		if w.cur.fromMemo && errors.Is(err, github.ErrNotFound) {
@@ -145,7 +151,7 @@ func (w *prWriter) moveBranch(ctx context.Context, commit string) error {
 	// Left over from a promotion merged or closed earlier, or from a pull
 	// request promobot does not remember: it may still be open.
 	if !w.looked {
-		if w.cur, err = findPromotionPR(ctx, gh, repo, w.branch); err != nil {
+		if w.cur, err = findPromotionPR(ctx, w.prs, repo, w.branch); err != nil {
 			return err
 		}
 	}
@@ -155,7 +161,7 @@ func (w *prWriter) moveBranch(ctx context.Context, commit string) error {
 // pullRequest updates the open promotion pull request's title, body and
 // labels, or opens one (also when the one known turns out closed).
 func (w *prWriter) pullRequest(ctx context.Context) (outcomeKind, github.PR, error) {
-	gh, repo := w.pr.gh, w.pr.repo
+	gh, repo := w.prs, w.pr.repo
 	title, body := prbody.Title(w.promo), prbody.Body(w.promo)
 	labels := []string{"promotion", "env/" + w.plan.To()}
 	if w.cur != nil {
@@ -188,14 +194,14 @@ func (w *prWriter) pullRequest(ctx context.Context) (outcomeKind, github.PR, err
 func (w *prWriter) diffComment(ctx context.Context, renders []diff.AppRender, commit string, pr github.PR) error {
 	plan, head := w.plan, w.pr.world.head
 	c := PromotionDiff(renders, plan,
-		fmt.Sprintf("`%s` now (`%s` %s)", plan.To(), w.pr.info.DefaultBranch, short(head.SHA)),
-		fmt.Sprintf("this promotion (%s)", short(commit)),
+		fmt.Sprintf("`%s` now (`%s` %s)", plan.To(), w.pr.info.DefaultBranch, markdown.ShortSHA(head.SHA)),
+		fmt.Sprintf("this promotion (%s)", markdown.ShortSHA(commit)),
 		DiffOptions{FingerprintKey: w.p.opts.FingerprintKey, Limit: w.p.opts.DiffLimit})
 	s := sticky{key: PromotionDiffKey(plan.App, plan.To()), body: c.Body, fresh: w.cur == nil, create: true}
 	if w.cur != nil {
 		s.known = w.cur.comment
 	}
-	commentID, err := w.p.upsertSticky(ctx, w.pr.gh, w.pr.repo, pr.Number, s)
+	commentID, err := w.p.upsertSticky(ctx, w.comments, w.pr.repo, pr.Number, s)
 	if err != nil {
 		return err
 	}
@@ -225,15 +231,15 @@ func (w *prWriter) record(ctx context.Context, o outcome, commit string) {
 		if w.cur.hasPrevious {
 			sup := fact
 			sup.Previous = w.cur.previous.Images
-			sup.Reason = fmt.Sprintf("superseded by the promotion of %s", short(w.pr.sourceCommit))
+			sup.Reason = fmt.Sprintf("superseded by the promotion of %s", markdown.ShortSHA(w.pr.sourceCommit))
 			if w.cur.previous.SourcePR > 0 {
-				sup.Reason = fmt.Sprintf("the promotion from #%d superseded by the promotion of %s", w.cur.previous.SourcePR, short(w.pr.sourceCommit))
+				sup.Reason = fmt.Sprintf("the promotion from #%d superseded by the promotion of %s", w.cur.previous.SourcePR, markdown.ShortSHA(w.pr.sourceCommit))
 			}
 			w.p.publish(ctx, repo, "superseded", app, sup)
 		}
 	}
 	w.p.publish(ctx, repo, verb, app, fact)
-	w.pr.log.Info("promotion "+verb, "app", app, "env", w.plan.To(), "promotion_pr", o.PR.Number, "promotion_commit", short(commit))
+	w.pr.log.Info("promotion "+verb, "app", app, "env", w.plan.To(), "promotion_pr", o.PR.Number, "promotion_commit", markdown.ShortSHA(commit))
 }
 
 // openPromotion is the open promotion pull request of a branch, as far as
@@ -370,7 +376,7 @@ func commitMessage(plan Plan, promo prbody.Promotion) string {
 		}
 		fmt.Fprintf(&b, "%s: %s → %s\n", c.Name, from, c.To.Reference())
 	}
-	fmt.Fprintf(&b, "\nSource: %s at %s", plan.From(), short(promo.SourceCommit))
+	fmt.Fprintf(&b, "\nSource: %s at %s", plan.From(), markdown.ShortSHA(promo.SourceCommit))
 	if promo.SourcePR > 0 {
 		fmt.Fprintf(&b, " (#%d)", promo.SourcePR)
 	}
