@@ -256,7 +256,8 @@ func TestConsumeLoop(t *testing.T) {
 				t.Fatal(err)
 			}
 			kit.EventuallyTrue(t, 15*time.Second, "attempts", func() bool { return int(attempts.Load()) >= tt.wantAttempts })
-			time.Sleep(400 * time.Millisecond) // would-be extra redeliveries
+			// Settled (acked or terminated): no redelivery can follow.
+			settled(t, bus, fmt.Sprintf("c%d", i))
 			if got := int(attempts.Load()); got != tt.wantAttempts {
 				t.Errorf("handler ran %d times, want %d", got, tt.wantAttempts)
 			}
@@ -288,7 +289,10 @@ func TestHeartbeatKeepsLongWorkFromRedelivery(t *testing.T) {
 	consumeUntil(t, bus, events.ConsumerOptions{Name: "slow", Stream: events.StreamGitHub, AckWait: 600 * time.Millisecond, Concurrency: 2},
 		func(ctx context.Context, d events.Delivery) error {
 			runs.Add(1)
-			time.Sleep(2500 * time.Millisecond) // four times AckWait
+			// The work under test: it outlasts AckWait four times over,
+			// which only heartbeats make safe. Nothing waits on this
+			// sleep; settled below shows no redelivery followed.
+			time.Sleep(2500 * time.Millisecond)
 			finished.Store(true)
 			return nil
 		})
@@ -296,7 +300,8 @@ func TestHeartbeatKeepsLongWorkFromRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	kit.EventuallyTrue(t, 15*time.Second, "the long handler", finished.Load)
-	time.Sleep(time.Second)
+	// A redelivery during the work would still be running or unacked.
+	settled(t, bus, "slow")
 	if n := runs.Load(); n != 1 {
 		t.Errorf("long handler ran %d times; heartbeats should have prevented redelivery", n)
 	}
@@ -307,18 +312,27 @@ func TestGracefulShutdown(t *testing.T) {
 		_, bus := startBus(t, "")
 		started := make(chan struct{})
 		var acked atomic.Bool
-		stop := consumeUntil(t, bus, events.ConsumerOptions{Name: "g1", Stream: events.StreamGitHub, ShutdownGrace: 5 * time.Second},
-			func(ctx context.Context, d events.Delivery) error {
-				close(started)
-				time.Sleep(500 * time.Millisecond)
-				acked.Store(true)
-				return nil
-			})
+		// The handler is still working when shutdown begins: it finishes
+		// only once the loop's context is cancelled.
+		loopCtx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- bus.Consume(loopCtx, events.ConsumerOptions{Name: "g1", Stream: events.StreamGitHub, ShutdownGrace: 5 * time.Second},
+				func(ctx context.Context, d events.Delivery) error {
+					close(started)
+					<-loopCtx.Done()
+					acked.Store(true)
+					return nil
+				})
+		}()
 		if _, err := bus.Publish(context.Background(), "github.push.acme.cfg", newEvent("x", "com.github.push", []byte(`{}`))); err != nil {
 			t.Fatal(err)
 		}
 		<-started
-		stop()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("consume returned %v", err)
+		}
 		if !acked.Load() {
 			t.Fatal("shutdown returned before the in-flight handler finished")
 		}
@@ -409,14 +423,18 @@ func TestLocker(t *testing.T) {
 		t.Fatalf("another name is independent: %v", err)
 	}
 	got := make(chan error, 1)
+	trying := make(chan struct{})
 	go func() {
+		close(trying)
 		l, err := b.Acquire(ctx, "acme/cfg/api-staging", time.Minute)
 		if err == nil {
 			err = l.Release(ctx)
 		}
 		got <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// Whether its first try comes before the release or after, the other
+	// replica gets the lease once it is released.
+	<-trying
 	if err := lease.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -441,4 +459,23 @@ func TestLocker(t *testing.T) {
 	if err := dead.Refresh(ctx); !errors.Is(err, events.ErrLeaseLost) {
 		t.Errorf("refresh of a lost lease: %v, want ErrLeaseLost", err)
 	}
+}
+
+// settled waits until the durable consumer name of the GitHub stream has
+// nothing left to deliver and nothing delivered unacknowledged: every event
+// is acked or terminated, so none can be delivered again.
+func settled(t *testing.T, bus *events.Bus, name string) {
+	t.Helper()
+	kit.Eventually(t, 15*time.Second, "consumer "+name+" settled", func() (bool, string) {
+		cons, err := bus.JetStream().Consumer(context.Background(), events.StreamGitHub, name)
+		if err != nil {
+			return false, err.Error()
+		}
+		ci, err := cons.Info(context.Background())
+		if err != nil {
+			return false, err.Error()
+		}
+		return ci.NumPending == 0 && ci.NumAckPending == 0,
+			fmt.Sprintf("pending %d, ack pending %d", ci.NumPending, ci.NumAckPending)
+	})
 }

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/test/kit"
 )
 
 func TestSubjectMatches(t *testing.T) {
@@ -64,7 +64,7 @@ func TestConsumeRoutes(t *testing.T) {
 	if diff := cmp.Diff([]string{"github.push.>", "github.issue_comment.>", "github.sentinel.>"}, events.Filters(routes)); diff != "" {
 		t.Errorf("filters: %s", diff)
 	}
-	var logs syncBuffer
+	var logs kit.Buffer
 	errc := make(chan error, 1)
 	go func() {
 		errc <- bus.ConsumeRoutes(ctx, events.ConsumerOptions{Name: "routes", Stream: events.StreamGitHub, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, routes)
@@ -146,23 +146,4 @@ func TestOnceHandler(t *testing.T) {
 	if got := strings.Count(logs.String(), "event already handled, ignoring the redelivery"); got != 2 {
 		t.Errorf("logged %d redeliveries through the context's logger, want 2:\n%s", got, logs.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a
-// consume loop's handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

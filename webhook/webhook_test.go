@@ -17,6 +17,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/ghevent"
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/webhook"
 )
 
@@ -352,17 +353,10 @@ func TestBusDownAnswers503ThenRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.srv = srv
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	kit.Eventually(t, 15*time.Second, "202 after the restart", func() (bool, string) {
 		resp := e.post(t, "push", "during", []byte(pushBody), secret) // GitHub's redelivery
-		if resp.StatusCode == http.StatusAccepted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after restart: status %d, want 202", resp.StatusCode)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return resp.StatusCode == http.StatusAccepted, fmt.Sprintf("status %d", resp.StatusCode)
+	})
 	var ids []string
 	for _, s := range e.stored(t) {
 		ids = append(ids, s.Event.ID())
