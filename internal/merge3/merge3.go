@@ -1,0 +1,210 @@
+// Package merge3 carries a change made to one file onto another: the
+// change from base to theirs (a source environment's file before and after
+// a pull request) is applied, line by line, to ours (the target
+// environment's file), as a three-way merge does. Every line of ours the
+// change does not touch stays byte for byte; a change that meets lines
+// ours has changed on its own is not guessed at but reported as a
+// Conflict naming the lines a person must look at.
+package merge3
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+)
+
+// Conflict is one change of base → theirs that cannot be carried onto
+// ours, because ours differs from base on or next to the lines it changes.
+type Conflict struct {
+	// BaseStart and BaseEnd are the 1-based lines of base the change
+	// replaces (BaseEnd < BaseStart when it only inserts, after BaseEnd).
+	BaseStart, BaseEnd int
+	// Removed and Added are the change's lines, without line ends.
+	Removed, Added []string
+}
+
+// String describes the conflict for a person: the change as a small diff.
+func (c Conflict) String() string {
+	var b strings.Builder
+	if c.BaseEnd < c.BaseStart {
+		fmt.Fprintf(&b, "lines added after line %d", c.BaseEnd)
+	} else if c.BaseStart == c.BaseEnd {
+		fmt.Fprintf(&b, "line %d", c.BaseStart)
+	} else {
+		fmt.Fprintf(&b, "lines %d-%d", c.BaseStart, c.BaseEnd)
+	}
+	for _, l := range c.Removed {
+		b.WriteString("\n-" + l)
+	}
+	for _, l := range c.Added {
+		b.WriteString("\n+" + l)
+	}
+	return b.String()
+}
+
+// Merge applies the change base → theirs to ours. It returns the merged
+// content, or ours unchanged and the conflicts when any change cannot be
+// carried: a merge is whole or not at all. When ours already is theirs,
+// or base and theirs are equal, ours is returned as it is.
+func Merge(base, theirs, ours []byte) ([]byte, []Conflict) {
+	if bytes.Equal(base, theirs) || bytes.Equal(ours, theirs) {
+		return ours, nil
+	}
+	b, t, o := lines(base), lines(theirs), lines(ours)
+	at := align(keys(b), keys(o))
+	var edits []edit
+	var conflicts []Conflict
+	for _, op := range difflib.NewMatcherWithJunk(keys(b), keys(t), false, nil).GetOpCodes() {
+		if op.Tag == 'e' {
+			continue
+		}
+		e, ok := place(op, at, len(o))
+		if !ok {
+			conflicts = append(conflicts, Conflict{
+				BaseStart: op.I1 + 1, BaseEnd: op.I2,
+				Removed: trimAll(b[op.I1:op.I2]), Added: trimAll(t[op.J1:op.J2]),
+			})
+			continue
+		}
+		e.text = t[op.J1:op.J2]
+		edits = append(edits, e)
+	}
+	if len(conflicts) > 0 {
+		return ours, conflicts
+	}
+	return apply(o, edits, lineEnd(ours)), nil
+}
+
+// edit replaces ours' lines [from, to) with text.
+type edit struct {
+	from, to int
+	text     []string
+}
+
+// align maps each line of base to the line of ours it matched, or -1.
+func align(base, ours []string) []int {
+	at := make([]int, len(base))
+	for i := range at {
+		at[i] = -1
+	}
+	for _, m := range difflib.NewMatcherWithJunk(base, ours, false, nil).GetMatchingBlocks() {
+		for k := 0; k < m.Size; k++ {
+			at[m.A+k] = m.B + k
+		}
+	}
+	return at
+}
+
+// place finds where in ours the change op goes. The base lines it
+// replaces must all be in ours, in one run: ours did not change them. An
+// insertion goes between the base lines around it, which must be
+// neighbours in ours too, so that it is not placed among lines ours added.
+func place(op difflib.OpCode, at []int, oursLen int) (edit, bool) {
+	if op.I2 > op.I1 {
+		for i := op.I1; i < op.I2; i++ {
+			if at[i] < 0 || (i > op.I1 && at[i] != at[i-1]+1) {
+				return edit{}, false
+			}
+		}
+		return edit{from: at[op.I1], to: at[op.I2-1] + 1}, true
+	}
+	hasPrev, hasNext := op.I1 > 0, op.I1 < len(at)
+	var pos int
+	switch {
+	case !hasPrev && !hasNext: // base is empty
+		if oursLen != 0 {
+			return edit{}, false
+		}
+	case hasPrev && hasNext:
+		if at[op.I1-1] < 0 || at[op.I1] != at[op.I1-1]+1 {
+			return edit{}, false
+		}
+		pos = at[op.I1]
+	case hasPrev:
+		if at[op.I1-1] < 0 {
+			return edit{}, false
+		}
+		pos = at[op.I1-1] + 1
+	default:
+		if at[0] < 0 {
+			return edit{}, false
+		}
+		pos = at[0]
+	}
+	return edit{from: pos, to: pos}, true
+}
+
+// apply makes the edits (in order, not overlapping) on ours' lines. Every
+// line but the last ends in a line end; added lines take ours'.
+func apply(ours []string, edits []edit, nl string) []byte {
+	var out []string
+	next := 0
+	for _, e := range edits {
+		out = append(out, ours[next:e.from]...)
+		for _, l := range e.text {
+			out = append(out, withEnd(l, nl))
+		}
+		next = e.to
+	}
+	out = append(out, ours[next:]...)
+	var b bytes.Buffer
+	for i, l := range out {
+		b.WriteString(l)
+		if i < len(out)-1 && !strings.HasSuffix(l, "\n") {
+			b.WriteString(nl)
+		}
+	}
+	return b.Bytes()
+}
+
+// lines splits s after each newline, keeping the line ends; a last line
+// without one is a line too.
+func lines(s []byte) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	parts := strings.SplitAfter(string(s), "\n")
+	if parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	return parts
+}
+
+// keys returns the lines to compare: CRLF line ends read as LF, so that
+// files differing only in line ends match line for line.
+func keys(ls []string) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		if strings.HasSuffix(l, "\r\n") {
+			l = strings.TrimSuffix(l, "\r\n") + "\n"
+		}
+		out[i] = l
+	}
+	return out
+}
+
+// lineEnd returns ours' line end: "\r\n" when its first line has one.
+func lineEnd(ours []byte) string {
+	if i := bytes.IndexByte(ours, '\n'); i > 0 && ours[i-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// withEnd gives l the line end nl, unless l is a last line without one.
+func withEnd(l, nl string) string {
+	if !strings.HasSuffix(l, "\n") {
+		return l
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r") + nl
+}
+
+func trimAll(ls []string) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = strings.TrimRight(l, "\r\n")
+	}
+	return out
+}
