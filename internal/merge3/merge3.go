@@ -44,24 +44,60 @@ func (c Conflict) String() string {
 	return b.String()
 }
 
+// Hunk is one change of base → theirs: base's lines [BaseStart, BaseEnd)
+// become theirs' lines [TheirsStart, TheirsEnd) (0-based).
+type Hunk struct {
+	BaseStart, BaseEnd, TheirsStart, TheirsEnd int
+}
+
+// Verdict is what a Filter says of a hunk.
+type Verdict int
+
+const (
+	// Carry the hunk.
+	Carry Verdict = iota
+	// Skip leaves the hunk out: it is not part of what is carried.
+	Skip
+	// Refuse makes the hunk a conflict (it mixes carried and other lines).
+	Refuse
+)
+
+// Filter chooses which hunks of base → theirs are carried.
+type Filter func(Hunk) Verdict
+
 // Merge applies the change base → theirs to ours. It returns the merged
 // content, or ours unchanged and the conflicts when any change cannot be
 // carried: a merge is whole or not at all. When ours already is theirs,
 // or base and theirs are equal, ours is returned as it is.
 func Merge(base, theirs, ours []byte) ([]byte, []Conflict) {
-	if bytes.Equal(base, theirs) || bytes.Equal(ours, theirs) {
+	return MergeSome(base, theirs, ours, nil)
+}
+
+// MergeSome is Merge for the hunks filter carries (all when it is nil).
+func MergeSome(base, theirs, ours []byte, filter Filter) ([]byte, []Conflict) {
+	if bytes.Equal(base, theirs) || (filter == nil && bytes.Equal(ours, theirs)) {
 		return ours, nil
 	}
 	b, t, o := lines(base), lines(theirs), lines(ours)
-	at := align(keys(b), keys(o))
+	at, atTheirs := align(keys(b), keys(o)), align(keys(t), keys(o))
 	var edits []edit
 	var conflicts []Conflict
 	for _, op := range difflib.NewMatcherWithJunk(keys(b), keys(t), false, nil).GetOpCodes() {
 		if op.Tag == 'e' {
 			continue
 		}
+		verdict := Carry
+		if filter != nil {
+			verdict = filter(Hunk{BaseStart: op.I1, BaseEnd: op.I2, TheirsStart: op.J1, TheirsEnd: op.J2})
+		}
+		if verdict == Skip {
+			continue
+		}
 		e, ok := place(op, at, len(o))
-		if !ok {
+		if !ok && verdict == Carry && has(atTheirs, op.J1, op.J2) {
+			continue // ours already has the change
+		}
+		if !ok || verdict == Refuse {
 			conflicts = append(conflicts, Conflict{
 				BaseStart: op.I1 + 1, BaseEnd: op.I2,
 				Removed: trimAll(b[op.I1:op.I2]), Added: trimAll(t[op.J1:op.J2]),
@@ -73,6 +109,9 @@ func Merge(base, theirs, ours []byte) ([]byte, []Conflict) {
 	}
 	if len(conflicts) > 0 {
 		return ours, conflicts
+	}
+	if len(edits) == 0 {
+		return ours, nil
 	}
 	return apply(o, edits, lineEnd(ours)), nil
 }
@@ -95,6 +134,23 @@ func align(base, ours []string) []int {
 		}
 	}
 	return at
+}
+
+// has reports whether the lines [from, to) of theirs, at least one, are
+// in ours in one run, between the same neighbours as in theirs.
+func has(at []int, from, to int) bool {
+	if to <= from {
+		return false
+	}
+	for i := from; i < to; i++ {
+		if at[i] < 0 || (i > from && at[i] != at[i-1]+1) {
+			return false
+		}
+	}
+	if from > 0 && at[from-1] != at[from]-1 {
+		return false
+	}
+	return to == len(at) || at[to] == at[to-1]+1
 }
 
 // place finds where in ours the change op goes. The base lines it

@@ -153,3 +153,43 @@ func FuzzMerge(f *testing.F) {
 		}
 	})
 }
+
+func TestMergeSome(t *testing.T) {
+	base := "images:\n  - name: api\n    newTag: 1.4.0\nreplicas:\n  - name: api\n    count: 2\n"
+	theirs := "images:\n  - name: api\n    newTag: 1.5.0\nreplicas:\n  - name: api\n    count: 3\n"
+	onlyImages := func(h Hunk) Verdict {
+		if h.BaseStart < 3 {
+			return Carry
+		}
+		return Skip
+	}
+	tests := []struct {
+		name, ours string
+		filter     Filter
+		want       string
+		conflicts  int
+	}{
+		{name: "only the carried hunk", filter: onlyImages,
+			ours: "images:\n  - name: api\n    newTag: 1.4.0\nreplicas:\n  - name: api\n    count: 10\n",
+			want: "images:\n  - name: api\n    newTag: 1.5.0\nreplicas:\n  - name: api\n    count: 10\n"},
+		{name: "the carried hunk is already there", filter: onlyImages,
+			ours: "images:\n  - name: api\n    newTag: 1.5.0\nreplicas:\n  - name: api\n    count: 10\n",
+			want: "images:\n  - name: api\n    newTag: 1.5.0\nreplicas:\n  - name: api\n    count: 10\n"},
+		{name: "a refused hunk is a conflict", filter: func(Hunk) Verdict { return Refuse },
+			ours: base, want: base, conflicts: 2},
+		{name: "the same line elsewhere is not taken for the change", filter: onlyImages,
+			ours: "images:\n  - name: api\n    newTag: 1.3.0\n  - name: web\n    newTag: 1.5.0\n",
+			want: "images:\n  - name: api\n    newTag: 1.3.0\n  - name: web\n    newTag: 1.5.0\n", conflicts: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, conflicts := MergeSome([]byte(base), []byte(theirs), []byte(tt.ours), tt.filter)
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("merged (-want +got):\n%s", diff)
+			}
+			if len(conflicts) != tt.conflicts {
+				t.Errorf("conflicts %v, want %d", conflicts, tt.conflicts)
+			}
+		})
+	}
+}
