@@ -3,52 +3,33 @@ package applier
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/checkout"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // fetchCheckout downloads repo at sha with one tarball request and unpacks
-// it into a new temporary directory. The caller removes the directory.
+// it into a new temporary directory (checkout.Fetch). The caller removes
+// the directory.
 func fetchCheckout(ctx context.Context, gh GitHub, repo Repo, sha string) (string, error) {
-	rc, err := gh.Tarball(ctx, repo, sha)
-	if err != nil {
-		return "", fmt.Errorf("%s@%s tarball: %w", repo, short(sha), err)
-	}
-	defer rc.Close()
-	co, err := checkout.Unpack(rc, checkout.Options{})
+	dir, err := checkout.Fetch(ctx, repo.String()+"@"+markdown.ShortSHA(sha), func(ctx context.Context) (io.ReadCloser, error) {
+		return gh.Tarball(ctx, repo, sha)
+	})
 	if errors.Is(err, checkout.ErrTooLarge) {
 		// No retry makes it smaller.
-		return "", events.Permanent(fmt.Errorf("%s@%s tarball: %w", repo, short(sha), err))
+		return "", events.Permanent(err)
 	}
-	if err != nil {
-		return "", fmt.Errorf("%s@%s tarball: %w", repo, short(sha), err)
-	}
-	// The checkout is read through its own os.Root by every reader
-	// (gitops.LoadDir, the kustomize sandbox, the promotion plan); links
-	// that leave it were refused while unpacking.
-	dir := co.Dir()
-	if err := co.Close(); err != nil {
-		_ = co.Remove()
-		return "", fmt.Errorf("%s tarball: %w", repo, err)
-	}
-	return dir, nil
+	return dir, err
 }
 
 // reportCheckoutError fails the commit's promobot status with why the
 // repository could not be checked out (over the operator's checkout
 // limits): nothing of it is applied.
 func (a *Applier) reportCheckoutError(ctx context.Context, gh GitHub, t Target, err error) {
-	_ = gh.CreateStatus(ctx, t.Repo, t.Commit, github.Status{State: "failure", Context: "promobot", Description: clip("checkout: "+err.Error(), 140)})
+	_ = gh.CreateStatus(ctx, t.Repo, t.Commit, github.Status{State: "failure", Context: "promobot", Description: markdown.Clip("checkout: "+err.Error(), 140)})
 	a.fact(ctx, t.Repo, "apply", "failed", gitops.App{}, Outcome{Commit: t.Commit, State: "failed", Error: err.Error()})
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }

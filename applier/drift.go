@@ -8,6 +8,7 @@ import (
 
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // DriftReport is one app's drift as found by CheckDrift.
@@ -77,7 +78,7 @@ func (a *Applier) CheckDrift(ctx context.Context) []DriftReport {
 func (a *Applier) driftAt(ctx context.Context, gh GitHub, repo Repo, commit string, recs []Record) []DriftReport {
 	dir, err := fetchCheckout(ctx, gh, repo, commit)
 	if err != nil {
-		a.log.Warn("drift check: checkout failed", "repo", repo.String(), "revision", short(commit), "error", err)
+		a.log.Warn("drift check: checkout failed", "repo", repo.String(), "revision", markdown.ShortSHA(commit), "error", err)
 		return nil
 	}
 	defer os.RemoveAll(dir)
@@ -108,7 +109,7 @@ func (a *Applier) driftAt(ctx context.Context, gh GitHub, repo Repo, commit stri
 // render (promobot.drift.healed or heal-failed).
 func (a *Applier) driftApp(ctx context.Context, repo Repo, commit string, r *gitops.Repository, app gitops.App) DriftReport {
 	rep := DriftReport{Repo: repo.String(), App: app.Name, Commit: commit}
-	log := a.log.With("repo", repo.String(), "app", app.Name, "revision", short(commit))
+	log := a.log.With("repo", repo.String(), "app", app.Name, "revision", markdown.ShortSHA(commit))
 	release, err := a.holdApp(ctx, repo, app.Name)
 	if err != nil {
 		rep.Error = err.Error()

@@ -15,6 +15,7 @@ import (
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 const zeroSHA = "0000000000000000000000000000000000000000"
@@ -62,7 +63,7 @@ func (a *Applier) handlePush(ctx context.Context, d events.Delivery) (string, er
 		owner = p.Repository.Owner.Name
 	}
 	repo := Repo{Owner: owner, Name: p.Repository.Name}
-	log := events.Logger(ctx).With("repo", repo.String(), "revision", short(p.After))
+	log := events.Logger(ctx).With("repo", repo.String(), "revision", markdown.ShortSHA(p.After))
 	if p.Deleted || p.After == zeroSHA || p.Ref != "refs/heads/"+p.Repository.DefaultBranch {
 		log.Debug("push not to the default branch, ignored", "ref", p.Ref)
 		return "", nil
@@ -261,7 +262,7 @@ func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progre
 	if err != nil {
 		// A broken .promobot.yaml fails every app's status: nothing applies.
 		a.reportConfigError(ctx, gh, t, err)
-		return nil, events.Permanent(errorf(t.Repo.String()+"@"+short(t.Commit), err))
+		return nil, events.Permanent(errorf(t.Repo.String()+"@"+markdown.ShortSHA(t.Commit), err))
 	}
 	for _, n := range repo.Notes {
 		a.log.Info("app skipped", "repo", t.Repo.String(), "note", n.String())

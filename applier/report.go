@@ -8,6 +8,7 @@ import (
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/markdown"
 	"github.com/promobot/promobot/internal/state"
 )
 
@@ -28,10 +29,10 @@ func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.Ap
 	r := Report{
 		Installation: installationOf(gh), Owner: t.Repo.Owner, Repo: t.Repo.Name, App: app.Name, Commit: t.Commit,
 		Deployment: queuedDeploy, DeploymentID: depID,
-		Status: &github.Status{State: state, Context: StatusContext(app.Name), Description: clip(desc, 140)},
+		Status: &github.Status{State: state, Context: StatusContext(app.Name), Description: markdown.Clip(desc, 140)},
 	}
 	if depID != 0 || queuedDeploy != nil {
-		r.DeploymentStatus = &github.DeploymentStatus{State: dstate, Environment: env, Description: clip(desc, 140)}
+		r.DeploymentStatus = &github.DeploymentStatus{State: dstate, Environment: env, Description: markdown.Clip(desc, 140)}
 	}
 	a.deliver(ctx, gh, r)
 }
@@ -41,7 +42,7 @@ func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.Ap
 func (a *Applier) reportConfigError(ctx context.Context, gh GitHub, t Target, err error) {
 	a.deliver(ctx, gh, Report{
 		Installation: installationOf(gh), Owner: t.Repo.Owner, Repo: t.Repo.Name, Commit: t.Commit,
-		Status: &github.Status{State: "failure", Context: "promobot", Description: clip("configuration: "+err.Error(), 140)},
+		Status: &github.Status{State: "failure", Context: "promobot", Description: markdown.Clip("configuration: "+err.Error(), 140)},
 	})
 	a.fact(ctx, t.Repo, "apply", "failed", gitops.App{}, Outcome{Commit: t.Commit, State: "failed", Error: err.Error()})
 }
@@ -56,7 +57,7 @@ func (a *Applier) fact(ctx context.Context, repo Repo, kind, verb string, app gi
 	}
 	f := state.ApplyFact{App: o.App, Environment: o.Environment, Cluster: o.Cluster, Path: app.Path, Commit: o.Commit,
 		State: o.State, Error: o.Error, Changes: changes, Healthy: o.Healthy}
-	f.Summary = app.Name + " " + verb + " " + short(o.Commit)
+	f.Summary = app.Name + " " + verb + " " + markdown.ShortSHA(o.Commit)
 	if detail := firstNonEmpty(o.Error, o.Summary); detail != "" {
 		f.Summary += ": " + detail
 	}
@@ -83,16 +84,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// clip shortens s to n characters, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 var reportsQueued = promauto.NewGauge(prometheus.GaugeOpts{
@@ -63,7 +64,7 @@ func (a *Applier) send(ctx context.Context, gh GitHub, r *Report, save func() er
 			return err
 		}
 		if err != nil {
-			a.log.Warn(name+" not set", "repo", r.repo().String(), "app", r.App, "revision", short(r.Commit), "error", err)
+			a.log.Warn(name+" not set", "repo", r.repo().String(), "app", r.App, "revision", markdown.ShortSHA(r.Commit), "error", err)
 		}
 		done()
 		return save()
@@ -117,7 +118,7 @@ func (a *Applier) deliver(ctx context.Context, gh GitHub, r Report) {
 	}
 	backlog := a.reports.count(ctx)
 	a.log.Info("report queued until GitHub's rate limit lifts", "repo", r.repo().String(), "app", r.App,
-		"revision", short(r.Commit), "error", err, "backlog", backlog)
+		"revision", markdown.ShortSHA(r.Commit), "error", err, "backlog", backlog)
 	a.publish(ctx, r.repo(), "report", "queued", r.App, reportFact{App: r.App, Commit: r.Commit, Backlog: backlog, Reason: err.Error()})
 	a.reports.wake()
 }
@@ -300,7 +301,7 @@ func (a *Applier) drainReports(ctx context.Context) time.Time {
 		}
 		backlog := a.reports.count(ctx)
 		waited := time.Since(r.QueuedAt).Round(time.Second).String()
-		a.log.Info("queued report delivered", "repo", r.repo().String(), "app", r.App, "revision", short(r.Commit),
+		a.log.Info("queued report delivered", "repo", r.repo().String(), "app", r.App, "revision", markdown.ShortSHA(r.Commit),
 			"waited", waited, "backlog", backlog)
 		a.publish(ctx, r.repo(), "report", "delivered", r.App, reportFact{App: r.App, Commit: r.Commit, Backlog: backlog, Waited: waited})
 	}

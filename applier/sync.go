@@ -9,6 +9,7 @@ import (
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // Outcome is what a sync did for one app.
@@ -38,7 +39,7 @@ const (
 // lease so applies of one app never overlap, even across replicas; it
 // records, reports and publishes what the reconcile did.
 func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops.Repository, app gitops.App) Outcome {
-	log := a.log.With("repo", t.Repo.String(), "app", app.Name, "env", app.Environment, "revision", short(t.Commit))
+	log := a.log.With("repo", t.Repo.String(), "app", app.Name, "env", app.Environment, "revision", markdown.ShortSHA(t.Commit))
 	out := Outcome{App: app.Name, Environment: app.Environment, Cluster: app.Server, Commit: t.Commit}
 	if !app.Apply {
 		out.State, out.Summary = StateSkipped, "applying is turned off in .promobot.yaml"
@@ -60,8 +61,8 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops
 		out.State, out.Error = StateFailed, err.Error()
 		return out
 	} else if stale {
-		out.State, out.Summary = StateSkipped, fmt.Sprintf("already at newer commit %s", short(rec.Seen))
-		log.Info("push older than what the app already runs, skipped", "app_revision", short(rec.Seen))
+		out.State, out.Summary = StateSkipped, fmt.Sprintf("already at newer commit %s", markdown.ShortSHA(rec.Seen))
+		log.Info("push older than what the app already runs, skipped", "app_revision", markdown.ShortSHA(rec.Seen))
 		a.fact(ctx, t.Repo, "apply", "skipped", app, out)
 		return out
 	}
@@ -153,7 +154,7 @@ func startDeployment(ctx context.Context, gh Reporter, t Target, app gitops.App,
 		d.create(ctx)
 		if d.id != 0 {
 			_ = gh.CreateDeploymentStatus(github.WithMaxWait(ctx, 0), t.Repo, d.id,
-				github.DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + short(t.Commit)})
+				github.DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + markdown.ShortSHA(t.Commit)})
 		}
 	}
 	return d

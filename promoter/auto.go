@@ -9,6 +9,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/markdown"
 	"github.com/promobot/promobot/internal/state"
 )
 
@@ -33,7 +34,7 @@ func (p *Promoter) HandleApplied(ctx context.Context, d events.Delivery) (string
 		return "", nil
 	}
 	repo := Repo{Owner: owner, Name: name}
-	log := events.Logger(ctx).With("repo", repo.String(), "app", f.App, "revision", short(f.Commit))
+	log := events.Logger(ctx).With("repo", repo.String(), "app", f.App, "revision", markdown.ShortSHA(f.Commit))
 	ri, err := p.registry.Repo(ctx, owner, name)
 	if errors.Is(err, state.ErrNotInstalled) {
 		log.Debug("repository not installed, no auto-promotion")
@@ -87,7 +88,7 @@ func (p *Promoter) autoPromoteOn(ctx context.Context, gh GitHub, repo Repo, info
 			outs, err := p.promote(ctx, &promotion{
 				gh: gh, repo: repo, info: info, world: w, sourceCommit: f.Commit, auto: true,
 				command: "auto-promotion", sel: Selection{App: pair.From.Name, To: s.To},
-				log: p.log.With("repo", repo.String(), "app", pair.Base, "env", s.To, "revision", short(f.Commit)),
+				log: p.log.With("repo", repo.String(), "app", pair.Base, "env", s.To, "revision", markdown.ShortSHA(f.Commit)),
 			})
 			var nothing errNothing
 			if errors.As(err, &nothing) {

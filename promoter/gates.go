@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // applyRecord is what the gates read of the applier's record of the source
@@ -89,19 +90,19 @@ func checkGates(plan Plan, sourceCommit string, ev gateEvidence, now time.Time) 
 	if !g.RequiresHealthy() && g.Soak <= 0 {
 		return ""
 	}
-	src, rec, commit := plan.Pair.From, ev.record, short(sourceCommit)
+	src, rec, commit := plan.Pair.From, ev.record, markdown.ShortSHA(sourceCommit)
 	if !ev.recorded {
 		return fmt.Sprintf("`%s` has not applied %s yet: promobot has no successful apply of `%s` on record. "+
 			"Promote once it is applied and healthy.", plan.From(), commit, src.Name)
 	}
 	if !ev.applied {
 		return fmt.Sprintf("`%s` has not applied %s yet (`%s` last applied %s). "+
-			"Promote once it is applied and healthy.", plan.From(), commit, src.Name, short(rec.Commit))
+			"Promote once it is applied and healthy.", plan.From(), commit, src.Name, markdown.ShortSHA(rec.Commit))
 	}
 	if g.RequiresHealthy() && !rec.Healthy {
 		why := ""
 		if rec.State == "failed" && rec.Message != "" {
-			why = fmt.Sprintf(": its last apply (%s) failed: %s", short(rec.Seen), mdText(clip(rec.Message, 300)))
+			why = fmt.Sprintf(": its last apply (%s) failed: %s", markdown.ShortSHA(rec.Seen), mdText(markdown.Clip(rec.Message, 300)))
 		}
 		return fmt.Sprintf("`%s` is not healthy%s. Promote once `%s` is applied and healthy.", src.Name, why, plan.From())
 	}
@@ -114,16 +115,4 @@ func checkGates(plan Plan, sourceCommit string, ev gateEvidence, now time.Time) 
 		}
 	}
 	return ""
-}
-
-// clip shortens s to n bytes at a rune boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

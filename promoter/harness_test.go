@@ -20,6 +20,7 @@ import (
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/markdown"
 	"github.com/promobot/promobot/test/githubapi"
 	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/webhook"
@@ -462,7 +463,7 @@ func scrub(s string, names map[string]string) string {
 			continue
 		}
 		s = strings.ReplaceAll(s, sha, "<"+name+">")
-		s = strings.ReplaceAll(s, short(sha), "<"+name+">")
+		s = strings.ReplaceAll(s, markdown.ShortSHA(sha), "<"+name+">")
 	}
 	return s
 }

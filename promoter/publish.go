@@ -10,6 +10,7 @@ import (
 	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/internal/markdown"
 	"github.com/promobot/promobot/promoter/prbody"
 )
 
@@ -193,8 +194,8 @@ func (w *prWriter) pullRequest(ctx context.Context) (outcomeKind, github.PR, err
 func (w *prWriter) diffComment(ctx context.Context, renders []diff.AppRender, commit string, pr github.PR) error {
 	plan, head := w.plan, w.pr.world.head
 	c := PromotionDiff(renders, plan,
-		fmt.Sprintf("`%s` now (`%s` %s)", plan.To(), w.pr.info.DefaultBranch, short(head.SHA)),
-		fmt.Sprintf("this promotion (%s)", short(commit)),
+		fmt.Sprintf("`%s` now (`%s` %s)", plan.To(), w.pr.info.DefaultBranch, markdown.ShortSHA(head.SHA)),
+		fmt.Sprintf("this promotion (%s)", markdown.ShortSHA(commit)),
 		DiffOptions{FingerprintKey: w.p.opts.FingerprintKey, Limit: w.p.opts.DiffLimit})
 	s := sticky{key: PromotionDiffKey(plan.App, plan.To()), body: c.Body, fresh: w.cur == nil, create: true}
 	if w.cur != nil {
@@ -230,15 +231,15 @@ func (w *prWriter) record(ctx context.Context, o outcome, commit string) {
 		if w.cur.hasPrevious {
 			sup := fact
 			sup.Previous = w.cur.previous.Images
-			sup.Reason = fmt.Sprintf("superseded by the promotion of %s", short(w.pr.sourceCommit))
+			sup.Reason = fmt.Sprintf("superseded by the promotion of %s", markdown.ShortSHA(w.pr.sourceCommit))
 			if w.cur.previous.SourcePR > 0 {
-				sup.Reason = fmt.Sprintf("the promotion from #%d superseded by the promotion of %s", w.cur.previous.SourcePR, short(w.pr.sourceCommit))
+				sup.Reason = fmt.Sprintf("the promotion from #%d superseded by the promotion of %s", w.cur.previous.SourcePR, markdown.ShortSHA(w.pr.sourceCommit))
 			}
 			w.p.publish(ctx, repo, "superseded", app, sup)
 		}
 	}
 	w.p.publish(ctx, repo, verb, app, fact)
-	w.pr.log.Info("promotion "+verb, "app", app, "env", w.plan.To(), "promotion_pr", o.PR.Number, "promotion_commit", short(commit))
+	w.pr.log.Info("promotion "+verb, "app", app, "env", w.plan.To(), "promotion_pr", o.PR.Number, "promotion_commit", markdown.ShortSHA(commit))
 }
 
 // openPromotion is the open promotion pull request of a branch, as far as
@@ -375,7 +376,7 @@ func commitMessage(plan Plan, promo prbody.Promotion) string {
 		}
 		fmt.Fprintf(&b, "%s: %s → %s\n", c.Name, from, c.To.Reference())
 	}
-	fmt.Fprintf(&b, "\nSource: %s at %s", plan.From(), short(promo.SourceCommit))
+	fmt.Fprintf(&b, "\nSource: %s at %s", plan.From(), markdown.ShortSHA(promo.SourceCommit))
 	if promo.SourcePR > 0 {
 		fmt.Fprintf(&b, " (#%d)", promo.SourcePR)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // pullPayload is the part of a pull_request delivery the promoter reads.
@@ -72,7 +73,7 @@ func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) (st
 	if pp.Installation.ID == 0 {
 		return "", events.Permanent(fmt.Errorf("pull_request %s on %s: no installation in the payload", d.Event.ID(), repo))
 	}
-	log := events.Logger(ctx).With("repo", repo.String(), "pr", pr.Number, "revision", short(pr.Head.SHA))
+	log := events.Logger(ctx).With("repo", repo.String(), "pr", pr.Number, "revision", markdown.ShortSHA(pr.Head.SHA))
 	gh, err := p.gh.GitHub(ctx, pp.Installation.ID)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", repo, err)
@@ -116,8 +117,8 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 	}
 	defer os.RemoveAll(headDir)
 	c, apps, err := PullRequestDiff(ctx,
-		Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", mdCode(pr.Base.Ref), short(base))},
-		Side{Root: headDir, Label: fmt.Sprintf("this pull request (%s)", short(pr.Head.SHA))},
+		Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", mdCode(pr.Base.Ref), markdown.ShortSHA(base))},
+		Side{Root: headDir, Label: fmt.Sprintf("this pull request (%s)", markdown.ShortSHA(pr.Head.SHA))},
 		cmp.Paths(), DiffOptions{RepoURLs: pp.Repository.info().URLs(), FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit,
 			ChangedUnknown: unknown})
 	if err != nil {
@@ -134,7 +135,7 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 		if moved, err := headMovedOn(ctx, gh, repo, pr.Number, pr.Head.SHA); err != nil {
 			return err
 		} else if moved {
-			p.log.Info("pull request diff not posted: its head moved on", "repo", repo.String(), "pr", pr.Number, "revision", short(pr.Head.SHA))
+			p.log.Info("pull request diff not posted: its head moved on", "repo", repo.String(), "pr", pr.Number, "revision", markdown.ShortSHA(pr.Head.SHA))
 			return nil
 		}
 		return p.postPullRequestDiff(ctx, gh, repo, pr.Number, c.Body, apps)

@@ -36,7 +36,7 @@ func replyNotMerged(line string) string {
 // replyConfig answers a command in a repository whose configuration on the
 // default branch is broken.
 func replyConfig(line string, err error) string {
-	msg := clip(err.Error(), 2000)
+	msg := markdown.Clip(err.Error(), 2000)
 	fence := markdown.Fence(msg)
 	return quoteLine(line) + "promobot cannot promote in this repository: its configuration on the default branch is invalid.\n\n" +
 		fence + "\n" + msg + "\n" + fence + "\n"
@@ -49,7 +49,7 @@ func replyReason(line, reason string) string {
 
 // replyFailure answers a command promobot could not carry out.
 func replyFailure(line string, err error) string {
-	return quoteLine(line) + "promobot could not carry out this command: " + mdText(clip(err.Error(), 500)) +
+	return quoteLine(line) + "promobot could not carry out this command: " + mdText(markdown.Clip(err.Error(), 500)) +
 		"\n\nComment the command again to retry.\n"
 }
 

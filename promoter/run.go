@@ -13,6 +13,7 @@ import (
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/markdown"
 	"github.com/promobot/promobot/promoter/command"
 )
 
@@ -231,7 +232,7 @@ func (p *Promoter) promoteCommand(ctx context.Context, run *commandRun, cmd comm
 	outs, err := p.promote(ctx, &promotion{
 		gh: run.gh, repo: run.repo, info: run.info, world: w,
 		sourceCommit: source.MergeCommitSHA, sourcePR: run.number, requestedBy: run.login, command: cmd.String(),
-		sel: Selection{App: cmd.App, To: cmd.Env}, log: run.log.With("revision", short(source.MergeCommitSHA)),
+		sel: Selection{App: cmd.App, To: cmd.Env}, log: run.log.With("revision", markdown.ShortSHA(source.MergeCommitSHA)),
 	})
 	var nothing errNothing
 	if errors.As(err, &nothing) {

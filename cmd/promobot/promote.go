@@ -16,6 +16,7 @@ import (
 	"github.com/promobot/promobot/internal/checkout"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/internal/markdown"
 	"github.com/promobot/promobot/promoter"
 )
 
@@ -237,7 +238,7 @@ func runDiff(ctx context.Context, out io.Writer, repoDir, base, head string) err
 			return err
 		}
 		defer os.RemoveAll(dir)
-		headSide = promoter.Side{Root: dir, Label: fmt.Sprintf("this pull request (%s)", shortSHA(headSHA))}
+		headSide = promoter.Side{Root: dir, Label: fmt.Sprintf("this pull request (%s)", markdown.ShortSHA(headSHA))}
 		names, err := gitOut(ctx, repoDir, "diff", "--name-only", "--no-renames", "-z", mergeBase, headSHA)
 		if err != nil {
 			return err
@@ -259,7 +260,7 @@ func runDiff(ctx context.Context, out io.Writer, repoDir, base, head string) err
 		}
 		changed = append(splitNUL(names), splitNUL(untracked)...)
 	}
-	baseSide := promoter.Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", strings.ReplaceAll(base, "`", "'"), shortSHA(mergeBase))}
+	baseSide := promoter.Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", strings.ReplaceAll(base, "`", "'"), markdown.ShortSHA(mergeBase))}
 	c, _, err := promoter.PullRequestDiff(ctx, baseSide, headSide, changed, promoter.DiffOptions{})
 	if err != nil {
 		return err
@@ -294,13 +295,6 @@ func splitNUL(s string) []string {
 	return out
 }
 
-func shortSHA(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
-}
-
 // archive writes the tree of commit (from `git archive`) into a new
 // temporary directory, under the same rules as a GitHub checkout
 // (checkout.UnpackArchive); the caller removes it.
@@ -325,10 +319,10 @@ func archive(ctx context.Context, repoDir, commit string) (string, error) {
 		if xerr == nil {
 			_ = co.Remove()
 		}
-		return "", fmt.Errorf("git archive %s: %s", shortSHA(commit), strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("git archive %s: %s", markdown.ShortSHA(commit), strings.TrimSpace(stderr.String()))
 	}
 	if xerr != nil {
-		return "", fmt.Errorf("git archive %s: %w", shortSHA(commit), xerr)
+		return "", fmt.Errorf("git archive %s: %w", markdown.ShortSHA(commit), xerr)
 	}
 	return co.Dir(), nil
 }

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // InstallationClient is the GitHub API as one installation of the App. Its
@@ -170,7 +172,7 @@ func (i *InstallationClient) Tarball(ctx context.Context, repo Repo, ref string)
 func (i *InstallationClient) Compare(ctx context.Context, repo Repo, base, head string) (Comparison, error) {
 	c, _, err := i.c.Repositories.CompareCommits(ctx, repo.Owner, repo.Name, base, head, &gh.ListOptions{PerPage: 1})
 	if err != nil {
-		return Comparison{}, fmt.Errorf("%s: compare %s...%s: %w", repo, short(base), short(head), apiErr(err))
+		return Comparison{}, fmt.Errorf("%s: compare %s...%s: %w", repo, markdown.ShortSHA(base), markdown.ShortSHA(head), apiErr(err))
 	}
 	out := Comparison{Status: c.GetStatus(), AheadBy: c.GetAheadBy(), BehindBy: c.GetBehindBy(),
 		MergeBase: c.GetMergeBaseCommit().GetSHA(), Truncated: len(c.Files) >= MaxCompareFiles}
@@ -199,18 +201,11 @@ func FilesUnknown(err error) bool {
 	return errors.As(err, &api) && api.Status >= 500
 }
 
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
-}
-
 // Commit reads a git commit (1 call).
 func (i *InstallationClient) Commit(ctx context.Context, repo Repo, sha string) (Commit, error) {
 	c, _, err := i.c.Git.GetCommit(ctx, repo.Owner, repo.Name, sha)
 	if err != nil {
-		return Commit{}, fmt.Errorf("%s: get commit %s: %w", repo, short(sha), apiErr(err))
+		return Commit{}, fmt.Errorf("%s: get commit %s: %w", repo, markdown.ShortSHA(sha), apiErr(err))
 	}
 	out := Commit{SHA: c.GetSHA(), Tree: c.GetTree().GetSHA(), Message: c.GetMessage()}
 	for _, p := range c.Parents {
@@ -236,7 +231,7 @@ func (i *InstallationClient) CommitChanges(ctx context.Context, repo Repo, ref s
 			if errors.As(err, &api) && api.Status == http.StatusUnprocessableEntity && strings.Contains(strings.ToLower(api.Message), "no commit found") {
 				err = fmt.Errorf("%w: %w", ErrNotFound, err)
 			}
-			return ChangedCommit{}, fmt.Errorf("%s: get commit %s: %w", repo, short(ref), err)
+			return ChangedCommit{}, fmt.Errorf("%s: get commit %s: %w", repo, markdown.ShortSHA(ref), err)
 		}
 		if opts.Page == 0 {
 			out.SHA, out.Tree, out.Message = c.GetSHA(), c.GetCommit().GetTree().GetSHA(), c.GetCommit().GetMessage()
@@ -263,7 +258,7 @@ func (i *InstallationClient) CreateStatus(ctx context.Context, repo Repo, sha st
 		st.TargetURL = gh.String(s.TargetURL)
 	}
 	if _, _, err := i.c.Repositories.CreateStatus(ctx, repo.Owner, repo.Name, sha, st); err != nil {
-		return fmt.Errorf("%s: status %s on %s: %w", repo, s.Context, short(sha), apiErr(err))
+		return fmt.Errorf("%s: status %s on %s: %w", repo, s.Context, markdown.ShortSHA(sha), apiErr(err))
 	}
 	return nil
 }
@@ -292,7 +287,7 @@ func (i *InstallationClient) CreateDeployment(ctx context.Context, repo Repo, d 
 	}
 	dep, _, err := i.c.Repositories.CreateDeployment(ctx, repo.Owner, repo.Name, req)
 	if err != nil {
-		return 0, fmt.Errorf("%s: deployment of %s to %s: %w", repo, short(d.Ref), d.Environment, apiErr(err))
+		return 0, fmt.Errorf("%s: deployment of %s to %s: %w", repo, markdown.ShortSHA(d.Ref), d.Environment, apiErr(err))
 	}
 	return dep.GetID(), nil
 }
@@ -332,7 +327,7 @@ func (i *InstallationClient) CreateCheckRun(ctx context.Context, repo Repo, r Ch
 	}
 	run, _, err := i.c.Checks.CreateCheckRun(ctx, repo.Owner, repo.Name, opts)
 	if err != nil {
-		return 0, fmt.Errorf("%s: check run %s on %s: %w", repo, r.Name, short(r.HeadSHA), apiErr(err))
+		return 0, fmt.Errorf("%s: check run %s on %s: %w", repo, r.Name, markdown.ShortSHA(r.HeadSHA), apiErr(err))
 	}
 	return run.GetID(), nil
 }
