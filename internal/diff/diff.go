@@ -462,10 +462,42 @@ func Render(apps []AppRender, opts Options) Comment {
 
 	// Every object of every render first: the values of all their Secrets
 	// are scrubbed from everything else in the comment.
-	type parsed struct {
-		before, after []*yaml.Node
-		bErr, aErr    error
+	ps, vals := parseApps(apps)
+	sc := newScrubber(vals, fp)
+	before, after, title := labels(opts, sc)
+
+	var cm Comment
+	results := compareApps(apps, ps, fp, sc, before, after, &cm)
+	// A failed render is the one thing a reviewer must not miss: those apps
+	// go first, where the size limit cannot cut them off.
+	sort.SliceStable(results, func(i, j int) bool { return len(results[i].errs) > 0 && len(results[j].errs) == 0 })
+
+	footer := ""
+	if opts.Footer != "" {
+		footer = "\n" + opts.Footer + "\n"
 	}
+	w := &bodyWriter{cm: &cm, room: limit - len(footer) - noteReserve, perResource: limit / 4}
+	w.body.WriteString(summary(opts, sc, title, before, after, results, cm))
+	for _, r := range results {
+		w.app(r)
+	}
+	if len(w.left) > 0 {
+		w.body.WriteString("\n" + omittedNote(w.left, len(cm.Omitted)))
+	}
+	w.body.WriteString(footer)
+	cm.Body = w.body.String()
+	return cm
+}
+
+// parsed is one app's render, parsed into objects, or why it could not be.
+type parsed struct {
+	before, after []*yaml.Node
+	bErr, aErr    error
+}
+
+// parseApps parses every app's renders and collects the values of every
+// Secret in them.
+func parseApps(apps []AppRender) ([]parsed, map[string]bool) {
 	ps := make([]parsed, len(apps))
 	vals := map[string]bool{}
 	for i, ar := range apps {
@@ -480,30 +512,37 @@ func Render(apps []AppRender, opts Options) Comment {
 		secretValues(p.after, vals)
 		ps[i] = p
 	}
-	sc := newScrubber(vals, fp)
+	return ps, vals
+}
 
-	before, after := opts.BeforeLabel, opts.AfterLabel
+// labels are the two sides' labels and the title, defaulted, scrubbed
+// and escaped.
+func labels(opts Options, sc *scrubber) (before, after, title string) {
+	before, after, title = opts.BeforeLabel, opts.AfterLabel, opts.Title
 	if before == "" {
 		before = "before"
 	}
 	if after == "" {
 		after = "after"
 	}
-	before, after = markdown.Line(sc.text(before)), markdown.Line(sc.text(after))
-	title := opts.Title
 	if title == "" {
 		title = "Rendered manifests"
 	}
-	title = markdown.Text(sc.text(title))
+	return markdown.Line(sc.text(before)), markdown.Line(sc.text(after)), markdown.Text(sc.text(title))
+}
 
-	type appResult struct {
-		AppRender
-		changes []Change
-		errs    []string // Markdown blocks for failed sides
-		ns      string   // namespace shared by every namespaced resource
-	}
+// appResult is one app's part of the comment.
+type appResult struct {
+	AppRender
+	changes []Change
+	errs    []string // Markdown blocks for failed sides
+	ns      string   // namespace shared by every namespaced resource
+}
+
+// compareApps compares each app's two sides, counting changes and failed
+// renders in cm.
+func compareApps(apps []AppRender, ps []parsed, fp fingerprinter, sc *scrubber, before, after string, cm *Comment) []appResult {
 	var results []appResult
-	var cm Comment
 	for i, ar := range apps {
 		ar.App, ar.Environment = sc.text(ar.App), sc.text(ar.Environment)
 		r := appResult{AppRender: ar}
@@ -537,11 +576,12 @@ func Render(apps []AppRender, opts Options) Comment {
 		cm.Changes = append(cm.Changes, r.changes...)
 		results = append(results, r)
 	}
+	return results
+}
 
-	// A failed render is the one thing a reviewer must not miss: those apps
-	// go first, where the size limit cannot cut them off.
-	sort.SliceStable(results, func(i, j int) bool { return len(results[i].errs) > 0 && len(results[j].errs) == 0 })
-
+// summary is the comment's head: the marker, the title, the line that
+// counts what changed and failed, and the notices.
+func summary(opts Options, sc *scrubber, title, before, after string, results []appResult, cm Comment) string {
 	var head strings.Builder
 	if opts.Key != "" {
 		head.WriteString(MarkerFor(opts.Key) + "\n")
@@ -566,76 +606,75 @@ func Render(apps []AppRender, opts Options) Comment {
 	}
 	head.WriteString("\n")
 	head.WriteString(noticeList(opts.Notices, sc))
+	return head.String()
+}
 
-	footer := ""
-	if opts.Footer != "" {
-		footer = "\n" + opts.Footer + "\n"
-	}
-	perResource := limit / 4
+// bodyWriter lays the apps' sections out within the comment's room: once
+// one does not fit, it and everything after it are left out and listed.
+type bodyWriter struct {
+	cm          *Comment
+	body        strings.Builder
+	room        int // bytes the sections may fill, the footer and note aside
+	perResource int // bytes one resource's section may take
+	overflow    bool
+	left        []leftOut
+}
 
-	var body strings.Builder
-	body.WriteString(head.String())
-	overflow := false
-	var left []leftOut
-	omit := func(r appResult, from int) {
-		cm.Omitted = append(cm.Omitted, r.changes[from:]...)
-		for _, c := range r.changes[from:] {
-			left = append(left, leftOut{app: r.App, name: displayName(c, r.ns)})
-		}
-		switch {
-		case len(r.changes) > 0:
-		case len(r.errs) > 0:
-			left = append(left, leftOut{app: r.App, note: "(failed to render)"})
-		default:
-			left = append(left, leftOut{app: r.App, note: "(no changes)"})
-		}
+// app writes r's heading, render errors and sections, or leaves them out.
+func (w *bodyWriter) app(r appResult) {
+	header := appHeading(r.App, r.Environment, len(r.changes), len(r.errs) > 0, r.ns)
+	for _, e := range r.errs {
+		header += "\n" + e
 	}
-	room := limit - len(footer) - noteReserve
-	for _, r := range results {
-		header := appHeading(r.App, r.Environment, len(r.changes), len(r.errs) > 0, r.ns)
-		for _, e := range r.errs {
-			header += "\n" + e
-		}
-		if len(r.changes) == 0 && len(r.errs) == 0 {
-			header = strings.TrimSuffix(header, "\n") + "\n"
-		}
-		if overflow {
-			omit(r, 0)
-			continue
-		}
-		var sections []string
-		for _, c := range r.changes {
-			s, cut := section(c, r.ns, perResource)
-			if cut {
-				cm.Truncated++
-			}
-			sections = append(sections, s)
-		}
-		first := 0
-		if len(sections) > 0 {
-			first = len(sections[0])
-		}
-		if body.Len()+1+len(header)+first > room {
-			overflow = true
-			omit(r, 0)
-			continue
-		}
-		body.WriteString("\n" + header)
-		for i, s := range sections {
-			if body.Len()+len(s) > room {
-				overflow = true
-				omit(r, i)
-				break
-			}
-			body.WriteString(s)
-		}
+	if len(r.changes) == 0 && len(r.errs) == 0 {
+		header = strings.TrimSuffix(header, "\n") + "\n"
 	}
-	if len(left) > 0 {
-		body.WriteString("\n" + omittedNote(left, len(cm.Omitted)))
+	if w.overflow {
+		w.omit(r, 0)
+		return
 	}
-	body.WriteString(footer)
-	cm.Body = body.String()
-	return cm
+	var sections []string
+	for _, c := range r.changes {
+		s, cut := section(c, r.ns, w.perResource)
+		if cut {
+			w.cm.Truncated++
+		}
+		sections = append(sections, s)
+	}
+	first := 0
+	if len(sections) > 0 {
+		first = len(sections[0])
+	}
+	if w.body.Len()+1+len(header)+first > w.room {
+		w.overflow = true
+		w.omit(r, 0)
+		return
+	}
+	w.body.WriteString("\n" + header)
+	for i, s := range sections {
+		if w.body.Len()+len(s) > w.room {
+			w.overflow = true
+			w.omit(r, i)
+			return
+		}
+		w.body.WriteString(s)
+	}
+}
+
+// omit leaves r's changes from the from-th on out of the comment, listed in
+// the closing note.
+func (w *bodyWriter) omit(r appResult, from int) {
+	w.cm.Omitted = append(w.cm.Omitted, r.changes[from:]...)
+	for _, c := range r.changes[from:] {
+		w.left = append(w.left, leftOut{app: r.App, name: displayName(c, r.ns)})
+	}
+	switch {
+	case len(r.changes) > 0:
+	case len(r.errs) > 0:
+		w.left = append(w.left, leftOut{app: r.App, note: "(failed to render)"})
+	default:
+		w.left = append(w.left, leftOut{app: r.App, note: "(no changes)"})
+	}
 }
 
 // Notice is something a reviewer should know that is not a resource, such
@@ -666,13 +705,15 @@ func noticeList(notices []Notice, sc *scrubber) string {
 			fmt.Fprintf(&b, "- and %d more\n", len(notices)-maxNotices)
 			break
 		}
-		fmt.Fprintf(&b, "- %s: %s\n", markdown.Code(clip(sc.text(n.File), maxNoticeBytes)), markdown.Text(clip(sc.text(n.Message), maxNoticeBytes)))
+		fmt.Fprintf(&b, "- %s: %s\n", markdown.Code(cutBytes(sc.text(n.File), maxNoticeBytes)), markdown.Text(cutBytes(sc.text(n.Message), maxNoticeBytes)))
 	}
 	return b.String()
 }
 
-// clip cuts s to at most n bytes, at a rune boundary, marking the cut.
-func clip(s string, n int) string {
+// cutBytes keeps at most n bytes of s, cut at a rune boundary, and marks a
+// cut with "…" (3 more bytes): notices are bounded in bytes, as the
+// comment's limit is.
+func cutBytes(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
