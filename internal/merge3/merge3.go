@@ -19,8 +19,9 @@ import (
 // ours, because ours differs from base on or next to the lines it changes.
 type Conflict struct {
 	// BaseStart and BaseEnd are the 1-based lines of base the change
-	// replaces (BaseEnd < BaseStart when it only inserts, after BaseEnd).
-	BaseStart, BaseEnd int
+	// replaces (BaseEnd < BaseStart when it only inserts, after BaseEnd);
+	// TheirsStart and TheirsEnd those of theirs it puts in their place.
+	BaseStart, BaseEnd, TheirsStart, TheirsEnd int
 	// Removed and Added are the change's lines, without line ends.
 	Removed, Added []string
 }
@@ -99,7 +100,7 @@ func MergeSome(base, theirs, ours []byte, filter Filter) ([]byte, []Conflict) {
 		}
 		if !ok || verdict == Refuse {
 			conflicts = append(conflicts, Conflict{
-				BaseStart: op.I1 + 1, BaseEnd: op.I2,
+				BaseStart: op.I1 + 1, BaseEnd: op.I2, TheirsStart: op.J1 + 1, TheirsEnd: op.J2,
 				Removed: trimAll(b[op.I1:op.I2]), Added: trimAll(t[op.J1:op.J2]),
 			})
 			continue
@@ -155,8 +156,9 @@ func has(at []int, from, to int) bool {
 
 // place finds where in ours the change op goes. The base lines it
 // replaces must all be in ours, in one run: ours did not change them. An
-// insertion goes between the base lines around it, which must be
-// neighbours in ours too, so that it is not placed among lines ours added.
+// insertion goes between the base lines around it; when both are ours
+// they must be neighbours there too, so that it is not placed among lines
+// ours added; when only one is, it goes next to that one.
 func place(op difflib.OpCode, at []int, oursLen int) (edit, bool) {
 	if op.I2 > op.I1 {
 		for i := op.I1; i < op.I2; i++ {
@@ -173,21 +175,17 @@ func place(op difflib.OpCode, at []int, oursLen int) (edit, bool) {
 		if oursLen != 0 {
 			return edit{}, false
 		}
-	case hasPrev && hasNext:
-		if at[op.I1-1] < 0 || at[op.I1] != at[op.I1-1]+1 {
-			return edit{}, false
+	case hasPrev && hasNext && at[op.I1-1] >= 0 && at[op.I1] >= 0:
+		if at[op.I1] != at[op.I1-1]+1 {
+			return edit{}, false // ours has lines of its own between them
 		}
 		pos = at[op.I1]
-	case hasPrev:
-		if at[op.I1-1] < 0 {
-			return edit{}, false
-		}
-		pos = at[op.I1-1] + 1
-	default:
-		if at[0] < 0 {
-			return edit{}, false
-		}
-		pos = at[0]
+	case hasPrev && at[op.I1-1] >= 0:
+		pos = at[op.I1-1] + 1 // the next line is not ours: after the previous
+	case hasNext && at[op.I1] >= 0:
+		pos = at[op.I1] // the previous line is not ours: before the next
+	default: // neither neighbour is ours
+		return edit{}, false
 	}
 	return edit{from: pos, to: pos}, true
 }
