@@ -233,80 +233,32 @@ func isTokenRequest(r *http.Request) bool {
 // write slot, so a call that must not wait is never stuck behind one that
 // does.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	p := t.policy
-	clock := p.clock
-	maxWait := maxWaitOf(ctx, p.maxWait)
-	method, path := req.Method, req.URL.Path
-	serialize := isWrite(method) && !isTokenRequest(req)
-	// Asking for another installation token is harmless, so token requests
-	// are retried like reads.
-	retryable := idempotent(method) || isTokenRequest(req)
+	c := newCall(req, t.policy.maxWait)
 	for attempt := 1; ; attempt++ {
-		if err := t.waitPause(ctx, method, path, attempt-1, maxWait); err != nil {
+		if err := t.waitPause(req.Context(), c.method, c.path, attempt-1, c.maxWait); err != nil {
 			return nil, err
 		}
-		if serialize {
-			select {
-			case t.writes <- struct{}{}:
-			case <-ctx.Done():
-				return nil, ctx.Err()
+		resp, requeue, err := t.send(c, attempt)
+		switch {
+		case requeue:
+			attempt--
+			continue
+		case err != nil:
+			if err := t.retryError(c, attempt, err); err != nil {
+				return nil, err
 			}
-			// The pause may have begun while this call waited for the slot.
-			if until, _ := t.pausedUntil(); clock.Now().Before(until) {
-				<-t.writes
-				attempt--
-				continue
-			}
+			continue
 		}
-		resp, err := t.attempt(req, attempt)
-		if serialize {
-			<-t.writes
+		retry, err := t.retryRateLimit(c, attempt, resp)
+		if err == nil && !retry {
+			retry, err = t.retryServerError(c, attempt, resp)
 		}
 		if err != nil {
-			if ctx.Err() != nil || !retryable {
-				return nil, err
-			}
-			if attempt >= p.maxAttempts {
-				return nil, &UnavailableError{Method: method, Path: path, Attempts: attempt, Err: err}
-			}
-			retriesTotal.WithLabelValues("network").Inc()
-			p.log.Debug("github retry", "method", method, "path", path, "attempt", attempt, "reason", "network", "err", err)
-			if err := clock.Sleep(ctx, backoff(p.backoff, attempt)); err != nil {
-				return nil, err
-			}
+			return nil, err
+		}
+		if retry {
 			continue
 		}
-		if secondary, until, limited := t.rateLimited(resp); limited {
-			t.pause(until, secondary)
-			reason := "primary_rate_limit"
-			if secondary {
-				reason = "secondary_rate_limit"
-			}
-			drain(resp)
-			wait := until.Sub(clock.Now())
-			if attempt >= p.maxAttempts || wait > maxWait {
-				return nil, &RateLimitError{Secondary: secondary, Method: method, Path: path, Attempts: attempt, Reset: until}
-			}
-			retriesTotal.WithLabelValues(reason).Inc()
-			p.log.Info("github rate limited, waiting", "method", method, "path", path, "attempt", attempt,
-				"reason", reason, "wait", wait.Round(time.Millisecond).String())
-			continue // the pause at the top of the loop waits
-		}
-
-		if resp.StatusCode >= 500 && retryable {
-			drain(resp)
-			if attempt >= p.maxAttempts {
-				return nil, &UnavailableError{Method: method, Path: path, Status: resp.StatusCode, Attempts: attempt}
-			}
-			retriesTotal.WithLabelValues("server_error").Inc()
-			p.log.Debug("github retry", "method", method, "path", path, "attempt", attempt, "reason", "server_error", "status", resp.StatusCode)
-			if err := clock.Sleep(ctx, backoff(p.backoff, attempt)); err != nil {
-				return nil, err
-			}
-			continue
-		}
-
 		t.served()
 		// The primary budget is spent: later calls wait for the reset
 		// instead of being refused.
@@ -317,6 +269,106 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, nil
 	}
+}
+
+// call is one RoundTrip: its request and how it may be retried.
+type call struct {
+	req          *http.Request
+	method, path string
+	maxWait      time.Duration
+	// serialize: a mutating call takes the installation's write slot.
+	serialize bool
+	// retryable: the call may be sent again after a server or network
+	// error. Asking for another installation token is harmless, so token
+	// requests are retried like reads.
+	retryable bool
+}
+
+func newCall(req *http.Request, maxWait time.Duration) call {
+	return call{
+		req: req, method: req.Method, path: req.URL.Path,
+		maxWait:   maxWaitOf(req.Context(), maxWait),
+		serialize: isWrite(req.Method) && !isTokenRequest(req),
+		retryable: idempotent(req.Method) || isTokenRequest(req),
+	}
+}
+
+// send takes the write slot if c needs it and sends attempt. requeue is
+// true when a pause began while c waited for the slot: the attempt was not
+// sent.
+func (t *transport) send(c call, attempt int) (resp *http.Response, requeue bool, err error) {
+	ctx := c.req.Context()
+	if c.serialize {
+		select {
+		case t.writes <- struct{}{}:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+		defer func() { <-t.writes }()
+		if until, _ := t.pausedUntil(); t.policy.clock.Now().Before(until) {
+			return nil, true, nil
+		}
+	}
+	resp, err = t.attempt(c.req, attempt)
+	return resp, false, err
+}
+
+// retryError decides on an attempt that got no response: nil to send it
+// again after a backoff, else the error to return.
+func (t *transport) retryError(c call, attempt int, err error) error {
+	ctx, p := c.req.Context(), t.policy
+	if ctx.Err() != nil || !c.retryable {
+		return err
+	}
+	if attempt >= p.maxAttempts {
+		return &UnavailableError{Method: c.method, Path: c.path, Attempts: attempt, Err: err}
+	}
+	retriesTotal.WithLabelValues("network").Inc()
+	p.log.Debug("github retry", "method", c.method, "path", c.path, "attempt", attempt, "reason", "network", "err", err)
+	return p.clock.Sleep(ctx, backoff(p.backoff, attempt))
+}
+
+// retryRateLimit pauses the installation when resp is a rate limit, and
+// reports whether to send the call again (after the pause) or the
+// RateLimitError to return.
+func (t *transport) retryRateLimit(c call, attempt int, resp *http.Response) (bool, error) {
+	secondary, until, limited := t.rateLimited(resp)
+	if !limited {
+		return false, nil
+	}
+	t.pause(until, secondary)
+	reason := "primary_rate_limit"
+	if secondary {
+		reason = "secondary_rate_limit"
+	}
+	drain(resp)
+	wait := until.Sub(t.policy.clock.Now())
+	if attempt >= t.policy.maxAttempts || wait > c.maxWait {
+		return false, &RateLimitError{Secondary: secondary, Method: c.method, Path: c.path, Attempts: attempt, Reset: until}
+	}
+	retriesTotal.WithLabelValues(reason).Inc()
+	t.policy.log.Info("github rate limited, waiting", "method", c.method, "path", c.path, "attempt", attempt,
+		"reason", reason, "wait", wait.Round(time.Millisecond).String())
+	return true, nil // the pause before the next attempt waits
+}
+
+// retryServerError reports whether resp is a server error to send c again
+// for (after a backoff), or the UnavailableError to return.
+func (t *transport) retryServerError(c call, attempt int, resp *http.Response) (bool, error) {
+	if resp.StatusCode < 500 || !c.retryable {
+		return false, nil
+	}
+	p := t.policy
+	drain(resp)
+	if attempt >= p.maxAttempts {
+		return false, &UnavailableError{Method: c.method, Path: c.path, Status: resp.StatusCode, Attempts: attempt}
+	}
+	retriesTotal.WithLabelValues("server_error").Inc()
+	p.log.Debug("github retry", "method", c.method, "path", c.path, "attempt", attempt, "reason", "server_error", "status", resp.StatusCode)
+	if err := p.clock.Sleep(c.req.Context(), backoff(p.backoff, attempt)); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // waitPause waits out the installation's rate-limit pause, or fails with a
