@@ -197,61 +197,86 @@ func DiscoverApps(fsys fs.FS, opts DiscoverOptions) ([]App, []Note, error) {
 		return nil, nil, fmt.Errorf("apps dir: %w", err)
 	}
 	dir = path.Clean(dir)
-	var notes []Note
 	if _, err := fs.Stat(fsys, dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, []Note{{Kind: NoteInvalid, File: dir, Message: "apps directory not found; no Application manifests to read"}}, nil
 	}
+	w := &manifestWalk{fsys: fsys, dir: dir, manifestDirs: map[string]bool{}}
+	if err := fs.WalkDir(fsys, dir, w.visit); err != nil {
+		return nil, nil, fmt.Errorf("apps dir %s walk: %w", dir, err)
+	}
+	apps, notes := w.deployable(opts)
+	notes = append(w.notes, notes...)
+	notes = append(notes, unmatchedConfig(opts.Config, apps)...)
+	sort.SliceStable(apps, func(i, j int) bool {
+		if apps[i].Namespace != apps[j].Namespace {
+			return apps[i].Namespace < apps[j].Namespace
+		}
+		return apps[i].Name < apps[j].Name
+	})
+	return apps, notes, nil
+}
+
+// manifestWalk reads the Application manifests under the apps directory.
+type manifestWalk struct {
+	fsys fs.FS
+	dir  string
+	all  []found
+	// manifestDirs are the directories holding Application manifests.
+	manifestDirs map[string]bool
+	notes        []Note
+}
+
+// visit is the fs.WalkDirFunc reading one manifest file.
+func (w *manifestWalk) visit(p string, d fs.DirEntry, err error) error {
+	if err != nil {
+		return err
+	}
+	if d.IsDir() {
+		if p != w.dir && strings.HasPrefix(d.Name(), ".") {
+			return fs.SkipDir
+		}
+		return nil
+	}
+	switch strings.ToLower(path.Ext(p)) {
+	case ".yaml", ".yml", ".json":
+	default:
+		return nil
+	}
+	info, err := d.Info()
+	if err != nil {
+		return err
+	}
+	if info.Size() > maxManifestSize {
+		w.notes = append(w.notes, Note{Kind: NoteInvalid, File: p, Message: fmt.Sprintf("file is larger than %d bytes; not read", maxManifestSize)})
+		return nil
+	}
+	data, err := fs.ReadFile(w.fsys, p)
+	if err != nil {
+		return err
+	}
+	apps, fileNotes := parseManifests(p, data)
+	w.notes = append(w.notes, fileNotes...)
+	if len(apps) > 0 || hasNote(fileNotes, NoteUnsupported) {
+		w.manifestDirs[path.Dir(p)] = true
+	}
+	w.all = append(w.all, apps...)
+	return nil
+}
+
+// deployable keeps the Applications found that promobot deploys, noting
+// why it leaves out the others (App of Apps roots, other repositories,
+// duplicates).
+func (w *manifestWalk) deployable(opts DiscoverOptions) ([]App, []Note) {
 	repos := map[string]bool{}
 	for _, u := range opts.RepoURLs {
 		repos[NormalizeRepoURL(u)] = true
 	}
-
-	var all []found
-	manifestDirs := map[string]bool{}
-	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		switch strings.ToLower(path.Ext(p)) {
-		case ".yaml", ".yml", ".json":
-		default:
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if info.Size() > maxManifestSize {
-			notes = append(notes, Note{Kind: NoteInvalid, File: p, Message: fmt.Sprintf("file is larger than %d bytes; not read", maxManifestSize)})
-			return nil
-		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		apps, fileNotes := parseManifests(p, data)
-		notes = append(notes, fileNotes...)
-		if len(apps) > 0 || hasNote(fileNotes, NoteUnsupported) {
-			manifestDirs[path.Dir(p)] = true
-		}
-		all = append(all, apps...)
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("apps dir %s walk: %w", dir, err)
-	}
-
 	seen := map[string]string{}
 	var apps []App
-	for _, f := range all {
+	var notes []Note
+	for _, f := range w.all {
 		a := f.app
-		if isRoot(a.Path, f.recurse, dir, manifestDirs) {
+		if isRoot(a.Path, f.recurse, w.dir, w.manifestDirs) {
 			notes = append(notes, Note{Kind: NoteRoot, File: a.File, App: a.Name, Message: fmt.Sprintf("App of Apps root (source path %s holds Application manifests); not applied as a child", a.Path)})
 			continue
 		}
@@ -269,24 +294,26 @@ func DiscoverApps(fsys fs.FS, opts DiscoverOptions) ([]App, []Note, error) {
 		a.Apply = opts.Config.ApplyEnabled(a.Name)
 		apps = append(apps, a)
 	}
-	if opts.Config != nil {
-		names := map[string]bool{}
-		for _, a := range apps {
-			names[a.Name] = true
-		}
-		for _, name := range sortedKeys(opts.Config.Apps) {
-			if !names[name] {
-				notes = append(notes, Note{Kind: NoteConfig, File: ConfigFile, App: name, Message: "apps." + name + " matches no Application"})
-			}
+	return apps, notes
+}
+
+// unmatchedConfig notes the apps of .promobot.yaml that name no
+// Application.
+func unmatchedConfig(cfg *Config, apps []App) []Note {
+	if cfg == nil {
+		return nil
+	}
+	names := map[string]bool{}
+	for _, a := range apps {
+		names[a.Name] = true
+	}
+	var notes []Note
+	for _, name := range sortedKeys(cfg.Apps) {
+		if !names[name] {
+			notes = append(notes, Note{Kind: NoteConfig, File: ConfigFile, App: name, Message: "apps." + name + " matches no Application"})
 		}
 	}
-	sort.SliceStable(apps, func(i, j int) bool {
-		if apps[i].Namespace != apps[j].Namespace {
-			return apps[i].Namespace < apps[j].Namespace
-		}
-		return apps[i].Name < apps[j].Name
-	})
-	return apps, notes, nil
+	return notes
 }
 
 func hasNote(notes []Note, k NoteKind) bool {
