@@ -594,6 +594,27 @@ func (c *Config) validate(lines map[string]int, problems *[]string) {
 	if err := checkRepoDir(c.AppsDir); err != nil {
 		add("appsDir", "%v", err)
 	}
+	c.validateClusters(add)
+	for _, name := range sortedKeys(c.Apps) {
+		if e := c.Apps[name].Environment; e != "" && !envNameRe.MatchString(e) {
+			add("apps."+name+".environment", "%q is not an environment name (lowercase letters, digits and -)", e)
+		}
+	}
+	c.validatePipeline(add)
+	c.validatePromoters(add)
+	if d := c.DriftInterval.D(); d != 0 && d < minDriftInterval {
+		add("driftInterval", "%s is shorter than %s (use 0s to turn drift detection off)", c.DriftInterval, Duration(minDriftInterval))
+	}
+}
+
+// problemFunc records a problem of the configuration at a path such as
+// "pipeline[0].from".
+type problemFunc func(path, format string, args ...any)
+
+// validateClusters checks the clusters map: each destination maps to one
+// of the operator's clusters or to the one promobot runs in, never to
+// credentials of the repository's.
+func (c *Config) validateClusters(add problemFunc) {
 	for _, server := range sortedKeys(c.Clusters) {
 		cl := c.Clusters[server]
 		p := "clusters." + server
@@ -620,26 +641,18 @@ func (c *Config) validate(lines map[string]int, problems *[]string) {
 			add(p, "set cluster: NAME (one of the operator's clusters) or inCluster: true")
 		}
 	}
-	for _, name := range sortedKeys(c.Apps) {
-		if e := c.Apps[name].Environment; e != "" && !envNameRe.MatchString(e) {
-			add("apps."+name+".environment", "%q is not an environment name (lowercase letters, digits and -)", e)
-		}
-	}
+}
+
+// validatePipeline checks the promotion steps: named environments, one
+// next environment each, no cycle, valid gates.
+func (c *Config) validatePipeline(add problemFunc) {
 	from := map[string]int{}
 	to := map[string]int{}
 	for i := range c.Steps {
 		s := &c.Steps[i]
 		p := fmt.Sprintf("pipeline[%d]", i)
-		if s.From == "" {
-			add(p+".from", "missing source environment")
-		} else if !envNameRe.MatchString(s.From) {
-			add(p+".from", "%q is not an environment name (lowercase letters, digits and -)", s.From)
-		}
-		if s.To == "" {
-			add(p+".to", "missing target environment")
-		} else if !envNameRe.MatchString(s.To) {
-			add(p+".to", "%q is not an environment name (lowercase letters, digits and -)", s.To)
-		}
+		checkEnvName(add, p+".from", s.From, "missing source environment")
+		checkEnvName(add, p+".to", s.To, "missing target environment")
 		if s.From != "" && s.From == s.To {
 			add(p, "promotes %s to itself", s.From)
 		}
@@ -662,6 +675,21 @@ func (c *Config) validate(lines map[string]int, problems *[]string) {
 	if env, ok := pipelineCycle(c.Steps); ok {
 		add("pipeline", "environment %s promotes back into itself", env)
 	}
+}
+
+// checkEnvName records missing when env is empty, and a problem when it is
+// not an environment name.
+func checkEnvName(add problemFunc, p, env, missing string) {
+	if env == "" {
+		add(p, "%s", missing)
+	} else if !envNameRe.MatchString(env) {
+		add(p, "%q is not an environment name (lowercase letters, digits and -)", env)
+	}
+}
+
+// validatePromoters checks the promoters' logins (with their account ids)
+// and teams, and drops the @ they may be written with.
+func (c *Config) validatePromoters(add problemFunc) {
 	for i, u := range c.Promoters.Users {
 		login := strings.TrimPrefix(u.Login, "@")
 		switch {
@@ -679,9 +707,6 @@ func (c *Config) validate(lines map[string]int, problems *[]string) {
 			add(fmt.Sprintf("promoters.teams[%d]", i), "%q is not a team like my-org/release-managers", t)
 		}
 		c.Promoters.Teams[i] = strings.TrimPrefix(t, "@")
-	}
-	if d := c.DriftInterval.D(); d != 0 && d < minDriftInterval {
-		add("driftInterval", "%s is shorter than %s (use 0s to turn drift detection off)", c.DriftInterval, Duration(minDriftInterval))
 	}
 }
 
