@@ -2,13 +2,9 @@ package promoter
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/state"
 	"github.com/promobot/promobot/promoter/prbody"
 )
 
@@ -21,10 +17,11 @@ import (
 // deleted branch, a closed pull request, a deleted comment), and cleared
 // when the pull request closes. An entry gone stale before its pull
 // request's closed event is handled costs one edit of the closed pull
-// request's title and body before a new one is opened. Entries live in the
-// ledger bucket and expire with it. It is safe for concurrent use.
+// request's title and body before a new one is opened. Entries live where
+// internal/state keeps them (state.PromotionPRs) and expire with the
+// ledger. It is safe for concurrent use.
 type memo struct {
-	kv jetstream.KeyValue
+	s *state.PromotionPRs[memoEntry]
 }
 
 // memoEntry is what is remembered of one promotion branch.
@@ -43,42 +40,27 @@ type memoEntry struct {
 func (e memoEntry) complete() bool { return e.Base != "" && len(e.Images) > 0 }
 
 func openMemo(ctx context.Context, bus *events.Bus) (*memo, error) {
-	kv, err := bus.KeyValue(ctx, events.BucketLedger)
+	s, err := state.OpenPromotionPRs[memoEntry](ctx, bus)
 	if err != nil {
 		return nil, err
 	}
-	return &memo{kv: kv}, nil
-}
-
-func memoKey(repo Repo, branch string) string {
-	return events.KVKey("promoter-pr", repo.Owner, repo.Name, branch)
+	return &memo{s: s}, nil
 }
 
 // get returns the entry of branch; ok is false when there is none (or it
 // cannot be read: the caller then asks GitHub).
 func (m *memo) get(ctx context.Context, repo Repo, branch string) (memoEntry, bool) {
-	e, err := m.kv.Get(ctx, memoKey(repo, branch))
-	if err != nil {
-		return memoEntry{}, false
-	}
-	var v memoEntry
-	if json.Unmarshal(e.Value(), &v) != nil || v.PR == 0 {
+	v, ok := m.s.Get(ctx, repo, branch)
+	if !ok || v.PR == 0 {
 		return memoEntry{}, false
 	}
 	return v, true
 }
 
 func (m *memo) put(ctx context.Context, repo Repo, branch string, v memoEntry) error {
-	raw, _ := json.Marshal(v)
-	if _, err := m.kv.Put(ctx, memoKey(repo, branch), raw); err != nil {
-		return fmt.Errorf("%s %s: remember pull request: %w", repo, branch, err)
-	}
-	return nil
+	return m.s.Put(ctx, repo, branch, v)
 }
 
 func (m *memo) forget(ctx context.Context, repo Repo, branch string) error {
-	if err := m.kv.Delete(ctx, memoKey(repo, branch)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("%s %s: forget pull request: %w", repo, branch, err)
-	}
-	return nil
+	return m.s.Forget(ctx, repo, branch)
 }

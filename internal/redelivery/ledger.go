@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/state"
 )
 
 // Ledger remembers when a GUID was last redelivered, so a redelivery that
@@ -58,10 +59,6 @@ func (m *MemoryLedger) MarkRedelivered(_ context.Context, guid string, at time.T
 	return nil
 }
 
-// ledgerHandler is the handler name redeliveries are recorded under in the
-// bus's ledger bucket (keys redelivery.<guid>, as events.Ledger lays them out).
-const ledgerHandler = "redelivery"
-
 // busLedger keeps the times in the event bus's ledger bucket, shared by
 // every replica; the bucket's TTL (14 days by default) forgets them.
 type busLedger struct {
@@ -79,7 +76,7 @@ func BusLedger(ctx context.Context, bus *events.Bus) (Ledger, error) {
 }
 
 func (b *busLedger) LastRedelivered(ctx context.Context, guid string) (time.Time, error) {
-	e, err := b.kv.Get(ctx, events.KVKey(ledgerHandler, guid))
+	e, err := b.kv.Get(ctx, state.RedeliveryKey(guid))
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		return time.Time{}, nil
@@ -96,7 +93,7 @@ func (b *busLedger) LastRedelivered(ctx context.Context, guid string) (time.Time
 }
 
 func (b *busLedger) MarkRedelivered(ctx context.Context, guid string, at time.Time) error {
-	if _, err := b.kv.Put(ctx, events.KVKey(ledgerHandler, guid), []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
+	if _, err := b.kv.Put(ctx, state.RedeliveryKey(guid), []byte(at.UTC().Format(time.RFC3339Nano))); err != nil {
 		return fmt.Errorf("redelivery ledger %s write: %w", guid, err)
 	}
 	return nil

@@ -7,11 +7,12 @@
 //     the promoter's gates read them.
 //   - Registry: which installations and repositories promobot serves, in
 //     the installations bucket, kept current from installation and
-//     installation_repositories deliveries by RecordInstallations.
-//   - The ledger bucket's key prefixes (LedgerPrefixes): the consumers'
-//     completed events (events.Ledger, under each consumer's name), the
-//     redelivery sweep's times and the promoter's memory of its open
-//     promotion pull requests.
+//     installation_repositories deliveries by the consumers' routes
+//     (Registry.Recording); the webhook receiver writes no bucket.
+//   - The ledger bucket's keys: the consumers' completed events
+//     (events.Ledger, under each consumer's name), the redelivery sweep's
+//     times (RedeliveryKey) and the promoter's memory of its open
+//     promotion pull requests (PromotionPRs).
 //   - Facts: the typed data of promobot.* facts on the PROMOBOT stream
 //     (ApplyFact), each with a version, published and decoded here so the
 //     applier that tells them and the promoter that reads them share one

@@ -237,3 +237,58 @@ func TestRegistryRecord(t *testing.T) {
 		t.Errorf("recording without an envelope: err = %v, want permanent", err)
 	}
 }
+
+// TestPromotionPRs checks the promoter's memory round trip, under the keys
+// entries written before internal/state kept them have.
+func TestPromotionPRs(t *testing.T) {
+	bus := startBus(t)
+	ctx := context.Background()
+	type entry struct {
+		PR     int      `json:"pr"`
+		Images []string `json:"images,omitempty"`
+	}
+	m, err := state.OpenPromotionPRs[entry](ctx, bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := github.Repo{Owner: "acme", Name: "cfg"}
+	branch := "promobot/promote/api/production"
+	if _, ok := m.Get(ctx, repo, branch); ok {
+		t.Fatal("an entry before any put")
+	}
+	kv, err := bus.KeyValue(ctx, events.BucketLedger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An entry as the promoter wrote it before.
+	if _, err := kv.Put(ctx, events.KVKey("promoter-pr", "acme", "cfg", branch), []byte(`{"pr":7,"images":["api"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := m.Get(ctx, repo, branch)
+	if diff := cmp.Diff(entry{PR: 7, Images: []string{"api"}}, got); !ok || diff != "" {
+		t.Errorf("old entry: ok %v (-want +got):\n%s", ok, diff)
+	}
+	if err := m.Put(ctx, repo, branch, entry{PR: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Get(ctx, repo, branch); got.PR != 8 {
+		t.Errorf("after put: %+v", got)
+	}
+	for range 2 {
+		if err := m.Forget(ctx, repo, branch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := m.Get(ctx, repo, branch); ok {
+		t.Error("an entry after forget")
+	}
+	if _, err := kv.Put(ctx, state.PromotionPRKey(repo, "broken"), []byte(`{`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Get(ctx, repo, "broken"); ok {
+		t.Error("an unreadable entry read")
+	}
+	if got, want := state.RedeliveryKey("a-b.c"), events.KVKey("redelivery", "a-b.c"); got != want {
+		t.Errorf("RedeliveryKey = %q, want the layout of before, %q", got, want)
+	}
+}
