@@ -286,38 +286,10 @@ func (w *walker) local(file, field, ref, base string, gitURLs bool) (lexical, re
 // kustomization that lists the plugins. from and field name the reference
 // that led here, for errors.
 func (w *walker) kustomization(dir, realDir, pluginBase, from, field string) error {
-	name, err := w.findIn(realDir)
-	if err != nil {
-		return &ReferenceError{File: w.rel(from), Field: field, Ref: w.rel(dir), Err: err}
-	}
-	file, err := resolveIn(w.repo, filepath.Join(realDir, name))
-	if err != nil {
-		return &ReferenceError{File: w.rel(filepath.Join(dir, name)), Field: "kustomization file", Ref: name, Err: err}
-	}
-	w.add(filepath.Join(dir, name), file)
-	w.add(filepath.Join(realDir, name), "")
-	key := realDir + "\x00" + pluginBase
-	if _, seen := w.visited[key]; seen {
-		return nil
-	}
-	w.visited[key] = struct{}{}
-
-	data, err := w.read(file)
-	if err != nil {
+	file, k, err := w.load(dir, realDir, pluginBase, from, field)
+	if err != nil || k == nil {
 		return err
 	}
-	var k types.Kustomization
-	if err := k.Unmarshal(data); err != nil {
-		return fmt.Errorf("%s parse: %w", w.rel(file), err)
-	}
-	// Raw fields before FixKustomization folds them, for the plugin check.
-	if pluginBase != "" {
-		if err := onlyResources(k); err != nil {
-			return &ReferenceError{File: w.rel(from), Field: field, Ref: w.rel(dir), Err: err}
-		}
-	}
-	k.FixKustomization()
-
 	for _, r := range k.Resources {
 		if err := w.resource(file, "resources", r, realDir, pluginBase); err != nil {
 			return err
@@ -332,7 +304,82 @@ func (w *walker) kustomization(dir, realDir, pluginBase, from, field string) err
 			return err
 		}
 	}
-	type fileRef struct{ field, ref string }
+	for _, f := range fileRefs(k) {
+		if err := w.file(file, f.field, f.ref, realDir); err != nil {
+			return err
+		}
+	}
+	for _, g := range k.ConfigMapGenerator {
+		if err := w.kvSources(file, "configMapGenerator", g.KvPairSources, realDir); err != nil {
+			return err
+		}
+	}
+	for _, g := range k.SecretGenerator {
+		if err := w.kvSources(file, "secretGenerator", g.KvPairSources, realDir); err != nil {
+			return err
+		}
+	}
+	if err := w.helm(file, realDir, k.HelmGlobals, k.HelmCharts); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		field   string
+		entries []string
+	}{{"generators", k.Generators}, {"transformers", k.Transformers}, {"validators", k.Validators}} {
+		for _, entry := range p.entries {
+			if err := w.plugin(file, p.field, entry, realDir); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// load finds, records and parses the kustomization file in dir (lexical;
+// realDir is its real location), and returns its real path and contents,
+// or a nil kustomization when the walk saw it already with this
+// pluginBase.
+func (w *walker) load(dir, realDir, pluginBase, from, field string) (string, *types.Kustomization, error) {
+	name, err := w.findIn(realDir)
+	if err != nil {
+		return "", nil, &ReferenceError{File: w.rel(from), Field: field, Ref: w.rel(dir), Err: err}
+	}
+	file, err := resolveIn(w.repo, filepath.Join(realDir, name))
+	if err != nil {
+		return "", nil, &ReferenceError{File: w.rel(filepath.Join(dir, name)), Field: "kustomization file", Ref: name, Err: err}
+	}
+	w.add(filepath.Join(dir, name), file)
+	w.add(filepath.Join(realDir, name), "")
+	key := realDir + "\x00" + pluginBase
+	if _, seen := w.visited[key]; seen {
+		return file, nil, nil
+	}
+	w.visited[key] = struct{}{}
+
+	data, err := w.read(file)
+	if err != nil {
+		return "", nil, err
+	}
+	var k types.Kustomization
+	if err := k.Unmarshal(data); err != nil {
+		return "", nil, fmt.Errorf("%s parse: %w", w.rel(file), err)
+	}
+	// Raw fields before FixKustomization folds them, for the plugin check.
+	if pluginBase != "" {
+		if err := onlyResources(k); err != nil {
+			return "", nil, &ReferenceError{File: w.rel(from), Field: field, Ref: w.rel(dir), Err: err}
+		}
+	}
+	k.FixKustomization()
+	return file, &k, nil
+}
+
+// fileRef is a file a kustomization field names.
+type fileRef struct{ field, ref string }
+
+// fileRefs lists the files k's fields name (CRDs, configurations, the
+// OpenAPI schema, patches, replacements), by field.
+func fileRefs(k *types.Kustomization) []fileRef {
 	var files []fileRef
 	for _, c := range k.Crds {
 		files = append(files, fileRef{"crds", c})
@@ -365,35 +412,7 @@ func (w *walker) kustomization(dir, realDir, pluginBase, from, field string) err
 			files = append(files, fileRef{"replacements.path", r.Path})
 		}
 	}
-	for _, f := range files {
-		if err := w.file(file, f.field, f.ref, realDir); err != nil {
-			return err
-		}
-	}
-	for _, g := range k.ConfigMapGenerator {
-		if err := w.kvSources(file, "configMapGenerator", g.KvPairSources, realDir); err != nil {
-			return err
-		}
-	}
-	for _, g := range k.SecretGenerator {
-		if err := w.kvSources(file, "secretGenerator", g.KvPairSources, realDir); err != nil {
-			return err
-		}
-	}
-	if err := w.helm(file, realDir, k.HelmGlobals, k.HelmCharts); err != nil {
-		return err
-	}
-	for _, p := range []struct {
-		field   string
-		entries []string
-	}{{"generators", k.Generators}, {"transformers", k.Transformers}, {"validators", k.Validators}} {
-		for _, entry := range p.entries {
-			if err := w.plugin(file, p.field, entry, realDir); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return files
 }
 
 // onlyResources refuses every field but resources in a kustomization listed
