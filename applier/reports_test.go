@@ -1,13 +1,8 @@
 package applier
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -18,16 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/promobot/promobot/events"
-	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/test/githubapi"
 	"github.com/promobot/promobot/test/kube"
 )
-
-type appInstallations struct{ app *github.App }
-
-func (i appInstallations) GitHub(ctx context.Context, id int64) (GitHub, error) {
-	return i.app.Installation(ctx, id)
-}
 
 // TestReportsQueuedUnderSecondaryLimits: GitHub's secondary limit on
 // content-creating requests (here 4 a minute, Retry-After on every other
@@ -40,73 +28,18 @@ func (i appInstallations) GitHub(ctx context.Context, id int64) (GitHub, error) 
 func TestReportsQueuedUnderSecondaryLimits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
 	clock := githubapi.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false)
-
-	nats, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: filepath.Join(dir, "nats")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect()
-	if err != nil {
-		nats.Shutdown()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close(); nats.Shutdown() })
-	bus, err := events.New(ctx, nc, events.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	// The throttle is GitHub's but for its budget: 4 a minute, so the 12
 	// writes of three apps' reports meet it.
-	srv, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), AppSlug: "promobot",
+	env := startApplierEnv(t, ctx, envOptions{Clock: clock,
 		Throttle: &githubapi.Throttle{PerMinute: 4, RetryAfter: githubapi.RetryAfterAlternate, Clock: clock}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv, bus, home := env.srv, env.bus, env.home
 	const owner, name = "my-org", "cluster-config"
-	fixture := filepath.Join(dir, "fixture")
-	if err := os.CopyFS(fixture, os.DirFS(filepath.Join("..", "test", "fixtures", "gitops"))); err != nil {
-		t.Fatal(err)
-	}
-	apps, _ := filepath.Glob(filepath.Join(fixture, "apps", "*.yaml"))
-	for _, f := range apps {
-		raw, _ := os.ReadFile(f)
-		raw = bytes.ReplaceAll(raw, []byte("https://github.com/"+owner+"/"+name+".git"), []byte(srv.WebURL()+"/"+owner+"/"+name+".git"))
-		if err := os.WriteFile(f, raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := srv.CreateRepo(ctx, owner, name, fixture); err != nil {
-		t.Fatal(err)
-	}
-	instID, err := srv.Install(ctx, owner, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ghApp, err := github.NewApp(github.Options{AppID: srv.AppID(), PrivateKey: srv.AppPrivateKeyPEM(), BaseURL: srv.URL(), Clock: clock,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	home := kube.StartForTest(t)
+	instID := env.inst
 	go kube.RollOut(ctx, home.Client, 100*time.Millisecond)
-	a, err := New(ctx, Options{HealthTimeout: 30 * time.Second, Clock: clock, ReportPoll: time.Hour,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, bus, appInstallations{ghApp}, NewClusters(home.Config, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := env.newApplier(t, ctx, Options{HealthTimeout: 30 * time.Second, Clock: clock, ReportPoll: time.Hour})
 	queued0 := gaugeValue(t)
-	workerDone := make(chan struct{})
-	wctx, stopWorker := context.WithCancel(ctx)
-	go func() { defer close(workerDone); a.runReports(wctx) }()
-	t.Cleanup(func() { stopWorker(); <-workerDone })
+	runReports(t, ctx, a)
 
 	gh, err := a.gh.GitHub(ctx, instID)
 	if err != nil {
@@ -146,22 +79,7 @@ func TestReportsQueuedUnderSecondaryLimits(t *testing.T) {
 
 	// Each renewal of the budget lets four more writes through; the queue
 	// waits on the clock in between.
-	renewals := 0
-	for {
-		var n int
-		eventuallyTrue(t, ctx, func() bool {
-			n, _ = a.QueuedReports(ctx)
-			return n == 0 || clock.Sleeping() > 0
-		})
-		if n == 0 {
-			break
-		}
-		renewals++
-		if renewals > 20 {
-			t.Fatalf("reports still queued after %d renewals: %d", renewals, n)
-		}
-		clock.Advance(time.Hour)
-	}
+	renewals := drainReports(t, ctx, a, clock, time.Hour, 20)
 	statuses, err := srv.Statuses(owner, name, head)
 	if err != nil {
 		t.Fatal(err)
@@ -211,20 +129,6 @@ func countStatuses(t *testing.T, srv *githubapi.Server, owner, name, sha string)
 		t.Fatal(err)
 	}
 	return len(st)
-}
-
-// eventuallyTrue polls cond, an observable state, until it holds.
-func eventuallyTrue(t *testing.T, ctx context.Context, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatal("timed out")
-		case <-tick.C:
-		}
-	}
 }
 
 func gaugeValue(t *testing.T) float64 {

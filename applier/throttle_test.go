@@ -3,8 +3,6 @@ package applier
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,10 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/promobot/promobot/events"
-	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/test/githubapi"
-	"github.com/promobot/promobot/test/kube"
 )
 
 // fleetServices × 2 environments is the install measured below.
@@ -96,58 +91,14 @@ func TestInstallSyncUnderGitHubsThrottle(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
 	clock := githubapi.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), false)
-
-	nats, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: filepath.Join(dir, "nats")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect()
-	if err != nil {
-		nats.Shutdown()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close(); nats.Shutdown() })
-	bus, err := events.New(ctx, nc, events.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	throttle := githubapi.DefaultThrottle()
 	throttle.Clock = clock
-	srv, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), AppSlug: "promobot", Throttle: throttle})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
 	const owner, name = "fleet-org", "fleet-config"
-	src := filepath.Join(dir, "src")
-	writeFleet(t, src, srv.WebURL()+"/"+owner+"/"+name+".git")
-	if err := srv.CreateRepo(ctx, owner, name, src); err != nil {
-		t.Fatal(err)
-	}
-	instID, err := srv.Install(ctx, owner, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ghApp, err := github.NewApp(github.Options{AppID: srv.AppID(), PrivateKey: srv.AppPrivateKeyPEM(), BaseURL: srv.URL(), Clock: clock,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	home := kube.StartForTest(t)
-	a, err := New(ctx, Options{HealthTimeout: time.Minute, Clock: clock, ReportPoll: time.Hour,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, bus, appInstallations{ghApp}, NewClusters(home.Config, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	workerDone := make(chan struct{})
-	wctx, stopWorker := context.WithCancel(ctx)
-	go func() { defer close(workerDone); a.runReports(wctx) }()
-	t.Cleanup(func() { stopWorker(); <-workerDone })
+	env := startApplierEnv(t, ctx, envOptions{Clock: clock, Throttle: throttle, Repo: Repo{Owner: owner, Name: name}, Write: writeFleet})
+	srv, bus, home, instID := env.srv, env.bus, env.home, env.inst
+	a := env.newApplier(t, ctx, Options{HealthTimeout: time.Minute, Clock: clock, ReportPoll: time.Hour})
+	runReports(t, ctx, a)
 	gh, err := a.gh.GitHub(ctx, instID)
 	if err != nil {
 		t.Fatal(err)
@@ -186,21 +137,7 @@ func TestInstallSyncUnderGitHubsThrottle(t *testing.T) {
 
 	// The queue sends what each budget allows, then waits on GitHub's
 	// clock; each wait is ended by moving the clock a minute.
-	minutes := 0
-	for {
-		var n int
-		eventuallyTrue(t, ctx, func() bool {
-			n, _ = a.QueuedReports(ctx)
-			return n == 0 || clock.Sleeping() > 0
-		})
-		if n == 0 {
-			break
-		}
-		if minutes++; minutes > 6*60 {
-			t.Fatalf("reports still queued after %d minutes of GitHub's time: %d", minutes, n)
-		}
-		clock.Advance(time.Minute)
-	}
+	drainReports(t, ctx, a, clock, time.Minute, 6*60)
 	statuses, err := srv.Statuses(owner, name, head)
 	if err != nil {
 		t.Fatal(err)
