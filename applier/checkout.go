@@ -15,7 +15,7 @@ import (
 // fetchCheckout downloads repo at sha with one tarball request and unpacks
 // it into a new temporary directory (checkout.Fetch). The caller removes
 // the directory.
-func fetchCheckout(ctx context.Context, gh GitHub, repo Repo, sha string) (string, error) {
+func fetchCheckout(ctx context.Context, gh RepoReader, repo Repo, sha string) (string, error) {
 	dir, err := checkout.Fetch(ctx, repo.String()+"@"+markdown.ShortSHA(sha), func(ctx context.Context) (io.ReadCloser, error) {
 		return gh.Tarball(ctx, repo, sha)
 	})

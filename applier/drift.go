@@ -75,7 +75,7 @@ func (a *Applier) CheckDrift(ctx context.Context) []DriftReport {
 // driftAt checks the apps of recs, which last applied commit, against
 // one checkout of it; a repository whose .promobot.yaml sets driftInterval
 // to 0 is not checked.
-func (a *Applier) driftAt(ctx context.Context, gh GitHub, repo Repo, commit string, recs []Record) []DriftReport {
+func (a *Applier) driftAt(ctx context.Context, gh RepoReader, repo Repo, commit string, recs []Record) []DriftReport {
 	dir, err := fetchCheckout(ctx, gh, repo, commit)
 	if err != nil {
 		a.log.Warn("drift check: checkout failed", "repo", repo.String(), "revision", markdown.ShortSHA(commit), "error", err)
