@@ -256,38 +256,93 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	}
 	slog.SetDefault(log)
 	ctrllog.SetLogger(logr.FromSlogHandler(log.Handler()))
-
-	// Read every secret before starting anything, so a misconfiguration
-	// fails fast with a clear message.
-	var secrets [][]byte
-	if f.has(roleWebhook) {
-		if secrets, err = loadWebhookSecrets(f.webhookSecrets); err != nil {
-			return err
-		}
+	secrets, app, err := serveCredentials(f, log)
+	if err != nil {
+		return err
 	}
-	var app *githubApp
-	if f.has(roleApplier) || f.has(rolePromoter) {
-		key, err := loadPrivateKey(f.privateKeyFile)
-		if err != nil {
-			return fmt.Errorf("roles %s need GitHub App credentials: %w", strings.Join(f.roles, ","), err)
-		}
-		if f.appID == 0 {
-			return fmt.Errorf("roles %s need GitHub App credentials: set --app-id or $%s", strings.Join(f.roles, ","), envAppID)
-		}
-		creds := &appCredentials{id: f.appID, key: key, baseURL: f.githubURL, slug: f.appSlug}
-		// One App per process: the roles share its installation tokens and
-		// its per-installation queue of writes, as GitHub asks.
-		if app, err = newGitHubApp(creds, log); err != nil {
-			return err
-		}
-	}
-
 	bus, closeBus, err := connectBus(ctx, f, log)
 	if err != nil {
 		return err
 	}
 	defer closeBus()
+	mux, err := serveMux(f, bus, secrets, log)
+	if err != nil {
+		return err
+	}
 
+	// Roles run until ctx is cancelled, then get shutdownTimeout to finish.
+	roles := newRoleGroup(ctx, len(f.roles)+1)
+	defer roles.cancel()
+	if err := startRoles(ctx, f, bus, app, roles, log); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", f.listen, err)
+	}
+	// The sweep redelivers what GitHub failed to deliver while promobot was
+	// away; it starts once this process's own receiver listens.
+	if app != nil {
+		roles.start("redelivery", startRedelivery(ctx, app, bus, f.redeliveryInterval, log))
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			roles.errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	log.Info("promobot serving", "listen", ln.Addr().String(), "roles", strings.Join(f.roles, ","), "version", version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-roles.errc:
+		log.Error("stopping after a fatal error", "error", runErr)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx) // stop taking deliveries first
+	if !roles.stop(shutdownCtx) {
+		log.Warn("in-flight work did not finish in time; it will be redelivered")
+	}
+	return runErr
+}
+
+// serveCredentials reads every secret the roles need before anything
+// starts, so a misconfiguration fails fast with a clear message: the
+// webhook secrets for the webhook role, the GitHub App for the others.
+func serveCredentials(f *serveFlags, log *slog.Logger) ([][]byte, *githubApp, error) {
+	var secrets [][]byte
+	var err error
+	if f.has(roleWebhook) {
+		if secrets, err = loadWebhookSecrets(f.webhookSecrets); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !f.has(roleApplier) && !f.has(rolePromoter) {
+		return secrets, nil, nil
+	}
+	key, err := loadPrivateKey(f.privateKeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("roles %s need GitHub App credentials: %w", strings.Join(f.roles, ","), err)
+	}
+	if f.appID == 0 {
+		return nil, nil, fmt.Errorf("roles %s need GitHub App credentials: set --app-id or $%s", strings.Join(f.roles, ","), envAppID)
+	}
+	creds := &appCredentials{id: f.appID, key: key, baseURL: f.githubURL, slug: f.appSlug}
+	// One App per process: the roles share its installation tokens and
+	// its per-installation queue of writes, as GitHub asks.
+	app, err := newGitHubApp(creds, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return secrets, app, nil
+}
+
+// serveMux is serve's HTTP API: health, readiness (the bus answers),
+// metrics and, for the webhook role, the receiver.
+func serveMux(f *serveFlags, bus *events.Bus, secrets [][]byte, log *slog.Logger) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -303,74 +358,71 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	if f.has(roleWebhook) {
 		rc, err := webhook.New(webhook.Options{Secrets: secrets, Logger: log, UnverifiedBytes: f.unverifiedBytes, UnverifiedWait: f.unverifiedWait}, bus)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		mux.Handle("/webhook", rc)
 	}
+	return mux, nil
+}
 
-	// Roles run until ctx is cancelled, then get shutdownTimeout to finish.
-	roleCtx, cancelRoles := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRoles()
-	var wg sync.WaitGroup
-	errc := make(chan error, len(f.roles)+1)
-	start := func(name string, run func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(roleCtx); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
+// startRoles starts the applier and the promoter when this process runs
+// them.
+func startRoles(ctx context.Context, f *serveFlags, bus *events.Bus, app *githubApp, roles *roleGroup, log *slog.Logger) error {
 	if f.has(roleApplier) {
 		run, err := newApplierRole(ctx, bus, app, &f.applier, log)
 		if err != nil {
 			return err
 		}
-		start(roleApplier, run)
+		roles.start(roleApplier, run)
 	}
 	if f.has(rolePromoter) {
 		run, err := newPromoterRole(ctx, bus, app, log)
 		if err != nil {
 			return err
 		}
-		start(rolePromoter, run)
+		roles.start(rolePromoter, run)
 	}
+	return nil
+}
 
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", f.listen, err)
-	}
-	// The sweep redelivers what GitHub failed to deliver while promobot was
-	// away; it starts once this process's own receiver listens.
-	if app != nil {
-		start("redelivery", startRedelivery(ctx, app, bus, f.redeliveryInterval, log))
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 30 * time.Second}
+// roleGroup runs serve's long-lived parts on a context of their own, which
+// outlives serve's so that they finish in-flight work at shutdown.
+type roleGroup struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// errc receives the first fatal errors.
+	errc chan error
+}
+
+func newRoleGroup(ctx context.Context, size int) *roleGroup {
+	g := &roleGroup{errc: make(chan error, size)}
+	g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	return g
+}
+
+// start runs run until the group stops; an error other than the group's
+// end is fatal to serve.
+func (g *roleGroup) start(name string, run func(context.Context) error) {
+	g.wg.Add(1)
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
+		defer g.wg.Done()
+		if err := run(g.ctx); err != nil && !errors.Is(err, context.Canceled) {
+			g.errc <- fmt.Errorf("%s: %w", name, err)
 		}
 	}()
-	log.Info("promobot serving", "listen", ln.Addr().String(), "roles", strings.Join(f.roles, ","), "version", version)
+}
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case runErr = <-errc:
-		log.Error("stopping after a fatal error", "error", runErr)
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
-	defer cancel()
-	_ = srv.Shutdown(shutdownCtx) // stop taking deliveries first
-	cancelRoles()
+// stop ends the group and waits for its parts, or for ctx; it reports
+// whether they all finished.
+func (g *roleGroup) stop(ctx context.Context) bool {
+	g.cancel()
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { g.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-shutdownCtx.Done():
-		log.Warn("in-flight work did not finish in time; it will be redelivered")
+		return true
+	case <-ctx.Done():
+		return false
 	}
-	return runErr
 }

@@ -246,57 +246,10 @@ func runSetup(ctx context.Context, f *setupFlags, out io.Writer) error {
 		ln.Close()
 		return fmt.Errorf("app manifest encode: %w", err)
 	}
-
-	results := make(chan setupResult, 1)
-	var once sync.Once
+	sp := &setupPages{f: f, client: client, state: state, pageURL: pageURL, manifest: string(manifest), results: make(chan setupResult, 1)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		setupHeaders(w)
-		_ = setupPage.Execute(w, map[string]any{
-			"Name": f.name, "Org": f.org, "WebhookURL": f.webhookURL,
-			"Permissions": appPermissions, "Events": appEvents,
-			"Action": template.URL(f.formAction(state)), "Manifest": string(manifest),
-		})
-	})
-	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
-		setupHeaders(w)
-		q := r.URL.Query()
-		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
-			http.Error(w, "state does not match this setup page; start again from "+pageURL, http.StatusBadRequest)
-			return
-		}
-		code := q.Get("code")
-		if code == "" {
-			http.Error(w, "no code: GitHub did not register the App", http.StatusBadRequest)
-			return
-		}
-		handled := false
-		once.Do(func() {
-			handled = true
-			var written []string
-			cfg, _, err := client.Apps.CompleteAppManifest(r.Context(), code)
-			if err == nil {
-				if written, err = writeAppCredentials(f.out, cfg); err != nil {
-					err = fmt.Errorf("GitHub App %q (id %d) was registered but its credentials were not saved, so delete it on %s and run promobot setup again: %w",
-						cfg.GetName(), cfg.GetID(), cfg.GetHTMLURL(), err)
-				}
-			} else {
-				err = fmt.Errorf("app manifest conversion: %w", err)
-			}
-			data := map[string]any{"Err": err}
-			if err == nil {
-				data["Name"], data["ID"] = cfg.GetName(), cfg.GetID()
-				data["InstallURL"] = template.URL(strings.TrimSuffix(cfg.GetHTMLURL(), "/") + "/installations/new")
-			} else {
-				w.WriteHeader(http.StatusBadGateway)
-			}
-			_ = setupDonePage.Execute(w, data)
-			results <- setupResult{cfg: cfg, written: written, err: err}
-		})
-		if !handled {
-			http.Error(w, "this setup page has already registered an App", http.StatusGone)
-		}
-	})
+	mux.HandleFunc("GET /{$}", sp.page)
+	mux.HandleFunc("GET /callback", sp.callback)
 	srv := &http.Server{Handler: ownHostOnly(ln.Addr(), mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
@@ -311,20 +264,101 @@ func runSetup(ctx context.Context, f *setupFlags, out io.Writer) error {
 			fmt.Fprintf(out, "could not open a browser (%v); open %s yourself\n", err, pageURL)
 		}
 	}
+	res, err := waitForApp(ctx, f.timeout, sp.results)
+	if err != nil {
+		return err
+	}
+	printNextSteps(out, f, res)
+	return nil
+}
 
-	timer := time.NewTimer(f.timeout)
+// setupPages are the setup page, whose form posts the App manifest to
+// GitHub, and the callback GitHub redirects to with the code that
+// registers the App, once.
+type setupPages struct {
+	f        *setupFlags
+	client   *gh.Client
+	state    string // the form's state, which the callback must carry
+	pageURL  string
+	manifest string
+	once     sync.Once
+	results  chan setupResult
+}
+
+func (sp *setupPages) page(w http.ResponseWriter, _ *http.Request) {
+	f := sp.f
+	setupHeaders(w)
+	_ = setupPage.Execute(w, map[string]any{
+		"Name": f.name, "Org": f.org, "WebhookURL": f.webhookURL,
+		"Permissions": appPermissions, "Events": appEvents,
+		"Action": template.URL(f.formAction(sp.state)), "Manifest": sp.manifest,
+	})
+}
+
+func (sp *setupPages) callback(w http.ResponseWriter, r *http.Request) {
+	setupHeaders(w)
+	q := r.URL.Query()
+	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(sp.state)) != 1 {
+		http.Error(w, "state does not match this setup page; start again from "+sp.pageURL, http.StatusBadRequest)
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		http.Error(w, "no code: GitHub did not register the App", http.StatusBadRequest)
+		return
+	}
+	handled := false
+	sp.once.Do(func() {
+		handled = true
+		res := sp.register(r.Context(), code)
+		data := map[string]any{"Err": res.err}
+		if res.err == nil {
+			data["Name"], data["ID"] = res.cfg.GetName(), res.cfg.GetID()
+			data["InstallURL"] = template.URL(strings.TrimSuffix(res.cfg.GetHTMLURL(), "/") + "/installations/new")
+		} else {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+		_ = setupDonePage.Execute(w, data)
+		sp.results <- res
+	})
+	if !handled {
+		http.Error(w, "this setup page has already registered an App", http.StatusGone)
+	}
+}
+
+// register trades code for the App's configuration and saves its
+// credentials.
+func (sp *setupPages) register(ctx context.Context, code string) setupResult {
+	cfg, _, err := sp.client.Apps.CompleteAppManifest(ctx, code)
+	if err != nil {
+		return setupResult{cfg: cfg, err: fmt.Errorf("app manifest conversion: %w", err)}
+	}
+	written, err := writeAppCredentials(sp.f.out, cfg)
+	if err != nil {
+		err = fmt.Errorf("GitHub App %q (id %d) was registered but its credentials were not saved, so delete it on %s and run promobot setup again: %w",
+			cfg.GetName(), cfg.GetID(), cfg.GetHTMLURL(), err)
+	}
+	return setupResult{cfg: cfg, written: written, err: err}
+}
+
+// waitForApp waits for the callback's result, the timeout or the end of
+// ctx.
+func waitForApp(ctx context.Context, timeout time.Duration, results <-chan setupResult) (setupResult, error) {
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	var res setupResult
 	select {
-	case res = <-results:
+	case res := <-results:
+		return res, res.err
 	case <-timer.C:
-		return fmt.Errorf("no App was registered within %s (--timeout); run promobot setup again", f.timeout)
+		return setupResult{}, fmt.Errorf("no App was registered within %s (--timeout); run promobot setup again", timeout)
 	case <-ctx.Done():
-		return fmt.Errorf("setup interrupted before an App was registered: %w", ctx.Err())
+		return setupResult{}, fmt.Errorf("setup interrupted before an App was registered: %w", ctx.Err())
 	}
-	if res.err != nil {
-		return res.err
-	}
+}
+
+// printNextSteps tells what was registered and written, and the two steps
+// left: install the App, run promobot serve with its credentials.
+func printNextSteps(out io.Writer, f *setupFlags, res setupResult) {
 	cfg := res.cfg
 	id := strconv.FormatInt(cfg.GetID(), 10)
 	keyPath := filepath.Join(f.out, setupPrivateKeyFile)
@@ -340,7 +374,6 @@ func runSetup(ctx context.Context, f *setupFlags, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "next:\n  1. install the App on your GitOps repository: %s/installations/new\n", strings.TrimSuffix(cfg.GetHTMLURL(), "/"))
 	fmt.Fprintf(out, "  2. run %s\n", serve)
-	return nil
 }
 
 // ownHostOnly answers 421 to requests whose Host is not the setup page's
