@@ -135,6 +135,7 @@ func TestRefusalLoadsNoRepository(t *testing.T) {
 		t.Errorf("reactions (-want +got):\n%s", diff)
 	}
 	calls := h.gh.Calls()
+	t.Logf("refused command: %s", callsString(calls))
 	for route := range calls.ByRoute {
 		if strings.Contains(route, "tarball") || strings.Contains(route, "/commits/") {
 			t.Errorf("the refused command loaded the repository: %s", callsString(calls))
