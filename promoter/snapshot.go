@@ -62,8 +62,8 @@ func (w *world) snapshot(source string) Snapshot {
 
 // withWorld reads the default branch's head (one commit read, one
 // tarball) and the repository model at it, runs fn on it, and removes the
-// checkout. It is where every command and auto-promotion loads the
-// repository, after authorization.
+// checkout. It is the one place the repository is loaded: for a command
+// once it is authorized, and for an auto-promotion.
 func withWorld[T any](ctx context.Context, gh Reader, repo Repo, info github.RepoInfo, fn func(*world) (T, error)) (T, error) {
 	var zero T
 	head, err := gh.CommitChanges(ctx, repo, info.DefaultBranch)
