@@ -22,8 +22,9 @@ import (
 	"sync"
 	"time"
 
-	gh "github.com/google/go-github/v60/github"
 	"github.com/spf13/cobra"
+
+	"github.com/promobot/promobot/internal/github"
 )
 
 // appPermissions are the repository permissions promobot's App asks for; the
@@ -167,16 +168,13 @@ func (f *setupFlags) formAction(state string) string {
 
 // apiClient is an unauthenticated client for the manifest conversion (the
 // one-time code is the credential).
-func (f *setupFlags) apiClient() (*gh.Client, error) {
-	c := gh.NewClient(&http.Client{Timeout: 30 * time.Second})
-	if strings.TrimSuffix(f.githubURL, "/") == "https://api.github.com" {
-		return c, nil
+// checkGitHubURL refuses a --github-url that is not an API root URL before
+// the setup page opens.
+func (f *setupFlags) checkGitHubURL() error {
+	if u, err := url.Parse(f.githubURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("--github-url %q: not an http(s) URL", f.githubURL)
 	}
-	c, err := c.WithEnterpriseURLs(f.githubURL, f.githubURL)
-	if err != nil {
-		return nil, fmt.Errorf("--github-url %q: %w", f.githubURL, err)
-	}
-	return c, nil
+	return nil
 }
 
 var setupPage = template.Must(template.New("setup").Parse(`<!doctype html>
@@ -211,7 +209,7 @@ then return to the terminal for how to start promobot.</p>
 
 // setupResult is what the callback hands back to runSetup.
 type setupResult struct {
-	cfg     *gh.AppConfig
+	app     github.Registration
 	written []string
 	err     error
 }
@@ -220,8 +218,7 @@ func runSetup(ctx context.Context, f *setupFlags, out io.Writer) error {
 	if err := f.validate(); err != nil {
 		return err
 	}
-	client, err := f.apiClient()
-	if err != nil {
+	if err := f.checkGitHubURL(); err != nil {
 		return err
 	}
 	state, err := randomState()
@@ -246,7 +243,7 @@ func runSetup(ctx context.Context, f *setupFlags, out io.Writer) error {
 		ln.Close()
 		return fmt.Errorf("app manifest encode: %w", err)
 	}
-	sp := &setupPages{f: f, client: client, state: state, pageURL: pageURL, manifest: string(manifest), results: make(chan setupResult, 1)}
+	sp := &setupPages{f: f, state: state, pageURL: pageURL, manifest: string(manifest), results: make(chan setupResult, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", sp.page)
 	mux.HandleFunc("GET /callback", sp.callback)
@@ -277,7 +274,6 @@ func runSetup(ctx context.Context, f *setupFlags, out io.Writer) error {
 // registers the App, once.
 type setupPages struct {
 	f        *setupFlags
-	client   *gh.Client
 	state    string // the form's state, which the callback must carry
 	pageURL  string
 	manifest string
@@ -313,8 +309,8 @@ func (sp *setupPages) callback(w http.ResponseWriter, r *http.Request) {
 		res := sp.register(r.Context(), code)
 		data := map[string]any{"Err": res.err}
 		if res.err == nil {
-			data["Name"], data["ID"] = res.cfg.GetName(), res.cfg.GetID()
-			data["InstallURL"] = template.URL(strings.TrimSuffix(res.cfg.GetHTMLURL(), "/") + "/installations/new")
+			data["Name"], data["ID"] = res.app.Name, res.app.ID
+			data["InstallURL"] = template.URL(strings.TrimSuffix(res.app.HTMLURL, "/") + "/installations/new")
 		} else {
 			w.WriteHeader(http.StatusBadGateway)
 		}
@@ -329,16 +325,16 @@ func (sp *setupPages) callback(w http.ResponseWriter, r *http.Request) {
 // register trades code for the App's configuration and saves its
 // credentials.
 func (sp *setupPages) register(ctx context.Context, code string) setupResult {
-	cfg, _, err := sp.client.Apps.CompleteAppManifest(ctx, code)
+	app, err := github.RegisterFromManifest(ctx, sp.f.githubURL, code)
 	if err != nil {
-		return setupResult{cfg: cfg, err: fmt.Errorf("app manifest conversion: %w", err)}
+		return setupResult{err: err}
 	}
-	written, err := writeAppCredentials(sp.f.out, cfg)
+	written, err := writeAppCredentials(sp.f.out, app)
 	if err != nil {
 		err = fmt.Errorf("GitHub App %q (id %d) was registered but its credentials were not saved, so delete it on %s and run promobot setup again: %w",
-			cfg.GetName(), cfg.GetID(), cfg.GetHTMLURL(), err)
+			app.Name, app.ID, app.HTMLURL, err)
 	}
-	return setupResult{cfg: cfg, written: written, err: err}
+	return setupResult{app: app, written: written, err: err}
 }
 
 // waitForApp waits for the callback's result, the timeout or the end of
@@ -359,20 +355,20 @@ func waitForApp(ctx context.Context, timeout time.Duration, results <-chan setup
 // printNextSteps tells what was registered and written, and the two steps
 // left: install the App, run promobot serve with its credentials.
 func printNextSteps(out io.Writer, f *setupFlags, res setupResult) {
-	cfg := res.cfg
-	id := strconv.FormatInt(cfg.GetID(), 10)
+	app := res.app
+	id := strconv.FormatInt(app.ID, 10)
 	keyPath := filepath.Join(f.out, setupPrivateKeyFile)
 	secretPath := filepath.Join(f.out, setupWebhookSecretFile)
 	serve := "promobot serve --app-id " + id + " --private-key-file " + keyPath + " --webhook-secret-file " + secretPath
 	if strings.TrimSuffix(f.githubURL, "/") != "https://api.github.com" {
 		serve += " --github-url " + f.githubURL
 	}
-	fmt.Fprintf(out, "registered GitHub App %q (id %s): %s\n", cfg.GetName(), id, cfg.GetHTMLURL())
+	fmt.Fprintf(out, "registered GitHub App %q (id %s): %s\n", app.Name, id, app.HTMLURL)
 	fmt.Fprintf(out, "wrote %s\n", strings.Join(res.written, ", "))
-	if cfg.GetWebhookSecret() == "" {
+	if app.WebhookSecret == "" {
 		fmt.Fprintf(out, "GitHub returned no webhook secret: set one on the App's settings page and save it in %s\n", secretPath)
 	}
-	fmt.Fprintf(out, "next:\n  1. install the App on your GitOps repository: %s/installations/new\n", strings.TrimSuffix(cfg.GetHTMLURL(), "/"))
+	fmt.Fprintf(out, "next:\n  1. install the App on your GitOps repository: %s/installations/new\n", strings.TrimSuffix(app.HTMLURL, "/"))
 	fmt.Fprintf(out, "  2. run %s\n", serve)
 }
 
@@ -433,8 +429,8 @@ func setupHeaders(w http.ResponseWriter) {
 // writeAppCredentials writes the App id, private key and webhook secret
 // under dir, the secrets with mode 0600, and returns the paths written. It
 // never overwrites a file.
-func writeAppCredentials(dir string, cfg *gh.AppConfig) ([]string, error) {
-	if cfg.GetID() == 0 || cfg.GetPEM() == "" {
+func writeAppCredentials(dir string, app github.Registration) ([]string, error) {
+	if app.ID == 0 || app.PEM == "" {
 		return nil, errors.New("app manifest conversion: GitHub returned no App id or private key")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -445,13 +441,13 @@ func writeAppCredentials(dir string, cfg *gh.AppConfig) ([]string, error) {
 		data string
 		mode os.FileMode
 	}{
-		{setupAppIDFile, strconv.FormatInt(cfg.GetID(), 10) + "\n", 0o644},
-		{setupPrivateKeyFile, cfg.GetPEM(), 0o600},
-		{setupWebhookSecretFile, cfg.GetWebhookSecret() + "\n", 0o600},
+		{setupAppIDFile, strconv.FormatInt(app.ID, 10) + "\n", 0o644},
+		{setupPrivateKeyFile, app.PEM, 0o600},
+		{setupWebhookSecretFile, app.WebhookSecret + "\n", 0o600},
 	}
 	var written []string
 	for _, fl := range files {
-		if fl.name == setupWebhookSecretFile && cfg.GetWebhookSecret() == "" {
+		if fl.name == setupWebhookSecretFile && app.WebhookSecret == "" {
 			continue
 		}
 		p := filepath.Join(dir, fl.name)

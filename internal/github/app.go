@@ -1,11 +1,15 @@
-// Package github is promobot's GitHub App client: App (JWT) and
-// per-installation (token) authentication, a transport that waits out rate
-// limits and retries server errors, serialized writes per installation, and
-// the operations promobot's roles need, in promobot's own value types.
+// Package github is promobot's one GitHub client. Every call goes through
+// one transport that waits out rate limits, retries server errors,
+// serializes writes and never logs a token: the App's own endpoints (JWT:
+// its webhook deliveries for the redelivery sweep, its slug, its
+// installations), the manifest flow that registers it
+// (RegisterFromManifest), and each installation's endpoints (tokens cached
+// and refreshed) for the operations promobot's roles need, in promobot's
+// own value types.
 //
 // go-github is an implementation detail (imported as gh); its types do not
 // leave this package except through InstallationClient.GitHub, kept for
-// adapters that predate InstallationClient.
+// tests that make calls InstallationClient does not.
 package github
 
 import (
@@ -124,18 +128,24 @@ func NewApp(opts Options) (*App, error) {
 // attempt is bounded by timeout in the transport, not by the client, so
 // rate-limit waits between attempts are not cut short.
 func (a *App) client(rt http.RoundTripper) (*gh.Client, error) {
+	return apiClient(a.opts.BaseURL, rt)
+}
+
+// apiClient builds a go-github client for the API at baseURL (empty:
+// GitHub.com) over rt.
+func apiClient(baseURL string, rt http.RoundTripper) (*gh.Client, error) {
 	c := gh.NewClient(&http.Client{Transport: rt})
-	if a.opts.BaseURL == "" {
+	if baseURL == "" {
 		return c, nil
 	}
-	u, err := url.Parse(a.opts.BaseURL)
+	u, err := url.Parse(baseURL)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("github app: base URL %q is not a URL", a.opts.BaseURL)
+		return nil, fmt.Errorf("github app: base URL %q is not a URL", baseURL)
 	}
 	if u.Host == "api.github.com" {
 		return c, nil
 	}
-	c, err = c.WithEnterpriseURLs(a.opts.BaseURL, a.opts.BaseURL)
+	c, err = c.WithEnterpriseURLs(baseURL, baseURL)
 	if err != nil {
 		return nil, fmt.Errorf("github app: base URL: %w", err)
 	}
@@ -168,16 +178,6 @@ func (a *App) Installation(ctx context.Context, installationID int64) (*Installa
 	ic := &InstallationClient{id: installationID, c: c, app: a, download: &http.Client{Transport: a.base}}
 	a.installs[installationID] = ic
 	return ic, nil
-}
-
-// Client returns the installation's go-github client (authenticated,
-// rate-limit aware, retrying), for calls InstallationClient does not make.
-func (a *App) Client(ctx context.Context, installationID int64) (*gh.Client, error) {
-	ic, err := a.Installation(ctx, installationID)
-	if err != nil {
-		return nil, err
-	}
-	return ic.GitHub(), nil
 }
 
 // Installations lists the App's installations.
