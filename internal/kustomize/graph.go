@@ -470,28 +470,42 @@ func (w *walker) read(real string) ([]byte, error) {
 // resource follows a resources entry: a file, or a directory holding a
 // kustomization.
 func (w *walker) resource(file, field, ref, base, pluginBase string) error {
+	real, err := w.follow(file, field, ref, base, pluginBase)
+	if err != nil || real == "" || pluginBase == "" {
+		return err
+	}
+	return w.pluginConfigFile(real, pluginBase)
+}
+
+// follow resolves ref, a file or a directory named by field of file, walks
+// it when it is a directory holding a kustomization, and records it
+// otherwise. It returns the real path of an existing file ("" for a
+// directory or a missing path), for callers that read it.
+func (w *walker) follow(file, field, ref, base, pluginBase string) (string, error) {
 	lexical, real, err := w.local(file, field, ref, base, true)
 	if err != nil {
-		return err
+		return "", err
 	}
 	info, err := w.stat(real)
 	switch {
 	case err != nil:
 		w.add(lexical, real)
-		return nil
+		return "", nil
 	case info.IsDir():
-		return w.directory(file, field, lexical, real, pluginBase)
-	default:
-		w.add(lexical, real)
-		if pluginBase != "" {
-			data, err := w.read(real)
-			if err != nil {
-				return err
-			}
-			return w.pluginConfig(real, data, pluginBase)
-		}
-		return nil
+		return "", w.directory(file, field, lexical, real, pluginBase)
 	}
+	w.add(lexical, real)
+	return real, nil
+}
+
+// pluginConfigFile reads the plugin configuration file at real and walks
+// the paths it names against pluginBase.
+func (w *walker) pluginConfigFile(real, pluginBase string) error {
+	data, err := w.read(real)
+	if err != nil {
+		return err
+	}
+	return w.pluginConfig(real, data, pluginBase)
 }
 
 // directory follows a reference to a directory that must hold a
@@ -627,25 +641,11 @@ func (w *walker) plugin(file, field, entry, base string) error {
 	if looksInline(entry) {
 		return w.pluginConfig(file, []byte(entry), base)
 	}
-	lexical, real, err := w.local(file, field, entry, base, true)
-	if err != nil {
+	real, err := w.follow(file, field, entry, base, base)
+	if err != nil || real == "" {
 		return err
 	}
-	info, err := w.stat(real)
-	switch {
-	case err != nil:
-		w.add(lexical, real)
-		return nil
-	case info.IsDir():
-		return w.directory(file, field, lexical, real, base)
-	default:
-		w.add(lexical, real)
-		data, err := w.read(real)
-		if err != nil {
-			return err
-		}
-		return w.pluginConfig(real, data, base)
-	}
+	return w.pluginConfigFile(real, base)
 }
 
 // pluginPathFields lists, per built-in plugin kind, the fields that name files
