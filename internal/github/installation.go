@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -253,7 +252,7 @@ func (i *InstallationClient) CommitChanges(ctx context.Context, repo Repo, ref s
 // CreateStatus sets a commit status (1 call). The description is cut to
 // GitHub's 140 characters.
 func (i *InstallationClient) CreateStatus(ctx context.Context, repo Repo, sha string, s Status) error {
-	st := &gh.RepoStatus{State: gh.String(s.State), Context: gh.String(s.Context), Description: gh.String(truncate(s.Description, 140))}
+	st := &gh.RepoStatus{State: gh.String(s.State), Context: gh.String(s.Context), Description: gh.String(markdown.Clip(s.Description, 140))}
 	if s.TargetURL != "" {
 		st.TargetURL = gh.String(s.TargetURL)
 	}
@@ -261,14 +260,6 @@ func (i *InstallationClient) CreateStatus(ctx context.Context, repo Repo, sha st
 		return fmt.Errorf("%s: status %s on %s: %w", repo, s.Context, markdown.ShortSHA(sha), apiErr(err))
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }
 
 // CreateDeployment creates a Deployment and returns its id (1 call).
@@ -279,7 +270,7 @@ func (i *InstallationClient) CreateDeployment(ctx context.Context, repo Repo, d 
 	}
 	req := &gh.DeploymentRequest{
 		Ref: gh.String(d.Ref), Task: gh.String(task), Environment: gh.String(d.Environment),
-		Description: gh.String(truncate(d.Description, 140)), AutoMerge: gh.Bool(false), RequiredContexts: &[]string{},
+		Description: gh.String(markdown.Clip(d.Description, 140)), AutoMerge: gh.Bool(false), RequiredContexts: &[]string{},
 		ProductionEnvironment: gh.Bool(d.Production), TransientEnvironment: gh.Bool(d.Transient),
 	}
 	if d.Payload != nil {
@@ -294,37 +285,27 @@ func (i *InstallationClient) CreateDeployment(ctx context.Context, repo Repo, d 
 
 // CreateDeploymentStatus adds a status to a Deployment (1 call).
 func (i *InstallationClient) CreateDeploymentStatus(ctx context.Context, repo Repo, id int64, s DeploymentStatus) error {
-	req := &gh.DeploymentStatusRequest{State: gh.String(s.State), Description: gh.String(truncate(s.Description, 140))}
-	if s.Environment != "" {
-		req.Environment = gh.String(s.Environment)
-	}
-	if s.LogURL != "" {
-		req.LogURL = gh.String(s.LogURL)
-	}
-	if s.EnvironmentURL != "" {
-		req.EnvironmentURL = gh.String(s.EnvironmentURL)
-	}
+	req := &gh.DeploymentStatusRequest{State: gh.String(s.State), Description: gh.String(markdown.Clip(s.Description, 140)),
+		Environment: optional(s.Environment), LogURL: optional(s.LogURL), EnvironmentURL: optional(s.EnvironmentURL)}
 	if _, _, err := i.c.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, id, req); err != nil {
 		return fmt.Errorf("%s: deployment %d status %s: %w", repo, id, s.State, apiErr(err))
 	}
 	return nil
 }
 
+// optional is s for a request field GitHub leaves unset when nil: nil for
+// "".
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 // CreateCheckRun creates a check run and returns its id (1 call).
 func (i *InstallationClient) CreateCheckRun(ctx context.Context, repo Repo, r CheckRun) (int64, error) {
-	opts := gh.CreateCheckRunOptions{Name: r.Name, HeadSHA: r.HeadSHA, Output: checkOutput(r)}
-	if r.DetailsURL != "" {
-		opts.DetailsURL = gh.String(r.DetailsURL)
-	}
-	if r.ExternalID != "" {
-		opts.ExternalID = gh.String(r.ExternalID)
-	}
-	if r.Status != "" {
-		opts.Status = gh.String(r.Status)
-	}
-	if r.Conclusion != "" {
-		opts.Conclusion = gh.String(r.Conclusion)
-	}
+	opts := gh.CreateCheckRunOptions{Name: r.Name, HeadSHA: r.HeadSHA, Output: checkOutput(r),
+		DetailsURL: optional(r.DetailsURL), ExternalID: optional(r.ExternalID), Status: optional(r.Status), Conclusion: optional(r.Conclusion)}
 	run, _, err := i.c.Checks.CreateCheckRun(ctx, repo.Owner, repo.Name, opts)
 	if err != nil {
 		return 0, fmt.Errorf("%s: check run %s on %s: %w", repo, r.Name, markdown.ShortSHA(r.HeadSHA), apiErr(err))
@@ -334,16 +315,8 @@ func (i *InstallationClient) CreateCheckRun(ctx context.Context, repo Repo, r Ch
 
 // UpdateCheckRun updates a check run (1 call).
 func (i *InstallationClient) UpdateCheckRun(ctx context.Context, repo Repo, id int64, r CheckRun) error {
-	opts := gh.UpdateCheckRunOptions{Name: r.Name, Output: checkOutput(r)}
-	if r.DetailsURL != "" {
-		opts.DetailsURL = gh.String(r.DetailsURL)
-	}
-	if r.Status != "" {
-		opts.Status = gh.String(r.Status)
-	}
-	if r.Conclusion != "" {
-		opts.Conclusion = gh.String(r.Conclusion)
-	}
+	opts := gh.UpdateCheckRunOptions{Name: r.Name, Output: checkOutput(r),
+		DetailsURL: optional(r.DetailsURL), Status: optional(r.Status), Conclusion: optional(r.Conclusion)}
 	if _, _, err := i.c.Checks.UpdateCheckRun(ctx, repo.Owner, repo.Name, id, opts); err != nil {
 		return fmt.Errorf("%s: check run %d: %w", repo, id, apiErr(err))
 	}
