@@ -15,10 +15,11 @@
 //
 // # Log keys
 //
-// Every log line about an event uses these keys, and only these, for what
-// they name (the consume loop puts a logger carrying the first four into
-// each handler's context, see Logger; internal/ghevent adds the rest for a
-// GitHub delivery):
+// Log lines about an event name what these keys name with these keys and
+// no other (the consume loop puts a logger carrying the first four into
+// each handler's context, see Logger; internal/ghevent's Middleware adds
+// the rest for a GitHub delivery; handlers add their own, such as app or
+// pr):
 //
 //	consumer         the durable consumer handling the event
 //	delivery_id      the event's id: X-GitHub-Delivery for a GitHub delivery
