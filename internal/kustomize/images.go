@@ -748,14 +748,7 @@ func (e *editor) appendBlock(seq *yaml.Node, images []Image) error {
 		keyCol = first.Column - 1
 	}
 	at := e.lineEnd(end)
-	var b strings.Builder
-	if at == len(e.src) {
-		b.WriteString(e.endLastLine())
-	}
-	for _, img := range images {
-		b.WriteString(e.blockEntry(img, dashCol, keyCol))
-	}
-	e.add(at, at, b.String())
+	e.insertEntries(at, images, dashCol, keyCol)
 	return nil
 }
 
@@ -777,6 +770,19 @@ func (e *editor) appendFlow(seq *yaml.Node, images []Image) error {
 	return nil
 }
 
+// insertEntries writes images as block list entries at offset at (a line
+// start, or the end of a source without a final newline).
+func (e *editor) insertEntries(at int, images []Image, dashCol, keyCol int) {
+	var b strings.Builder
+	if at == len(e.src) {
+		b.WriteString(e.endLastLine())
+	}
+	for _, img := range images {
+		b.WriteString(e.blockEntry(img, dashCol, keyCol))
+	}
+	e.add(at, at, b.String())
+}
+
 // fillNullList writes entries under an "images:" key that has no value.
 func (e *editor) fillNullList(val *yaml.Node, images []Image) error {
 	key := mapKey(e.doc, "images")
@@ -789,14 +795,7 @@ func (e *editor) fillNullList(val *yaml.Node, images []Image) error {
 		e.add(e.start(val), end, "")
 	}
 	at := e.lineEnd(e.start(key))
-	var b strings.Builder
-	if at == len(e.src) {
-		b.WriteString(e.endLastLine())
-	}
-	for _, img := range images {
-		b.WriteString(e.blockEntry(img, dashCol, keyCol))
-	}
-	e.add(at, at, b.String())
+	e.insertEntries(at, images, dashCol, keyCol)
 	return nil
 }
 
