@@ -30,7 +30,7 @@ func TestTwoApplierReplicasEndAtTheNewestPush(t *testing.T) {
 		"--listen", freeAddr(t), "--app-id", fmt.Sprint(s.gh.AppID()), "--private-key-file", filepath.Join(s.dir, "app.pem"),
 		"--github-url", s.gh.URL(), "--kubeconfig", s.home.Kubeconfig, "--health-timeout", "20s", "--redelivery-interval", "0",
 		"--log-format", "text")
-	logs := &syncBuffer{}
+	logs := &kit.Buffer{}
 	second.Stdout, second.Stderr = logs, logs
 	if err := second.Start(); err != nil {
 		t.Fatal(err)

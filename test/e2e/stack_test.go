@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,7 +71,7 @@ type stack struct {
 	js      jetstream.JetStream
 	dir     string
 	cmd     *exec.Cmd
-	logs    *syncBuffer
+	logs    *kit.Buffer
 	args    []string
 	secret  string
 	stopped chan struct{}
@@ -146,7 +145,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	if err := os.WriteFile(secretFile, []byte(secret), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, home: home, gh: gh, dir: dir, secret: secret, logs: &syncBuffer{}}
+	s := &stack{t: t, home: home, gh: gh, dir: dir, secret: secret, logs: &kit.Buffer{}}
 	httpAddr, natsAddr := freeAddr(t), freeAddr(t)
 	s.url, s.natsURL = "http://"+httpAddr, "nats://"+natsAddr
 	s.args = append([]string{"serve",
@@ -292,22 +291,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// syncBuffer collects a process's output for failure reports.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/test/story"
 )
 
@@ -13,7 +14,7 @@ import (
 // prints, and asserts each step's outcome.
 func TestStory(t *testing.T) {
 	ctx := context.Background()
-	log := &syncBuffer{}
+	log := &kit.Buffer{}
 	env, err := story.Start(ctx, story.Options{Promobot: promobotBin, Fixture: fixtureDir(t), Dir: t.TempDir(), Log: log})
 	if err != nil {
 		t.Fatal(err)

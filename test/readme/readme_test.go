@@ -909,7 +909,7 @@ func runCommand(ctx context.Context, dir string, env []string, command string) (
 // background is a command running in its own process group.
 type background struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *kit.Buffer
 	exited chan struct{}
 	err    error
 }
@@ -918,7 +918,7 @@ type background struct {
 // the test ends if it still runs.
 func startBackground(t *testing.T, dir string, env []string, command string) *background {
 	t.Helper()
-	b := &background{out: &syncBuffer{}, exited: make(chan struct{})}
+	b := &background{out: &kit.Buffer{}, exited: make(chan struct{})}
 	b.cmd = exec.Command("bash", "-c", command)
 	b.cmd.Dir, b.cmd.Env = dir, env
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -1058,22 +1058,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
