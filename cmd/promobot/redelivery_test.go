@@ -85,20 +85,7 @@ func newRedeliveryFixture(t *testing.T) *redeliveryFixture {
 	if _, err := srv.Install(ctx, "acme", "gitops"); err != nil {
 		t.Fatal(err)
 	}
-	emb, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: filepath.Join(dir, "nats")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	bus, err := events.New(ctx, nc, events.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bus := kit.Bus(t)
 	logs := &kit.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	app, err := newGitHubApp(&appCredentials{id: srv.AppID(), key: srv.AppPrivateKeyPEM(), baseURL: srv.URL()}, log)

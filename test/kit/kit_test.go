@@ -124,20 +124,7 @@ func TestReceiver(t *testing.T) {
 
 func TestFacts(t *testing.T) {
 	ctx := context.Background()
-	emb, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	bus, err := events.New(ctx, nc, events.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bus := Bus(t)
 	if got := Facts(t, bus.JetStream(), "promobot.test.>"); len(got) != 0 {
 		t.Fatalf("facts of an empty stream: %v", got)
 	}
