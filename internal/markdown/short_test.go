@@ -1,6 +1,7 @@
 package markdown
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -45,4 +46,39 @@ func TestClip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzClip: a clip is never longer than n characters, leaves s whole when
+// it fits and, for valid UTF-8, is valid and a prefix of s (but for the
+// mark).
+func FuzzClip(f *testing.F) {
+	f.Add("checkout: repository too large", 10)
+	f.Add("ééééé", 5)
+	f.Add("éééééé", 5)
+	f.Add("a\xffb", 2)
+	f.Add("", 1)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		if n < 1 || n > 1<<12 {
+			return
+		}
+		got := Clip(s, n)
+		if utf8.RuneCountInString(s) <= n {
+			if got != s {
+				t.Fatalf("Clip(%q, %d) = %q, want it whole", s, n, got)
+			}
+			return
+		}
+		if c := utf8.RuneCountInString(got); c > n {
+			t.Fatalf("Clip(%q, %d) = %q: %d characters", s, n, got, c)
+		}
+		if !utf8.ValidString(s) {
+			return // its invalid bytes come back as U+FFFD
+		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("Clip(%q, %d) = %q: not valid UTF-8", s, n, got)
+		}
+		if kept, ok := strings.CutSuffix(got, "…"); !ok || !strings.HasPrefix(s, kept) {
+			t.Fatalf("Clip(%q, %d) = %q: not a prefix of s and the mark", s, n, got)
+		}
+	})
 }
