@@ -1,7 +1,8 @@
 // Package checkout owns repository checkouts on disk: it unpacks a
-// repository tarball, as GitHub serves it, into a temporary directory (one
-// request gives the applier and the promoter every file of a commit, with no
-// clone), and it is the one way promobot reads and writes repository content.
+// repository tarball, as GitHub serves it, into a temporary directory
+// (Fetch: one request gives the applier and the promoter every file of a
+// commit, with no clone), and it is the one way promobot reads and writes
+// repository content.
 //
 // A Repo wraps the checkout's directory in an *os.Root. Every read and write
 // goes through it, so no path and no symbolic link a repository holds can

@@ -9,7 +9,9 @@
 // span, Text for running text in the middle of a line, HTML for text inside
 // an HTML element such as <summary>, CellCode for a code span in a table
 // cell, Fence for a fenced code block, and Line for a caller's own Markdown
-// line that may embed such text.
+// line that may embed such text. ShortSHA and Clip shorten what every role
+// shows: a commit as GitHub names it, a description to GitHub's
+// character limit.
 package markdown
 
 import (

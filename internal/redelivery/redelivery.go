@@ -8,6 +8,11 @@
 // handlers recognise it. Sweep lists the App's recent deliveries, groups
 // them by GUID as GitHub's own redelivery script does, and asks GitHub to
 // redeliver each GUID that never got a 2xx answer; Run sweeps periodically.
+//
+// The deliveries API is Hooks, which promobot's one GitHub client
+// (*github.App) implements: its calls retry server errors like every
+// other, but a sweep never waits out a rate limit; it stops, and the next
+// sweep does the work.
 package redelivery
 
 import (
