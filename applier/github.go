@@ -23,6 +23,9 @@ type RepoReader interface {
 	Tarball(ctx context.Context, repo github.Repo, ref string) (io.ReadCloser, error)
 	// Compare compares two commits.
 	Compare(ctx context.Context, repo github.Repo, base, head string) (github.Comparison, error)
+	// ResolveRevision returns the commit an Application's targetRevision
+	// (a branch, a tag or a SHA) names.
+	ResolveRevision(ctx context.Context, repo github.Repo, rev string) (string, error)
 }
 
 // Reporter tells GitHub what an apply did: the app's commit status and

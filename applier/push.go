@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sort"
 	"sync"
 
 	"github.com/promobot/promobot/events"
@@ -267,19 +268,24 @@ func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progre
 	for _, n := range repo.Notes {
 		a.log.Info("app skipped", "repo", t.Repo.String(), "note", n.String())
 	}
-	apps := repo.Apps
-	if t.Changed != nil {
-		apps, err = gitops.Affected(apps, t.Changed, func(path string) ([]string, error) {
-			return kustomize.Dependencies(dir, path)
-		})
-		if err != nil {
-			return nil, errorf(t.Repo.String(), err)
-		}
+	tracking, pinned, err := appsToSync(dir, repo, t)
+	if err != nil {
+		return nil, errorf(t.Repo.String(), err)
 	}
-	apps = filterApps(apps, t)
-	apps = a.tracking(apps, t)
-	// Apps are independent (each holds its own lease), so they sync side by
-	// side; outcomes keep the apps' order.
+	sources, cleanup := a.pinnedSources(ctx, gh, t, repo, pinned)
+	defer cleanup()
+	for _, app := range tracking {
+		sources[app.Name] = source{repo: repo, commit: t.Commit}
+	}
+	apps := append(tracking, pinned...)
+	sort.Slice(apps, func(i, j int) bool { return apps[i].Name < apps[j].Name })
+	return a.syncAll(ctx, gh, t, apps, sources, progress), nil
+}
+
+// syncAll syncs apps, each from its source. Apps are independent (each
+// holds its own lease), so they sync side by side; outcomes keep the
+// apps' order.
+func (a *Applier) syncAll(ctx context.Context, gh GitHub, t Target, apps []gitops.App, sources map[string]source, progress Progress) []Outcome {
 	outs := make([]Outcome, len(apps))
 	var mu sync.Mutex
 	done := 0
@@ -290,7 +296,7 @@ func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progre
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			o := a.syncApp(ctx, gh, t, repo, app)
+			o := a.syncApp(ctx, gh, t, sources[app.Name], app)
 			mu.Lock()
 			defer mu.Unlock()
 			outs[i] = o
@@ -301,24 +307,26 @@ func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progre
 		}()
 	}
 	wg.Wait()
-	return outs, nil
+	return outs
 }
 
-// tracking keeps the apps that follow the default branch: an empty
-// targetRevision, HEAD, or the branch's name (as Argo CD resolves them).
-// Apps pinned to another branch, a tag or a commit are left alone, with a
-// log line saying so: promobot applies the default branch only.
-func (a *Applier) tracking(apps []gitops.App, t Target) []gitops.App {
-	var out []gitops.App
-	for _, app := range apps {
-		if followsBranch(app.TargetRevision, t.Branch) {
-			out = append(out, app)
-			continue
+// appsToSync returns the apps of repo (checked out in dir at t.Commit)
+// that t syncs: those that follow the default branch and whose files t
+// changed, and those pinned to another revision whose Application t
+// changed (a pinned app's environment moves only with its pin, not with
+// the branch it is pinned away from).
+func appsToSync(dir string, repo *gitops.Repository, t Target) (tracking, pinned []gitops.App, err error) {
+	tracking, pinned = splitPinned(repo.Apps, t.Branch)
+	if t.Changed != nil {
+		tracking, err = gitops.Affected(tracking, t.Changed, func(path string) ([]string, error) {
+			return kustomize.Dependencies(dir, path)
+		})
+		if err != nil {
+			return nil, nil, err
 		}
-		a.log.Info("app skipped: its targetRevision is not the default branch", "repo", t.Repo.String(), "app", app.Name,
-			"target_revision", app.TargetRevision, "branch", t.Branch)
+		pinned = manifestChanged(pinned, t.Changed)
 	}
-	return out
+	return filterApps(tracking, t), filterApps(pinned, t), nil
 }
 
 // followsBranch reports whether an Application's targetRevision resolves

@@ -77,7 +77,7 @@ func TestOutcomeAndRecordOfAReconcile(t *testing.T) {
 			if diff := cmp.Diff(tt.wantOutcome, got); diff != "" {
 				t.Errorf("outcome (-want +got):\n%s", diff)
 			}
-			rec := recordOf(prev, tgt, app, tt.r)
+			rec := recordOf(prev, tgt, tgt.Commit, app, tt.r)
 			if tt.r.Err == nil && time.Since(rec.AppliedAt) > time.Minute {
 				t.Errorf("applied at %v", rec.AppliedAt)
 			}

@@ -21,6 +21,10 @@ func StatusContext(app string) string { return "promobot/" + app }
 // limits refused, created first when the report is delivered.
 func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.App, env string, depID int64, queuedDeploy *github.Deployment, o Outcome) {
 	state, desc, dstate := "success", "applied: "+o.Summary, "success"
+	if o.Commit != t.Commit {
+		// A pinned app: the status is on the push, the apply of the pin.
+		desc = "applied " + markdown.ShortSHA(o.Commit) + ": " + o.Summary
+	}
 	if o.State == "failed" {
 		state, desc, dstate = "failure", o.Error, "failure"
 	}

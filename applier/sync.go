@@ -38,11 +38,21 @@ const (
 // syncApp applies one app at t.Commit through reconcile, holding the app's
 // lease so applies of one app never overlap, even across replicas; it
 // records, reports and publishes what the reconcile did.
-func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops.Repository, app gitops.App) Outcome {
+func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, src source, app gitops.App) Outcome {
 	log := a.log.With("repo", t.Repo.String(), "app", app.Name, "env", app.Environment, "revision", markdown.ShortSHA(t.Commit))
-	out := Outcome{App: app.Name, Environment: app.Environment, Cluster: app.Server, Commit: t.Commit}
+	if src.pin != "" {
+		log = log.With("target_revision", src.pin, "app_revision", markdown.ShortSHA(src.commit))
+	}
+	out := Outcome{App: app.Name, Environment: app.Environment, Cluster: app.Server, Commit: src.commit}
 	if !app.Apply {
 		out.State, out.Summary = StateSkipped, "applying is turned off in .promobot.yaml"
+		return out
+	}
+	if src.err != nil {
+		out.State, out.Error, out.Commit = StateFailed, src.err.Error(), t.Commit
+		log.Warn("pinned revision not applied", "error", src.err)
+		a.report(ctx, gh, t, app, "", 0, nil, out)
+		a.fact(ctx, t.Repo, "apply", "failed", app, out)
 		return out
 	}
 	release, err := a.holdApp(ctx, t.Repo, app.Name)
@@ -68,8 +78,8 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops
 	}
 
 	a.fact(ctx, t.Repo, "apply", "requested", app, out)
-	dep := startDeployment(ctx, gh, t, app, rec, log)
-	r := a.reconcile(ctx, reconcileInput{repo: repo, app: app, t: t, prev: rec.Inventory})
+	dep := startDeployment(ctx, gh, t.Repo, src.commit, app, rec, log)
+	r := a.reconcile(ctx, reconcileInput{repo: src.repo, app: app, t: t, prev: rec.Inventory})
 	dep.finish(ctx, r)
 	out = out.with(r)
 	if r.Err != nil {
@@ -77,7 +87,7 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, repo *gitops
 	} else {
 		log.Info("applied", "changes", r.ChangeSet)
 	}
-	if err := a.records.Put(ctx, t.Repo, recordOf(rec, t, app, r)); err != nil {
+	if err := a.records.Put(ctx, t.Repo, recordOf(rec, t, src.commit, app, r)); err != nil {
 		log.Error("record not stored", "error", err)
 	}
 	a.report(ctx, gh, t, app, dep.env, dep.id, dep.queued, out)
@@ -101,10 +111,12 @@ func (o Outcome) with(r reconciliation) Outcome {
 	return o
 }
 
-// recordOf returns rec updated with what reconciling app at t did. A
-// failed apply keeps the last good commit, and keeps the previous
-// inventory unless the failure still listed objects the app may have.
-func recordOf(rec Record, t Target, app gitops.App, r reconciliation) Record {
+// recordOf returns rec updated with what reconciling app at commit (t's
+// own, or the one a pinned app deploys) did: Seen is t's commit, the
+// newest the app's Application was read at. A failed apply keeps the last
+// good commit, and keeps the previous inventory unless the failure still
+// listed objects the app may have.
+func recordOf(rec Record, t Target, commit string, app gitops.App, r reconciliation) Record {
 	rec.Repo, rec.App, rec.Environment, rec.Path = t.Repo.String(), app.Name, app.Environment, app.Path
 	rec.Server, rec.Namespace, rec.Seen = app.Server, app.DestNamespace, t.Commit
 	if len(r.Inventory.Objects) > 0 || r.Err == nil {
@@ -115,7 +127,7 @@ func recordOf(rec Record, t Target, app gitops.App, r reconciliation) Record {
 		return rec
 	}
 	rec.State, rec.Message, rec.Summary = StateApplied, "", r.ChangeSet.Summary()
-	rec.Commit, rec.AppliedAt, rec.Healthy = t.Commit, time.Now().UTC(), true
+	rec.Commit, rec.AppliedAt, rec.Healthy = commit, time.Now().UTC(), true
 	return rec
 }
 
@@ -138,23 +150,23 @@ type deployment struct {
 	queued *github.Deployment
 }
 
-// startDeployment creates the apply's Deployment, in progress, unless the
-// apply is a re-sync.
-func startDeployment(ctx context.Context, gh Reporter, t Target, app gitops.App, rec Record, log *slog.Logger) *deployment {
+// startDeployment creates the Deployment of the apply of commit, in
+// progress, unless the apply is a re-sync.
+func startDeployment(ctx context.Context, gh Reporter, repo Repo, commit string, app gitops.App, rec Record, log *slog.Logger) *deployment {
 	env := app.Environment
 	if env == "" {
 		env = app.Name
 	}
-	d := &deployment{gh: gh, repo: t.Repo, env: env, log: log, resync: rec.Commit == t.Commit && rec.State == StateApplied,
+	d := &deployment{gh: gh, repo: repo, env: env, log: log, resync: rec.Commit == commit && rec.State == StateApplied,
 		spec: github.Deployment{
-			Ref: t.Commit, Environment: env, Description: "promobot applies " + app.Name,
+			Ref: commit, Environment: env, Description: "promobot applies " + app.Name,
 			Production: isProduction(env), Payload: map[string]any{"app": app.Name, "path": app.Path},
 		}}
 	if !d.resync {
 		d.create(ctx)
 		if d.id != 0 {
-			_ = gh.CreateDeploymentStatus(github.WithMaxWait(ctx, 0), t.Repo, d.id,
-				github.DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + markdown.ShortSHA(t.Commit)})
+			_ = gh.CreateDeploymentStatus(github.WithMaxWait(ctx, 0), repo, d.id,
+				github.DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + markdown.ShortSHA(commit)})
 		}
 	}
 	return d

@@ -117,6 +117,11 @@ func (g *timedGitHub) Tarball(ctx context.Context, repo github.Repo, ref string)
 	return io.NopCloser(bytes.NewReader(raw)), nil
 }
 
+func (g *timedGitHub) ResolveRevision(ctx context.Context, repo github.Repo, rev string) (string, error) {
+	defer g.timer.observe("ResolveRevision", time.Now())
+	return g.next.ResolveRevision(ctx, repo, rev)
+}
+
 func (g *timedGitHub) Compare(ctx context.Context, repo github.Repo, base, head string) (github.Comparison, error) {
 	defer g.timer.observe("Compare", time.Now())
 	return g.next.Compare(ctx, repo, base, head)

@@ -824,3 +824,19 @@ func (s *Server) Branches(ctx context.Context, owner, name string) (map[string]s
 	}
 	return out, nil
 }
+
+// Tag creates the lightweight tag name at sha, as `git push origin
+// <sha>:refs/tags/<name>` does (GitHub sends no webhook the App
+// subscribes to for it). An existing tag is an error.
+func (s *Server) Tag(ctx context.Context, owner, name, tag, sha string) error {
+	s.mu.Lock()
+	r, err := s.mustRepo(owner, name)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := r.git.updateRef(ctx, "refs/tags/"+tag, sha, zeroSHA); err != nil {
+		return fmt.Errorf("%s/%s: tag %s: %w", owner, name, tag, err)
+	}
+	return nil
+}
