@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/promobot/promobot/events"
