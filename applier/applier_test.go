@@ -73,26 +73,3 @@ func TestFilterApps(t *testing.T) {
 		})
 	}
 }
-
-func TestFollowsBranch(t *testing.T) {
-	tests := []struct {
-		rev, branch string
-		want        bool
-	}{
-		{"", "main", true},
-		{"HEAD", "main", true},
-		{"main", "main", true},
-		{"refs/heads/main", "main", true},
-		{"release-1.0", "main", false},
-		{"v1.2.3", "main", false},
-		{"0a1b2c3d", "main", false},
-		{"release-1.0", "", true}, // branch unknown: nothing to compare with
-	}
-	for _, tt := range tests {
-		t.Run(tt.rev+"@"+tt.branch, func(t *testing.T) {
-			if got := followsBranch(tt.rev, tt.branch); got != tt.want {
-				t.Errorf("followsBranch(%q, %q) = %v, want %v", tt.rev, tt.branch, got, tt.want)
-			}
-		})
-	}
-}

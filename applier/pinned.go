@@ -27,16 +27,14 @@ type source struct {
 	err error
 }
 
-// splitPinned separates the apps that follow the default branch (an
-// empty targetRevision, HEAD or the branch's name, as Argo CD resolves
-// them) from those pinned to another revision: a tag, a commit or another
-// branch. With no branch known every app follows it.
+// splitPinned separates the apps that follow the default branch from
+// those pinned to another revision (gitops.App.Pinned).
 func splitPinned(apps []gitops.App, branch string) (tracking, pinned []gitops.App) {
 	for _, app := range apps {
-		if followsBranch(app.TargetRevision, branch) {
-			tracking = append(tracking, app)
-		} else {
+		if app.Pinned(branch) {
 			pinned = append(pinned, app)
+		} else {
+			tracking = append(tracking, app)
 		}
 	}
 	return tracking, pinned

@@ -329,16 +329,6 @@ func appsToSync(dir string, repo *gitops.Repository, t Target) (tracking, pinned
 	return filterApps(tracking, t), filterApps(pinned, t), nil
 }
 
-// followsBranch reports whether an Application's targetRevision resolves
-// to branch.
-func followsBranch(rev, branch string) bool {
-	switch rev {
-	case "", "HEAD", branch, "refs/heads/" + branch:
-		return true
-	}
-	return branch == ""
-}
-
 func filterApps(apps []gitops.App, t Target) []gitops.App {
 	if len(t.Apps) == 0 && t.Cluster == "" {
 		return apps

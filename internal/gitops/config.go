@@ -154,7 +154,32 @@ type PipelineStep struct {
 	AutoPromote bool `yaml:"autoPromote"`
 	// Gates hold a promotion back until they pass.
 	Gates Gates `yaml:"gates"`
+	// Strategy is what a promotion carries from From to To (one of
+	// Strategies). Empty: StrategyRevision when the target app is pinned
+	// (its targetRevision is not the default branch), StrategyImages
+	// otherwise.
+	Strategy string `yaml:"strategy"`
+	// Carry lists what a StrategyFields promotion carries: kustomization
+	// fields (images, replicas, configMapGenerator, secretGenerator,
+	// patches; a generator by name or a patch by path as kind/name) and
+	// overlay files (file/<path relative to the overlay>).
+	Carry []string `yaml:"carry"`
 }
+
+// The promotion strategies.
+const (
+	// StrategyImages sets the target overlay's images: to the source's.
+	StrategyImages = "images"
+	// StrategyRevision moves the target Application's targetRevision to
+	// the commit the source environment runs: the whole tree is promoted.
+	StrategyRevision = "revision"
+	// StrategyFields carries the change the source overlay went through,
+	// for the fields and files listed in Carry, onto the target overlay.
+	StrategyFields = "fields"
+)
+
+// Strategies are the strategies a pipeline step may name.
+var Strategies = []string{StrategyImages, StrategyRevision, StrategyFields}
 
 // Gates are the conditions a promotion waits for.
 type Gates struct {
@@ -671,6 +696,7 @@ func (c *Config) validatePipeline(add problemFunc) {
 				add(fmt.Sprintf("%s.gates.freeze[%d]", p, j), "%v", err)
 			}
 		}
+		validateStrategy(add, p, s)
 	}
 	if env, ok := pipelineCycle(c.Steps); ok {
 		add("pipeline", "environment %s promotes back into itself", env)

@@ -12,6 +12,9 @@ type Step struct {
 	From, To    string
 	AutoPromote bool
 	Gates       Gates
+	// Strategy and Carry are the step's PipelineStep.Strategy and Carry.
+	Strategy string
+	Carry    []string
 	// Pairs are the apps of From matched with their counterparts in To.
 	Pairs []Pair
 }
@@ -54,7 +57,7 @@ func (c *Config) Pipeline(apps []App) ([]Step, error) {
 					return nil, fmt.Errorf("%s pipeline[%d] %s → %s: no app has environment %q (environments: %s)", ConfigFile, i, ps.From, ps.To, env, strings.Join(sortedKeys(byEnv), ", "))
 				}
 			}
-			steps = append(steps, Step{From: ps.From, To: ps.To, AutoPromote: ps.AutoPromote, Gates: ps.Gates})
+			steps = append(steps, Step{From: ps.From, To: ps.To, AutoPromote: ps.AutoPromote, Gates: ps.Gates, Strategy: ps.Strategy, Carry: ps.Carry})
 		}
 	} else {
 		var envs []string
