@@ -34,6 +34,8 @@ type factData struct {
 	// promotion set.
 	Images   []prbody.Image `json:"images,omitempty"`
 	Previous []prbody.Image `json:"previous,omitempty"`
+	// Revision is what a revision promotion pins.
+	Revision *prbody.Revision `json:"revision,omitempty"`
 }
 
 func withReason(f factData, reason string) factData {
@@ -73,6 +75,8 @@ type promotion struct {
 	// sourcePR the pull request that made it (0 for none).
 	sourceCommit string
 	sourcePR     int
+	// sourceDir is the checkout of sourceCommit while the promotion runs.
+	sourceDir string
 	// requestedBy is who commented; empty for an automatic promotion.
 	requestedBy string
 	auto        bool
@@ -106,6 +110,7 @@ func (p *Promoter) promote(ctx context.Context, pr *promotion) ([]outcome, error
 		return nil, err
 	}
 	defer done()
+	pr.sourceDir = snap.Source
 	planned, err := PlanPromotion(snap, pr.sel)
 	if errors.Is(err, ErrNothingSelected) {
 		return nil, errNothing{reason: nothingSelected(pr.world.steps, pr.sel)}
@@ -137,7 +142,7 @@ func loadSource(ctx context.Context, pr *promotion) (snap Snapshot, done func(),
 		if needChanged {
 			pr.sel.Changed = changedPaths(w.head)
 		}
-		return w.snapshot(w.dir), func() {}, nil
+		return w.snapshot(w.dir, pr.sourceCommit), func() {}, nil
 	}
 	if needChanged {
 		c, err := pr.gh.CommitChanges(ctx, pr.repo, pr.sourceCommit)
@@ -150,7 +155,7 @@ func loadSource(ctx context.Context, pr *promotion) (snap Snapshot, done func(),
 	if err != nil {
 		return Snapshot{}, nil, err
 	}
-	return w.snapshot(dir), func() { os.RemoveAll(dir) }, nil
+	return w.snapshot(dir, pr.sourceCommit), func() { os.RemoveAll(dir) }, nil
 }
 
 // promoteOne carries out one planned pair. What keeps the pair from being
@@ -166,7 +171,11 @@ func (p *Promoter) promoteOne(ctx context.Context, pr *promotion, pl Planned) (o
 	}
 	if !o.Plan.Changed() {
 		o.Kind = outcomeUnchanged
-		p.publish(ctx, pr.repo, "unchanged", app, withReason(pr.fact(o.Plan), o.Plan.To()+" already runs these images"))
+		reason := o.Plan.To() + " already runs these images"
+		if o.Plan.Revision != nil {
+			reason = o.Plan.To() + " already runs " + o.Plan.Revision.To
+		}
+		p.publish(ctx, pr.repo, "unchanged", app, withReason(pr.fact(o.Plan), reason))
 		return o, nil
 	}
 	now := p.opts.Now()

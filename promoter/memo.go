@@ -31,13 +31,14 @@ type memoEntry struct {
 	// Base, Images and SourcePR are the pull request's base branch and
 	// what it promotes (its body's promotion block), so that an update
 	// needs no lookup. Entries written before they were kept lack them.
-	Base     string         `json:"base,omitempty"`
-	Images   []prbody.Image `json:"images,omitempty"`
-	SourcePR int            `json:"source_pr,omitempty"`
+	Base     string           `json:"base,omitempty"`
+	Images   []prbody.Image   `json:"images,omitempty"`
+	Revision *prbody.Revision `json:"revision,omitempty"`
+	SourcePR int              `json:"source_pr,omitempty"`
 }
 
 // complete reports whether the entry says what its pull request promotes.
-func (e memoEntry) complete() bool { return e.Base != "" && len(e.Images) > 0 }
+func (e memoEntry) complete() bool { return e.Base != "" && (len(e.Images) > 0 || e.Revision != nil) }
 
 func openMemo(ctx context.Context, bus *events.Bus) (*memo, error) {
 	s, err := state.OpenPromotionPRs[memoEntry](ctx, bus)

@@ -36,6 +36,11 @@ type Plan struct {
 	// Changes are what the edit changed; empty when the target already
 	// runs the source's images.
 	Changes []kustomize.ImageChange
+	// Strategy is how the promotion carries the change (gitops.Strategy*).
+	Strategy string
+	// Revision is set for a revision promotion: File is then the target's
+	// Application manifest, and After moves its targetRevision.
+	Revision *prbody.Revision
 }
 
 // From and To are the plan's environments.
@@ -45,7 +50,9 @@ func (p Plan) From() string { return p.Step.From }
 func (p Plan) To() string { return p.Step.To }
 
 // Changed reports whether the promotion changes the target.
-func (p Plan) Changed() bool { return len(p.Changes) > 0 }
+func (p Plan) Changed() bool {
+	return len(p.Changes) > 0 || p.Revision != nil && p.Revision.From != p.Revision.To
+}
 
 // Branch is the stable branch of the promotion: a later promotion of the
 // same app to the same environment updates it.
@@ -60,7 +67,7 @@ const BranchPrefix = "promobot/promote/"
 // promotion describes the plan for prbody: the image table and the
 // hidden block.
 func (p Plan) promotion() prbody.Promotion {
-	pr := prbody.Promotion{App: p.App, From: p.From(), To: p.To()}
+	pr := prbody.Promotion{App: p.App, From: p.From(), To: p.To(), Revision: p.Revision}
 	byName := map[string]kustomize.ImageChange{}
 	for _, c := range p.Changes {
 		byName[c.Name] = c
@@ -117,6 +124,36 @@ func PlanPair(step gitops.Step, pair gitops.Pair, source []byte, targetRoot stri
 	if err != nil {
 		return p, fmt.Errorf("%s: %w", p.File, err)
 	}
+	return p, nil
+}
+
+// ErrNoCommit is wrapped when a revision promotion has no commit to pin
+// (a local checkout promoted without --revision).
+var ErrNoCommit = errors.New("a revision promotion pins a commit, and none is given")
+
+// PlanRevision plans promoting pair of step by moving the target
+// Application's pin (its targetRevision) to commit, the commit the source
+// environment runs: the target then deploys the repository's whole tree
+// at that commit. It reads only the target's Application manifest in
+// targetRoot, and edits only its targetRevision's value.
+func PlanRevision(step gitops.Step, pair gitops.Pair, commit, targetRoot string) (Plan, error) {
+	p := Plan{App: pair.Base, Step: step, Pair: pair, Strategy: gitops.StrategyRevision, File: pair.To.File}
+	if commit == "" {
+		return p, fmt.Errorf("%s: %w", pair.To.Name, ErrNoCommit)
+	}
+	repo, err := checkout.Open(targetRoot)
+	if err != nil {
+		return p, err
+	}
+	defer repo.Close()
+	if p.Before, err = repo.ReadFile(p.File); err != nil {
+		return p, fmt.Errorf("%s (%s): %w", pair.To.Name, p.File, err)
+	}
+	var old string
+	if p.After, old, err = kustomize.SetTargetRevision(p.Before, pair.To.Name, commit); err != nil {
+		return p, fmt.Errorf("%s: %w", p.File, err)
+	}
+	p.Revision = &prbody.Revision{From: old, To: commit}
 	return p, nil
 }
 
@@ -261,6 +298,16 @@ func KnownNames(steps []gitops.Step) (apps, envs []string) {
 		envs = []string{}
 	}
 	return apps, envs
+}
+
+// RenderRevision renders a revision plan's target overlay at the pin it
+// runs now (a checkout of it in before) and at the pin it moves to (a
+// checkout of the commit promoted in after), for the diff comment.
+func RenderRevision(ctx context.Context, before, after string, p Plan, opts kustomize.RenderOptions) diff.AppRender {
+	ar := diff.AppRender{App: p.Pair.To.Name, Environment: p.To()}
+	ar.Before, ar.BeforeErr = kustomize.Render(ctx, before, p.Pair.To.Path, opts)
+	ar.After, ar.AfterErr = kustomize.Render(ctx, after, p.Pair.To.Path, opts)
+	return ar
 }
 
 // RenderPlans renders each plan's target overlay before and after the

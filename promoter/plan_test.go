@@ -89,10 +89,17 @@ func TestSameTargets(t *testing.T) {
 	a := []prbody.Image{{Name: "x", To: prbody.Ref{NewTag: "1"}}, {Name: "y", To: prbody.Ref{Digest: "sha256:ab"}}}
 	b := []prbody.Image{{Name: "y", From: prbody.Ref{NewTag: "0"}, To: prbody.Ref{Digest: "sha256:ab"}}, {Name: "x", To: prbody.Ref{NewTag: "1"}}}
 	c := []prbody.Image{{Name: "x", To: prbody.Ref{NewTag: "2"}}, {Name: "y", To: prbody.Ref{Digest: "sha256:ab"}}}
-	if !sameTargets(a, b) {
+	p := func(imgs []prbody.Image, rev string) prbody.Promotion {
+		out := prbody.Promotion{Images: imgs}
+		if rev != "" {
+			out.Revision = &prbody.Revision{From: "v1", To: rev}
+		}
+		return out
+	}
+	if !sameTargets(p(a, ""), p(b, "")) || !sameTargets(p(nil, "abc"), prbody.Promotion{Revision: &prbody.Revision{From: "v0", To: "abc"}}) {
 		t.Error("the same targets in another order and with other sources differ")
 	}
-	if sameTargets(a, c) || sameTargets(a, a[:1]) {
+	if sameTargets(p(a, ""), p(c, "")) || sameTargets(p(a, ""), p(a[:1], "")) || sameTargets(p(nil, "abc"), p(nil, "abd")) || sameTargets(p(a, ""), p(a, "abc")) {
 		t.Error("different targets are the same")
 	}
 }

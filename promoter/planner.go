@@ -1,6 +1,10 @@
 package promoter
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/promobot/promobot/internal/gitops"
+)
 
 // Planned is the plan of one pair a selection picked, or why that pair
 // cannot be promoted.
@@ -24,15 +28,27 @@ func PlanPromotion(s Snapshot, sel Selection) ([]Planned, error) {
 	}
 	out := make([]Planned, len(pairs))
 	for i, pair := range pairs {
-		pl := Planned{Plan: Plan{App: pair.Base, Step: steps[i], Pair: pair}}
-		src, err := ReadSourceKustomization(s.Source, pair.From)
-		if err == nil {
-			pl.Plan, err = PlanPair(steps[i], pair, src, s.Target)
-		}
-		pl.Err = err
-		out[i] = pl
+		out[i] = planPair(s, steps[i], pair)
 	}
 	return out, nil
+}
+
+// planPair plans one pair with its step's strategy (gitops.Step.StrategyFor).
+func planPair(s Snapshot, step gitops.Step, pair gitops.Pair) Planned {
+	pl := Planned{Plan: Plan{App: pair.Base, Step: step, Pair: pair}}
+	switch strategy := step.StrategyFor(pair, s.DefaultBranch); strategy {
+	case gitops.StrategyRevision:
+		pl.Plan, pl.Err = PlanRevision(step, pair, s.SourceCommit, s.Target)
+	case gitops.StrategyImages:
+		src, err := ReadSourceKustomization(s.Source, pair.From)
+		if err == nil {
+			pl.Plan, err = PlanPair(step, pair, src, s.Target)
+		}
+		pl.Plan.Strategy, pl.Err = strategy, err
+	default:
+		pl.Err = fmt.Errorf("strategy %s is not carried out yet", strategy)
+	}
+	return pl
 }
 
 // planRefusal is the Markdown reason a pair that cannot be planned gives.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -57,14 +58,14 @@ func (p *Promoter) publishPlan(ctx context.Context, pr *promotion, plan Plan) (o
 	rendered := make(chan struct{})
 	go func() {
 		defer close(rendered)
-		renders = RenderPlans(ctx, pr.world.dir, []Plan{plan}, kustomize.RenderOptions{EnableHelm: pr.world.repo.Config.Render.Helm, Class: kustomize.ClassPreview})
+		renders = p.renderPlan(ctx, pr, plan)
 	}()
 	defer func() { <-rendered }()
 
 	if err := w.findOpen(ctx); err != nil {
 		return o, err
 	}
-	if cur := w.cur; cur != nil && !cur.fromMemo && cur.hasPrevious && cur.pr.Base == pr.info.DefaultBranch && sameTargets(cur.previous.Images, w.promo.Images) {
+	if cur := w.cur; cur != nil && !cur.fromMemo && cur.hasPrevious && cur.pr.Base == pr.info.DefaultBranch && sameTargets(cur.previous, w.promo) {
 		o.Kind, o.PR = outcomeAlreadyOpen, cur.pr
 		fact := w.fact(cur.pr, "")
 		fact.Reason = "already open"
@@ -97,9 +98,9 @@ func (w *prWriter) findOpen(ctx context.Context) error {
 	if !remembered {
 		return nil
 	}
-	if memo.complete() && !(memo.Base == info.DefaultBranch && sameTargets(memo.Images, w.promo.Images)) {
-		w.cur = &openPromotion{number: memo.PR, comment: memo.Comment, fromMemo: true, hasPrevious: true,
-			previous: prbody.Promotion{Images: memo.Images, SourcePR: memo.SourcePR}}
+	previous := prbody.Promotion{Images: memo.Images, Revision: memo.Revision, SourcePR: memo.SourcePR}
+	if memo.complete() && !(memo.Base == info.DefaultBranch && sameTargets(previous, w.promo)) {
+		w.cur = &openPromotion{number: memo.PR, comment: memo.Comment, fromMemo: true, hasPrevious: true, previous: previous}
 		return nil
 	}
 	cur, err := findPromotionPR(ctx, w.prs, repo, w.branch)
@@ -205,7 +206,7 @@ func (w *prWriter) diffComment(ctx context.Context, renders []diff.AppRender, co
 	if err != nil {
 		return err
 	}
-	remember := memoEntry{PR: pr.Number, Comment: commentID, Base: pr.Base, Images: w.promo.Images, SourcePR: w.pr.sourcePR}
+	remember := memoEntry{PR: pr.Number, Comment: commentID, Base: pr.Base, Images: w.promo.Images, Revision: w.promo.Revision, SourcePR: w.pr.sourcePR}
 	if err := w.p.memo.put(ctx, w.pr.repo, w.branch, remember); err != nil {
 		w.pr.log.Warn("promotion pull request not remembered; the next promotion looks it up", "error", err)
 	}
@@ -216,7 +217,7 @@ func (w *prWriter) diffComment(ctx context.Context, renders []diff.AppRender, co
 // commit.
 func (w *prWriter) fact(pr github.PR, commit string) factData {
 	f := w.pr.fact(w.plan)
-	f.Images, f.PR, f.PRURL, f.Commit = w.promo.Images, pr.Number, pr.URL, commit
+	f.Images, f.Revision, f.PR, f.PRURL, f.Commit = w.promo.Images, w.promo.Revision, pr.Number, pr.URL, commit
 	return f
 }
 
@@ -342,17 +343,40 @@ func (p *Promoter) isSelf(login string) bool {
 	return strings.EqualFold(login, p.opts.AppSlug+"[bot]") || strings.EqualFold(login, p.opts.AppSlug)
 }
 
-// sameTargets reports whether two promotions set the same images.
-func sameTargets(a, b []prbody.Image) bool {
-	key := func(imgs []prbody.Image) []string {
+// sameTargets reports whether two promotions set the same images and pin
+// the same revision.
+func sameTargets(a, b prbody.Promotion) bool {
+	key := func(p prbody.Promotion) []string {
 		var out []string
-		for _, i := range imgs {
+		for _, i := range p.Images {
 			out = append(out, fmt.Sprintf("%s=%s|%s|%s", i.Name, i.To.NewName, i.To.NewTag, i.To.Digest))
+		}
+		if p.Revision != nil {
+			out = append(out, "\x00revision="+p.Revision.To)
 		}
 		slices.Sort(out)
 		return out
 	}
 	return slices.Equal(key(a), key(b))
+}
+
+// renderPlan renders plan's target before and after, for its diff
+// comment: the target overlay with and without the edit, or for a
+// revision promotion at its current pin (checked out here) and at the
+// commit promoted.
+func (p *Promoter) renderPlan(ctx context.Context, pr *promotion, plan Plan) []diff.AppRender {
+	opts := kustomize.RenderOptions{EnableHelm: pr.world.repo.Config.Render.Helm, Class: kustomize.ClassPreview}
+	if plan.Revision == nil {
+		return RenderPlans(ctx, pr.world.dir, []Plan{plan}, opts)
+	}
+	before, err := fetchCheckout(ctx, pr.gh, pr.repo, plan.Revision.From)
+	if err != nil {
+		ar := diff.AppRender{App: plan.Pair.To.Name, Environment: plan.To(), BeforeErr: fmt.Errorf("checkout of %s: %w", plan.Revision.From, err)}
+		ar.After, ar.AfterErr = kustomize.Render(ctx, pr.sourceDir, plan.Pair.To.Path, opts)
+		return []diff.AppRender{ar}
+	}
+	defer os.RemoveAll(before)
+	return []diff.AppRender{RenderRevision(ctx, before, pr.sourceDir, plan, opts)}
 }
 
 func missingLabels(have, want []string) []string {
@@ -369,6 +393,9 @@ func missingLabels(have, want []string) []string {
 func commitMessage(plan Plan, promo prbody.Promotion) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Promote %s to %s\n\n", plan.App, plan.To())
+	if r := plan.Revision; r != nil {
+		fmt.Fprintf(&b, "targetRevision: %s → %s\n", r.From, r.To)
+	}
 	for _, c := range plan.Changes {
 		from := "(new)"
 		if c.From != (kustomize.Image{}) {

@@ -23,6 +23,12 @@ type Snapshot struct {
 	Steps []gitops.Step
 	// Config is Target's .promobot.yaml (or its defaults).
 	Config *gitops.Config
+	// SourceCommit is the commit promoted: what a revision promotion pins
+	// ("" for a local checkout, which cannot be pinned).
+	SourceCommit string
+	// DefaultBranch is the repository's default branch: a target app
+	// whose targetRevision is another is pinned ("" when unknown).
+	DefaultBranch string
 }
 
 // LoadSnapshot reads a local checkout as the snapshot of promoting its own
@@ -44,7 +50,8 @@ func LoadSnapshot(dir string) (Snapshot, error) {
 // world is the repository at the head of its default branch: where rules
 // (.promobot.yaml) and the target environments' current state come from.
 type world struct {
-	head github.ChangedCommit
+	head   github.ChangedCommit
+	branch string
 	// dir is a scratch checkout of head, removed by withWorld.
 	dir  string
 	repo *gitops.Repository
@@ -54,10 +61,10 @@ type world struct {
 	err   error
 }
 
-// snapshot is the snapshot of promoting source (a checkout of the commit
-// promoted) on w.
-func (w *world) snapshot(source string) Snapshot {
-	return Snapshot{Target: w.dir, Source: source, Steps: w.steps, Config: w.repo.Config}
+// snapshot is the snapshot of promoting commit (checked out in source)
+// on w.
+func (w *world) snapshot(source, commit string) Snapshot {
+	return Snapshot{Target: w.dir, Source: source, Steps: w.steps, Config: w.repo.Config, SourceCommit: commit, DefaultBranch: w.branch}
 }
 
 // withWorld reads the default branch's head (one commit read, one
@@ -75,7 +82,7 @@ func withWorld[T any](ctx context.Context, gh Reader, repo Repo, info github.Rep
 		return zero, err
 	}
 	defer os.RemoveAll(dir)
-	w := &world{head: head, dir: dir}
+	w := &world{head: head, dir: dir, branch: info.DefaultBranch}
 	w.repo, w.err = gitops.LoadDir(dir, info.URLs())
 	if w.err == nil {
 		w.steps, w.err = w.repo.Config.Pipeline(w.repo.Apps)

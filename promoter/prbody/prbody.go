@@ -50,6 +50,15 @@ type Image struct {
 	To   Ref `json:"to"`
 }
 
+// Revision is a pinned Application's targetRevision before and after a
+// revision promotion.
+type Revision struct {
+	// From is the pin the target runs now, as written (a tag, a SHA, a
+	// branch); To is the commit the promotion pins.
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
 // Promotion is what a promotion pull request does and why.
 type Promotion struct {
 	// App is the app promoted (its base name, e.g. my-api-service).
@@ -59,6 +68,9 @@ type Promotion struct {
 	To   string `json:"to"`
 	// Images are the images set in To, in order.
 	Images []Image `json:"images"`
+	// Revision is set for a revision promotion: the target Application's
+	// pin moves, carrying every change between the two commits.
+	Revision *Revision `json:"revision,omitempty"`
 	// SourcePR is the pull request whose change is promoted (0 for none);
 	// SourceCommit is the commit (its merge commit) promoted.
 	SourcePR     int    `json:"sourcePR,omitempty"`
@@ -80,6 +92,9 @@ type Promotion struct {
 // characters.
 func Title(p Promotion) string {
 	t := fmt.Sprintf("Promote %s to %s", p.App, p.To)
+	if r := p.Revision; r != nil {
+		t += fmt.Sprintf(": revision %s → %s", shortRev(r.From), shortRev(r.To))
+	}
 	if len(p.Images) > 0 {
 		img := p.Images[0]
 		from, to := versions(img)
@@ -96,6 +111,15 @@ func Title(p Promotion) string {
 		t = string(r[:maxTitle-1]) + "…"
 	}
 	return t
+}
+
+// shortRev shortens a full commit SHA to 7 characters; tags and branches
+// stay as written.
+func shortRev(rev string) string {
+	if len(rev) == 40 && strings.Trim(strings.ToLower(rev), "0123456789abcdef") == "" {
+		return rev[:7]
+	}
+	return rev
 }
 
 // displayName is the image's repository after the promotion.
@@ -167,6 +191,10 @@ func Body(p Promotion) string {
 		}
 		b.WriteString("\n")
 	}
+	if r := p.Revision; r != nil {
+		fmt.Fprintf(&b, "| | %s now | After merge |\n|---|---|---|\n| `targetRevision` | %s | %s |\n\n",
+			markdown.CellCode(p.To), markdown.CellCode(r.From), markdown.CellCode(r.To))
+	}
 	var src []string
 	if p.SourcePR > 0 {
 		src = append(src, "pull request "+p.prLink())
@@ -183,8 +211,12 @@ func Body(p Promotion) string {
 	case p.RequestedBy != "":
 		fmt.Fprintf(&b, "Requested by @%s with `/promote`.\n", markdown.Text(p.RequestedBy))
 	}
-	fmt.Fprintf(&b, "\nMerging this pull request deploys these images to %s. A later promotion of **%s** to %s updates this pull request.\n",
-		markdown.Code(p.To), markdown.Text(p.App), markdown.Code(p.To))
+	what := "these images"
+	if p.Revision != nil {
+		what = "this revision, with every change it holds,"
+	}
+	fmt.Fprintf(&b, "\nMerging this pull request deploys %s to %s. A later promotion of **%s** to %s updates this pull request.\n",
+		what, markdown.Code(p.To), markdown.Text(p.App), markdown.Code(p.To))
 	b.WriteString("\n" + block(p) + "\n")
 	return b.String()
 }
