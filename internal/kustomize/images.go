@@ -313,6 +313,9 @@ type editor struct {
 	nl        string
 	lineStart []int
 	edits     []edit
+	// lastLineEnded is set once an insertion at the end of a source
+	// without a final newline has ended its last line.
+	lastLineEnded bool
 }
 
 func (e *editor) index() {
@@ -659,11 +662,7 @@ func (e *editor) insertField(item *yaml.Node, field, value string, flow bool) er
 	}
 	indent := strings.Repeat(" ", item.Content[0].Column-1)
 	at := e.lineEnd(end)
-	prefix := ""
-	if at == len(e.src) && (len(e.src) == 0 || e.src[len(e.src)-1] != '\n') {
-		prefix = e.nl
-	}
-	e.add(at, at, prefix+indent+text+e.nl)
+	e.add(at, at, e.endLastLine(at)+indent+text+e.nl)
 	return nil
 }
 
@@ -774,9 +773,7 @@ func (e *editor) appendFlow(seq *yaml.Node, images []Image) error {
 // start, or the end of a source without a final newline).
 func (e *editor) insertEntries(at int, images []Image, dashCol, keyCol int) {
 	var b strings.Builder
-	if at == len(e.src) {
-		b.WriteString(e.endLastLine())
-	}
+	b.WriteString(e.endLastLine(at))
 	for _, img := range images {
 		b.WriteString(e.blockEntry(img, dashCol, keyCol))
 	}
@@ -799,17 +796,26 @@ func (e *editor) fillNullList(val *yaml.Node, images []Image) error {
 	return nil
 }
 
-// endLastLine returns what ends the file's last line before text is
-// appended after it: nothing when it ends with a line break, the rest of
-// a CRLF when it ends with a lone CR (found by FuzzSetImages: a second
-// break there would add a blank line), else the file's line break.
-func (e *editor) endLastLine() string {
+// endLastLine returns what an insertion at offset at must start with to end
+// the file's last line: nothing unless at is the end of the file; nothing
+// when the file ends with a line break; the rest of a CRLF when it ends
+// with a lone CR (found by FuzzSetImages: a second break there would add a
+// blank line); else the file's line break. Only the first insertion at the
+// end gets it: insertions at one offset come out in the order they were
+// made, and each field added to a last entry without a final line break
+// would otherwise add a blank line (found by FuzzSetImages).
+func (e *editor) endLastLine(at int) string {
+	if at != len(e.src) || e.lastLineEnded {
+		return ""
+	}
 	switch {
 	case len(e.src) == 0 || e.src[len(e.src)-1] == '\n':
 		return ""
 	case e.src[len(e.src)-1] == '\r':
+		e.lastLineEnded = true
 		return strings.TrimPrefix(e.nl, "\r")
 	default:
+		e.lastLineEnded = true
 		return e.nl
 	}
 }
@@ -825,9 +831,7 @@ func (e *editor) appendNewList(images []Image) error {
 	}
 	dashCol, keyCol := e.listIndent(col)
 	var b strings.Builder
-	if len(e.src) > 0 {
-		b.WriteString(e.endLastLine())
-	}
+	b.WriteString(e.endLastLine(len(e.src)))
 	b.WriteString(strings.Repeat(" ", col) + "images:" + e.nl)
 	for _, img := range images {
 		b.WriteString(e.blockEntry(img, dashCol, keyCol))
