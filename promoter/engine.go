@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/promoter/prbody"
 )
 
@@ -133,29 +134,54 @@ func (p *Promoter) promote(ctx context.Context, pr *promotion) ([]outcome, error
 
 // loadSource completes pr's snapshot with the commit promoted: the files
 // it changed, when the selection needs them to pick the apps (/promote)
-// or the step (/promote <app>), and its checkout unless it is the head
-// already loaded. done removes what it fetched.
+// or the step (/promote <app>), its checkout unless it is the head already
+// loaded, and its parent's checkout when a step carries fields. done
+// removes what it fetched.
 func loadSource(ctx context.Context, pr *promotion) (snap Snapshot, done func(), err error) {
 	w := pr.world
-	needChanged := pr.sel.Changed == nil && (pr.sel.App == "" || pr.sel.To == "")
-	if pr.sourceCommit == w.head.SHA {
-		if needChanged {
-			pr.sel.Changed = changedPaths(w.head)
+	var dirs []string
+	done = func() {
+		for _, d := range dirs {
+			os.RemoveAll(d)
 		}
-		return w.snapshot(w.dir, pr.sourceCommit), func() {}, nil
 	}
-	if needChanged {
-		c, err := pr.gh.CommitChanges(ctx, pr.repo, pr.sourceCommit)
-		if err != nil {
+	needChanged := pr.sel.Changed == nil && (pr.sel.App == "" || pr.sel.To == "")
+	source, dir := w.head, w.dir
+	if pr.sourceCommit != w.head.SHA {
+		if needChanged || carriesFields(w.steps) {
+			if source, err = pr.gh.CommitChanges(ctx, pr.repo, pr.sourceCommit); err != nil {
+				return Snapshot{}, nil, err
+			}
+		}
+		if dir, err = fetchCheckout(ctx, pr.gh, pr.repo, pr.sourceCommit); err != nil {
 			return Snapshot{}, nil, err
 		}
-		pr.sel.Changed = changedPaths(c)
+		dirs = append(dirs, dir)
 	}
-	dir, err := fetchCheckout(ctx, pr.gh, pr.repo, pr.sourceCommit)
-	if err != nil {
-		return Snapshot{}, nil, err
+	if needChanged {
+		pr.sel.Changed = changedPaths(source)
 	}
-	return w.snapshot(dir, pr.sourceCommit), func() { os.RemoveAll(dir) }, nil
+	snap = w.snapshot(dir, pr.sourceCommit)
+	if carriesFields(w.steps) && len(source.Parents) > 0 {
+		before, err := fetchCheckout(ctx, pr.gh, pr.repo, source.Parents[0])
+		if err != nil {
+			done()
+			return Snapshot{}, nil, err
+		}
+		dirs = append(dirs, before)
+		snap.SourceBefore = before
+	}
+	return snap, done, nil
+}
+
+// carriesFields reports whether a step promotes with the fields strategy.
+func carriesFields(steps []gitops.Step) bool {
+	for _, s := range steps {
+		if s.Strategy == gitops.StrategyFields {
+			return true
+		}
+	}
+	return false
 }
 
 // promoteOne carries out one planned pair. What keeps the pair from being

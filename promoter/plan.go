@@ -41,6 +41,9 @@ type Plan struct {
 	// Revision is set for a revision promotion: File is then the target's
 	// Application manifest, and After moves its targetRevision.
 	Revision *prbody.Revision
+	// Carried are the overlay files a fields promotion carries besides
+	// the kustomization (see Edits).
+	Carried []FileEdit
 }
 
 // From and To are the plan's environments.
@@ -51,7 +54,13 @@ func (p Plan) To() string { return p.Step.To }
 
 // Changed reports whether the promotion changes the target.
 func (p Plan) Changed() bool {
-	return len(p.Changes) > 0 || p.Revision != nil && p.Revision.From != p.Revision.To
+	switch p.Strategy {
+	case gitops.StrategyRevision:
+		return p.Revision != nil && p.Revision.From != p.Revision.To
+	case gitops.StrategyFields:
+		return len(p.Edits()) > 0
+	}
+	return len(p.Changes) > 0
 }
 
 // Branch is the stable branch of the promotion: a later promotion of the
@@ -300,6 +309,27 @@ func KnownNames(steps []gitops.Step) (apps, envs []string) {
 	return apps, envs
 }
 
+// writeEdits writes each edit's After (or, restoring, its Before; a file
+// that did not exist is removed) through the checkout's os.Root.
+func writeEdits(repo *checkout.Repo, edits []FileEdit, after bool) error {
+	for _, e := range edits {
+		content := e.Before
+		if after {
+			content = e.After
+		}
+		var err error
+		if content == nil && !after {
+			err = repo.RemoveFile(e.Path)
+		} else {
+			err = repo.CreateFile(e.Path, content)
+		}
+		if err != nil {
+			return fmt.Errorf("%s write: %w", e.Path, err)
+		}
+	}
+	return nil
+}
+
 // RenderRevision renders a revision plan's target overlay at the pin it
 // runs now (a checkout of it in before) and at the pin it moves to (a
 // checkout of the commit promoted in after), for the diff comment.
@@ -325,15 +355,16 @@ func RenderPlans(ctx context.Context, root string, plans []Plan, opts kustomize.
 			continue
 		}
 		ar.Before, ar.BeforeErr = kustomize.Render(ctx, root, p.Pair.To.Path, opts)
-		// Written through the checkout's os.Root: a kustomization that
-		// became a link out of the repository is refused, not followed.
-		if err := repo.WriteFile(p.File, p.After); err != nil {
-			ar.AfterErr = fmt.Errorf("%s write: %w", p.File, err)
+		// Written through the checkout's os.Root: a file that became a
+		// link out of the repository is refused, not followed.
+		edits := p.Edits()
+		if err := writeEdits(repo, edits, true); err != nil {
+			ar.AfterErr = err
 		} else {
 			ar.After, ar.AfterErr = kustomize.Render(ctx, root, p.Pair.To.Path, opts)
-			if err := repo.WriteFile(p.File, p.Before); err != nil && ar.AfterErr == nil {
-				ar.AfterErr = fmt.Errorf("%s restore: %w", p.File, err)
-			}
+		}
+		if err := writeEdits(repo, edits, false); err != nil && ar.AfterErr == nil {
+			ar.AfterErr = fmt.Errorf("restore: %w", err)
 		}
 		out = append(out, ar)
 	}

@@ -1,9 +1,12 @@
 package promoter
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/markdown"
 )
 
 // Planned is the plan of one pair a selection picked, or why that pair
@@ -39,6 +42,8 @@ func planPair(s Snapshot, step gitops.Step, pair gitops.Pair) Planned {
 	switch strategy := step.StrategyFor(pair, s.DefaultBranch); strategy {
 	case gitops.StrategyRevision:
 		pl.Plan, pl.Err = PlanRevision(step, pair, s.SourceCommit, s.Target)
+	case gitops.StrategyFields:
+		pl.Plan, pl.Err = PlanFields(step, pair, s.SourceBefore, s.Source, s.Target)
 	case gitops.StrategyImages:
 		src, err := ReadSourceKustomization(s.Source, pair.From)
 		if err == nil {
@@ -51,7 +56,15 @@ func planPair(s Snapshot, step gitops.Step, pair gitops.Pair) Planned {
 	return pl
 }
 
-// planRefusal is the Markdown reason a pair that cannot be planned gives.
+// planRefusal is the Markdown reason a pair that cannot be planned gives;
+// a fields promotion's conflicts are shown as a diff of the hunks that
+// need a person.
 func planRefusal(pl Planned) string {
+	var conflict *ConflictError
+	if errors.As(pl.Err, &conflict) {
+		head, hunks, _ := strings.Cut(conflict.Error(), "\n")
+		fence := markdown.Fence(hunks)
+		return fmt.Sprintf("`%s` cannot be promoted: %s\n\n%sdiff\n%s\n%s", pl.Plan.App, mdText(head), fence, hunks, fence)
+	}
 	return fmt.Sprintf("`%s` cannot be promoted: %s", pl.Plan.App, mdText(pl.Err.Error()))
 }

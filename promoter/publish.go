@@ -118,7 +118,11 @@ func (w *prWriter) findOpen(ctx context.Context) error {
 // and points the branch at it, creating the branch or moving it.
 func (w *prWriter) commit(ctx context.Context) (string, error) {
 	gh, repo, head := w.git, w.pr.repo, w.pr.world.head
-	tree, err := gh.CreateTree(ctx, repo, head.Tree, []github.TreeFile{{Path: w.plan.File, Content: w.plan.After}})
+	var files []github.TreeFile
+	for _, e := range w.plan.Edits() {
+		files = append(files, github.TreeFile{Path: e.Path, Content: e.After})
+	}
+	tree, err := gh.CreateTree(ctx, repo, head.Tree, files)
 	if err != nil {
 		return "", err
 	}

@@ -26,6 +26,10 @@ type Snapshot struct {
 	// SourceCommit is the commit promoted: what a revision promotion pins
 	// ("" for a local checkout, which cannot be pinned).
 	SourceCommit string
+	// SourceBefore is the checkout of SourceCommit's first parent: the
+	// source as it was before the change a fields promotion carries (""
+	// when no step carries fields).
+	SourceBefore string
 	// DefaultBranch is the repository's default branch: a target app
 	// whose targetRevision is another is pinned ("" when unknown).
 	DefaultBranch string

@@ -164,10 +164,12 @@ func writePlans(out io.Writer, repoDir string, plans []promoter.Plan) error {
 	}
 	defer co.Close()
 	for _, p := range plans {
-		if err := co.WriteFile(p.File, p.After); err != nil {
-			return fmt.Errorf("%s write: %w", p.File, err)
+		for _, e := range p.Edits() {
+			if err := co.CreateFile(e.Path, e.After); err != nil {
+				return fmt.Errorf("%s write: %w", e.Path, err)
+			}
+			fmt.Fprintf(out, "\nwrote %s\n", e.Path)
 		}
-		fmt.Fprintf(out, "\nwrote %s\n", p.File)
 	}
 	return nil
 }

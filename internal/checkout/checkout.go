@@ -394,6 +394,61 @@ func (r *Repo) WriteFile(name string, data []byte) error {
 	return r.root.WriteFile(real, data, info.Mode().Perm())
 }
 
+// CreateFile writes name, creating it, and the directories it needs, when
+// it does not exist (mode 0644); an existing file is replaced as WriteFile
+// does. The directory it goes in is resolved through links inside the
+// repository; a link out of it is refused.
+func (r *Repo) CreateFile(name string, data []byte) error {
+	if _, err := r.Lstat(name); err == nil {
+		return r.WriteFile(name, data)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	dir, base := path.Split(path.Clean(filepath.ToSlash(name)))
+	if err := r.mkdirAll(dir); err != nil {
+		return err
+	}
+	real, err := r.local(dir)
+	if err != nil {
+		return err
+	}
+	return r.root.WriteFile(path.Join(real, base), data, 0o644)
+}
+
+// mkdirAll makes dir and its missing parents, each resolved through links
+// inside the repository.
+func (r *Repo) mkdirAll(dir string) error {
+	dir = path.Clean(dir)
+	if dir == "." || dir == "/" {
+		return nil
+	}
+	if _, err := r.Stat(dir); err == nil {
+		return nil
+	}
+	parent, base := path.Split(dir)
+	if err := r.mkdirAll(parent); err != nil {
+		return err
+	}
+	real, err := r.local(parent)
+	if err != nil {
+		return err
+	}
+	if err := r.root.Mkdir(path.Join(real, base), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// RemoveFile removes the file name (a link is removed, not followed).
+func (r *Repo) RemoveFile(name string) error {
+	dir, base := path.Split(path.Clean(filepath.ToSlash(name)))
+	real, err := r.local(dir)
+	if err != nil {
+		return err
+	}
+	return r.root.Remove(path.Join(real, base))
+}
+
 // FS returns the checkout as an fs.FS whose every access goes through the
 // Repo: a link that leaves the repository is an *EscapeError naming it.
 func (r *Repo) FS() fs.FS { return repoFS{r} }
