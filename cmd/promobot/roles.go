@@ -134,25 +134,34 @@ func (i promoterInstallations) GitHub(ctx context.Context, id int64) (promoter.G
 	return ic, nil
 }
 
+// appSlug returns the App's slug, which names its bot user: the promoter
+// ignores its own comments and finds its sticky ones by it. --app-slug
+// gives it; else it is read from GitHub, whose transient failures the
+// client retries; GitHub may also be unreachable for longer at start, and
+// deliveries wait on the bus meanwhile. ok is false when ctx ended first.
+func appSlug(ctx context.Context, gapp *githubApp, log *slog.Logger) (slug string, ok bool) {
+	slug = gapp.creds.slug
+	for wait := time.Second; slug == ""; wait = min(2*wait, time.Minute) {
+		var err error
+		if slug, err = gapp.app.Slug(ctx); err == nil {
+			break
+		}
+		log.Warn("cannot read the App from GitHub yet; retrying (set --app-slug to skip this)", "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return "", false
+		case <-time.After(wait):
+		}
+	}
+	return slug, true
+}
+
 func newPromoterRole(ctx context.Context, bus *events.Bus, gapp *githubApp, log *slog.Logger) (func(context.Context) error, error) {
-	app := gapp.creds
 	log = log.With("role", rolePromoter)
 	return func(ctx context.Context) error {
-		// The App's slug names its bot user: the promoter ignores its own
-		// comments and finds its sticky ones by it. GitHub may be briefly
-		// unreachable at start; deliveries wait on the bus meanwhile.
-		slug := app.slug
-		for wait := time.Second; slug == ""; wait = min(2*wait, time.Minute) {
-			var err error
-			if slug, err = gapp.app.Slug(ctx); err == nil {
-				break
-			}
-			log.Warn("cannot read the App from GitHub yet; retrying (set --app-slug to skip this)", "error", err, "retry_in", wait)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
-			}
+		slug, ok := appSlug(ctx, gapp, log)
+		if !ok {
+			return nil
 		}
 		p, err := promoter.New(ctx, promoter.Options{AppSlug: slug, Logger: log}, bus, promoterInstallations{gapp})
 		if err != nil {
