@@ -42,6 +42,9 @@ type DiffOptions struct {
 	// compare): every app of either side is rendered, and the comment
 	// says why. It is promobot's own Markdown.
 	ChangedUnknown string
+	// DefaultBranch is the branch merges deploy: target apps pinned away
+	// from it are not changed by a merge.
+	DefaultBranch string
 }
 
 // PullRequestDiff renders the diff comment of a change from base to head:
@@ -100,8 +103,31 @@ func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opt
 	return diff.Render(renders, diff.Options{
 		Key: PullRequestDiffKey, BeforeLabel: base.Label, AfterLabel: head.Label,
 		FingerprintKey: opts.FingerprintKey, Limit: opts.Limit, Notices: notices,
-		Footer: footer,
+		Footer: footer, Direct: promotedOnly(baseRepo, opts.DefaultBranch),
 	}), len(renders) + len(notices), nil
+}
+
+// promotedOnly reports the apps a merge changes although promotions are
+// how they should change: the target apps of the pipeline that follow the
+// default branch (a pinned target moves only with its pin). nil when the
+// pipeline has none.
+func promotedOnly(repo *gitops.Repository, branch string) func(app, env string) bool {
+	steps, err := repo.Config.Pipeline(repo.Apps)
+	if err != nil {
+		return nil
+	}
+	targets := map[string]bool{}
+	for _, s := range steps {
+		for _, p := range s.Pairs {
+			if !p.To.Pinned(branch) {
+				targets[p.To.Name] = true
+			}
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	return func(app, _ string) bool { return targets[app] }
 }
 
 // renderSides renders each app of before (under baseRoot) and after (under

@@ -45,10 +45,20 @@ func TestPullRequestDiffComments(t *testing.T) {
 			t.Fatalf("comments = %+v, want one diff comment", cs)
 		}
 		body := cs[0].Body
-		for _, want := range []string{"#### `my-api-service-production` · production", "#### `my-api-service-staging` · staging", "+        - containerPort: 8081"} {
+		for _, want := range []string{"#### `my-api-service-production` · production", "#### `my-api-service-staging` · staging", "+        - containerPort: 8081",
+			":warning: **Merging this changes `production` directly**: 1 resource in 1 app, without a promotion."} {
 			if !strings.Contains(body, want) {
 				t.Errorf("diff comment lacks %q:\n%s", want, body)
 			}
+		}
+		var bypassed []string
+		for _, f := range h.facts() {
+			if f.Verb == "bypassed" {
+				bypassed = append(bypassed, f.Data.Reason)
+			}
+		}
+		if len(bypassed) == 0 || !strings.Contains(bypassed[len(bypassed)-1], "changes production directly, without a promotion (resources: 1, apps: 1)") {
+			t.Errorf("bypassed facts = %q", bypassed)
 		}
 		if strings.Contains(body, "guestbook") {
 			t.Errorf("diff comment shows an app the change does not touch:\n%s", body)
@@ -63,6 +73,18 @@ func TestPullRequestDiffComments(t *testing.T) {
 		cs2 := h.botComments(n)
 		if len(cs2) != 1 || cs2[0].ID != cs[0].ID || !strings.Contains(cs2[0].Body, "containerPort: 9090") {
 			t.Errorf("after a push: comments = %+v, want comment %d edited to show 9090", cs2, cs[0].ID)
+		}
+	})
+
+	t.Run("a staging change goes through promotion", func(t *testing.T) {
+		n := h.openChange("staging-only", map[string]string{
+			stagingFile: addToStaging(t, h, "settings.yaml"),
+			"kustomize/overlays/staging/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n",
+		})
+		h.settle()
+		cs := h.botComments(n)
+		if len(cs) != 1 || strings.Contains(cs[0].Body, "directly") {
+			t.Errorf("comments = %+v, want one diff comment with no warning", cs)
 		}
 	})
 

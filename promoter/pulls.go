@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/markdown"
 )
@@ -120,12 +122,15 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 		Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", mdCode(pr.Base.Ref), markdown.ShortSHA(base))},
 		Side{Root: headDir, Label: fmt.Sprintf("this pull request (%s)", markdown.ShortSHA(pr.Head.SHA))},
 		cmp.Paths(), DiffOptions{RepoURLs: pp.Repository.info().URLs(), FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit,
-			ChangedUnknown: unknown})
+			ChangedUnknown: unknown, DefaultBranch: pp.Repository.DefaultBranch})
 	if err != nil {
 		// The base's configuration is broken: the applier reports that on
 		// the commit; a diff cannot be made.
 		p.log.Warn("pull request diff not rendered", "repo", repo.String(), "pr", pr.Number, "error", err)
 		return nil
+	}
+	if len(c.Direct) > 0 {
+		p.publishDirect(ctx, repo, pr.Number, pr.Head.SHA, c.Direct)
 	}
 	// The head is checked after the render and the comment posted under
 	// one lease per pull request: a delivery for a newer head either
@@ -147,4 +152,23 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 func (p *Promoter) postPullRequestDiff(ctx context.Context, gh Commenter, repo Repo, number int, body string, apps int) error {
 	_, err := p.upsertSticky(ctx, gh, repo, number, sticky{key: PullRequestDiffKey, body: body, create: apps > 0})
 	return err
+}
+
+// publishDirect tells, as a promobot.promotion.bypassed fact, that
+// merging pull request number changes environments that promotions
+// should reach, without one.
+func (p *Promoter) publishDirect(ctx context.Context, repo Repo, number int, head string, changes []diff.Change) {
+	apps := map[string]bool{}
+	var envs []string
+	for _, c := range changes {
+		apps[c.App] = true
+		if !slices.Contains(envs, c.Environment) {
+			envs = append(envs, c.Environment)
+		}
+	}
+	slices.Sort(envs)
+	p.publish(ctx, repo, "bypassed", fmt.Sprintf("pr-%d", number), factData{
+		SourcePR: number, SourceCommit: head, To: strings.Join(envs, ","),
+		Reason: fmt.Sprintf("merging #%d changes %s directly, without a promotion (resources: %d, apps: %d)", number, strings.Join(envs, ", "), len(changes), len(apps)),
+	})
 }

@@ -77,6 +77,11 @@ type Options struct {
 	// Notices are listed after the summary line, e.g. Application
 	// manifests promobot could not use.
 	Notices []Notice
+	// Direct, when set, reports whether a change of app in env reaches
+	// env at merge, though env is meant to be reached by promotion only:
+	// the comment then opens with how many resources in how many apps the
+	// merge changes there directly (Comment.Direct lists them).
+	Direct func(app, env string) bool
 }
 
 // Action is what happened to a resource.
@@ -124,6 +129,9 @@ type Comment struct {
 	Truncated int
 	// RenderErrors counts the apps with a side that failed to render.
 	RenderErrors int
+	// Direct lists the changes Options.Direct picked: what a merge changes
+	// without a promotion.
+	Direct []Change
 }
 
 // MarkerFor returns the hidden HTML comment that marks the sticky comment
@@ -477,7 +485,7 @@ func Render(apps []AppRender, opts Options) Comment {
 		footer = "\n" + opts.Footer + "\n"
 	}
 	w := &bodyWriter{cm: &cm, room: limit - len(footer) - noteReserve, perResource: limit / 4}
-	w.body.WriteString(summary(opts, sc, title, before, after, results, cm))
+	w.body.WriteString(summary(opts, sc, title, before, after, results, &cm))
 	for _, r := range results {
 		w.app(r)
 	}
@@ -581,7 +589,7 @@ func compareApps(apps []AppRender, ps []parsed, fp fingerprinter, sc *scrubber, 
 
 // summary is the comment's head: the marker, the title, the line that
 // counts what changed and failed, and the notices.
-func summary(opts Options, sc *scrubber, title, before, after string, results []appResult, cm Comment) string {
+func summary(opts Options, sc *scrubber, title, before, after string, results []appResult, cm *Comment) string {
 	var head strings.Builder
 	if opts.Key != "" {
 		head.WriteString(MarkerFor(opts.Key) + "\n")
@@ -605,8 +613,34 @@ func summary(opts Options, sc *scrubber, title, before, after string, results []
 		fmt.Fprintf(&head, " :warning: %s failed to render.", plural(cm.RenderErrors, "app"))
 	}
 	head.WriteString("\n")
+	head.WriteString(directWarning(opts, cm))
 	head.WriteString(noticeList(opts.Notices, sc))
 	return head.String()
+}
+
+// directWarning says what a merge changes, in environments meant to be
+// reached by promotion, without one; it records those changes in cm.
+func directWarning(opts Options, cm *Comment) string {
+	if opts.Direct == nil {
+		return ""
+	}
+	apps, envs := map[string]bool{}, map[string]bool{}
+	for _, c := range cm.Changes {
+		if opts.Direct(c.App, c.Environment) {
+			cm.Direct = append(cm.Direct, c)
+			apps[c.App], envs[c.Environment] = true, true
+		}
+	}
+	if len(cm.Direct) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(envs))
+	for e := range envs {
+		names = append(names, markdown.Code(e))
+	}
+	sort.Strings(names)
+	return fmt.Sprintf("\n:warning: **Merging this changes %s directly**: %s in %s, without a promotion.\n",
+		strings.Join(names, ", "), plural(len(cm.Direct), "resource"), plural(len(apps), "app"))
 }
 
 // bodyWriter lays the apps' sections out within the comment's room: once
