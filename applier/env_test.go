@@ -21,7 +21,11 @@ import (
 type appInstallations struct{ app *github.App }
 
 func (i appInstallations) GitHub(ctx context.Context, id int64) (GitHub, error) {
-	return i.app.Installation(ctx, id)
+	c, err := i.app.Installation(ctx, id)
+	if err != nil {
+		return GitHub{}, err
+	}
+	return GitHub{RepoReader: c, Reporter: c}, nil
 }
 
 // envOptions shape an applierEnv.

@@ -41,12 +41,15 @@ type Reporter interface {
 	CreateDeploymentStatus(ctx context.Context, repo github.Repo, id int64, s github.DeploymentStatus) error
 }
 
-// GitHub is one installation's GitHub API in both of the applier's roles;
-// *github.InstallationClient provides it (tokens, rate limits and retries
-// handled there).
-type GitHub interface {
+// GitHub is one installation's GitHub API in both of the applier's
+// roles, and the installation it belongs to: a report GitHub's rate
+// limits refused is queued with it (0: unknown, as for the client
+// `promobot sync` passes). *github.InstallationClient plays both roles
+// (tokens, rate limits and retries handled there).
+type GitHub struct {
 	RepoReader
 	Reporter
+	Installation int64
 }
 
 // Installations returns the GitHub API client of an installation.
@@ -54,29 +57,17 @@ type Installations interface {
 	GitHub(ctx context.Context, installationID int64) (GitHub, error)
 }
 
-// idInstallations hands out clients that know their installation, so a
-// report GitHub's rate limits refused can be queued with it.
+// idInstallations hands out clients that know their installation.
 type idInstallations struct{ Installations }
 
 func (i idInstallations) GitHub(ctx context.Context, id int64) (GitHub, error) {
 	gh, err := i.Installations.GitHub(ctx, id)
 	if err != nil {
-		return nil, err
+		return GitHub{}, err
 	}
-	return installed{GitHub: gh, id: id}, nil
+	gh.Installation = id
+	return gh, nil
 }
 
-// installed is an installation's client with its id.
-type installed struct {
-	GitHub
-	id int64
-}
-
-// installationOf returns the installation of a client idInstallations made
-// (0 for another client, e.g. one `promobot sync` passes).
-func installationOf(gh GitHub) int64 {
-	if in, ok := gh.(installed); ok {
-		return in.id
-	}
-	return 0
-}
+// installationOf returns the installation of a client (0 when unknown).
+func installationOf(gh GitHub) int64 { return gh.Installation }

@@ -262,28 +262,22 @@ func (h *harness) warmToken() {
 func (h *harness) settle() {
 	h.t.Helper()
 	js := h.bus.JetStream()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		idle := true
+	kit.Eventually(h.t, 90*time.Second, "the promoter's consumers to settle", func() (bool, string) {
 		for _, c := range []struct{ stream, name string }{{events.StreamGitHub, "promoter"}, {events.StreamFacts, "promoter-auto"}} {
 			cons, err := js.Consumer(h.ctx, c.stream, c.name)
 			if err != nil {
-				idle = false
-				break
+				return false, c.name + ": " + err.Error()
 			}
 			info, err := cons.Info(h.ctx)
-			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
-				idle = false
+			if err != nil {
+				return false, c.name + ": " + err.Error()
+			}
+			if info.NumPending > 0 || info.NumAckPending > 0 {
+				return false, fmt.Sprintf("%s: %d pending, %d unacknowledged; log:\n%s", c.name, info.NumPending, info.NumAckPending, h.logs.String())
 			}
 		}
-		if idle {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("promoter did not settle:\n%s", h.logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return true, ""
+	})
 }
 
 // file reads path at ref.

@@ -120,7 +120,11 @@ func newApplierRole(ctx context.Context, bus *events.Bus, gh *githubApp, f *appl
 type applierInstallations struct{ app *githubApp }
 
 func (i applierInstallations) GitHub(ctx context.Context, id int64) (applier.GitHub, error) {
-	return i.app.app.Installation(ctx, id)
+	c, err := i.app.app.Installation(ctx, id)
+	if err != nil {
+		return applier.GitHub{}, err
+	}
+	return applier.GitHub{RepoReader: c, Reporter: c}, nil
 }
 
 // promoterInstallations gives the promoter its GitHub API per installation.

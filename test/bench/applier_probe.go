@@ -47,9 +47,10 @@ func (i *installations) GitHub(ctx context.Context, id int64) (applier.GitHub, e
 	}
 	c, err := i.app.Installation(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("installation %d client: %w", id, err)
+		return applier.GitHub{}, fmt.Errorf("installation %d client: %w", id, err)
 	}
-	g := &timedGitHub{next: c, timer: i.timer}
+	t := &timedGitHub{next: c, timer: i.timer}
+	g := applier.GitHub{RepoReader: t, Reporter: t}
 	i.clients[id] = g
 	return g, nil
 }
@@ -88,7 +89,7 @@ func (t *githubTimer) reset() (calls int, spent time.Duration) {
 
 // timedGitHub times every call of the applier's GitHub API.
 type timedGitHub struct {
-	next  applier.GitHub
+	next  *github.InstallationClient
 	timer *githubTimer
 }
 
