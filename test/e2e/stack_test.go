@@ -203,7 +203,10 @@ func (s *stack) start() {
 			t.Logf("promobot logs:\n%s", s.logs.String())
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		resp, err := http.Get(s.url + "/readyz")
 		if err == nil {
@@ -215,12 +218,10 @@ func (s *stack) start() {
 		select {
 		case <-s.stopped:
 			t.Fatalf("promobot exited:\n%s", s.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
+		case <-deadline.C:
 			t.Fatalf("promobot not ready:\n%s", s.logs.String())
+		case <-tick.C:
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
