@@ -475,7 +475,7 @@ func allAlive(pids []int) bool {
 func waitGone(pids []int, timeout time.Duration) []int {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(kit.PollInterval)
+	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		var left []int
