@@ -134,8 +134,7 @@ func TestPromoteFields(t *testing.T) {
 	if st := s.waitStatus(merged, stagingApp); st.State != "success" {
 		t.Fatalf("staging status = %+v", st)
 	}
-	id, err = s.gh.Comment(ctx, owner, repoName, n, maintainer, "/promote")
-	if err != nil {
+	if _, err := s.gh.Comment(ctx, owner, repoName, n, maintainer, "/promote"); err != nil {
 		t.Fatal(err)
 	}
 	kit.Eventually(t, 60*time.Second, "the refusal naming the hunk", func() (bool, string) {
