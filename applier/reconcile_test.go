@@ -10,6 +10,7 @@ import (
 
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/state"
 )
 
 // TestOutcomeAndRecordOfAReconcile: what a sync says of an app (its
@@ -23,13 +24,13 @@ func TestOutcomeAndRecordOfAReconcile(t *testing.T) {
 		{Subject: cm.String(), Object: cm, Action: cluster.Configured},
 		{Subject: deploy.String(), Object: deploy, Action: cluster.Unchanged},
 	}}
-	prev := Record{Repo: "acme/cfg", App: "api-staging", Commit: "old", State: StateApplied, Healthy: true,
+	prev := Record{AppStatus: state.AppStatus{Repo: "acme/cfg", App: "api-staging", Commit: "old", State: StateApplied, Healthy: true},
 		Inventory: cluster.Inventory{Objects: []cluster.ObjectRef{cm}}}
 	app := gitops.App{Name: "api-staging", Environment: "staging", Path: "overlays/staging", Server: "https://kubernetes.default.svc", DestNamespace: "staging"}
 	tgt := Target{Repo: Repo{Owner: "acme", Name: "cfg"}, Commit: "new"}
 	refused := errors.New("cluster in-cluster: ConfigMap/staging/api belongs to app other of acme/other")
-	base := Record{Repo: "acme/cfg", App: "api-staging", Environment: "staging", Path: "overlays/staging",
-		Server: "https://kubernetes.default.svc", Namespace: "staging", Seen: "new"}
+	base := Record{AppStatus: state.AppStatus{Repo: "acme/cfg", App: "api-staging", Environment: "staging", Path: "overlays/staging",
+		Server: "https://kubernetes.default.svc", Namespace: "staging", Seen: "new"}}
 	tests := []struct {
 		name        string
 		r           reconciliation

@@ -4,37 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/state"
 )
 
-// Record is what the applier knows of one app: what it last applied and
-// how that went. It is state.AppRecord with the inventory decoded: the
-// applier's view of the record internal/state keeps, which the promoter's
-// gates read.
+// Record is what the applier knows of one app: its status (what it last
+// applied and how that went) and the inventory of the objects it applied,
+// decoded. It is the applier's view of the record internal/state keeps,
+// which the promoter's gates read.
 type Record struct {
-	Repo        string `json:"repo"`
-	App         string `json:"app"`
-	Environment string `json:"environment,omitempty"`
-	Path        string `json:"path"`
-	Server      string `json:"server"`
-	Namespace   string `json:"namespace,omitempty"`
-	// Commit is the last commit applied successfully; AppliedAt when.
-	Commit    string    `json:"commit,omitempty"`
-	AppliedAt time.Time `json:"applied_at,omitempty"`
-	// Seen is the newest commit an apply was attempted for, successful or
-	// not; pushes older than it are skipped.
-	Seen string `json:"seen,omitempty"`
-	// State is "applied" or "failed" (for Seen).
-	State string `json:"state"`
-	// Message explains a failure; Summary counts the last change set.
-	Message string `json:"message,omitempty"`
-	Summary string `json:"summary,omitempty"`
-	// Healthy says every object of Commit was Current after the apply.
-	Healthy   bool              `json:"healthy"`
+	state.AppStatus
 	Inventory cluster.Inventory `json:"inventory"`
 }
 
@@ -44,16 +25,12 @@ func (r Record) stored() (state.AppRecord, error) {
 	if err != nil {
 		return state.AppRecord{}, fmt.Errorf("%s %s inventory encode: %w", r.Repo, r.App, err)
 	}
-	return state.AppRecord{Repo: r.Repo, App: r.App, Environment: r.Environment, Path: r.Path, Server: r.Server,
-		Namespace: r.Namespace, Commit: r.Commit, AppliedAt: r.AppliedAt, Seen: r.Seen, State: r.State,
-		Message: r.Message, Summary: r.Summary, Healthy: r.Healthy, Inventory: inv}, nil
+	return state.AppRecord{AppStatus: r.AppStatus, Inventory: inv}, nil
 }
 
 // recordFromState decodes the record internal/state keeps.
 func recordFromState(s state.AppRecord) (Record, error) {
-	r := Record{Repo: s.Repo, App: s.App, Environment: s.Environment, Path: s.Path, Server: s.Server,
-		Namespace: s.Namespace, Commit: s.Commit, AppliedAt: s.AppliedAt, Seen: s.Seen, State: s.State,
-		Message: s.Message, Summary: s.Summary, Healthy: s.Healthy}
+	r := Record{AppStatus: s.AppStatus}
 	if len(s.Inventory) > 0 {
 		if err := json.Unmarshal(s.Inventory, &r.Inventory); err != nil {
 			return Record{}, fmt.Errorf("%s %s inventory decode: %w", s.Repo, s.App, err)

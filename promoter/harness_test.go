@@ -21,6 +21,7 @@ import (
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/internal/state"
 	"github.com/promobot/promobot/test/githubapi"
 	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/webhook"
@@ -331,8 +332,8 @@ func (h *harness) bumpStaging(tag string) (int, string) {
 // does after a successful, healthy apply, at when.
 func (h *harness) applied(sha string, healthy bool, when time.Time) {
 	h.t.Helper()
-	rec := applier.Record{Repo: owner + "/" + repoName, App: stagingApp, Environment: "staging", Path: "kustomize/overlays/staging",
-		Commit: sha, Seen: sha, AppliedAt: when, State: "applied", Healthy: healthy}
+	rec := applier.Record{AppStatus: state.AppStatus{Repo: owner + "/" + repoName, App: stagingApp, Environment: "staging", Path: "kustomize/overlays/staging",
+		Commit: sha, Seen: sha, AppliedAt: when, State: "applied", Healthy: healthy}}
 	if !healthy {
 		rec.State, rec.Message = "failed", "Deployment/staging/my-api-service: timed out waiting for rollout"
 	}

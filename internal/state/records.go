@@ -22,9 +22,9 @@ const (
 	StateFailed = "failed"
 )
 
-// AppRecord is what promobot knows of one app: what it last applied and
-// how that went. The applier writes it; the promoter's gates read it.
-type AppRecord struct {
+// AppStatus is what promobot knows of one app's applies: what it last
+// applied and how that went.
+type AppStatus struct {
 	Repo        string `json:"repo"`
 	App         string `json:"app"`
 	Environment string `json:"environment,omitempty"`
@@ -44,6 +44,12 @@ type AppRecord struct {
 	Summary string `json:"summary,omitempty"`
 	// Healthy says every object of Commit was Current after the apply.
 	Healthy bool `json:"healthy"`
+}
+
+// AppRecord is the stored record of one app: its status and the objects
+// it applied. The applier writes it; the promoter's gates read it.
+type AppRecord struct {
+	AppStatus
 	// Inventory is the applier's inventory of the objects it applied
 	// (applier/cluster.Inventory), kept as the applier encoded it.
 	Inventory json.RawMessage `json:"inventory"`

@@ -52,9 +52,9 @@ func TestRecords(t *testing.T) {
 	}
 	at := time.Date(2026, 11, 29, 23, 0, 0, 0, time.UTC)
 	want := []state.AppRecord{
-		{Repo: repo.String(), App: "api-production", Commit: "c1", State: state.StateApplied, Healthy: true, AppliedAt: at,
+		{AppStatus: state.AppStatus{Repo: repo.String(), App: "api-production", Commit: "c1", State: state.StateApplied, Healthy: true, AppliedAt: at},
 			Inventory: json.RawMessage(`{"objects":[{"version":"v1","kind":"ConfigMap","name":"x"}]}`)},
-		{Repo: repo.String(), App: "api-staging", Seen: "c2", State: state.StateFailed, Message: "boom",
+		{AppStatus: state.AppStatus{Repo: repo.String(), App: "api-staging", Seen: "c2", State: state.StateFailed, Message: "boom"},
 			Inventory: json.RawMessage(`{"objects":null}`)},
 	}
 	for _, rec := range want {
@@ -63,7 +63,7 @@ func TestRecords(t *testing.T) {
 		}
 	}
 	// Another repository whose name shares a prefix is not listed.
-	if err := recs.Put(ctx, github.Repo{Owner: "acme", Name: "cluster"}, state.AppRecord{App: "config.api-staging"}); err != nil {
+	if err := recs.Put(ctx, github.Repo{Owner: "acme", Name: "cluster"}, state.AppRecord{AppStatus: state.AppStatus{App: "config.api-staging"}}); err != nil {
 		t.Fatal(err)
 	}
 	got, ok, err := recs.Get(ctx, repo, "api-staging")

@@ -19,6 +19,7 @@ import (
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/state"
 	"github.com/promobot/promobot/promoter"
 	"github.com/promobot/promobot/test/githubapi"
 	"github.com/promobot/promobot/webhook"
@@ -292,9 +293,9 @@ func (b *promoterBench) bumpStaging(ctx context.Context, tag string) (int, error
 	if err != nil {
 		return 0, err
 	}
-	if err := b.records.Put(ctx, applier.Repo{Owner: "my-org", Name: "cluster-config"}, applier.Record{
+	if err := b.records.Put(ctx, applier.Repo{Owner: "my-org", Name: "cluster-config"}, applier.Record{AppStatus: state.AppStatus{
 		App: "my-api-service-staging", Environment: "staging", Commit: sha, Seen: sha, State: "applied", Healthy: true,
-		AppliedAt: time.Now().Add(-time.Hour)}); err != nil {
+		AppliedAt: time.Now().Add(-time.Hour)}}); err != nil {
 		return 0, err
 	}
 	return n, b.settle(ctx)
