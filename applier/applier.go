@@ -117,22 +117,11 @@ func New(ctx context.Context, opts Options, bus *events.Bus, gh Installations, c
 	if bus == nil || gh == nil || clusters == nil {
 		return nil, errors.New("applier: bus, GitHub and clusters are required")
 	}
-	records, err := OpenRecords(ctx, bus)
+	st, err := state.OpenStores(ctx, bus)
 	if err != nil {
 		return nil, err
 	}
-	ledger, err := bus.Ledger(ctx)
-	if err != nil {
-		return nil, err
-	}
-	locks, err := bus.Locks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	registry, err := state.OpenRegistry(ctx, bus)
-	if err != nil {
-		return nil, err
-	}
+	records, ledger, locks, registry := &Records{s: st.Records}, st.Ledger, st.Locks, st.Registry
 	reports, err := openReports(ctx, bus)
 	if err != nil {
 		return nil, err

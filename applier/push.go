@@ -2,7 +2,6 @@ package applier
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/checkout"
+	"github.com/promobot/promobot/internal/ghevent"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
@@ -55,9 +55,9 @@ type pushPayload struct {
 // handlePush applies a push to the default branch; it returns the commit
 // applied (what the ledger records), or "" for a push it leaves alone.
 func (a *Applier) handlePush(ctx context.Context, d events.Delivery) (string, error) {
-	var p pushPayload
-	if err := json.Unmarshal(d.Event.Data(), &p); err != nil {
-		return "", events.Permanent(fmt.Errorf("push %s: decode: %w", d.Event.ID(), err))
+	p, err := ghevent.DecodePayload[pushPayload](d)
+	if err != nil {
+		return "", err
 	}
 	owner := p.Repository.Owner.Login
 	if owner == "" {
@@ -161,9 +161,9 @@ type installationPayload struct {
 // handleInstallation syncs every app of each repository the App was just
 // installed on: installing the App is all the setup a repository needs.
 func (a *Applier) handleInstallation(ctx context.Context, d events.Delivery) (string, error) {
-	var p installationPayload
-	if err := json.Unmarshal(d.Event.Data(), &p); err != nil {
-		return "", events.Permanent(fmt.Errorf("installation %s: decode: %w", d.Event.ID(), err))
+	p, err := ghevent.DecodePayload[installationPayload](d)
+	if err != nil {
+		return "", err
 	}
 	repos := p.RepositoriesAdded
 	if d.Event.Type() == "com.github.installation.created" {

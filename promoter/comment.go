@@ -3,10 +3,10 @@ package promoter
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/ghevent"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/promoter/command"
 )
@@ -66,9 +66,9 @@ type commentPayload struct {
 // the command line answered (what the ledger records), or "" for a comment
 // that is no command.
 func (p *Promoter) handleComment(ctx context.Context, d events.Delivery) (string, error) {
-	var c commentPayload
-	if err := json.Unmarshal(d.Event.Data(), &c); err != nil {
-		return "", events.Permanent(fmt.Errorf("issue_comment %s: decode: %w", d.Event.ID(), err))
+	c, err := ghevent.DecodePayload[commentPayload](d)
+	if err != nil {
+		return "", err
 	}
 	if c.Action != "created" || c.Issue.PullRequest == nil {
 		return "", nil

@@ -137,22 +137,11 @@ func New(ctx context.Context, opts Options, bus *events.Bus, installations Insta
 	if bus == nil || installations == nil {
 		return nil, errors.New("promoter: bus and GitHub installations are required")
 	}
-	records, err := state.OpenRecords(ctx, bus)
+	st, err := state.OpenStores(ctx, bus)
 	if err != nil {
 		return nil, err
 	}
-	ledger, err := bus.Ledger(ctx)
-	if err != nil {
-		return nil, err
-	}
-	locks, err := bus.Locks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	registry, err := state.OpenRegistry(ctx, bus)
-	if err != nil {
-		return nil, err
-	}
+	records, ledger, locks, registry := st.Records, st.Ledger, st.Locks, st.Registry
 	memo, err := openMemo(ctx, bus)
 	if err != nil {
 		return nil, err

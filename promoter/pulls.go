@@ -2,7 +2,6 @@ package promoter
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/diff"
+	"github.com/promobot/promobot/internal/ghevent"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/markdown"
 )
@@ -50,9 +50,9 @@ type pullPayload struct {
 // It returns the head commit whose diff it posted (what the ledger
 // records), or "" for a delivery it leaves alone.
 func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) (string, error) {
-	var pp pullPayload
-	if err := json.Unmarshal(d.Event.Data(), &pp); err != nil {
-		return "", events.Permanent(fmt.Errorf("pull_request %s: decode: %w", d.Event.ID(), err))
+	pp, err := ghevent.DecodePayload[pullPayload](d)
+	if err != nil {
+		return "", err
 	}
 	pr := pp.PullRequest
 	repo := pp.Repository.repo()

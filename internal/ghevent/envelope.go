@@ -2,6 +2,7 @@ package ghevent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -121,4 +122,16 @@ func Middleware(h events.Handler) events.Handler {
 // Middleware.
 func Route(name string, h events.Handler) events.Route {
 	return events.Route{Filter: Filter(name), Handle: Middleware(h)}
+}
+
+// DecodePayload decodes a delivery's payload into a T, the fields of its
+// event a handler reads beyond the Envelope's. A payload that does not
+// decode never will: the error is permanent and names the event and the
+// delivery.
+func DecodePayload[T any](d events.Delivery) (T, error) {
+	var v T
+	if err := json.Unmarshal(d.Event.Data(), &v); err != nil {
+		return v, events.Permanent(fmt.Errorf("%s %s: decode: %w", EventName(d.Event), d.Event.ID(), err))
+	}
+	return v, nil
 }

@@ -204,3 +204,31 @@ func (r *Registry) Recording(next events.Handler) events.Handler {
 		return next(ctx, d)
 	}
 }
+
+// Stores are what every role of promobot opens on the bus: the apps'
+// records, the ledger, the leases and the installation registry.
+type Stores struct {
+	Records  *Records
+	Ledger   *events.Ledger
+	Locks    *events.Locker
+	Registry *Registry
+}
+
+// OpenStores opens the Stores on bus.
+func OpenStores(ctx context.Context, bus *events.Bus) (Stores, error) {
+	var s Stores
+	var err error
+	if s.Records, err = OpenRecords(ctx, bus); err != nil {
+		return Stores{}, err
+	}
+	if s.Ledger, err = bus.Ledger(ctx); err != nil {
+		return Stores{}, err
+	}
+	if s.Locks, err = bus.Locks(ctx); err != nil {
+		return Stores{}, err
+	}
+	if s.Registry, err = OpenRegistry(ctx, bus); err != nil {
+		return Stores{}, err
+	}
+	return s, nil
+}
