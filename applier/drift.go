@@ -9,6 +9,7 @@ import (
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/internal/state"
 )
 
 // DriftReport is one app's drift as found by CheckDrift.
@@ -163,10 +164,17 @@ func driftSummary(drift []cluster.Drift) string {
 	return strings.Join(parts, "; ")
 }
 
+// DriftFact is the data of a promobot.drift.{found,healed,heal-failed}
+// fact.
+type DriftFact struct {
+	// Version is state.FactVersion.
+	Version int `json:"version"`
+	DriftReport
+	// Summary is one line for people: "<app> drift <verb>: <objects>".
+	Summary string `json:"summary"`
+}
+
 func (a *Applier) publishDrift(ctx context.Context, repo Repo, app gitops.App, verb string, rep DriftReport) {
-	data := struct {
-		DriftReport
-		Summary string `json:"summary"`
-	}{rep, app.Name + " drift " + verb + ": " + driftSummary(rep.Drift)}
-	a.publish(ctx, repo, "drift", verb, app.Name, data)
+	a.publish(ctx, repo, "drift", verb, app.Name, DriftFact{Version: state.FactVersion, DriftReport: rep,
+		Summary: app.Name + " drift " + verb + ": " + driftSummary(rep.Drift)})
 }

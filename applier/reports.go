@@ -19,6 +19,7 @@ import (
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/internal/state"
 )
 
 var reportsQueued = promauto.NewGauge(prometheus.GaugeOpts{
@@ -119,14 +120,16 @@ func (a *Applier) deliver(ctx context.Context, gh GitHub, r Report) {
 	backlog := a.reports.count(ctx)
 	a.log.Info("report queued until GitHub's rate limit lifts", "repo", r.repo().String(), "app", r.App,
 		"revision", markdown.ShortSHA(r.Commit), "error", err, "backlog", backlog)
-	a.publish(ctx, r.repo(), "report", "queued", r.App, reportFact{App: r.App, Commit: r.Commit, Backlog: backlog, Reason: err.Error()})
+	a.publish(ctx, r.repo(), "report", "queued", r.App, reportFact{Version: state.FactVersion, App: r.App, Commit: r.Commit, Backlog: backlog, Reason: err.Error()})
 	a.reports.wake()
 }
 
 // reportFact is the data of promobot.report.{queued,delivered} facts.
 type reportFact struct {
-	App    string `json:"app"`
-	Commit string `json:"commit"`
+	// Version is state.FactVersion.
+	Version int    `json:"version"`
+	App     string `json:"app"`
+	Commit  string `json:"commit"`
 	// Backlog is how many reports are queued after this one.
 	Backlog int    `json:"backlog"`
 	Reason  string `json:"reason,omitempty"`
@@ -303,7 +306,7 @@ func (a *Applier) drainReports(ctx context.Context) time.Time {
 		waited := time.Since(r.QueuedAt).Round(time.Second).String()
 		a.log.Info("queued report delivered", "repo", r.repo().String(), "app", r.App, "revision", markdown.ShortSHA(r.Commit),
 			"waited", waited, "backlog", backlog)
-		a.publish(ctx, r.repo(), "report", "delivered", r.App, reportFact{App: r.App, Commit: r.Commit, Backlog: backlog, Waited: waited})
+		a.publish(ctx, r.repo(), "report", "delivered", r.App, reportFact{Version: state.FactVersion, App: r.App, Commit: r.Commit, Backlog: backlog, Waited: waited})
 	}
 	return next
 }

@@ -15,6 +15,8 @@ import (
 // factData is the data of a promobot.promotion.* fact: who asked for
 // what, and what came of it.
 type factData struct {
+	// Version is state.FactVersion, set when the fact is published.
+	Version      int    `json:"version"`
 	Repo         string `json:"repo"`
 	App          string `json:"app,omitempty"`
 	From         string `json:"from,omitempty"`

@@ -230,7 +230,7 @@ func (p *Promoter) lastAttempt(d events.Delivery, err error) bool {
 
 // publish records a promotion fact; failures are logged.
 func (p *Promoter) publish(ctx context.Context, repo Repo, verb, subject string, data factData) {
-	data.Repo = repo.String()
+	data.Repo, data.Version = repo.String(), state.FactVersion
 	if _, err := p.bus.PublishFact(context.WithoutCancel(ctx), events.Fact{
 		Kind: "promotion", Verb: verb, Owner: repo.Owner, Repo: repo.Name,
 		Source: "promobot/promoter", Subject: subject, Data: data,

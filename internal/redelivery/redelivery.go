@@ -28,6 +28,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/state"
 )
 
 // LeaseName is the lease a sweep holds so that one replica sweeps at a
@@ -421,6 +422,8 @@ func (s *sweep) redeliver(ctx context.Context, g failedGUID) error {
 
 // requestedFact is the data of a promobot.redelivery.requested fact.
 type requestedFact struct {
+	// Version is state.FactVersion.
+	Version        int       `json:"version"`
 	GUID           string    `json:"guid"`
 	Event          string    `json:"event"`
 	Action         string    `json:"action,omitempty"`
@@ -439,7 +442,7 @@ func publishFact(ctx context.Context, pub FactPublisher, log *slog.Logger, g fai
 	_, err := pub.PublishFact(ctx, events.Fact{
 		Kind: FactKind, Verb: FactVerb, Subject: d.GUID,
 		Data: requestedFact{
-			GUID: d.GUID, Event: d.Event, Action: d.Action, AttemptID: d.ID, Attempts: g.attempts,
+			Version: state.FactVersion, GUID: d.GUID, Event: d.Event, Action: d.Action, AttemptID: d.ID, Attempts: g.attempts,
 			LastStatus: d.Status, LastStatusCode: d.StatusCode, FirstAttemptAt: g.first.DeliveredAt, LastAttemptAt: d.DeliveredAt,
 			InstallationID: d.InstallationID, RepositoryID: d.RepositoryID,
 		},
