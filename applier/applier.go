@@ -106,6 +106,7 @@ type Applier struct {
 	ledger   *events.Ledger
 	locks    *events.Locker
 	registry *state.Registry
+	freezes  *state.Freezes
 	reports  *reportQueue
 	log      *slog.Logger
 }
@@ -121,12 +122,12 @@ func New(ctx context.Context, opts Options, bus *events.Bus, gh Installations, c
 	if err != nil {
 		return nil, err
 	}
-	records, ledger, locks, registry := &Records{s: st.Records}, st.Ledger, st.Locks, st.Registry
+	records, ledger, locks, registry, freezes := &Records{s: st.Records}, st.Ledger, st.Locks, st.Registry, st.Freezes
 	reports, err := openReports(ctx, bus)
 	if err != nil {
 		return nil, err
 	}
-	return &Applier{opts: opts, bus: bus, gh: idInstallations{gh}, clusters: clusters, records: records, ledger: ledger, locks: locks,
+	return &Applier{opts: opts, bus: bus, gh: idInstallations{gh}, clusters: clusters, records: records, ledger: ledger, locks: locks, freezes: freezes,
 		registry: registry, reports: reports, log: opts.Logger}, nil
 }
 

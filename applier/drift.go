@@ -122,6 +122,9 @@ func (a *Applier) driftApp(ctx context.Context, repo Repo, commit string, r *git
 	if rec.Commit != commit {
 		return rep
 	}
+	if _, frozen, err := a.freezes.Frozen(ctx, repo, app.Environment); err == nil && frozen {
+		app.SelfHeal = false // a frozen environment is only watched
+	}
 	res := a.reconcile(ctx, reconcileInput{repo: r, app: app, t: Target{Repo: repo, Commit: commit}, prev: rec.Inventory, compare: true,
 		onDrift: func(drift []cluster.Drift) {
 			rep.Drift = drift

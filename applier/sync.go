@@ -1,6 +1,7 @@
 package applier
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/internal/state"
 )
 
 // Outcome is what a sync did for one app.
@@ -77,6 +79,12 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, src source, 
 		return out
 	}
 
+	if f, frozen, err := a.freezes.Frozen(ctx, t.Repo, app.Environment); err != nil {
+		out.State, out.Error = StateFailed, err.Error()
+		return out
+	} else if frozen {
+		return a.frozen(ctx, gh, t, app, f, out, log)
+	}
 	a.fact(ctx, t.Repo, "apply", "requested", app, out)
 	dep := startDeployment(ctx, gh, t.Repo, src.commit, app, rec, log)
 	r := a.reconcile(ctx, reconcileInput{repo: src.repo, app: app, t: t, prev: rec.Inventory})
@@ -96,6 +104,18 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, src source, 
 		verb = "failed"
 	}
 	a.fact(ctx, t.Repo, "apply", verb, app, out)
+	return out
+}
+
+// frozen reports that app was not applied because its environment is
+// frozen (/freeze): the status says by whom and why, and the record is
+// left as it was, so the first push after /unfreeze applies.
+func (a *Applier) frozen(ctx context.Context, gh GitHub, t Target, app gitops.App, f state.Freeze, out Outcome, log *slog.Logger) Outcome {
+	env := cmp.Or(app.Environment, app.Name)
+	out.State, out.Error = StateFailed, fmt.Sprintf("not applied: %s is %s; /unfreeze %s, then push", env, f.Describe(), env)
+	log.Info("not applied: the environment is frozen", "frozen_by", f.By)
+	a.report(ctx, gh, t, app, "", 0, nil, out)
+	a.fact(ctx, t.Repo, "apply", "skipped", app, out)
 	return out
 }
 

@@ -37,6 +37,9 @@ const (
 	// statuses, Deployments) that GitHub's rate limits refused, until they
 	// are delivered.
 	BucketReports = "promobot-reports"
+	// BucketFreezes holds the environments frozen with /freeze: no apply
+	// and no promotion into them until /unfreeze. Never expires.
+	BucketFreezes = "promobot-freezes"
 )
 
 // ErrUnavailable wraps every failure to store an event: the bus did not
@@ -87,6 +90,7 @@ func DefaultMaxBytes() map[string]int64 {
 		BucketInstallations: 64 << 20,
 		BucketLocks:         16 << 20,
 		BucketReports:       16 << 20,
+		BucketFreezes:       16 << 20,
 	}
 }
 
@@ -207,6 +211,7 @@ func (b *Bus) provision(ctx context.Context) error {
 		{Bucket: BucketApps, Description: "per-app apply record: revision, inventory, health", History: 5, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 		{Bucket: BucketLocks, Description: "leases serialising work per app across replicas", History: 1, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 		{Bucket: BucketReports, Description: "applier reports waiting for GitHub's rate limits to lift", History: 1, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
+		{Bucket: BucketFreezes, Description: "environments frozen with /freeze, with who and why", History: 5, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 	}
 	for _, cfg := range buckets {
 		cfg.MaxBytes = b.opts.MaxBytes[cfg.Bucket]

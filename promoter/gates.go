@@ -7,6 +7,7 @@ import (
 
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/internal/state"
 )
 
 // applyRecord is what the gates read of the applier's record of the source
@@ -31,6 +32,8 @@ type gateEvidence struct {
 	// applied says the recorded commit is the promoted commit or descends
 	// from it.
 	applied bool
+	// freeze is the /freeze holding the target environment, if frozen.
+	freeze *state.Freeze
 }
 
 // sourceRecord reads the applier's record of the source app.
@@ -48,6 +51,11 @@ func (p *Promoter) sourceRecord(ctx context.Context, repo Repo, app string) (app
 // it names another commit than the promoted one, one comparison.
 func (p *Promoter) gateEvidence(ctx context.Context, pr *promotion, plan Plan, now time.Time) (gateEvidence, error) {
 	g := plan.Step.Gates
+	if f, frozen, err := p.freezes.Frozen(ctx, pr.repo, plan.To()); err != nil {
+		return gateEvidence{}, err
+	} else if frozen {
+		return gateEvidence{freeze: &f}, nil
+	}
 	if _, frozen := g.Frozen(now); frozen || (!g.RequiresHealthy() && g.Soak <= 0) {
 		return gateEvidence{}, nil
 	}
@@ -75,6 +83,7 @@ func (p *Promoter) gateEvidence(ctx context.Context, pr *promotion, plan Plan, n
 // returns why the promotion of sourceCommit must wait, in Markdown, or ""
 // when every gate passes:
 //
+//   - /freeze: no promotion into a frozen target;
 //   - freeze windows: no promotion into the target while one is active;
 //   - requireHealthy (default on): the source app applied the source
 //     commit (or a commit descending from it) and is healthy, per the
@@ -84,6 +93,9 @@ func (p *Promoter) gateEvidence(ctx context.Context, pr *promotion, plan Plan, n
 // It is pure: what it reads was loaded by gateEvidence.
 func checkGates(plan Plan, sourceCommit string, ev gateEvidence, now time.Time) string {
 	g := plan.Step.Gates
+	if ev.freeze != nil {
+		return fmt.Sprintf("`%s` is %s. `/unfreeze %s` lifts it.", plan.To(), mdText(ev.freeze.Describe()), plan.To())
+	}
 	if w, frozen := g.Frozen(now); frozen {
 		return fmt.Sprintf("Promotions into `%s` are frozen now (%s).", plan.To(), mdText(w.String()))
 	}

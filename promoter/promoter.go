@@ -123,6 +123,7 @@ type Promoter struct {
 	bus      *events.Bus
 	gh       Installations
 	records  *state.Records
+	freezes  *state.Freezes
 	ledger   *events.Ledger
 	locks    *events.Locker
 	registry *state.Registry
@@ -141,12 +142,12 @@ func New(ctx context.Context, opts Options, bus *events.Bus, installations Insta
 	if err != nil {
 		return nil, err
 	}
-	records, ledger, locks, registry := st.Records, st.Ledger, st.Locks, st.Registry
+	records, ledger, locks, registry, freezes := st.Records, st.Ledger, st.Locks, st.Registry, st.Freezes
 	memo, err := openMemo(ctx, bus)
 	if err != nil {
 		return nil, err
 	}
-	return &Promoter{opts: opts, bus: bus, gh: installations, records: records, ledger: ledger, locks: locks,
+	return &Promoter{opts: opts, bus: bus, gh: installations, records: records, ledger: ledger, locks: locks, freezes: freezes,
 		registry: registry, memo: memo, log: opts.Logger}, nil
 }
 

@@ -83,6 +83,9 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 		return answer{reply: res.Reply}, nil
 	}
 	cmd := res.Command
+	if cmd.Verb == command.VerbFreeze || cmd.Verb == command.VerbUnfreeze {
+		return p.freezeCommand(ctx, run, cmd)
+	}
 	var source github.PR
 	if cmd.Verb == command.VerbPromote {
 		p.publish(ctx, run.repo, "requested", fmt.Sprint(run.number), run.fact())

@@ -650,6 +650,10 @@ func (p RepoPermission) CanWrite() bool {
 	return p.Base == "admin" || p.Base == "write"
 }
 
+// IsAdmin reports whether the role is admin (or a custom role based on
+// it).
+func (p RepoPermission) IsAdmin() bool { return p.Base == "admin" }
+
 // TeamMember reports whether login is an active member of the team
 // org/teamSlug (1 call): false for a pending invitation, a login not in
 // the team, and a team the installation cannot see. Reading memberships

@@ -206,12 +206,14 @@ func (r *Registry) Recording(next events.Handler) events.Handler {
 }
 
 // Stores are what every role of promobot opens on the bus: the apps'
-// records, the ledger, the leases and the installation registry.
+// records, the ledger, the leases, the installation registry and the
+// frozen environments.
 type Stores struct {
 	Records  *Records
 	Ledger   *events.Ledger
 	Locks    *events.Locker
 	Registry *Registry
+	Freezes  *Freezes
 }
 
 // OpenStores opens the Stores on bus.
@@ -228,6 +230,9 @@ func OpenStores(ctx context.Context, bus *events.Bus) (Stores, error) {
 		return Stores{}, err
 	}
 	if s.Registry, err = OpenRegistry(ctx, bus); err != nil {
+		return Stores{}, err
+	}
+	if s.Freezes, err = OpenFreezes(ctx, bus); err != nil {
 		return Stores{}, err
 	}
 	return s, nil

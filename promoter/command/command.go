@@ -24,6 +24,11 @@ const (
 	VerbPromote Verb = "promote"
 	// VerbHelp asks for the help text.
 	VerbHelp Verb = "help"
+	// VerbFreeze stops applies and promotions into an environment (or
+	// every environment) until VerbUnfreeze.
+	VerbFreeze Verb = "freeze"
+	// VerbUnfreeze lifts a freeze.
+	VerbUnfreeze Verb = "unfreeze"
 )
 
 // Kind says what to do with a Result.
@@ -60,14 +65,22 @@ type Command struct {
 	// Env is the target environment named, in the spelling of
 	// Known.Environments; "" for the next environment of the pipeline.
 	Env string
+	// Reason is what a /freeze says after its environment, as written.
+	Reason string
 	// Line is the comment line the command came from, trimmed.
 	Line string
 }
 
 // String renders the command as a user would type it.
 func (c Command) String() string {
-	if c.Verb == VerbHelp {
+	switch c.Verb {
+	case VerbHelp:
 		return "/promote help"
+	case VerbFreeze, VerbUnfreeze:
+		if c.Env == "" {
+			return "/" + string(c.Verb)
+		}
+		return "/" + string(c.Verb) + " " + c.Env
 	}
 	s := "/promote"
 	if c.App != "" {
@@ -252,6 +265,16 @@ func parseLine(line string, known Known) (Result, bool) {
 			args = append(args, a)
 		}
 	}
+	switch verb {
+	case string(VerbFreeze), string(VerbUnfreeze):
+		return parseFreeze(line, Verb(verb), args, known), true
+	}
+	for _, w := range []Verb{VerbUnfreeze, VerbFreeze} {
+		if verb != promoteWord && closeEnough(verb, string(w)) && !closeEnough(verb, promoteWord) {
+			s := strings.TrimSpace("/" + string(w) + " " + strings.Join(args, " "))
+			return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s))), true
+		}
+	}
 	if verb != promoteWord {
 		if !closeEnough(verb, promoteWord) {
 			return Result{}, false
@@ -343,6 +366,8 @@ func parseArgs(line string, args []string, known Known) Result {
 // command is checked once it does.
 func Resolve(c Command, known Known) Result {
 	switch {
+	case c.Verb == VerbFreeze || c.Verb == VerbUnfreeze:
+		return resolveFreeze(c, known)
 	case c.Verb == VerbHelp || (c.App == "" && c.Env == ""):
 		return Result{Kind: KindCommand, Command: c, Line: c.Line}
 	case c.App == "":
