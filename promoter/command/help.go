@@ -24,7 +24,9 @@ func HelpText(pipeline []gitops.Step, who gitops.Promoters) string {
 	b.WriteString("| `/promote <app>` | promote one app |\n")
 	b.WriteString("| `/promote to <env>` | promote into the named environment |\n")
 	b.WriteString("| `/promote <app> to <env>` | promote one app into the named environment |\n")
-	b.WriteString("| `/promote help` | show this help |\n\n")
+	b.WriteString("| `/promote help` | show this help |\n")
+	b.WriteString("| `/freeze [<env>] [reason]` | admins: stop applies of an environment (or all) and promotions into it |\n")
+	b.WriteString("| `/unfreeze [<env>]` | admins: lift the freeze; the next push applies |\n\n")
 
 	b.WriteString("**Pipeline**\n\n")
 	if len(pipeline) == 0 {
@@ -46,6 +48,9 @@ func HelpText(pipeline []gitops.Step, who gitops.Promoters) string {
 		}
 		if len(gates) > 0 {
 			b.WriteString(": " + strings.Join(gates, "; "))
+		}
+		if s.Strategy != "" && s.Strategy != gitops.StrategyImages {
+			fmt.Fprintf(&b, " (strategy %s)", markdown.Code(s.Strategy))
 		}
 		if s.AutoPromote {
 			b.WriteString(" (promoted automatically)")
