@@ -208,7 +208,7 @@ func (b *Bus) provision(ctx context.Context) error {
 	buckets := []jetstream.KeyValueConfig{
 		{Bucket: BucketInstallations, Description: "installations and repositories promobot serves", History: 1, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 		{Bucket: BucketLedger, Description: "events handlers completed", History: 1, TTL: b.opts.LedgerTTL, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
-		{Bucket: BucketApps, Description: "per-app apply record: revision, inventory, health", History: 5, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
+		{Bucket: BucketApps, Description: "per-app apply record: revision, inventory, health", History: 64, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 		{Bucket: BucketLocks, Description: "leases serialising work per app across replicas", History: 1, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 		{Bucket: BucketReports, Description: "applier reports waiting for GitHub's rate limits to lift", History: 1, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},
 		{Bucket: BucketFreezes, Description: "environments frozen with /freeze, with who and why", History: 5, Storage: jetstream.FileStorage, Replicas: b.opts.Replicas},

@@ -44,6 +44,9 @@ type Plan struct {
 	// Carried are the overlay files a fields promotion carries besides
 	// the kustomization (see Edits).
 	Carried []FileEdit
+	// Rollback is set when the plan rolls the target back (/rollback)
+	// rather than promoting into it.
+	Rollback *prbody.Rollback
 }
 
 // From and To are the plan's environments.
@@ -65,7 +68,20 @@ func (p Plan) Changed() bool {
 
 // Branch is the stable branch of the promotion: a later promotion of the
 // same app to the same environment updates it.
-func (p Plan) Branch() string { return BranchFor(p.App, p.To()) }
+func (p Plan) Branch() string {
+	if p.Rollback != nil {
+		return "promobot/rollback/" + p.App + "/" + p.To()
+	}
+	return BranchFor(p.App, p.To())
+}
+
+// labels are the pull request's labels.
+func (p Plan) labels() []string {
+	if p.Rollback != nil {
+		return []string{"rollback", "env/" + p.To()}
+	}
+	return []string{"promotion", "env/" + p.To()}
+}
 
 // BranchFor is the promotion branch of app into env.
 func BranchFor(app, env string) string { return "promobot/promote/" + app + "/" + env }
@@ -76,7 +92,7 @@ const BranchPrefix = "promobot/promote/"
 // promotion describes the plan for prbody: the image table and the
 // hidden block.
 func (p Plan) promotion() prbody.Promotion {
-	pr := prbody.Promotion{App: p.App, From: p.From(), To: p.To(), Revision: p.Revision}
+	pr := prbody.Promotion{App: p.App, From: p.From(), To: p.To(), Revision: p.Revision, Rollback: p.Rollback}
 	byName := map[string]kustomize.ImageChange{}
 	for _, c := range p.Changes {
 		byName[c.Name] = c

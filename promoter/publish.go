@@ -168,7 +168,7 @@ func (w *prWriter) moveBranch(ctx context.Context, commit string) error {
 func (w *prWriter) pullRequest(ctx context.Context) (outcomeKind, github.PR, error) {
 	gh, repo := w.prs, w.pr.repo
 	title, body := prbody.Title(w.promo), prbody.Body(w.promo)
-	labels := []string{"promotion", "env/" + w.plan.To()}
+	labels := w.plan.labels()
 	if w.cur != nil {
 		updated, err := gh.UpdatePullRequest(ctx, repo, w.cur.number, github.PREdit{Title: &title, Body: &body})
 		if err != nil {
@@ -396,7 +396,11 @@ func missingLabels(have, want []string) []string {
 // commitMessage describes the promotion commit.
 func commitMessage(plan Plan, promo prbody.Promotion) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Promote %s to %s\n\n", plan.App, plan.To())
+	if rb := plan.Rollback; rb != nil {
+		fmt.Fprintf(&b, "Roll back %s in %s to %s\n\n", plan.App, plan.To(), markdown.ShortSHA(rb.Commit))
+	} else {
+		fmt.Fprintf(&b, "Promote %s to %s\n\n", plan.App, plan.To())
+	}
 	if r := plan.Revision; r != nil {
 		fmt.Fprintf(&b, "targetRevision: %s → %s\n", r.From, r.To)
 	}

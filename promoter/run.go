@@ -83,8 +83,11 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 		return answer{reply: res.Reply}, nil
 	}
 	cmd := res.Command
-	if cmd.Verb == command.VerbFreeze || cmd.Verb == command.VerbUnfreeze {
+	switch cmd.Verb {
+	case command.VerbFreeze, command.VerbUnfreeze:
 		return p.freezeCommand(ctx, run, cmd)
+	case command.VerbRollback:
+		return p.rollbackCommand(ctx, run, cmd)
 	}
 	var source github.PR
 	if cmd.Verb == command.VerbPromote {

@@ -88,6 +88,31 @@ func (r *Records) Get(ctx context.Context, repo github.Repo, app string) (rec Ap
 	return rec, true, nil
 }
 
+// Previous returns the newest earlier record of the app whose Commit is
+// another than the current record's: what the app ran before its current
+// commit (/rollback ... to previous). ok is false when the bucket's
+// history (64 records per app) holds none.
+func (r *Records) Previous(ctx context.Context, repo github.Repo, app string) (rec AppRecord, ok bool, err error) {
+	cur, ok, err := r.Get(ctx, repo, app)
+	if err != nil || !ok {
+		return AppRecord{}, false, err
+	}
+	hist, err := r.kv.History(ctx, recordKey(repo, app))
+	if err != nil {
+		return AppRecord{}, false, fmt.Errorf("%s %s record history: %w", repo, app, err)
+	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		var old AppRecord
+		if hist[i].Operation() != jetstream.KeyValuePut || json.Unmarshal(hist[i].Value(), &old) != nil {
+			continue
+		}
+		if old.Commit != "" && old.Commit != cur.Commit {
+			return old, true, nil
+		}
+	}
+	return AppRecord{}, false, nil
+}
+
 // Put stores the app's record, replacing the one it had.
 func (r *Records) Put(ctx context.Context, repo github.Repo, rec AppRecord) error {
 	raw, err := json.Marshal(rec)

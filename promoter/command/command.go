@@ -29,6 +29,8 @@ const (
 	VerbFreeze Verb = "freeze"
 	// VerbUnfreeze lifts a freeze.
 	VerbUnfreeze Verb = "unfreeze"
+	// VerbRollback restores an app's environment to what it ran before.
+	VerbRollback Verb = "rollback"
 )
 
 // Kind says what to do with a Result.
@@ -67,6 +69,12 @@ type Command struct {
 	Env string
 	// Reason is what a /freeze says after its environment, as written.
 	Reason string
+	// Point is what a /rollback goes back to: "previous", a commit SHA
+	// or a pull request ("#12").
+	Point string
+	// Force asks a /rollback to go ahead into a frozen environment
+	// (admins only).
+	Force bool
 	// Line is the comment line the command came from, trimmed.
 	Line string
 }
@@ -81,6 +89,12 @@ func (c Command) String() string {
 			return "/" + string(c.Verb)
 		}
 		return "/" + string(c.Verb) + " " + c.Env
+	case VerbRollback:
+		s := "/rollback " + c.App + " to " + c.Point
+		if c.Force {
+			s += " --force"
+		}
+		return s
 	}
 	s := "/promote"
 	if c.App != "" {
@@ -268,8 +282,10 @@ func parseLine(line string, known Known) (Result, bool) {
 	switch verb {
 	case string(VerbFreeze), string(VerbUnfreeze):
 		return parseFreeze(line, Verb(verb), args, known), true
+	case string(VerbRollback):
+		return parseRollback(line, fields[1:], known), true
 	}
-	for _, w := range []Verb{VerbUnfreeze, VerbFreeze} {
+	for _, w := range []Verb{VerbUnfreeze, VerbFreeze, VerbRollback} {
 		if verb != promoteWord && closeEnough(verb, string(w)) && !closeEnough(verb, promoteWord) {
 			s := strings.TrimSpace("/" + string(w) + " " + strings.Join(args, " "))
 			return reply(line, s, fmt.Sprintf("Did you mean %s?", markdown.Code(s))), true
@@ -368,6 +384,8 @@ func Resolve(c Command, known Known) Result {
 	switch {
 	case c.Verb == VerbFreeze || c.Verb == VerbUnfreeze:
 		return resolveFreeze(c, known)
+	case c.Verb == VerbRollback:
+		return resolveRollback(c, known)
 	case c.Verb == VerbHelp || (c.App == "" && c.Env == ""):
 		return Result{Kind: KindCommand, Command: c, Line: c.Line}
 	case c.App == "":

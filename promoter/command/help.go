@@ -25,6 +25,7 @@ func HelpText(pipeline []gitops.Step, who gitops.Promoters) string {
 	b.WriteString("| `/promote to <env>` | promote into the named environment |\n")
 	b.WriteString("| `/promote <app> to <env>` | promote one app into the named environment |\n")
 	b.WriteString("| `/promote help` | show this help |\n")
+	b.WriteString("| `/rollback <app> [to previous \\| <commit> \\| #<pr>]` | open the pull request that puts the app's last environment back to what it ran then |\n")
 	b.WriteString("| `/freeze [<env>] [reason]` | admins: stop applies of an environment (or all) and promotions into it |\n")
 	b.WriteString("| `/unfreeze [<env>]` | admins: lift the freeze; the next push applies |\n\n")
 

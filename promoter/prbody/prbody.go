@@ -59,6 +59,15 @@ type Revision struct {
 	To   string `json:"to"`
 }
 
+// Rollback marks a pull request that rolls an environment back to what
+// it ran at Commit.
+type Rollback struct {
+	// Point is what /rollback named: previous, a commit, #<pull request>.
+	Point string `json:"point"`
+	// Commit is the commit whose state the environment goes back to.
+	Commit string `json:"commit"`
+}
+
 // Promotion is what a promotion pull request does and why.
 type Promotion struct {
 	// App is the app promoted (its base name, e.g. my-api-service).
@@ -71,6 +80,9 @@ type Promotion struct {
 	// Revision is set for a revision promotion: the target Application's
 	// pin moves, carrying every change between the two commits.
 	Revision *Revision `json:"revision,omitempty"`
+	// Rollback is set for a rollback: To goes back to what it ran at a
+	// commit (From is then To).
+	Rollback *Rollback `json:"rollback,omitempty"`
 	// SourcePR is the pull request whose change is promoted (0 for none);
 	// SourceCommit is the commit (its merge commit) promoted.
 	SourcePR     int    `json:"sourcePR,omitempty"`
@@ -92,6 +104,9 @@ type Promotion struct {
 // characters.
 func Title(p Promotion) string {
 	t := fmt.Sprintf("Promote %s to %s", p.App, p.To)
+	if rb := p.Rollback; rb != nil {
+		t = fmt.Sprintf("Roll back %s in %s to %s", p.App, p.To, shortRev(rb.Commit))
+	}
 	if r := p.Revision; r != nil {
 		t += fmt.Sprintf(": revision %s → %s", shortRev(r.From), shortRev(r.To))
 	}
@@ -179,7 +194,12 @@ func ref(name string, r Ref) string {
 // ParsePromotionBlock reads back.
 func Body(p Promotion) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Promotes **%s** from %s to %s.\n\n", markdown.Text(p.App), markdown.Code(p.From), markdown.Code(p.To))
+	if rb := p.Rollback; rb != nil {
+		fmt.Fprintf(&b, "Rolls **%s** in %s back to what it ran at %s (%s).\n\n", markdown.Text(p.App), markdown.Code(p.To),
+			markdown.Code(shortRev(rb.Commit)), markdown.Code("/rollback "+p.App+" to "+rb.Point))
+	} else {
+		fmt.Fprintf(&b, "Promotes **%s** from %s to %s.\n\n", markdown.Text(p.App), markdown.Code(p.From), markdown.Code(p.To))
+	}
 	if len(p.Images) > 0 {
 		fmt.Fprintf(&b, "| Image | %s now | After merge |\n|---|---|---|\n", markdown.CellCode(p.To))
 		for _, img := range p.Images {
@@ -202,12 +222,14 @@ func Body(p Promotion) string {
 	if p.SourceCommit != "" {
 		src = append(src, "commit "+p.commitLink())
 	}
-	if len(src) > 0 {
+	if len(src) > 0 && p.Rollback == nil {
 		fmt.Fprintf(&b, "Source: %s in %s.\n", strings.Join(src, ", "), markdown.Code(p.From))
 	}
 	switch {
 	case p.Auto:
 		fmt.Fprintf(&b, "Opened automatically: %s applied the source and is healthy.\n", markdown.Code(p.From))
+	case p.RequestedBy != "" && p.Rollback != nil:
+		fmt.Fprintf(&b, "Requested by @%s with `/rollback`.\n", markdown.Text(p.RequestedBy))
 	case p.RequestedBy != "":
 		fmt.Fprintf(&b, "Requested by @%s with `/promote`.\n", markdown.Text(p.RequestedBy))
 	}

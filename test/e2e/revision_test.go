@@ -124,4 +124,38 @@ func TestPromotePinnedRevision(t *testing.T) {
 	if _, err := c.CoreV1().ConfigMaps("production").Get(ctx, "my-api-settings", metav1.GetOptions{}); err != nil {
 		t.Errorf("production lacks the new ConfigMap after the promotion: %v", err)
 	}
+
+	// /rollback to previous opens the pull request back to the old pin;
+	// merging it restores the old objects.
+	id, err = s.gh.Comment(ctx, owner, repoName, pr.Number, maintainer, "/rollback my-api-service to previous")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitReaction(id, "rocket")
+	prs, err := s.gh.PRs(owner, repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back githubapi.PullRequest
+	for _, p := range prs {
+		if p.Head == "promobot/rollback/my-api-service/production" && p.State == "open" {
+			back = p
+		}
+	}
+	if want := fmt.Sprintf("Roll back my-api-service in production to %s: revision %s → %s", first[:7], merged[:7], first[:7]); back.Title != want {
+		t.Fatalf("rollback pull request title = %q, want %q", back.Title, want)
+	}
+	if strings.Join(back.Labels, ",") != "rollback,env/production" {
+		t.Errorf("rollback labels = %v", back.Labels)
+	}
+	rolledBack := s.merge(back.Number)
+	if st := s.waitStatus(rolledBack, productionApp); st.State != "success" || !strings.HasPrefix(st.Description, "applied "+first[:7]) {
+		t.Fatalf("production status on the rollback = %+v", st)
+	}
+	if got := s.servicePort("production"); got != 80 {
+		t.Errorf("production serves on %d after the rollback, want 80", got)
+	}
+	if _, err := c.CoreV1().ConfigMaps("production").Get(ctx, "my-api-settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the rollback kept the ConfigMap the promotion added: %v", err)
+	}
 }
