@@ -1,11 +1,13 @@
 package promoter
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/diff"
@@ -171,4 +173,42 @@ func (p *Promoter) publishDirect(ctx context.Context, repo Repo, number int, hea
 		SourcePR: number, SourceCommit: head, To: strings.Join(envs, ","),
 		Reason: fmt.Sprintf("merging #%d changes %s directly, without a promotion (resources: %d, apps: %d)", number, strings.Join(envs, ", "), len(changes), len(apps)),
 	})
+}
+
+// diffCommand runs /diff: the pull request's sticky diff comment is
+// rendered again from its base and head now, as a push to it would. Who
+// may promote may ask for it (each render costs the sandbox's time).
+func (p *Promoter) diffCommand(ctx context.Context, run *commandRun) (answer, error) {
+	var eyesErr, roleErr, prErr error
+	var role github.RepoPermission
+	var pr github.PR
+	var wg sync.WaitGroup
+	wg.Go(func() { eyesErr = run.acknowledge(ctx) })
+	wg.Go(func() { role, roleErr = run.gh.Permission(ctx, run.repo, run.login) })
+	wg.Go(func() { pr, prErr = run.gh.PullRequest(ctx, run.repo, run.number) })
+	wg.Wait()
+	if err := cmp.Or(eyesErr, roleErr, prErr); err != nil {
+		return answer{}, err
+	}
+	ok, who, err := p.authorize(ctx, run.gh, run, role)
+	if err != nil {
+		return answer{}, err
+	}
+	if !ok {
+		return refusal(replyRefused(run.line, run.login, role.Role, who)), nil
+	}
+	if pr.State != "open" {
+		return refusal(quoteLine(run.line) + "This pull request is closed: its diff comment stays as it was."), nil
+	}
+	var pp pullPayload
+	pp.PullRequest.Number, pp.PullRequest.State = pr.Number, pr.State
+	pp.PullRequest.Head.Ref, pp.PullRequest.Head.SHA = pr.Head, pr.HeadSHA
+	pp.PullRequest.Base.Ref, pp.PullRequest.Base.SHA = pr.Base, pr.BaseSHA
+	pp.Repository = repoPayload{Name: run.repo.Name, DefaultBranch: run.info.DefaultBranch, HTMLURL: run.info.HTMLURL,
+		CloneURL: run.info.CloneURL, SSHURL: run.info.SSHURL}
+	pp.Repository.Owner.Login = run.repo.Owner
+	if err := p.diffPullRequest(ctx, run.gh, run.repo, pp); err != nil {
+		return answer{}, err
+	}
+	return answer{reactions: []string{ReactionDone}}, nil
 }

@@ -88,6 +88,8 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 		return p.freezeCommand(ctx, run, cmd)
 	case command.VerbRollback:
 		return p.rollbackCommand(ctx, run, cmd)
+	case command.VerbDiff:
+		return p.diffCommand(ctx, run)
 	}
 	var source github.PR
 	if cmd.Verb == command.VerbPromote {

@@ -31,6 +31,8 @@ const (
 	VerbUnfreeze Verb = "unfreeze"
 	// VerbRollback restores an app's environment to what it ran before.
 	VerbRollback Verb = "rollback"
+	// VerbDiff renders the pull request's sticky diff comment again.
+	VerbDiff Verb = "diff"
 )
 
 // Kind says what to do with a Result.
@@ -89,6 +91,8 @@ func (c Command) String() string {
 			return "/" + string(c.Verb)
 		}
 		return "/" + string(c.Verb) + " " + c.Env
+	case VerbDiff:
+		return "/diff"
 	case VerbRollback:
 		s := "/rollback " + c.App + " to " + c.Point
 		if c.Force {
@@ -284,6 +288,11 @@ func parseLine(line string, known Known) (Result, bool) {
 		return parseFreeze(line, Verb(verb), args, known), true
 	case string(VerbRollback):
 		return parseRollback(line, fields[1:], known), true
+	case string(VerbDiff):
+		if len(args) > 0 {
+			return Result{Kind: KindReply, Line: line, Reply: quote(line) + "\n\n`/diff` takes no arguments: it renders this pull request's diff comment again."}, true
+		}
+		return commandResult(line, Command{Verb: VerbDiff}), true
 	}
 	for _, w := range []Verb{VerbUnfreeze, VerbFreeze, VerbRollback} {
 		if verb != promoteWord && closeEnough(verb, string(w)) && !closeEnough(verb, promoteWord) {
