@@ -19,6 +19,7 @@ import (
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/kustomize"
 	"github.com/promobot/promobot/internal/state"
 	"github.com/promobot/promobot/promoter"
 	"github.com/promobot/promobot/test/githubapi"
@@ -56,7 +57,7 @@ func benchPromoter(ctx context.Context, cfg config) error {
 	for r := 0; r < rounds; r++ {
 		for _, kind := range []string{"first", "update"} {
 			tag++
-			n, err := b.bumpStaging(ctx, fmt.Sprintf("1.%d.0", tag))
+			n, _, err := b.bumpStaging(ctx, fmt.Sprintf("1.%d.0", tag))
 			if err != nil {
 				return err
 			}
@@ -123,7 +124,77 @@ func benchPromoter(ctx context.Context, cfg config) error {
 	if err := report("first promotion incl. diff comment", first, "target: at most 8, at most 5 writes"); err != nil {
 		return err
 	}
-	return report("update of the open promotion PR", upd, "target: at most 5")
+	if err := report("update of the open promotion PR", upd, "target: at most 5"); err != nil {
+		return err
+	}
+
+	// The same with production pinned: revision promotions.
+	revFirst, revUpd, err := revisionRounds(b, ctx, rounds, &tag, func(n int, suffix string) (sample, error) {
+		b.gh.SetLatency(promoterLatency)
+		defer b.gh.SetLatency(0)
+		b.gh.ResetCalls()
+		up, settled, err := b.promote(ctx, n, suffix)
+		return sample{calls: b.gh.Calls(), up: up, settled: settled}, err
+	})
+	if err != nil {
+		return err
+	}
+	if err := report("first revision promotion (production pinned) incl. diff comment", revFirst, "beside the image promotion's above"); err != nil {
+		return err
+	}
+	return report("update of the open revision promotion PR", revUpd, "beside the image promotion's above")
+}
+
+// revisionRounds pins production to main's head, then runs rounds of a
+// first and an updated revision promotion, each measured by promote.
+func revisionRounds[S any](b *promoterBench, ctx context.Context, rounds int, tag *int, promote func(n int, suffix string) (S, error)) (first, upd []S, err error) {
+	if err := b.pinProduction(ctx); err != nil {
+		return nil, nil, err
+	}
+	for r := 0; r < rounds; r++ {
+		for _, kind := range []string{"first", "update"} {
+			*tag++
+			n, sha, err := b.bumpStaging(ctx, fmt.Sprintf("1.%d.0", *tag))
+			if err != nil {
+				return nil, nil, err
+			}
+			s, err := promote(n, sha[:7])
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s revision promotion: %w", kind, err)
+			}
+			if kind == "first" {
+				first = append(first, s)
+			} else {
+				upd = append(upd, s)
+			}
+		}
+		if err := b.mergePromotion(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	return first, upd, nil
+}
+
+// pinProduction pins production's Application to the head of main.
+func (b *promoterBench) pinProduction(ctx context.Context) error {
+	const file = "apps/my-api-service-production.yaml"
+	branches, err := b.gh.Branches(ctx, "my-org", "cluster-config")
+	if err != nil {
+		return err
+	}
+	raw, err := b.gh.File(ctx, "my-org", "cluster-config", "main", file)
+	if err != nil {
+		return err
+	}
+	pinned, _, err := kustomize.SetTargetRevision(raw, "my-api-service-production", branches["main"])
+	if err != nil {
+		return err
+	}
+	if _, err := b.gh.Push(ctx, "my-org", "cluster-config", "main", githubapi.Commit{Author: "maintainer", Message: "pin production",
+		Files: map[string]string{file: string(pinned)}}); err != nil {
+		return err
+	}
+	return b.settle(ctx)
 }
 
 func pct(ds []time.Duration, p int) time.Duration {
@@ -274,31 +345,31 @@ var newTagRe = regexp.MustCompile(`(newTag: )[^ \n]+`)
 // bumpStaging merges a pull request setting the staging tag, records that
 // staging applied it healthy (as the applier would) and waits until the
 // promoter commented the pull request's diff. It returns the number.
-func (b *promoterBench) bumpStaging(ctx context.Context, tag string) (int, error) {
+func (b *promoterBench) bumpStaging(ctx context.Context, tag string) (int, string, error) {
 	const file = "kustomize/overlays/staging/kustomization.yaml"
 	cur, err := b.gh.File(ctx, "my-org", "cluster-config", "main", file)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	branch := "bump-" + tag
 	if _, err := b.gh.Push(ctx, "my-org", "cluster-config", branch, githubapi.Commit{
 		Author: "maintainer", Files: map[string]string{file: newTagRe.ReplaceAllString(string(cur), "${1}"+tag)}}); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	n, err := b.gh.OpenPR(ctx, "my-org", "cluster-config", githubapi.NewPR{Title: "Bump staging to " + tag, Head: branch, Author: "maintainer"})
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	sha, err := b.gh.MergePR(ctx, "my-org", "cluster-config", n, "maintainer", "merge")
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if err := b.records.Put(ctx, applier.Repo{Owner: "my-org", Name: "cluster-config"}, applier.Record{AppStatus: state.AppStatus{
 		App: "my-api-service-staging", Environment: "staging", Commit: sha, Seen: sha, State: "applied", Healthy: true,
 		AppliedAt: time.Now().Add(-time.Hour)}}); err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	return n, b.settle(ctx)
+	return n, sha, b.settle(ctx)
 }
 
 // promote comments /promote on pull request n and returns how long it took
