@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/promobot/promobot/internal/checkout"
+	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
 	"github.com/promobot/promobot/internal/markdown"
@@ -26,9 +27,18 @@ func addPromoteCommands(root *cobra.Command) {
 	root.AddCommand(newPromoteCommand(), newDiffCommand())
 }
 
+// promoteFlags are promobot promote's flags.
+type promoteFlags struct {
+	repoDir, from, to, app string
+	write                  bool
+	// revision is what a revision promotion pins (a commit of repoDir's
+	// git repository); branch the default branch, for which apps count as
+	// pinned; since the commit a fields promotion carries the change from.
+	revision, branch, since string
+}
+
 func newPromoteCommand() *cobra.Command {
-	var repoDir, from, to, app string
-	var write bool
+	var f promoteFlags
 	cmd := &cobra.Command{
 		Use:   "promote --from ENV --to ENV [--app NAME] [--write]",
 		Short: "Plan a promotion on a local checkout: the image changes and the rendered diff",
@@ -38,21 +48,31 @@ images: entries of the source overlay are set in the target overlay's
 kustomization, changing only those values. It prints the image changes and the
 rendered diff comment the promotion pull request would carry.
 
+Each step promotes with its strategy (.promobot.yaml pipeline[].strategy): for a
+target Application pinned away from --branch (revision), --revision names the
+commit the pin moves to, and the diff renders the target at both commits (git
+archive); for fields, the change carried is the source overlay's from --since to
+the work tree.
+
 With --write the edit is made in place; nothing else in the file changes.
 Prints "nothing to promote" and exits 0 when the target already runs the source's
 images.`,
 		Example: `  promobot promote --repo . --from staging --to production
-  promobot promote --repo . --from staging --to production --app my-api-service --write`,
+  promobot promote --repo . --from staging --to production --app my-api-service --write
+  promobot promote --repo . --from staging --to production --revision HEAD`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPromote(cmd.Context(), cmd.OutOrStdout(), repoDir, from, to, app, write)
+			return runPromote(cmd.Context(), cmd.OutOrStdout(), f)
 		},
 	}
-	cmd.Flags().StringVar(&repoDir, "repo", ".", "the repository checkout")
-	cmd.Flags().StringVar(&from, "from", "", "the source environment (required)")
-	cmd.Flags().StringVar(&to, "to", "", "the target environment (required)")
-	cmd.Flags().StringVar(&app, "app", "", "promote only this app (its base name or an Application name)")
-	cmd.Flags().BoolVar(&write, "write", false, "edit the target kustomization files in place")
+	cmd.Flags().StringVar(&f.repoDir, "repo", ".", "the repository checkout")
+	cmd.Flags().StringVar(&f.from, "from", "", "the source environment (required)")
+	cmd.Flags().StringVar(&f.to, "to", "", "the target environment (required)")
+	cmd.Flags().StringVar(&f.app, "app", "", "promote only this app (its base name or an Application name)")
+	cmd.Flags().BoolVar(&f.write, "write", false, "edit the target kustomization files in place")
+	cmd.Flags().StringVar(&f.revision, "revision", "", "revision strategy: the commit a pinned target's targetRevision moves to")
+	cmd.Flags().StringVar(&f.branch, "branch", "main", "the default branch: a target app whose targetRevision names another revision is pinned")
+	cmd.Flags().StringVar(&f.since, "since", "HEAD", "fields strategy: the commit the carried change starts from (the work tree is where it ends)")
 	addRenderFlags(cmd)
 	addCheckoutFlags(cmd)
 	_ = cmd.MarkFlagRequired("from")
@@ -64,11 +84,13 @@ images.`,
 // the snapshot, the promoter's planner plans it, and the plans are
 // printed with the diff comment the promotion pull request would carry,
 // and written with --write.
-func runPromote(ctx context.Context, out io.Writer, repoDir, from, to, app string, write bool) error {
-	snap, err := promoter.LoadSnapshot(repoDir)
+func runPromote(ctx context.Context, out io.Writer, f promoteFlags) error {
+	repoDir, from, to, app, write := f.repoDir, f.from, f.to, f.app, f.write
+	snap, done, err := localSnapshot(ctx, f)
 	if err != nil {
 		return err
 	}
+	defer done()
 	step, err := localStep(snap.Steps, from, to)
 	if err != nil {
 		return err
@@ -95,13 +117,43 @@ func runPromote(ctx context.Context, out io.Writer, repoDir, from, to, app strin
 		return err
 	}
 	printPlans(out, plans)
-	if err := printPlanDiffs(ctx, out, snap, plans); err != nil {
+	if err := printPlanDiffs(ctx, out, repoDir, snap, plans); err != nil {
 		return err
 	}
 	if !write {
 		return nil
 	}
 	return writePlans(out, repoDir, plans)
+}
+
+// localSnapshot is the snapshot of the work tree at f.repoDir, with what
+// the revision and fields strategies need: the pinned commit (--revision)
+// and the checkout of --since when a step carries fields. done removes
+// what it made.
+func localSnapshot(ctx context.Context, f promoteFlags) (promoter.Snapshot, func(), error) {
+	snap, err := promoter.LoadSnapshot(f.repoDir)
+	if err != nil {
+		return promoter.Snapshot{}, nil, err
+	}
+	snap.DefaultBranch = f.branch
+	if f.revision != "" {
+		if snap.SourceCommit, err = gitOut(ctx, f.repoDir, "rev-parse", "--verify", f.revision+"^{commit}"); err != nil {
+			return promoter.Snapshot{}, nil, fmt.Errorf("--revision %s: %w", f.revision, err)
+		}
+	}
+	done := func() {}
+	for _, s := range snap.Steps {
+		if s.Strategy != gitops.StrategyFields {
+			continue
+		}
+		before, err := archive(ctx, f.repoDir, f.since)
+		if err != nil {
+			return promoter.Snapshot{}, nil, fmt.Errorf("--since: %w", err)
+		}
+		snap.SourceBefore, done = before, func() { os.RemoveAll(before) }
+		break
+	}
+	return snap, done, nil
 }
 
 // localStep is the pipeline step from → to, or an error naming what the
@@ -128,6 +180,14 @@ func localStep(steps []gitops.Step, from, to string) (gitops.Step, error) {
 func printPlans(out io.Writer, plans []promoter.Plan) {
 	for _, p := range plans {
 		fmt.Fprintf(out, "%s: %s → %s (%s)\n", p.App, p.From(), p.To(), p.File)
+		if r := p.Revision; r != nil {
+			fmt.Fprintf(out, "  targetRevision: %s → %s\n", r.From, r.To)
+		}
+		for _, e := range p.Carried {
+			if string(e.Before) != string(e.After) {
+				fmt.Fprintf(out, "  carried: %s\n", e.Path)
+			}
+		}
 		for _, c := range p.Changes {
 			old := "(not set)"
 			if c.From != (kustomize.Image{}) {
@@ -140,7 +200,7 @@ func printPlans(out io.Writer, plans []promoter.Plan) {
 
 // printPlanDiffs prints the diff comment of each plan, rendered in a copy
 // of the checkout: the checkout is only written with --write.
-func printPlanDiffs(ctx context.Context, out io.Writer, snap promoter.Snapshot, plans []promoter.Plan) error {
+func printPlanDiffs(ctx context.Context, out io.Writer, repoDir string, snap promoter.Snapshot, plans []promoter.Plan) error {
 	scratch, err := copyCheckout(snap.Target)
 	if err != nil {
 		return err
@@ -148,11 +208,33 @@ func printPlanDiffs(ctx context.Context, out io.Writer, snap promoter.Snapshot, 
 	defer os.RemoveAll(scratch)
 	ropts := kustomize.RenderOptions{EnableHelm: snap.Config.Render.Helm, Class: kustomize.ClassPreview}
 	for _, p := range plans {
-		renders := promoter.RenderPlans(ctx, scratch, []promoter.Plan{p}, ropts)
+		renders, err := localRenders(ctx, repoDir, scratch, p, ropts)
+		if err != nil {
+			return err
+		}
 		c := promoter.PromotionDiff(renders, p, fmt.Sprintf("`%s` now (work tree)", p.To()), "this promotion", promoter.DiffOptions{})
 		fmt.Fprintf(out, "\n%s", c.Body)
 	}
 	return nil
+}
+
+// localRenders renders plan's target before and after: in the scratch
+// copy of the work tree with and without the edit, or for a revision plan
+// at the two commits, each from git archive.
+func localRenders(ctx context.Context, repoDir, scratch string, p promoter.Plan, ropts kustomize.RenderOptions) ([]diff.AppRender, error) {
+	if p.Revision == nil {
+		return promoter.RenderPlans(ctx, scratch, []promoter.Plan{p}, ropts), nil
+	}
+	var dirs [2]string
+	for i, rev := range []string{p.Revision.From, p.Revision.To} {
+		dir, err := archive(ctx, repoDir, rev)
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		dirs[i] = dir
+	}
+	return []diff.AppRender{promoter.RenderRevision(ctx, dirs[0], dirs[1], p, ropts)}, nil
 }
 
 // writePlans writes each plan's edited kustomization into the checkout,

@@ -291,3 +291,51 @@ func TestLocalCommandsRefuseLinkChains(t *testing.T) {
 		})
 	}
 }
+
+// promobot promote previews the revision and fields strategies on a local
+// repository: the pin moved to --revision with the target rendered at
+// both commits, and the fields a commit changed carried byte-exactly.
+func TestPromoteCommandStrategies(t *testing.T) {
+	dir := gitRepo(t)
+	first := runGit(t, dir, "rev-parse", "HEAD")
+	app := "apps/my-api-service-production.yaml"
+	writeText(t, dir, app, strings.Replace(readText(t, dir, app), "targetRevision: main", "targetRevision: "+first, 1))
+	service := "kustomize/base/service.yaml"
+	writeText(t, dir, service, strings.Replace(readText(t, dir, service), "port: 80\n", "port: 8080\n", 1))
+	runGit(t, dir, "commit", "-q", "-am", "pin production, serve on 8080")
+	second := runGit(t, dir, "rev-parse", "HEAD")
+
+	_, _, err := promobot(t, "promote", "--repo", dir, "--from", "staging", "--to", "production")
+	if err == nil || !strings.Contains(err.Error(), "a revision promotion pins a commit") {
+		t.Errorf("revision without --revision: %v", err)
+	}
+	out, _, err := promobot(t, "promote", "--repo", dir, "--from", "staging", "--to", "production", "--revision", "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "my-api-service: staging → production (" + app + ")\n  targetRevision: " + first + " → " + second + "\n"; !strings.HasPrefix(out, want) {
+		t.Errorf("revision plan starts\n%s\nwant\n%s", out[:min(len(out), 300)], want)
+	}
+	if !strings.Contains(out, "-    port: 80\n+    port: 8080") {
+		t.Errorf("revision diff does not show the base change:\n%s", out)
+	}
+
+	// Fields: the staging change since HEAD carries replicas into production.
+	fields := t.TempDir()
+	if err := os.CopyFS(fields, os.DirFS(filepath.Join("..", "..", "test", "fixtures", "gitops"))); err != nil {
+		t.Fatal(err)
+	}
+	writeText(t, fields, ".promobot.yaml", "pipeline:\n  - {from: staging, to: production, strategy: fields, carry: [replicas]}\n")
+	writeText(t, fields, productionKustomization, strings.Replace(readText(t, fields, productionKustomization), "count: 10", "count: 1", 1))
+	runGit(t, fields, "init", "-q", "-b", "main")
+	runGit(t, fields, "add", "-A")
+	runGit(t, fields, "commit", "-q", "-m", "Fixture")
+	writeText(t, fields, stagingKustomization, strings.Replace(readText(t, fields, stagingKustomization), "count: 1", "count: 2", 1))
+	prodBefore := readText(t, fields, productionKustomization)
+	if _, _, err := promobot(t, "promote", "--repo", fields, "--from", "staging", "--to", "production", "--write"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readText(t, fields, productionKustomization), strings.Replace(prodBefore, "count: 1", "count: 2", 1); got != want {
+		t.Errorf("production after the fields promotion:\n%s\nwant:\n%s", got, want)
+	}
+}
