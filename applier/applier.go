@@ -29,6 +29,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/ghevent"
 	"github.com/promobot/promobot/internal/github"
@@ -137,7 +139,7 @@ func (a *Applier) Records() *Records { return a.records }
 // Run consumes push and installation deliveries and runs the periodic drift
 // check until ctx is cancelled.
 func (a *Applier) Run(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	reports := make(chan struct{})
 	go func() {
 		defer close(reports)
@@ -154,6 +156,20 @@ func (a *Applier) Run(ctx context.Context) error {
 			Backoff:     a.opts.Backoff,
 			Logger:      a.log,
 		}, a.Routes())
+	}()
+	go func() {
+		errc <- a.bus.ConsumeRoutes(ctx, events.ConsumerOptions{
+			Name:        a.opts.Consumer + "-sync",
+			Stream:      events.StreamFacts,
+			Concurrency: 1,
+			AckWait:     time.Minute,
+			MaxDeliver:  a.opts.MaxDeliver,
+			Backoff:     a.opts.Backoff,
+			// Requests from now on: the consumer is made when the applier
+			// first starts, before anyone can ask.
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			Logger:        a.log,
+		}, a.FactRoutes())
 	}()
 	go func() {
 		if a.opts.DriftInterval <= 0 {
@@ -173,11 +189,21 @@ func (a *Applier) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	err := <-errc
-	if err2 := <-errc; err == nil {
-		err = err2
+	var err error
+	for range 3 {
+		if e := <-errc; err == nil {
+			err = e
+		}
 	}
 	return err
+}
+
+// FactRoutes are the facts the applier handles, each once: a /sync
+// request.
+func (a *Applier) FactRoutes() []events.Route {
+	return []events.Route{
+		{Filter: state.SyncRequestedFilter(), Handle: a.ledger.OnceHandler(a.opts.Consumer+"-sync", a.handleSync)},
+	}
 }
 
 // Routes are the GitHub deliveries the applier handles, each once (the

@@ -17,6 +17,7 @@ import (
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/internal/state"
 )
 
 const zeroSHA = "0000000000000000000000000000000000000000"
@@ -353,4 +354,40 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// handleSync applies a repository's apps (or the one named) again at the
+// head of its default branch, as /sync asked; it returns the commit
+// synced (what the ledger records).
+func (a *Applier) handleSync(ctx context.Context, d events.Delivery) (string, error) {
+	f, err := state.DecodeSyncFact(d.Event)
+	if err != nil {
+		return "", events.Permanent(err)
+	}
+	owner, name, ok := strings.Cut(f.Repo, "/")
+	if !ok {
+		return "", events.Permanent(fmt.Errorf("sync request %s: repository %q", d.Event.ID(), f.Repo))
+	}
+	repo := Repo{Owner: owner, Name: name}
+	ri, err := a.registry.Repo(ctx, owner, name)
+	if errors.Is(err, state.ErrNotInstalled) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	gh, err := a.gh.GitHub(ctx, ri.InstallationID)
+	if err != nil {
+		return "", errorf(repo.String(), err)
+	}
+	t := Target{Repo: repo}
+	if f.App != "" {
+		t.Apps = []string{f.App}
+	}
+	events.Logger(ctx).Info("sync requested", "repo", repo.String(), "app", f.App, "by", f.By)
+	outs, err := a.SyncHead(ctx, gh, t, nil)
+	if err != nil || len(outs) == 0 {
+		return "", err
+	}
+	return outs[0].Commit, nil
 }

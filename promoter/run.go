@@ -90,6 +90,8 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 		return p.rollbackCommand(ctx, run, cmd)
 	case command.VerbDiff:
 		return p.diffCommand(ctx, run)
+	case command.VerbSync:
+		return p.syncCommand(ctx, run, cmd)
 	}
 	var source github.PR
 	if cmd.Verb == command.VerbPromote {

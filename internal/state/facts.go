@@ -83,3 +83,42 @@ func DecodeApplyFact(ev event.Event) (ApplyFact, error) {
 	}
 	return f, nil
 }
+
+// SyncFact is the data of a promobot.sync.requested fact: someone asked
+// (/sync) for the apps of a repository to be applied again now.
+type SyncFact struct {
+	Version int    `json:"version"`
+	Repo    string `json:"repo"`
+	// App limits the sync to one app (its Application or base name); ""
+	// syncs every app.
+	App string `json:"app,omitempty"`
+	// By is the login that asked, on pull request PR.
+	By      string `json:"by"`
+	PR      int    `json:"pr,omitempty"`
+	Summary string `json:"summary"`
+}
+
+// SyncRequestedFilter is the subject filter of every sync request.
+func SyncRequestedFilter() string { return events.FactPrefix + ".sync.requested.>" }
+
+// PublishSync records a sync request for repo.
+func PublishSync(ctx context.Context, pub FactPublisher, repo github.Repo, f SyncFact) error {
+	f.Version, f.Repo = FactVersion, repo.String()
+	_, err := pub.PublishFact(ctx, events.Fact{
+		Kind: "sync", Verb: "requested", Owner: repo.Owner, Repo: repo.Name,
+		Source: "promobot/promoter", Subject: f.App, Data: f,
+	})
+	if err != nil {
+		return fmt.Errorf("%s sync request publish: %w", repo, err)
+	}
+	return nil
+}
+
+// DecodeSyncFact reads the data of a promobot.sync.requested fact.
+func DecodeSyncFact(ev event.Event) (SyncFact, error) {
+	var f SyncFact
+	if err := json.Unmarshal(ev.Data(), &f); err != nil {
+		return SyncFact{}, fmt.Errorf("sync fact %s decode: %w", ev.ID(), err)
+	}
+	return f, nil
+}

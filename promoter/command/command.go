@@ -33,6 +33,8 @@ const (
 	VerbRollback Verb = "rollback"
 	// VerbDiff renders the pull request's sticky diff comment again.
 	VerbDiff Verb = "diff"
+	// VerbSync applies the repository's apps (or one) again now.
+	VerbSync Verb = "sync"
 )
 
 // Kind says what to do with a Result.
@@ -93,6 +95,8 @@ func (c Command) String() string {
 		return "/" + string(c.Verb) + " " + c.Env
 	case VerbDiff:
 		return "/diff"
+	case VerbSync:
+		return strings.TrimSpace("/sync " + c.App)
 	case VerbRollback:
 		s := "/rollback " + c.App + " to " + c.Point
 		if c.Force {
@@ -288,6 +292,16 @@ func parseLine(line string, known Known) (Result, bool) {
 		return parseFreeze(line, Verb(verb), args, known), true
 	case string(VerbRollback):
 		return parseRollback(line, fields[1:], known), true
+	case string(VerbSync):
+		switch {
+		case len(args) > 1:
+			return Result{Kind: KindReply, Line: line, Reply: quote(line) + "\n\n`/sync` takes at most one app: `/sync` or `/sync <app>`."}, true
+		case len(args) == 1 && known.Apps != nil:
+			return resolveSync(Command{Verb: VerbSync, App: args[0], Line: line}, known), true
+		case len(args) == 1:
+			return commandResult(line, Command{Verb: VerbSync, App: args[0]}), true
+		}
+		return commandResult(line, Command{Verb: VerbSync}), true
 	case string(VerbDiff):
 		if len(args) > 0 {
 			return Result{Kind: KindReply, Line: line, Reply: quote(line) + "\n\n`/diff` takes no arguments: it renders this pull request's diff comment again."}, true
@@ -395,6 +409,8 @@ func Resolve(c Command, known Known) Result {
 		return resolveFreeze(c, known)
 	case c.Verb == VerbRollback:
 		return resolveRollback(c, known)
+	case c.Verb == VerbSync:
+		return resolveSync(c, known)
 	case c.Verb == VerbHelp || (c.App == "" && c.Env == ""):
 		return Result{Kind: KindCommand, Command: c, Line: c.Line}
 	case c.App == "":

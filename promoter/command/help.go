@@ -27,6 +27,7 @@ func HelpText(pipeline []gitops.Step, who gitops.Promoters) string {
 	b.WriteString("| `/promote help` | show this help |\n")
 	b.WriteString("| `/rollback <app> [to previous \\| <commit> \\| #<pr>]` | open the pull request that puts the app's last environment back to what it ran then |\n")
 	b.WriteString("| `/diff` | render this pull request's diff comment again |\n")
+	b.WriteString("| `/sync [<app>]` | apply the repository's apps (or one) again now; their statuses on the default branch's head tell how it went |\n")
 	b.WriteString("| `/freeze [<env>] [reason]` | admins: stop applies of an environment (or all) and promotions into it |\n")
 	b.WriteString("| `/unfreeze [<env>]` | admins: lift the freeze; the next push applies |\n\n")
 

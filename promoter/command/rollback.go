@@ -69,3 +69,19 @@ func resolveRollback(c Command, known Known) Result {
 	}
 	return reply(c.Line, "", fmt.Sprintf("There is no app %s%s.", markdown.Code(c.App), list("Apps", known.Apps)))
 }
+
+// resolveSync checks a /sync's app (if any) against known.
+func resolveSync(c Command, known Known) Result {
+	if c.App == "" {
+		return commandResult(c.Line, c)
+	}
+	if app, ok := lookup(c.App, known.Apps); ok {
+		c.App = app
+		return commandResult(c.Line, c)
+	}
+	if s := suggest(c.App, known.Apps); s != "" {
+		cmd := "/sync " + s
+		return reply(c.Line, cmd, fmt.Sprintf("There is no app %s. Did you mean %s?", markdown.Code(c.App), markdown.Code(cmd)))
+	}
+	return reply(c.Line, "", fmt.Sprintf("There is no app %s%s.", markdown.Code(c.App), list("Apps", known.Apps)))
+}
