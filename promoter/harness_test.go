@@ -264,6 +264,11 @@ func (h *harness) settle() {
 	h.t.Helper()
 	js := h.bus.JetStream()
 	kit.Eventually(h.t, 90*time.Second, "the promoter's consumers to settle", func() (bool, string) {
+		// Webhooks are sent out of order and late, as GitHub sends them:
+		// every one sent, then every one handled, and none sent since.
+		if err := h.gh.WaitDeliveries(h.ctx); err != nil {
+			return false, err.Error()
+		}
 		for _, c := range []struct{ stream, name string }{{events.StreamGitHub, "promoter"}, {events.StreamFacts, "promoter-auto"}} {
 			cons, err := js.Consumer(h.ctx, c.stream, c.name)
 			if err != nil {
@@ -277,7 +282,7 @@ func (h *harness) settle() {
 				return false, fmt.Sprintf("%s: %d pending, %d unacknowledged; log:\n%s", c.name, info.NumPending, info.NumAckPending, h.logs.String())
 			}
 		}
-		return true, ""
+		return h.gh.DeliveriesIdle(), "webhooks sent while the consumers were idle"
 	})
 }
 

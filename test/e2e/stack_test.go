@@ -264,7 +264,12 @@ func (s *stack) facts(filter string) []map[string]any {
 // pause that passes whenever it is too short.
 func (s *stack) waitSettled(consumer string) {
 	s.t.Helper()
-	kit.Eventually(s.t, time.Minute, "consumer "+consumer+" to handle every stored delivery", func() (bool, string) {
+	kit.Eventually(s.t, time.Minute, "consumer "+consumer+" to handle every delivery", func() (bool, string) {
+		// GitHub's deliveries are sent late and out of order: every one
+		// sent, then every one handled, and none sent since.
+		if err := s.gh.WaitDeliveries(context.Background()); err != nil {
+			return false, err.Error()
+		}
 		cons, err := s.js.Consumer(context.Background(), events.StreamGitHub, consumer)
 		if err != nil {
 			return false, err.Error()
@@ -273,7 +278,7 @@ func (s *stack) waitSettled(consumer string) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0,
+		return info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0 && s.gh.DeliveriesIdle(),
 			fmt.Sprintf("%d pending, %d unacknowledged, %d redelivered", info.NumPending, info.NumAckPending, info.NumRedelivered)
 	})
 }

@@ -117,6 +117,13 @@ func (s *Server) WaitDeliveries(ctx context.Context) error {
 	}
 }
 
+// DeliveriesIdle reports whether no webhook is queued or being sent now.
+func (s *Server) DeliveriesIdle() bool {
+	s.hooks.mu.Lock()
+	defer s.hooks.mu.Unlock()
+	return len(s.hooks.queue) == 0 && s.hooks.busy == 0
+}
+
 // Deliveries returns every attempted delivery, oldest first.
 func (s *Server) Deliveries() []Delivery {
 	s.hooks.mu.Lock()
