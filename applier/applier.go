@@ -68,6 +68,10 @@ type Options struct {
 	// Clock is the time the report queue's waits follow (default the real
 	// time; tests share one with the GitHub client and the local GitHub).
 	Clock github.Clock
+	// FrozenAllowsRollback applies the merge of a /rollback pull request
+	// (a merge message naming its branch, promobot/rollback/<app>/<env>)
+	// to that app's environment even while /freeze holds it.
+	FrozenAllowsRollback bool
 }
 
 func (o Options) withDefaults() Options {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -82,6 +83,7 @@ func (a *Applier) handlePush(ctx context.Context, d events.Delivery) (string, er
 		Repo: repo, Commit: p.After, Branch: p.Repository.DefaultBranch,
 		RepoURLs:       []string{p.Repository.HTMLURL, p.Repository.CloneURL, p.Repository.SSHURL},
 		AllowMassPrune: AllowsMassPrune(p.HeadCommit.Message),
+		Rollbacks:      RollbackBranches(p.HeadCommit.Message),
 	}
 	if p.Before != "" && p.Before != zeroSHA {
 		if target.Changed, err = pushChanges(ctx, gh, repo, p, log); err != nil {
@@ -209,6 +211,36 @@ type Target struct {
 	// AllowMassPrune lets this sync prune more than half of an app's
 	// objects (the commit message allowed it, see AllowsMassPrune).
 	AllowMassPrune bool
+	// Rollbacks are the "<app>/<env>" of the rollback branches Commit's
+	// message names (RollbackBranches): the merge of a /rollback pull
+	// request.
+	Rollbacks []string
+}
+
+// rollbackBranchRE matches a /rollback pull request's branch in a merge
+// message ("Merge pull request #12 from acme/promobot/rollback/api/production").
+var rollbackBranchRE = regexp.MustCompile(`promobot/rollback/([A-Za-z0-9._-]+)/([a-z0-9-]+)`)
+
+// RollbackBranches returns the "<app>/<env>" of every rollback branch a
+// commit message names.
+func RollbackBranches(message string) []string {
+	var out []string
+	for _, m := range rollbackBranchRE.FindAllStringSubmatch(message, -1) {
+		out = append(out, m[1]+"/"+m[2])
+	}
+	return out
+}
+
+// rollsBack reports whether t is the merge of a rollback of app: a
+// rollback branch of its environment whose app is app or its base name.
+func (t Target) rollsBack(app gitops.App) bool {
+	for _, r := range t.Rollbacks {
+		base, env, _ := strings.Cut(r, "/")
+		if env == app.Environment && (app.Name == base || strings.HasPrefix(app.Name, base+"-") || strings.HasSuffix(app.Name, "-"+base)) {
+			return true
+		}
+	}
+	return false
 }
 
 // MassPruneTrailer is the commit message line that allows the commit's

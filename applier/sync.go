@@ -82,8 +82,10 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, src source, 
 	if f, frozen, err := a.freezes.Frozen(ctx, t.Repo, app.Environment); err != nil {
 		out.State, out.Error = StateFailed, err.Error()
 		return out
-	} else if frozen {
+	} else if frozen && !(a.opts.FrozenAllowsRollback && t.rollsBack(app)) {
 		return a.frozen(ctx, gh, t, app, f, out, log)
+	} else if frozen {
+		log.Info("applied while frozen: the merge of a rollback, which the operator allows", "frozen_by", f.By)
 	}
 	a.fact(ctx, t.Repo, "apply", "requested", app, out)
 	dep := startDeployment(ctx, gh, t.Repo, src.commit, app, rec, log)

@@ -37,6 +37,9 @@ type applierFlags struct {
 	driftInterval time.Duration
 	healthTimeout time.Duration
 	concurrency   int
+	// frozenRollback lets the merge of a rollback pull request apply to
+	// a frozen environment.
+	frozenRollback bool
 }
 
 func (a *applierFlags) register(fl *pflag.FlagSet) {
@@ -48,6 +51,7 @@ func (a *applierFlags) register(fl *pflag.FlagSet) {
 	fl.DurationVar(&a.driftInterval, "drift-interval", 5*time.Minute, "how often live objects are compared with the last render; apps with selfHeal are re-applied (0 turns it off)")
 	fl.DurationVar(&a.healthTimeout, "health-timeout", 2*time.Minute, "how long an apply waits for the app's objects to become healthy")
 	fl.IntVar(&a.concurrency, "applier-concurrency", 4, "pushes handled at once (applies of one app never overlap)")
+	fl.BoolVar(&a.frozenRollback, "frozen-allows-rollback", false, "apply the merge of a /rollback pull request (branch promobot/rollback/<app>/<env>) to its environment even while /freeze holds it")
 }
 
 // clusters builds the cluster resolver from the flags.
@@ -105,10 +109,11 @@ func newApplierRole(ctx context.Context, bus *events.Bus, gh *githubApp, f *appl
 		return nil, err
 	}
 	a, err := applier.New(ctx, applier.Options{
-		HealthTimeout: f.healthTimeout,
-		DriftInterval: f.driftInterval,
-		Concurrency:   f.concurrency,
-		Logger:        log.With("role", roleApplier),
+		HealthTimeout:        f.healthTimeout,
+		DriftInterval:        f.driftInterval,
+		Concurrency:          f.concurrency,
+		FrozenAllowsRollback: f.frozenRollback,
+		Logger:               log.With("role", roleApplier),
 	}, bus, applierInstallations{gh}, clusters)
 	if err != nil {
 		return nil, err

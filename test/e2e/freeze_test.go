@@ -115,3 +115,62 @@ func TestFreezeStopsProduction(t *testing.T) {
 		t.Errorf("freeze facts = %v", verbs)
 	}
 }
+
+// With --frozen-allows-rollback, an admin's /rollback --force into a
+// frozen production opens the pull request, and its merge is applied
+// there though the freeze holds; other merges still are not.
+func TestFrozenEnvironmentTakesARollback(t *testing.T) {
+	s := startStack(t, stackOptions{args: []string{"--frozen-allows-rollback"}})
+	s.addUsers()
+	if err := s.gh.AddCollaborator(owner, repoName, admin, githubapi.PermissionAdmin); err != nil {
+		t.Fatal(err)
+	}
+	s.waitInitialSync()
+	ctx := context.Background()
+	c := s.home.Client
+	bumped := s.mergeChange("bump-production", "Production to 1.2.0", map[string]string{
+		"kustomize/overlays/production/kustomization.yaml": strings.Replace(s.file("kustomize/overlays/production/kustomization.yaml"), "newTag: 1.0.0", "newTag: 1.2.0", 1),
+	})
+	if st := s.waitStatus(bumped, productionApp); st.State != "success" {
+		t.Fatalf("production status = %+v", st)
+	}
+	n := s.openChange("freeze-here", "A place to talk", map[string]string{"README.md": "# cluster-config\n"})
+	if _, err := s.gh.Comment(ctx, owner, repoName, n, admin, "/freeze production bad release"); err != nil {
+		t.Fatal(err)
+	}
+	s.botReply(n, "Nothing is applied to it")
+	held := s.mergeChange("bump-again", "Production to 1.3.0", map[string]string{
+		"kustomize/overlays/production/kustomization.yaml": strings.Replace(s.file("kustomize/overlays/production/kustomization.yaml"), "newTag: 1.2.0", "newTag: 1.3.0", 1),
+	})
+	if st := s.waitStatus(held, productionApp); st.State != "failure" || !strings.Contains(st.Description, "frozen by") {
+		t.Errorf("an ordinary merge into frozen production: %+v", st)
+	}
+
+	if _, err := s.gh.Comment(ctx, owner, repoName, n, maintainer, "/rollback my-api-service"); err != nil {
+		t.Fatal(err)
+	}
+	s.botReply(n, "or an admin rolls back with `--force`")
+	id, err := s.gh.Comment(ctx, owner, repoName, n, admin, "/rollback my-api-service --force")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitReaction(id, "rocket")
+	prs, err := s.gh.PRs(owner, repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := 0
+	for _, p := range prs {
+		if p.Head == "promobot/rollback/my-api-service/production" && p.State == "open" {
+			back = p.Number
+		}
+	}
+	if back == 0 {
+		t.Fatal("no rollback pull request")
+	}
+	merged := s.merge(back)
+	if st := s.waitStatus(merged, productionApp); st.State != "success" {
+		t.Errorf("production status on the rollback merge = %+v", st)
+	}
+	s.waitDeployment(c, "production", api, "rolled back while frozen", func(d *appsv1.Deployment) bool { return image(d) == imageRepo+":1.0.0" })
+}
