@@ -1,13 +1,10 @@
 package promoter
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/promobot/promobot/events"
-	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/state"
 	"github.com/promobot/promobot/promoter/command"
 )
@@ -22,18 +19,8 @@ const ReactionDone = "+1"
 // the applier and the promoter read it, and told as a promobot.freeze.*
 // fact.
 func (p *Promoter) freezeCommand(ctx context.Context, run *commandRun, cmd command.Command) (answer, error) {
-	var eyesErr, roleErr error
-	var role github.RepoPermission
-	var wg sync.WaitGroup
-	wg.Go(func() { eyesErr = run.acknowledge(ctx) })
-	wg.Go(func() { role, roleErr = run.gh.Permission(ctx, run.repo, run.login) })
-	wg.Wait()
-	if err := cmp.Or(eyesErr, roleErr); err != nil {
-		return answer{}, err
-	}
-	if !role.IsAdmin() {
-		return refusal(fmt.Sprintf("%s@%s, only the repository's admins may `/%s` (you have %s permission).",
-			quoteLine(run.line), mdText(run.login), cmd.Verb, mdText(cmp.Or(role.Role, "no")))), nil
+	if _, denied, err := p.admitAction(ctx, run, cmd.Verb, true); err != nil || denied != nil {
+		return deref(denied), err
 	}
 	return withWorld(ctx, run.gh, run.repo, run.info, func(w *world) (answer, error) {
 		if w.err != nil {

@@ -1,19 +1,18 @@
 package promoter
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/ghevent"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/promoter/command"
 )
 
 // pullPayload is the part of a pull_request delivery the promoter reads.
@@ -179,23 +178,12 @@ func (p *Promoter) publishDirect(ctx context.Context, repo Repo, number int, hea
 // rendered again from its base and head now, as a push to it would. Who
 // may promote may ask for it (each render costs the sandbox's time).
 func (p *Promoter) diffCommand(ctx context.Context, run *commandRun) (answer, error) {
-	var eyesErr, roleErr, prErr error
-	var role github.RepoPermission
-	var pr github.PR
-	var wg sync.WaitGroup
-	wg.Go(func() { eyesErr = run.acknowledge(ctx) })
-	wg.Go(func() { role, roleErr = run.gh.Permission(ctx, run.repo, run.login) })
-	wg.Go(func() { pr, prErr = run.gh.PullRequest(ctx, run.repo, run.number) })
-	wg.Wait()
-	if err := cmp.Or(eyesErr, roleErr, prErr); err != nil {
-		return answer{}, err
+	if _, denied, err := p.admitAction(ctx, run, command.VerbDiff, false); err != nil || denied != nil {
+		return deref(denied), err
 	}
-	ok, who, err := p.authorize(ctx, run.gh, run, role)
+	pr, err := run.gh.PullRequest(ctx, run.repo, run.number)
 	if err != nil {
 		return answer{}, err
-	}
-	if !ok {
-		return refusal(replyRefused(run.line, run.login, role.Role, who)), nil
 	}
 	if pr.State != "open" {
 		return refusal(quoteLine(run.line) + "This pull request is closed: its diff comment stays as it was."), nil

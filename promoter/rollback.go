@@ -1,14 +1,12 @@
 package promoter
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/promobot/promobot/internal/checkout"
 	"github.com/promobot/promobot/internal/github"
@@ -25,21 +23,9 @@ import (
 // others. Who may promote may roll back. No gate holds a rollback but a
 // freeze of the environment, which only an admin's --force passes.
 func (p *Promoter) rollbackCommand(ctx context.Context, run *commandRun, cmd command.Command) (answer, error) {
-	var eyesErr, roleErr error
-	var role github.RepoPermission
-	var wg sync.WaitGroup
-	wg.Go(func() { eyesErr = run.acknowledge(ctx) })
-	wg.Go(func() { role, roleErr = run.gh.Permission(ctx, run.repo, run.login) })
-	wg.Wait()
-	if err := cmp.Or(eyesErr, roleErr); err != nil {
-		return answer{}, err
-	}
-	ok, who, err := p.authorize(ctx, run.gh, run, role)
-	if err != nil {
-		return answer{}, err
-	}
-	if !ok {
-		return refusal(replyRefused(run.line, run.login, role.Role, who)), nil
+	role, denied, err := p.admitAction(ctx, run, cmd.Verb, false)
+	if err != nil || denied != nil {
+		return deref(denied), err
 	}
 	if cmd.Force && !role.IsAdmin() {
 		return refusal(fmt.Sprintf("%s@%s, only the repository's admins may roll back with `--force`.", quoteLine(run.line), mdText(run.login))), nil

@@ -164,6 +164,37 @@ func (p *Promoter) admit(ctx context.Context, run *commandRun, merged bool) (git
 	return pr, nil, nil
 }
 
+// admitAction acknowledges a command that acts without a merged pull
+// request (/rollback, /sync, /diff, /freeze) with 👀 while it reads the
+// commenter's permission, and lets it go on when the commenter may
+// promote, or with adminOnly only when they are an admin. It returns the
+// permission, or the refusal.
+func (p *Promoter) admitAction(ctx context.Context, run *commandRun, verb command.Verb, adminOnly bool) (github.RepoPermission, *answer, error) {
+	var eyesErr, roleErr error
+	var role github.RepoPermission
+	var wg sync.WaitGroup
+	wg.Go(func() { eyesErr = run.acknowledge(ctx) })
+	wg.Go(func() { role, roleErr = run.gh.Permission(ctx, run.repo, run.login) })
+	wg.Wait()
+	if err := cmp.Or(eyesErr, roleErr); err != nil {
+		return role, nil, err
+	}
+	if adminOnly {
+		if role.IsAdmin() {
+			return role, nil, nil
+		}
+		a := refusal(fmt.Sprintf("%s@%s, only the repository's admins may `/%s` (you have %s permission).",
+			quoteLine(run.line), mdText(run.login), verb, mdText(cmp.Or(role.Role, "no"))))
+		return role, &a, nil
+	}
+	ok, who, err := p.authorize(ctx, run.gh, run, role)
+	if err != nil || ok {
+		return role, nil, err
+	}
+	a := refusal(replyRefused(run.line, run.login, role.Role, who))
+	return role, &a, nil
+}
+
 // authorize decides whether the commenter, whose permission is role, may
 // promote: write (or higher) permission on the repository, or a place
 // under promoters in the default branch's .promobot.yaml (listed by
@@ -278,4 +309,12 @@ func answerOutcomes(line string, outs []outcome) answer {
 		a.reply = replyOutcomes(line, outs)
 	}
 	return a
+}
+
+// deref is the answer a refusal points at, or none.
+func deref(a *answer) answer {
+	if a == nil {
+		return answer{}
+	}
+	return *a
 }

@@ -1,12 +1,9 @@
 package promoter
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"sync"
 
-	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/markdown"
 	"github.com/promobot/promobot/internal/state"
 	"github.com/promobot/promobot/promoter/command"
@@ -17,21 +14,8 @@ import (
 // (or one) again now, at the head of the default branch; the apps'
 // commit statuses there tell how it went.
 func (p *Promoter) syncCommand(ctx context.Context, run *commandRun, cmd command.Command) (answer, error) {
-	var eyesErr, roleErr error
-	var role github.RepoPermission
-	var wg sync.WaitGroup
-	wg.Go(func() { eyesErr = run.acknowledge(ctx) })
-	wg.Go(func() { role, roleErr = run.gh.Permission(ctx, run.repo, run.login) })
-	wg.Wait()
-	if err := cmp.Or(eyesErr, roleErr); err != nil {
-		return answer{}, err
-	}
-	ok, who, err := p.authorize(ctx, run.gh, run, role)
-	if err != nil {
-		return answer{}, err
-	}
-	if !ok {
-		return refusal(replyRefused(run.line, run.login, role.Role, who)), nil
+	if _, denied, err := p.admitAction(ctx, run, cmd.Verb, false); err != nil || denied != nil {
+		return deref(denied), err
 	}
 	return withWorld(ctx, run.gh, run.repo, run.info, func(w *world) (answer, error) {
 		if w.repo == nil {
