@@ -22,19 +22,11 @@ func (p *Promoter) freezeCommand(ctx context.Context, run *commandRun, cmd comma
 	if _, denied, err := p.admitAction(ctx, run, cmd.Verb, true); err != nil || denied != nil {
 		return deref(denied), err
 	}
-	return withWorld(ctx, run.gh, run.repo, run.info, func(w *world) (answer, error) {
-		if w.err != nil {
-			return refusal(replyConfig(run.line, w.err)), nil
+	return withResolved(ctx, run, cmd, func(_ *world, cmd command.Command) (answer, error) {
+		if cmd.Verb == command.VerbUnfreeze {
+			return p.unfreeze(ctx, run, cmd)
 		}
-		apps, envs := KnownNames(w.steps)
-		res := command.Resolve(cmd, command.Known{Apps: apps, Environments: envs})
-		if res.Kind != command.KindCommand {
-			return refusal(res.Reply), nil
-		}
-		if res.Command.Verb == command.VerbUnfreeze {
-			return p.unfreeze(ctx, run, res.Command)
-		}
-		return p.freeze(ctx, run, res.Command)
+		return p.freeze(ctx, run, cmd)
 	})
 }
 

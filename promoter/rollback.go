@@ -30,16 +30,8 @@ func (p *Promoter) rollbackCommand(ctx context.Context, run *commandRun, cmd com
 	if cmd.Force && !role.IsAdmin() {
 		return refusal(fmt.Sprintf("%s@%s, only the repository's admins may roll back with `--force`.", quoteLine(run.line), mdText(run.login))), nil
 	}
-	return withWorld(ctx, run.gh, run.repo, run.info, func(w *world) (answer, error) {
-		if w.err != nil {
-			return refusal(replyConfig(run.line, w.err)), nil
-		}
-		apps, envs := KnownNames(w.steps)
-		res := command.Resolve(cmd, command.Known{Apps: apps, Environments: envs})
-		if res.Kind != command.KindCommand {
-			return refusal(res.Reply), nil
-		}
-		return p.rollback(ctx, run, res.Command, w)
+	return withResolved(ctx, run, cmd, func(w *world, cmd command.Command) (answer, error) {
+		return p.rollback(ctx, run, cmd, w)
 	})
 }
 

@@ -318,3 +318,20 @@ func deref(a *answer) answer {
 	}
 	return *a
 }
+
+// withResolved loads the repository (withWorld), checks cmd's names
+// against its pipeline and runs fn with the command in the repository's
+// spelling; an invalid configuration or an unknown name is the refusal.
+func withResolved(ctx context.Context, run *commandRun, cmd command.Command, fn func(*world, command.Command) (answer, error)) (answer, error) {
+	return withWorld(ctx, run.gh, run.repo, run.info, func(w *world) (answer, error) {
+		if w.err != nil {
+			return refusal(replyConfig(run.line, w.err)), nil
+		}
+		apps, envs := KnownNames(w.steps)
+		res := command.Resolve(cmd, command.Known{Apps: apps, Environments: envs})
+		if res.Kind != command.KindCommand {
+			return refusal(res.Reply), nil
+		}
+		return fn(w, res.Command)
+	})
+}
