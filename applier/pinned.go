@@ -57,6 +57,7 @@ func manifestChanged(apps []gitops.App, changed []string) []gitops.App {
 func (a *Applier) pinnedSources(ctx context.Context, gh RepoReader, t Target, head *gitops.Repository, apps []gitops.App) (map[string]source, func()) {
 	sources := map[string]source{}
 	byCommit := map[string]*gitops.Repository{}
+	resolved := map[string]string{} // targetRevision → commit: one call per pin
 	var dirs []string
 	cleanup := func() {
 		for _, d := range dirs {
@@ -65,7 +66,10 @@ func (a *Applier) pinnedSources(ctx context.Context, gh RepoReader, t Target, he
 	}
 	for _, app := range apps {
 		src := source{pin: app.TargetRevision}
-		src.commit, src.err = gh.ResolveRevision(ctx, t.Repo, app.TargetRevision)
+		if src.commit = resolved[app.TargetRevision]; src.commit == "" {
+			src.commit, src.err = gh.ResolveRevision(ctx, t.Repo, app.TargetRevision)
+			resolved[app.TargetRevision] = src.commit
+		}
 		if src.err != nil {
 			src.err = fmt.Errorf("targetRevision %q: %w", app.TargetRevision, src.err)
 			sources[app.Name] = src

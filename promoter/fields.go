@@ -44,20 +44,25 @@ type ConflictError struct {
 	Conflicts map[string][]merge3.Conflict
 }
 
-func (e *ConflictError) Error() string {
-	var b strings.Builder
+// conflictHead opens a ConflictError's message.
+const conflictHead = "the target changed on its own what this change touches; carry these by hand:"
+
+func (e *ConflictError) Error() string { return conflictHead + "\n" + e.hunks() }
+
+// hunks lists the conflicts by file, each as a small diff.
+func (e *ConflictError) hunks() string {
 	files := make([]string, 0, len(e.Conflicts))
 	for f := range e.Conflicts {
 		files = append(files, f)
 	}
 	slices.Sort(files)
-	b.WriteString("the target changed on its own what this change touches; carry these by hand:")
+	var lines []string
 	for _, f := range files {
 		for _, c := range e.Conflicts[f] {
-			fmt.Fprintf(&b, "\n%s, %s", f, c)
+			lines = append(lines, fmt.Sprintf("%s, %s", f, c))
 		}
 	}
-	return b.String()
+	return strings.Join(lines, "\n")
 }
 
 // PlanFields plans promoting pair of step by carrying the change the

@@ -3,7 +3,6 @@ package promoter
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/markdown"
@@ -62,9 +61,9 @@ func planPair(s Snapshot, step gitops.Step, pair gitops.Pair) Planned {
 func planRefusal(pl Planned) string {
 	var conflict *ConflictError
 	if errors.As(pl.Err, &conflict) {
-		head, hunks, _ := strings.Cut(conflict.Error(), "\n")
+		hunks := conflict.hunks()
 		fence := markdown.Fence(hunks)
-		return fmt.Sprintf("`%s` cannot be promoted: %s\n\n%sdiff\n%s\n%s", pl.Plan.App, mdText(head), fence, hunks, fence)
+		return fmt.Sprintf("`%s` cannot be promoted: %s\n\n%sdiff\n%s\n%s", pl.Plan.App, mdText(conflictHead), fence, hunks, fence)
 	}
 	return fmt.Sprintf("`%s` cannot be promoted: %s", pl.Plan.App, mdText(pl.Err.Error()))
 }

@@ -103,10 +103,7 @@ func (s *Server) WaitDeliveries(ctx context.Context) error {
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
 	for {
-		s.hooks.mu.Lock()
-		idle := len(s.hooks.queue) == 0 && s.hooks.busy == 0
-		s.hooks.mu.Unlock()
-		if idle {
+		if s.DeliveriesIdle() {
 			return nil
 		}
 		select {
