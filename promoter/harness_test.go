@@ -278,8 +278,8 @@ func (h *harness) settle() {
 			if err != nil {
 				return false, c.name + ": " + err.Error()
 			}
-			if info.NumPending > 0 || info.NumAckPending > 0 {
-				return false, fmt.Sprintf("%s: %d pending, %d unacknowledged; log:\n%s", c.name, info.NumPending, info.NumAckPending, h.logs.String())
+			if info.NumPending > 0 || info.NumAckPending > 0 || info.NumRedelivered > 0 {
+				return false, fmt.Sprintf("%s: %d pending, %d unacknowledged, %d redelivered; log:\n%s", c.name, info.NumPending, info.NumAckPending, info.NumRedelivered, h.logs.String())
 			}
 		}
 		return h.gh.DeliveriesIdle(), "webhooks sent while the consumers were idle"

@@ -6,10 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/promobot/promobot/internal/diff"
+	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // addToStaging returns the staging kustomization with more resources.
@@ -81,8 +84,11 @@ func TestPullRequestDiffComments(t *testing.T) {
 			stagingFile: addToStaging(t, h, "settings.yaml"),
 			"kustomize/overlays/staging/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n",
 		})
-		h.settle()
-		cs := h.botComments(n)
+		var cs []githubapi.IssueComment
+		kit.Eventually(t, time.Minute, "the diff comment", func() (bool, string) {
+			cs = h.botComments(n)
+			return len(cs) > 0, "no comment yet"
+		})
 		if len(cs) != 1 || strings.Contains(cs[0].Body, "directly") {
 			t.Errorf("comments = %+v, want one diff comment with no warning", cs)
 		}
