@@ -374,7 +374,7 @@ func TestNoStrayProcesses(t *testing.T) {
 				t.Fatalf("helper exited cleanly; want a crash. Output:\n%s", out.String())
 			}
 			if tt.mode == "panic" && !strings.Contains(out.String(), "panic: helper crashes") {
-				t.Errorf("helper output lacks its panic:\n%s", out.String())
+				t.Errorf("helper (%v) output lacks its panic:\n%s", err, out.String())
 			}
 			if alive := waitGone(pids, 10*time.Second); len(alive) > 0 {
 				for _, pid := range alive {
@@ -426,9 +426,11 @@ func orphanHelper(pidFile, mode string) {
 	// runs), or it kills this process.
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	if mode == "panic" && err == nil && line == "crash\n" {
-		done := make(chan struct{})
-		go func() { defer close(done); panic("helper crashes") }()
-		<-done
+		// Nothing may return from here: a deferred close would run before
+		// the runtime prints the panic and let os.Exit below win the race.
+		never := make(chan struct{})
+		go func() { panic("helper crashes") }()
+		<-never
 	}
 	os.Exit(5)
 }
