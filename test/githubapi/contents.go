@@ -431,6 +431,7 @@ func (s *Server) listBranches(c *call) (int, any) {
 	var out []branchJSON
 	for _, rf := range refs {
 		b := branchJSON{Name: strings.TrimPrefix(rf[0], "refs/heads/")}
+		b.Protected = c.repo.protections[b.Name] != nil
 		b.Commit.SHA = rf[1]
 		b.Commit.URL = s.api("/repos/%s/commits/%s", c.repo.fullName(), rf[1])
 		out = append(out, b)

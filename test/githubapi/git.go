@@ -470,6 +470,40 @@ func (g *gitRepo) mergeTree(ctx context.Context, ours, theirs string) (tree stri
 	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]), false, nil
 }
 
+// replay copies the commits of head that onto lacks, oldest first, onto
+// onto (as a rebase merge does: authors and messages kept, committer
+// set), without a work tree. It returns the last copy, or conflict when a
+// commit does not apply.
+func (g *gitRepo) replay(ctx context.Context, onto, head string, committer identity) (string, bool, error) {
+	shas, err := g.revList(ctx, head, onto)
+	if err != nil {
+		return "", false, err
+	}
+	tip := onto
+	for _, sha := range shas {
+		c, err := g.readCommit(ctx, sha)
+		if err != nil {
+			return "", false, err
+		}
+		if len(c.Parents) != 1 {
+			return "", true, nil // merge commits are not rebased
+		}
+		out, err := g.run(ctx, nil, nil, "merge-tree", "--write-tree", "--no-messages", "--merge-base="+c.Parents[0], tip, sha)
+		var exit *exec.ExitError
+		if err != nil && errors.As(err, &exit) && exit.ExitCode() == 1 {
+			return "", true, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		tree := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+		if tip, err = g.commitTree(ctx, tree, []string{tip}, c.Author, committer, c.Message); err != nil {
+			return "", false, err
+		}
+	}
+	return tip, false, nil
+}
+
 // mergeBase returns the best common ancestor of a and b, or "".
 func (g *gitRepo) mergeBase(ctx context.Context, a, b string) string {
 	out, err := g.run(ctx, nil, nil, "merge-base", a, b)

@@ -80,10 +80,7 @@ func (s *Server) pullDetail(ctx context.Context, r *repo, is *issue) *pullDetail
 			ok := !conflict
 			d.Mergeable = &ok
 			d.Rebaseable = &ok
-			d.MergeableState = "clean"
-			if conflict {
-				d.MergeableState = "dirty"
-			}
+			d.MergeableState = r.mergeableState(ctx, is, baseTip, conflict)
 		}
 	}
 	mb := g.mergeBase(ctx, baseTip, pr.headSHA)
@@ -342,20 +339,62 @@ func (s *Server) mergePull(ctx context.Context, out *[]*delivery, r *repo, is *i
 	if method == "" {
 		method = "merge"
 	}
-	if method != "merge" && method != "squash" {
-		return fail(http.StatusMethodNotAllowed, "Rebase merges are not allowed on this repository.")
+	if method != "merge" && method != "squash" && method != "rebase" {
+		return invalid("", fieldError{Resource: "PullRequest", Field: "merge_method", Code: "invalid"})
+	}
+	if msg := r.methodRefusal(method); msg != "" {
+		return fail(http.StatusMethodNotAllowed, msg)
 	}
 	g := r.git
 	baseTip := g.refSHA(ctx, "refs/heads/"+pr.base)
 	if baseTip == "" {
 		return fail(http.StatusMethodNotAllowed, "Base branch was deleted")
 	}
+	if msg := r.protectionGate(ctx, pr.base, baseTip, pr.headSHA).refusal(); msg != "" {
+		return fail(http.StatusMethodNotAllowed, msg)
+	}
+	commit, status, body := s.mergeCommit(ctx, r, is, user, method, baseTip, title, message)
+	if commit == "" {
+		return status, body
+	}
+	if err := s.moveRef(ctx, out, r, "refs/heads/"+pr.base, baseTip, commit, user, false); err != nil {
+		return fail(http.StatusConflict, "Base branch was modified. Review and try the merge again.")
+	}
+	t := now()
+	pr.merged, pr.mergedAt, pr.mergedBy, pr.mergeCommitSHA = true, &t, user, commit
+	pr.baseSHA = baseTip
+	is.state, is.closedAt, is.closedBy, is.updatedAt = "closed", &t, user, t
+	s.emitPull(out, r, is, "closed", user, nil)
+	return http.StatusOK, map[string]any{"sha": commit, "merged": true, "message": "Pull Request successfully merged"}
+}
+
+// mergeCommit writes the commit that the merge moves the base branch to:
+// a merge commit, a squash commit or, for a rebase, the head's commits
+// replayed onto baseTip (the last one). On failure it returns "" and the
+// answer to give.
+func (s *Server) mergeCommit(ctx context.Context, r *repo, is *issue, user *account, method, baseTip, title, message string) (string, int, any) {
+	pr, g := is.pr, r.git
+	committer := identity{Name: "GitHub", Email: "noreply@github.com", When: now()}
+	if method == "rebase" {
+		commit, conflict, err := g.replay(ctx, baseTip, pr.headSHA, committer)
+		if err != nil {
+			st, b := fail(http.StatusInternalServerError, err.Error())
+			return "", st, b
+		}
+		if conflict {
+			st, b := fail(http.StatusMethodNotAllowed, "This branch can't be rebased")
+			return "", st, b
+		}
+		return commit, 0, nil
+	}
 	tree, conflict, err := g.mergeTree(ctx, baseTip, pr.headSHA)
 	if err != nil {
-		return fail(http.StatusInternalServerError, err.Error())
+		st, b := fail(http.StatusInternalServerError, err.Error())
+		return "", st, b
 	}
 	if conflict {
-		return fail(http.StatusMethodNotAllowed, "Pull Request is not mergeable")
+		st, b := fail(http.StatusMethodNotAllowed, "Pull Request is not mergeable")
+		return "", st, b
 	}
 	parents := []string{baseTip, pr.headSHA}
 	switch {
@@ -374,21 +413,12 @@ func (s *Server) mergePull(ctx context.Context, out *[]*delivery, r *repo, is *i
 	if message != "" {
 		full += "\n\n" + message
 	}
-	author := s.actorIdentity(user)
-	committer := identity{Name: "GitHub", Email: "noreply@github.com", When: now()}
-	commit, err := g.commitTree(ctx, tree, parents, author, committer, full)
+	commit, err := g.commitTree(ctx, tree, parents, s.actorIdentity(user), committer, full)
 	if err != nil {
-		return fail(http.StatusInternalServerError, err.Error())
+		st, b := fail(http.StatusInternalServerError, err.Error())
+		return "", st, b
 	}
-	if err := s.moveRef(ctx, out, r, "refs/heads/"+pr.base, baseTip, commit, user, false); err != nil {
-		return fail(http.StatusConflict, "Base branch was modified. Review and try the merge again.")
-	}
-	t := now()
-	pr.merged, pr.mergedAt, pr.mergedBy, pr.mergeCommitSHA = true, &t, user, commit
-	pr.baseSHA = baseTip
-	is.state, is.closedAt, is.closedBy, is.updatedAt = "closed", &t, user, t
-	s.emitPull(out, r, is, "closed", user, nil)
-	return http.StatusOK, map[string]any{"sha": commit, "merged": true, "message": "Pull Request successfully merged"}
+	return commit, 0, nil
 }
 
 // mergePullAPI: PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge.

@@ -195,7 +195,7 @@ func (s *Server) repoJSON(r *repo) *repoJSON {
 		OpenIssuesCount: open, OpenIssues: open, Topics: []string{},
 		HasIssues: true, HasProjects: false, HasWiki: false, HasDownloads: true,
 		Visibility: "private", PushedAt: r.pushedAt, CreatedAt: r.createdAt, UpdatedAt: r.pushedAt,
-		AllowSquashMerge: true, AllowMergeCommit: true, AllowForking: true,
+		AllowSquashMerge: !r.noSquash, AllowMergeCommit: !r.noMergeCommit, AllowRebaseMerge: r.allowRebase, AllowForking: true,
 	}
 }
 

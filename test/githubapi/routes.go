@@ -28,6 +28,7 @@ func (s *Server) buildRoutes() []*route {
 	// Repository.
 	s.handle("GET", "/repos/{owner}/{repo}", authToken, need(read, "metadata"), s.getRepo)
 	s.handle("GET", "/repos/{owner}/{repo}/branches", authToken, contents(read), s.listBranches)
+	s.handle("GET", "/repos/{owner}/{repo}/branches/{branch}", authToken, contents(read), s.getBranch)
 	s.handle("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", authToken, need(read, "metadata"), s.collaboratorPermission)
 
 	// Organization: team membership (organization permission members).

@@ -454,7 +454,7 @@ func (s *Server) handle(method, path string, auth authKind, p perm, h func(*call
 	rt := &route{method: method, path: path, auth: auth, perm: p, handler: h}
 	rt.segs = strings.Split(strings.Trim(path, "/"), "/")
 	last := rt.segs[len(rt.segs)-1]
-	rt.greedy = last == "{ref}" || last == "{path}" || last == "{basehead}"
+	rt.greedy = last == "{ref}" || last == "{path}" || last == "{basehead}" || last == "{branch}"
 	s.routes = append(s.routes, rt)
 }
 

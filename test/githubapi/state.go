@@ -136,6 +136,14 @@ type checkRun struct {
 	summary     string
 	text        string
 	createdAt   time.Time
+	// ci is the App that created the run; nil for promobot's App.
+	ci *ciApp
+}
+
+// ciApp is another GitHub App (a CI service) that reports check runs.
+type ciApp struct {
+	id   int64
+	slug string
 }
 
 type deploymentStatus struct {
@@ -186,6 +194,12 @@ type repo struct {
 	checkRuns     []*checkRun       // oldest first
 	suites        map[string]int64  // head SHA → check suite id
 	deployments   []*deployment     // oldest first
+
+	// protections are the protected branches' rules, by branch name.
+	protections map[string]*Protection
+	// The merge methods refused (a new repository allows merge commits
+	// and squash merges, not rebase merges).
+	noMergeCommit, noSquash, allowRebase bool
 
 	// tooLarge are the base and head commits whose compare answers 500
 	// (TooLargeDiff).

@@ -83,7 +83,7 @@ func (s *Server) createStatus(c *call) (int, any) {
 	t := now()
 	st := &commitStatus{id: s.id(), sha: sha, state: req.State, targetURL: req.TargetURL, description: req.Description,
 		context: req.Context, creator: c.actor, createdAt: t, updatedAt: t}
-	c.repo.statuses = append(c.repo.statuses, st)
+	s.addStatus(c.ctx(), &c.out, c.repo, st)
 	out := s.statusJSON(c.repo, st, true)
 	c.w.Header().Set("Location", out.URL)
 	return http.StatusCreated, out
