@@ -218,8 +218,10 @@ func (p *Promoter) promoteOne(ctx context.Context, pr *promotion, pl Planned) (o
 	}
 	err = p.withLease(ctx, pr.repo, app, o.Plan.To(), func(ctx context.Context) error {
 		var err error
-		o, err = p.publishPlan(ctx, pr, o.Plan)
-		return err
+		if o, err = p.publishPlan(ctx, pr, o.Plan); err != nil {
+			return err
+		}
+		return p.mergeAfterPublish(ctx, pr, o)
 	})
 	return o, err
 }

@@ -35,6 +35,9 @@ type memoEntry struct {
 	Images   []prbody.Image   `json:"images,omitempty"`
 	Revision *prbody.Revision `json:"revision,omitempty"`
 	SourcePR int              `json:"source_pr,omitempty"`
+	// Commit is the commit promobot made on the branch: auto-merge merges
+	// the pull request only while its head is this commit.
+	Commit string `json:"commit,omitempty"`
 }
 
 // complete reports whether the entry says what its pull request promotes.

@@ -210,7 +210,7 @@ func (w *prWriter) diffComment(ctx context.Context, renders []diff.AppRender, co
 	if err != nil {
 		return err
 	}
-	remember := memoEntry{PR: pr.Number, Comment: commentID, Base: pr.Base, Images: w.promo.Images, Revision: w.promo.Revision, SourcePR: w.pr.sourcePR}
+	remember := memoEntry{PR: pr.Number, Comment: commentID, Base: pr.Base, Images: w.promo.Images, Revision: w.promo.Revision, SourcePR: w.pr.sourcePR, Commit: commit}
 	if err := w.p.memo.put(ctx, w.pr.repo, w.branch, remember); err != nil {
 		w.pr.log.Warn("promotion pull request not remembered; the next promotion looks it up", "error", err)
 	}

@@ -34,13 +34,14 @@ var appPermissions = map[string]string{
 	"pull_requests": "write",
 	"issues":        "write",
 	"statuses":      "write",
+	"checks":        "read",
 	"deployments":   "write",
 	"metadata":      "read",
 }
 
 // appEvents are the webhook events promobot's App subscribes to
 // (installation events are always sent).
-var appEvents = []string{"push", "pull_request", "issue_comment"}
+var appEvents = []string{"push", "pull_request", "issue_comment", "status", "check_run"}
 
 // appHomepage is the App's homepage on its GitHub settings page.
 const appHomepage = "https://github.com/promobot/promobot"

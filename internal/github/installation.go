@@ -89,8 +89,17 @@ func (i *InstallationClient) Repository(ctx context.Context, repo Repo) (RepoInf
 	if err != nil {
 		return RepoInfo{}, fmt.Errorf("%s: get repository: %w", repo, apiErr(err))
 	}
-	return RepoInfo{ID: r.GetID(), DefaultBranch: r.GetDefaultBranch(), Private: r.GetPrivate(),
-		HTMLURL: r.GetHTMLURL(), CloneURL: r.GetCloneURL(), SSHURL: r.GetSSHURL()}, nil
+	info := RepoInfo{ID: r.GetID(), DefaultBranch: r.GetDefaultBranch(), Private: r.GetPrivate(),
+		HTMLURL: r.GetHTMLURL(), CloneURL: r.GetCloneURL(), SSHURL: r.GetSSHURL()}
+	for _, m := range []struct {
+		allowed bool
+		method  string
+	}{{r.GetAllowMergeCommit(), "merge"}, {r.GetAllowSquashMerge(), "squash"}, {r.GetAllowRebaseMerge(), "rebase"}} {
+		if m.allowed {
+			info.MergeMethods = append(info.MergeMethods, m.method)
+		}
+	}
+	return info, nil
 }
 
 // BranchHead returns the commit at the head of branch (1 call).
@@ -339,7 +348,7 @@ func prOf(p *gh.PullRequest) PR {
 		Number: p.GetNumber(), Title: p.GetTitle(), Body: p.GetBody(), State: p.GetState(), Draft: p.GetDraft(),
 		Merged: p.GetMerged() || p.MergedAt != nil, MergeCommitSHA: p.GetMergeCommitSHA(),
 		Head: p.GetHead().GetRef(), Base: p.GetBase().GetRef(), HeadSHA: p.GetHead().GetSHA(), BaseSHA: p.GetBase().GetSHA(),
-		Author: p.GetUser().GetLogin(), URL: p.GetHTMLURL(), Mergeable: p.Mergeable, Labels: []string{},
+		Author: p.GetUser().GetLogin(), URL: p.GetHTMLURL(), Mergeable: p.Mergeable, MergeableState: p.GetMergeableState(), Labels: []string{},
 	}
 	for _, l := range p.Labels {
 		out.Labels = append(out.Labels, l.GetName())

@@ -23,6 +23,9 @@ type RepoInfo struct {
 	// HTMLURL, CloneURL and SSHURL are the repository's own URLs, to tell
 	// Argo CD Applications that name this repository from others.
 	HTMLURL, CloneURL, SSHURL string
+	// MergeMethods are the ways the repository allows pull requests to be
+	// merged ("merge", "squash", "rebase"), in that order.
+	MergeMethods []string
 }
 
 // URLs lists the repository's own URLs that are set.
@@ -58,6 +61,10 @@ type PR struct {
 	// Mergeable is known only when read one at a time (PullRequest), and
 	// not always then: GitHub computes it in the background.
 	Mergeable *bool
+	// MergeableState is GitHub's mergeable_state ("clean", "blocked",
+	// "behind", "unstable", "dirty", "unknown"); like Mergeable, only read
+	// one at a time.
+	MergeableState string
 }
 
 // NewPR is a pull request to open. Head is a branch of the same

@@ -152,6 +152,13 @@ type PipelineStep struct {
 	// AutoPromote opens the promotion PR without a /promote comment once
 	// From applied a commit that changed images and the gates pass.
 	AutoPromote bool `yaml:"autoPromote"`
+	// AutoMerge merges the promotion PR once its gates pass and the
+	// checks branch protection requires on the default branch are green,
+	// never bypassing the protection. Default false.
+	AutoMerge bool `yaml:"autoMerge"`
+	// MergeMethod is how AutoMerge merges (one of MergeMethods); empty:
+	// the first the repository allows of merge, squash and rebase.
+	MergeMethod string `yaml:"mergeMethod"`
 	// Gates hold a promotion back until they pass.
 	Gates Gates `yaml:"gates"`
 	// Strategy is what a promotion carries from From to To (one of
@@ -177,6 +184,9 @@ const (
 	// for the fields and files listed in Carry, onto the target overlay.
 	StrategyFields = "fields"
 )
+
+// MergeMethods are the merge methods a pipeline step may name.
+var MergeMethods = []string{"merge", "squash", "rebase"}
 
 // Strategies are the strategies a pipeline step may name.
 var Strategies = []string{StrategyImages, StrategyRevision, StrategyFields}

@@ -11,6 +11,10 @@ import (
 type Step struct {
 	From, To    string
 	AutoPromote bool
+	// AutoMerge and MergeMethod are the step's PipelineStep.AutoMerge and
+	// MergeMethod.
+	AutoMerge   bool
+	MergeMethod string
 	Gates       Gates
 	// Strategy and Carry are the step's PipelineStep.Strategy and Carry.
 	Strategy string
@@ -57,7 +61,7 @@ func (c *Config) Pipeline(apps []App) ([]Step, error) {
 					return nil, fmt.Errorf("%s pipeline[%d] %s → %s: no app has environment %q (environments: %s)", ConfigFile, i, ps.From, ps.To, env, strings.Join(sortedKeys(byEnv), ", "))
 				}
 			}
-			steps = append(steps, Step{From: ps.From, To: ps.To, AutoPromote: ps.AutoPromote, Gates: ps.Gates, Strategy: ps.Strategy, Carry: ps.Carry})
+			steps = append(steps, Step{From: ps.From, To: ps.To, AutoPromote: ps.AutoPromote, AutoMerge: ps.AutoMerge, MergeMethod: ps.MergeMethod, Gates: ps.Gates, Strategy: ps.Strategy, Carry: ps.Carry})
 		}
 	} else {
 		var envs []string

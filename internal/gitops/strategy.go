@@ -58,6 +58,12 @@ func validateStrategy(add problemFunc, p string, s *PipelineStep) {
 	if s.Strategy != "" && !slices.Contains(Strategies, s.Strategy) {
 		add(p+".strategy", "%q is not a strategy (%s)", s.Strategy, strings.Join(Strategies, ", "))
 	}
+	if s.MergeMethod != "" && !slices.Contains(MergeMethods, s.MergeMethod) {
+		add(p+".mergeMethod", "%q is not a merge method (%s)", s.MergeMethod, strings.Join(MergeMethods, ", "))
+	}
+	if s.MergeMethod != "" && !s.AutoMerge {
+		add(p+".mergeMethod", "only autoMerge merges; set autoMerge: true or drop mergeMethod")
+	}
 	switch {
 	case s.Strategy == StrategyFields && len(s.Carry) == 0:
 		add(p+".carry", "strategy fields needs the fields and files it carries")

@@ -20,6 +20,9 @@ func TestStrategyConfig(t *testing.T) {
 		{name: "fields without carry", yaml: "pipeline:\n  - {from: staging, to: production, strategy: fields}\n", err: "pipeline[0].carry: strategy fields needs the fields and files it carries"},
 		{name: "carry without fields", yaml: "pipeline:\n  - {from: staging, to: production, carry: [replicas]}\n", err: "pipeline[0].carry: only strategy fields carries fields and files"},
 		{name: "unknown field", yaml: "pipeline:\n  - {from: staging, to: production, strategy: fields, carry: [spec]}\n", err: `pipeline[0].carry[0]: field "spec": not one promobot carries`},
+		{name: "auto-merge", yaml: "pipeline:\n  - {from: staging, to: production, autoMerge: true, mergeMethod: squash}\n"},
+		{name: "unknown merge method", yaml: "pipeline:\n  - {from: staging, to: production, autoMerge: true, mergeMethod: fast-forward}\n", err: `pipeline[0].mergeMethod: "fast-forward" is not a merge method (merge, squash, rebase)`},
+		{name: "merge method without auto-merge", yaml: "pipeline:\n  - {from: staging, to: production, mergeMethod: squash}\n", err: "pipeline[0].mergeMethod: only autoMerge merges"},
 		{name: "file out of the overlay", yaml: "pipeline:\n  - {from: staging, to: production, strategy: fields, carry: [file/../../base/deployment.yaml]}\n", err: `pipeline[0].carry[0]: "../../base/deployment.yaml" is not a file inside the overlay`},
 	}
 	for _, tt := range tests {
