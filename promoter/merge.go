@@ -100,7 +100,10 @@ func (c checkPayload) passed() (sha string, branches []string, ok bool) {
 			branches = append(branches, n)
 		}
 	}
-	return sha, branches, sha != "" && len(branches) > 0
+	if sha == "" || len(branches) == 0 {
+		return "", nil, false
+	}
+	return sha, branches, true
 }
 
 // handleCheck tries to merge the promotion pull requests at the commit a
@@ -149,7 +152,10 @@ func promotionOf(branch string) (app, env string, ok bool) {
 		return "", "", false
 	}
 	app, env, ok = strings.Cut(rest, "/")
-	return app, env, ok && app != "" && env != "" && !strings.Contains(env, "/")
+	if !ok || app == "" || env == "" || strings.Contains(env, "/") {
+		return "", "", false
+	}
+	return app, env, true
 }
 
 // loadMergeTarget reads what auto-merge needs of the promotion on branch
