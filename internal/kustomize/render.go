@@ -80,38 +80,25 @@ func Render(ctx context.Context, repoRoot, dir string, opts RenderOptions) ([]by
 		return nil, fmt.Errorf("%s: %w", label, &LimitError{Limit: LimitObjects, Limits: lim})
 	}
 
-	p := poolFor(opts.Class)
-	wk, err := p.get(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", label, err)
-	}
-	defer func() { p.put(wk) }()
-	resp, err := wk.render(ctx, workRequest{
+	return runWork(ctx, label, opts.Class, lim, workRequest{
 		Root: w.root, Dir: start,
 		EnableHelm: opts.EnableHelm, HelmCommand: opts.HelmCommand,
 		MaxObjects: lim.MaxObjects, MaxMemory: lim.MaxMemory,
-	}, lim)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", label, err)
-	}
-	switch resp.Kind {
-	case respOK:
-		return resp.Out, nil
-	case respObjects:
-		return nil, fmt.Errorf("%s: %w", label, &LimitError{Limit: LimitObjects, Limits: lim})
-	case respRender:
-		return nil, fmt.Errorf("%s: %w", label, workerError{resp.Err})
-	default:
-		return nil, fmt.Errorf("%s: %w: render worker answered %d", label, ErrRender, resp.Kind)
-	}
+	})
 }
 
 // workerError is a render failure reported by a worker: its message as the
-// worker wrote it, matching ErrRender with errors.Is as it did there.
-type workerError struct{ msg string }
+// worker wrote it, matching ErrRender with errors.Is, and
+// ErrOutsideRepository when it did there.
+type workerError struct {
+	msg     string
+	outside bool
+}
 
-func (e workerError) Error() string        { return e.msg }
-func (e workerError) Is(target error) bool { return target == ErrRender }
+func (e workerError) Error() string { return e.msg }
+func (e workerError) Is(target error) bool {
+	return target == ErrRender || e.outside && target == ErrOutsideRepository
+}
 
 // build runs krusty with the options `kustomize build` uses by default,
 // turning a panic inside kustomize into an error.

@@ -32,7 +32,10 @@ type workRequest struct {
 	// Root is the repository root, absolute with symbolic links resolved.
 	Root string
 	// Dir is the kustomization directory, absolute, inside Root.
-	Dir         string
+	Dir string
+	// Directory, when set, asks for a plain directory render of Dir
+	// (RenderDirectory) instead of a kustomize build.
+	Directory   *Directory
 	EnableHelm  bool
 	HelmCommand string
 	MaxObjects  int
@@ -52,6 +55,9 @@ type workResponse struct {
 	Kind int
 	Out  []byte
 	Err  string
+	// Outside says that Err is about a path or link that leaves the
+	// repository (it wrapped ErrOutsideRepository in the worker).
+	Outside bool
 	// Retire asks the parent to replace the worker: the render changed
 	// state kustomize keeps for the process (a kustomization's custom
 	// OpenAPI schema), which must not leak into the next render.
@@ -102,6 +108,9 @@ func work(req workRequest) workResponse {
 		// before that keeps renders that fit from being killed for garbage.
 		old := debug.SetMemoryLimit(req.MaxMemory * 8 / 10)
 		defer debug.SetMemoryLimit(old)
+	}
+	if req.Directory != nil {
+		return workDirectory(req)
 	}
 	fsys, err := newSandboxFS(req.Root)
 	if err != nil {
