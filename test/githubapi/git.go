@@ -488,20 +488,44 @@ func (g *gitRepo) replay(ctx context.Context, onto, head string, committer ident
 		if len(c.Parents) != 1 {
 			return "", true, nil // merge commits are not rebased
 		}
-		out, err := g.run(ctx, nil, nil, "merge-tree", "--write-tree", "--no-messages", "--merge-base="+c.Parents[0], tip, sha)
-		var exit *exec.ExitError
-		if err != nil && errors.As(err, &exit) && exit.ExitCode() == 1 {
-			return "", true, nil
+		tree, conflict, err := g.pick(ctx, tip, c, committer)
+		if err != nil || conflict {
+			return "", conflict, err
 		}
-		if err != nil {
-			return "", false, err
-		}
-		tree := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 		if tip, err = g.commitTree(ctx, tree, []string{tip}, c.Author, committer, c.Message); err != nil {
 			return "", false, err
 		}
 	}
 	return tip, false, nil
+}
+
+// pick applies c's change (from its parent) to onto's tree: a three-way
+// merge whose base is c's parent. git merge-tree before 2.40 takes no
+// --merge-base, so the merge runs between stand-in commits of the two
+// trees that share a root holding the parent's tree.
+func (g *gitRepo) pick(ctx context.Context, onto string, c *gitCommit, id identity) (string, bool, error) {
+	treeOf := func(rev string) (string, error) { return g.resolve(ctx, rev, "tree") }
+	baseTree, err := treeOf(c.Parents[0])
+	if err != nil {
+		return "", false, err
+	}
+	ontoTree, err := treeOf(onto)
+	if err != nil {
+		return "", false, err
+	}
+	root, err := g.commitTree(ctx, baseTree, nil, id, id, "base")
+	if err != nil {
+		return "", false, err
+	}
+	ours, err := g.commitTree(ctx, ontoTree, []string{root}, id, id, "ours")
+	if err != nil {
+		return "", false, err
+	}
+	theirs, err := g.commitTree(ctx, c.Tree, []string{root}, id, id, "theirs")
+	if err != nil {
+		return "", false, err
+	}
+	return g.mergeTree(ctx, ours, theirs)
 }
 
 // mergeBase returns the best common ancestor of a and b, or "".

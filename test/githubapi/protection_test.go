@@ -194,3 +194,200 @@ func TestProtectedBranchStrict(t *testing.T) {
 		t.Errorf("merge of the updated, green head (-want +got):\n%s", diff)
 	}
 }
+
+// TestGetBranch: GET .../branches/{branch} (contents read) shows whether
+// the branch is protected and its required status checks, which an App
+// without administration permission cannot read elsewhere; the branches
+// list shows protected.
+func TestGetBranch(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.srv.Push(e.ctx, testOwner, testRepo, "release/v1", Commit{Message: "Release", Files: map[string]string{"r.txt": "r\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Protect(testOwner, testRepo, "release/v1", Protection{RequiredContexts: []string{"ci/test", "build"}, Strict: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Protect(testOwner, testRepo, "nope", Protection{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("protect a missing branch: %v, want ErrNotFound", err)
+	}
+	type view struct {
+		Name      string
+		SHA       string
+		Protected bool
+		Enabled   bool
+		Contexts  []string
+		Checks    []string
+		Strict    bool
+	}
+	tests := []struct {
+		branch string
+		want   view
+	}{
+		{branch: "main", want: view{Name: "main", SHA: e.branchTip("main"), Contexts: []string{}, Checks: []string{}}},
+		{branch: "release/v1", want: view{Name: "release/v1", SHA: e.branchTip("release/v1"), Protected: true, Enabled: true,
+			Contexts: []string{"ci/test", "build"}, Checks: []string{"ci/test", "build"}, Strict: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.branch, func(t *testing.T) {
+			// go-github's Branch has no protection field: read GitHub's shape.
+			var b struct {
+				Name       string
+				Commit     struct{ SHA string }
+				Protected  bool
+				Protection struct {
+					Enabled              bool
+					RequiredStatusChecks struct {
+						Contexts []string
+						Checks   []struct{ Context string }
+						Strict   bool
+					} `json:"required_status_checks"`
+				}
+			}
+			req, err := e.inst.NewRequest("GET", fmt.Sprintf("repos/%s/%s/branches/%s", testOwner, testRepo, tc.branch), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.inst.Do(e.ctx, req, &b); err != nil {
+				t.Fatal(err)
+			}
+			rc := b.Protection.RequiredStatusChecks
+			got := view{Name: b.Name, SHA: b.Commit.SHA, Protected: b.Protected, Enabled: b.Protection.Enabled,
+				Contexts: rc.Contexts, Checks: []string{}, Strict: rc.Strict}
+			for _, c := range rc.Checks {
+				got.Checks = append(got.Checks, c.Context)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("branch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	req, err := e.inst.NewRequest("GET", fmt.Sprintf("repos/%s/%s/branches/missing", testOwner, testRepo), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = e.inst.Do(e.ctx, req, nil); statusOf(err) != http.StatusNotFound {
+		t.Errorf("missing branch: %v, want 404", err)
+	}
+	list := must(e.inst.Repositories.ListBranches(e.ctx, testOwner, testRepo, nil)).ok(t)
+	protected := map[string]bool{}
+	for _, b := range list {
+		protected[b.GetName()] = b.GetProtected()
+	}
+	if diff := cmp.Diff(map[string]bool{"main": false, "release/v1": true}, protected); diff != "" {
+		t.Errorf("branches list protected (-want +got):\n%s", diff)
+	}
+}
+
+// TestMergeMethods: the repository's allowed merge methods show in GET
+// repository and a merge by a refused method answers GitHub's 405; a
+// rebase merge, once allowed, replays the head's commits onto the base.
+func TestMergeMethods(t *testing.T) {
+	e := newEnv(t)
+	type methods struct{ Merge, Squash, Rebase bool }
+	repoMethods := func() methods {
+		r := must(e.inst.Repositories.Get(e.ctx, testOwner, testRepo)).ok(t)
+		return methods{r.GetAllowMergeCommit(), r.GetAllowSquashMerge(), r.GetAllowRebaseMerge()}
+	}
+	if diff := cmp.Diff(methods{Merge: true, Squash: true}, repoMethods()); diff != "" {
+		t.Errorf("default merge methods (-want +got):\n%s", diff)
+	}
+	n, _ := e.openCase("rebase-me")
+	if diff := cmp.Diff(mergeOutcome{Status: 405, Message: "Rebase merges are not allowed on this repository."}, e.apiMerge(n, "rebase")); diff != "" {
+		t.Errorf("rebase by default (-want +got):\n%s", diff)
+	}
+	if err := e.srv.SetMergeMethods(testOwner, testRepo, false, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.SetMergeMethods(testOwner, testRepo, false, false, false); err == nil {
+		t.Error("no merge method allowed: no error")
+	}
+	if diff := cmp.Diff(methods{Rebase: true}, repoMethods()); diff != "" {
+		t.Errorf("rebase only (-want +got):\n%s", diff)
+	}
+	for method, msg := range map[string]string{"merge": "Merge commits are not allowed on this repository.", "squash": "Squash merges are not allowed on this repository."} {
+		if diff := cmp.Diff(mergeOutcome{Status: 405, Message: msg}, e.apiMerge(n, method)); diff != "" {
+			t.Errorf("%s when refused (-want +got):\n%s", method, diff)
+		}
+	}
+	if _, err := e.srv.MergePR(e.ctx, testOwner, testRepo, n, "alice", "merge"); err == nil || !strings.Contains(err.Error(), "Merge commits are not allowed") {
+		t.Errorf("scripted merge commit when refused: %v", err)
+	}
+
+	// main moves on, so the rebase has something to replay onto.
+	mainTip, err := e.srv.Push(e.ctx, testOwner, testRepo, "main", Commit{Message: "Elsewhere", Files: map[string]string{"other.txt": "x\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(mergeOutcome{Status: 200, Message: "Pull Request successfully merged", Merged: true}, e.apiMerge(n, "rebase")); diff != "" {
+		t.Errorf("rebase when allowed (-want +got):\n%s", diff)
+	}
+	tip := must(e.inst.Git.GetCommit(e.ctx, testOwner, testRepo, e.branchTip("main"))).ok(t)
+	got := []string{tip.GetMessage(), tip.GetAuthor().GetName(), tip.GetCommitter().GetName()}
+	if len(tip.Parents) != 1 || tip.Parents[0].GetSHA() != mainTip {
+		t.Errorf("rebased commit parents %v, want [%s]", tip.Parents, mainTip)
+	}
+	if diff := cmp.Diff([]string{"Change rebase-me", "alice", "GitHub"}, got); diff != "" {
+		t.Errorf("rebased commit (-want +got):\n%s", diff)
+	}
+	for _, path := range []string{"other.txt", "cases/rebase-me.txt"} {
+		if _, err := e.srv.File(e.ctx, testOwner, testRepo, "main", path); err != nil {
+			t.Errorf("main after the rebase merge: %s: %v", path, err)
+		}
+	}
+}
+
+// TestMergeableState: once mergeability is computed, mergeable_state says
+// why a mergeable pull request may not merge yet.
+func TestMergeableState(t *testing.T) {
+	e := newEnv(t)
+	e.srv.AddUser("ci-bot")
+	tests := []struct {
+		name       string
+		protection Protection
+		report     func(t *testing.T, head string)
+		behind     bool
+		want       string
+	}{
+		{name: "unprotected, no checks", want: "clean"},
+		{name: "unprotected, a failing status", report: e.status("ci/test", "failure"), want: "unstable"},
+		{name: "required missing", protection: Protection{RequiredContexts: []string{"ci/test"}}, want: "blocked"},
+		{name: "required failing", protection: Protection{RequiredContexts: []string{"ci/test"}},
+			report: e.status("ci/test", "failure"), want: "blocked"},
+		{name: "required green", protection: Protection{RequiredContexts: []string{"ci/test"}},
+			report: e.status("ci/test", "success"), want: "clean"},
+		{name: "required green, another failing", protection: Protection{RequiredContexts: []string{"ci/test"}},
+			report: func(t *testing.T, head string) {
+				e.status("ci/test", "success")(t, head)
+				e.checkRun("lint", "failure")(t, head)
+			}, want: "unstable"},
+		{name: "strict, behind", protection: Protection{RequiredContexts: []string{"ci/test"}, Strict: true},
+			report: e.status("ci/test", "success"), behind: true, want: "behind"},
+		{name: "not strict, behind", protection: Protection{RequiredContexts: []string{"ci/test"}},
+			report: e.status("ci/test", "success"), behind: true, want: "clean"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, head := e.openCase(fmt.Sprintf("state-%d", i))
+			if err := e.srv.Protect(testOwner, testRepo, "main", tc.protection); err != nil {
+				t.Fatal(err)
+			}
+			if tc.report != nil {
+				tc.report(t, head)
+			}
+			if tc.behind {
+				if _, err := e.srv.Push(e.ctx, testOwner, testRepo, "main", Commit{Message: "Elsewhere " + tc.name,
+					Files: map[string]string{fmt.Sprintf("elsewhere-%d.txt", i): "x\n"}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			first := must(e.inst.PullRequests.Get(e.ctx, testOwner, testRepo, n)).ok(t)
+			if first.Mergeable != nil || first.GetMergeableState() != "unknown" {
+				t.Errorf("first read: mergeable %v state %q, want null and unknown", first.Mergeable, first.GetMergeableState())
+			}
+			pr := must(e.inst.PullRequests.Get(e.ctx, testOwner, testRepo, n)).ok(t)
+			if !pr.GetMergeable() || pr.GetMergeableState() != tc.want {
+				t.Errorf("mergeable %v, mergeable_state %q; want true, %q", pr.GetMergeable(), pr.GetMergeableState(), tc.want)
+			}
+		})
+	}
+}
