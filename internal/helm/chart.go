@@ -26,7 +26,7 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 type chartWalk struct {
 	repo  *checkout.Repo
 	rules *ignore.Rules
-	left  int64  // bytes still allowed
+	left  int64 // bytes still allowed
 	files []*loader.BufferedFile
 }
 

@@ -124,6 +124,9 @@ var errLookup = errors.New("lookup is not allowed: promobot renders without a cl
 // use.
 func Render(ctx context.Context, repoRoot, chartPath string, opts Options) ([]byte, error) {
 	label := filepath.ToSlash(filepath.Clean(chartPath))
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
 	if err := refuseRemote(chartPath); err != nil {
 		return nil, fmt.Errorf("%s: %w", label, err)
 	}
