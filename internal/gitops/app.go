@@ -34,11 +34,18 @@ type App struct {
 	// Namespace is the Application's own namespace (Argo CD's, default
 	// "argocd"), not the namespace it deploys to.
 	Namespace string
-	// RepoURL, Path and TargetRevision are the Application's source. Path is
-	// clean and relative to the repository root ("." for the root).
+	// RepoURL, Path and TargetRevision are the Application's primary
+	// source: its only one, or the first of its Sources that renders
+	// objects. Path is clean and relative to the repository root ("." for
+	// the root).
 	RepoURL        string
 	Path           string
 	TargetRevision string
+	// Sources are all of the Application's sources, in order: spec.source,
+	// or every entry of spec.sources (all of them this repository). A
+	// multi-source app renders as its Rendered sources' renders
+	// concatenated.
+	Sources []Source
 	// Server and DestName identify the destination cluster (Argo CD allows
 	// either); DestNamespace is the namespace the app deploys to.
 	Server        string
@@ -155,20 +162,8 @@ type argoApp struct {
 	} `yaml:"spec"`
 }
 
-type argoSource struct {
-	RepoURL        string `yaml:"repoURL"`
-	Path           string `yaml:"path"`
-	TargetRevision string `yaml:"targetRevision"`
-	Chart          string `yaml:"chart"`
-	Ref            string `yaml:"ref"`
-	Directory      *struct {
-		Recurse bool `yaml:"recurse"`
-	} `yaml:"directory"`
-}
-
 type found struct {
-	app     App
-	recurse bool
+	app App
 }
 
 // DiscoverApps finds the Argo CD Applications (apiVersion
@@ -276,13 +271,16 @@ func (w *manifestWalk) deployable(opts DiscoverOptions) ([]App, []Note) {
 	var notes []Note
 	for _, f := range w.all {
 		a := f.app
-		if isRoot(a.Path, f.recurse, w.dir, w.manifestDirs) {
-			notes = append(notes, Note{Kind: NoteRoot, File: a.File, App: a.Name, Message: fmt.Sprintf("App of Apps root (source path %s holds Application manifests); not applied as a child", a.Path)})
+		if root, ok := rootSource(a, w.dir, w.manifestDirs); ok {
+			notes = append(notes, Note{Kind: NoteRoot, File: a.File, App: a.Name, Message: fmt.Sprintf("App of Apps root (source path %s holds Application manifests); not applied as a child", root)})
 			continue
 		}
-		if len(repos) > 0 && !repos[NormalizeRepoURL(a.RepoURL)] {
-			notes = append(notes, Note{Kind: NoteForeignRepo, File: a.File, App: a.Name, Message: fmt.Sprintf("source %s is another repository; skipped", a.RepoURL)})
+		if note := foreignSource(a, repos); note != nil {
+			notes = append(notes, *note)
 			continue
+		}
+		for i := range a.Sources {
+			a.Sources[i].Kind = detectKind(w.fsys, a.Sources[i])
 		}
 		id := a.Namespace + "/" + a.Name
 		if first, dup := seen[id]; dup {
@@ -314,6 +312,37 @@ func unmatchedConfig(cfg *Config, apps []App) []Note {
 		}
 	}
 	return notes
+}
+
+// rootSource returns the path of the first source of a that deploys
+// Application manifests (see isRoot).
+func rootSource(a App, appsDir string, manifestDirs map[string]bool) (string, bool) {
+	for _, src := range a.Rendered() {
+		recurse := src.Directory != nil && src.Directory.Recurse
+		if isRoot(src.Path, recurse, appsDir, manifestDirs) {
+			return src.Path, true
+		}
+	}
+	return "", false
+}
+
+// foreignSource notes an App with a source in another repository than
+// repos (none when repos is empty).
+func foreignSource(a App, repos map[string]bool) *Note {
+	if len(repos) == 0 {
+		return nil
+	}
+	for i, src := range a.Sources {
+		if repos[NormalizeRepoURL(src.RepoURL)] {
+			continue
+		}
+		msg := fmt.Sprintf("source %s is another repository; skipped", src.RepoURL)
+		if len(a.Sources) > 1 {
+			msg = fmt.Sprintf("source %d of %d (%s) is another repository; promobot applies a multi-source Application only when every source is this repository; skipped", i+1, len(a.Sources), src.RepoURL)
+		}
+		return &Note{Kind: NoteForeignRepo, File: a.File, App: a.Name, Message: msg}
+	}
+	return nil
 }
 
 func hasNote(notes []Note, k NoteKind) bool {
@@ -409,36 +438,17 @@ func appFromNode(file string, n *yaml.Node) (found, *Note) {
 		// reach logs, statuses and comments.
 		return found{}, &Note{Kind: NoteInvalid, File: file, Message: err.Error()}
 	}
-	src := m.Spec.Source
-	if src == nil {
-		var ours []argoSource
-		for _, s := range m.Spec.Sources {
-			if s.Path != "" && s.Chart == "" {
-				ours = append(ours, s)
-			}
+	srcs, note := appSources(file, name, m.Spec.Source, m.Spec.Sources)
+	if note != nil {
+		return found{}, note
+	}
+	src := srcs[0]
+	for _, s := range srcs {
+		if s.Kind != SourceValues {
+			src = s
+			break
 		}
-		switch {
-		case len(m.Spec.Sources) == 0:
-			return bad("Application has no spec.source")
-		case len(ours) != 1:
-			return found{}, &Note{Kind: NoteUnsupported, File: file, App: name, Message: fmt.Sprintf("%d of its %d sources are repository paths; promobot applies Applications with exactly one", len(ours), len(m.Spec.Sources))}
-		}
-		src = &ours[0]
 	}
-	if src.Chart != "" {
-		return found{}, &Note{Kind: NoteForeignRepo, File: file, App: name, Message: fmt.Sprintf("source is Helm chart %s from %s; skipped", src.Chart, src.RepoURL)}
-	}
-	if src.RepoURL == "" {
-		return bad("Application has no spec.source.repoURL")
-	}
-	p := strings.TrimPrefix(strings.TrimSpace(src.Path), "/")
-	if p == "" {
-		p = "."
-	}
-	if err := checkRepoDir(p); err != nil {
-		return bad("source path: %v", err)
-	}
-	p = path.Clean(p)
 	d := m.Spec.Destination
 	if d.Server == "" && d.Name == "" {
 		return bad("Application has neither spec.destination.server nor spec.destination.name")
@@ -447,8 +457,9 @@ func appFromNode(file string, n *yaml.Node) (found, *Note) {
 		Name:           name,
 		Namespace:      m.Metadata.Namespace,
 		RepoURL:        src.RepoURL,
-		Path:           p,
+		Path:           src.Path,
 		TargetRevision: src.TargetRevision,
+		Sources:        srcs,
 		Server:         strings.TrimSuffix(d.Server, "/"),
 		DestName:       d.Name,
 		DestNamespace:  d.Namespace,
@@ -466,7 +477,7 @@ func appFromNode(file string, n *yaml.Node) (found, *Note) {
 			a.CreateNamespace = true
 		}
 	}
-	return found{app: a, recurse: src.Directory != nil && src.Directory.Recurse}, nil
+	return found{app: a}, nil
 }
 
 // envName is what an environment inferred from a directory looks like.

@@ -51,10 +51,12 @@ spec:
     server: https://kubernetes.default.svc
     namespace: argocd
 `)},
-		"apps/my-api-service-staging.yaml":    {Data: []byte(application("my-api-service-staging", "kustomize/overlays/staging", "staging"))},
-		"apps/my-api-service-production.yaml": {Data: []byte(application("my-api-service-production", "kustomize/overlays/production", "production"))},
-		"kustomize/base/kustomization.yaml":   {Data: []byte("resources: [deployment.yaml]\n")},
-		"README.md":                           {Data: []byte("# gitops\n")},
+		"apps/my-api-service-staging.yaml":                 {Data: []byte(application("my-api-service-staging", "kustomize/overlays/staging", "staging"))},
+		"apps/my-api-service-production.yaml":              {Data: []byte(application("my-api-service-production", "kustomize/overlays/production", "production"))},
+		"kustomize/base/kustomization.yaml":                {Data: []byte("resources: [deployment.yaml]\n")},
+		"kustomize/overlays/staging/kustomization.yaml":    {Data: []byte("resources: [../../base]\n")},
+		"kustomize/overlays/production/kustomization.yaml": {Data: []byte("resources: [../../base]\n")},
+		"README.md": {Data: []byte("# gitops\n")},
 	}
 }
 
@@ -66,12 +68,14 @@ func TestDiscoverAppsSeed(t *testing.T) {
 	want := []App{
 		{
 			Name: "my-api-service-production", Namespace: "argocd", RepoURL: repoURL, Path: "kustomize/overlays/production", TargetRevision: "HEAD",
-			Server: "https://kubernetes.default.svc", DestNamespace: "production", Automated: true, Prune: true, SelfHeal: true, CreateNamespace: true,
+			Sources: []Source{{Kind: SourceKustomize, RepoURL: repoURL, Path: "kustomize/overlays/production", TargetRevision: "HEAD"}},
+			Server:  "https://kubernetes.default.svc", DestNamespace: "production", Automated: true, Prune: true, SelfHeal: true, CreateNamespace: true,
 			Environment: "production", Apply: true, File: "apps/my-api-service-production.yaml",
 		},
 		{
 			Name: "my-api-service-staging", Namespace: "argocd", RepoURL: repoURL, Path: "kustomize/overlays/staging", TargetRevision: "HEAD",
-			Server: "https://kubernetes.default.svc", DestNamespace: "staging", Automated: true, Prune: true, SelfHeal: true, CreateNamespace: true,
+			Sources: []Source{{Kind: SourceKustomize, RepoURL: repoURL, Path: "kustomize/overlays/staging", TargetRevision: "HEAD"}},
+			Server:  "https://kubernetes.default.svc", DestNamespace: "staging", Automated: true, Prune: true, SelfHeal: true, CreateNamespace: true,
 			Environment: "staging", Apply: true, File: "apps/my-api-service-staging.yaml",
 		},
 	}
@@ -114,7 +118,7 @@ kind: Application
 metadata: {name: db-staging, namespace: platform}
 spec:
   sources:
-  - {repoURL: "https://charts.example.com", chart: postgres, targetRevision: 1.0.0}
+  - {repoURL: "https://github.com/acme/gitops", path: db/chart, helm: {valueFiles: [$values/db/staging/values.yaml]}}
   - {repoURL: "ssh://git@github.com:22/acme/gitops", path: db/staging/, ref: values}
   destination: {name: staging-cluster, namespace: db}
   syncPolicy:
@@ -136,7 +140,7 @@ spec:
 		"web-production web/overlays/production env=production",
 		"web-staging web/overlays/staging env=staging",
 		"worker-qa worker/qa env=qa",
-		"platform/db-staging db/staging env=staging",
+		"platform/db-staging db/chart env=staging",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("apps (-want +got):\n%s", diff)
@@ -147,7 +151,7 @@ spec:
 	}
 	wantNotes := []string{
 		`invalid apps/broken.yaml: not valid YAML (document 1): line 2: did not find expected ',' or ']'`,
-		"foreign-repo apps/chart.yaml: ingress-nginx: source is Helm chart ingress-nginx from https://kubernetes.github.io/ingress-nginx; skipped",
+		"foreign-repo apps/chart.yaml: ingress-nginx: source is Helm chart ingress-nginx from https://kubernetes.github.io/ingress-nginx; promobot renders only what this repository holds; skipped",
 		"invalid apps/escape.yaml: escape: source path: \"../../etc\" is outside the repository",
 		"invalid apps/forged.yaml: metadata.name \"0`\\n\\nNo changes. :white_check_mark:\\n<!--\" is not a valid Application name: Argo CD requires a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)",
 		"invalid apps/nodest.yaml: nodest: Application has neither spec.destination.server nor spec.destination.name",
