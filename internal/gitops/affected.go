@@ -3,6 +3,7 @@ package gitops
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -11,18 +12,27 @@ import (
 // relative to the repository root ("./" and a leading "/" are ignored); a
 // deps entry ending in "/" stands for every file below that directory.
 //
-// An app is affected when:
-//   - a changed file is one of deps(app.Path) (its kustomization graph:
-//     resources, bases, components, patches, generators' files...);
-//   - its own Application manifest (app.File) changed;
-//   - .promobot.yaml changed (it can change how every app is rendered and
-//     applied).
+// An app is affected when one of its sources (App.Sources; an App without
+// Sources is one kustomization at App.Path) can change:
+//   - a kustomization: a changed file is one of deps(path) (its
+//     kustomization graph: resources, bases, components, patches,
+//     generators' files...);
+//   - a plain directory: a changed file below its path is one the
+//     directory reads (recurse, include and exclude, as
+//     DirectorySource.Selection decides);
+//   - a Helm chart: a changed file is below the chart's path, or is one of
+//     its value files or file parameters ($<ref>/ files included);
 //
-// deps is called once per distinct app path. When deps fails for an app (a
-// broken kustomization, say), the app counts as affected whenever anything
-// changed: rendering it is how its owner learns what is wrong, and skipping
-// it could leave a fix undeployed. The error is for a changed path that
-// points outside the repository.
+// or when its own Application manifest (app.File) changed, or
+// .promobot.yaml changed (it can change how every app is rendered and
+// applied). An app declared by a rendered root (App.Root) is affected by
+// any change below that root, where its manifest lives.
+//
+// deps is called once per distinct kustomization path. When deps fails for
+// an app (a broken kustomization, say), the app counts as affected whenever
+// anything changed: rendering it is how its owner learns what is wrong, and
+// skipping it could leave a fix undeployed. The error is for a changed path
+// that points outside the repository.
 func Affected(apps []App, changed []string, deps func(path string) ([]string, error)) ([]App, error) {
 	if len(changed) == 0 {
 		return nil, nil
@@ -35,47 +45,112 @@ func Affected(apps []App, changed []string, deps func(path string) ([]string, er
 		}
 		set[p] = true
 	}
-	all := set[ConfigFile]
-	type depSet struct {
-		files map[string]bool
-		dirs  []string
-		err   error
+	if set[ConfigFile] {
+		return apps, nil
 	}
-	cache := map[string]*depSet{}
+	g := &graphs{deps: deps, cache: map[string]*depSet{}}
 	var out []App
 	for _, a := range apps {
-		if all {
-			out = append(out, a)
-			continue
-		}
 		if f, err := repoPath(a.File); err == nil && a.File != "" && set[f] {
 			out = append(out, a)
 			continue
 		}
-		ds, ok := cache[a.Path]
-		if !ok {
-			ds = &depSet{files: map[string]bool{}}
-			files, err := deps(a.Path)
-			ds.err = err
-			for _, f := range files {
-				isDir := strings.HasSuffix(f, "/")
-				p, perr := repoPath(f)
-				if perr != nil {
-					continue // outside the repository: no change of ours can touch it
-				}
-				if isDir {
-					ds.dirs = append(ds.dirs, p)
-				} else {
-					ds.files[p] = true
-				}
-			}
-			cache[a.Path] = ds
-		}
-		if ds.err != nil || touches(set, ds.files, ds.dirs) {
+		if a.Root != "" && touches(set, nil, []string{a.Root}) {
 			out = append(out, a)
+			continue
+		}
+		srcs := a.Rendered()
+		if len(a.Sources) == 0 {
+			srcs = []Source{{Kind: SourceKustomize, Path: a.Path}}
+		}
+		for _, src := range srcs {
+			if g.sourceAffected(a, src, set) {
+				out = append(out, a)
+				break
+			}
 		}
 	}
 	return out, nil
+}
+
+// depSet is what a kustomization's render reads.
+type depSet struct {
+	files map[string]bool
+	dirs  []string
+	err   error
+}
+
+// graphs caches the kustomization graphs of one Affected call.
+type graphs struct {
+	deps  func(path string) ([]string, error)
+	cache map[string]*depSet
+}
+
+// sourceAffected reports whether a change in set can change src's render.
+func (g *graphs) sourceAffected(a App, src Source, set map[string]bool) bool {
+	switch src.Kind {
+	case SourceDirectory:
+		sel := src.Directory.Selection()
+		for c := range set {
+			if rel, ok := below(src.Path, c); ok && sel.Selects(rel) {
+				return true
+			}
+		}
+		return false
+	case SourceHelm:
+		if touches(set, nil, []string{src.Path}) {
+			return true
+		}
+		if src.Helm == nil {
+			return false
+		}
+		files := slices.Clone(src.Helm.ValueFiles)
+		for _, fp := range src.Helm.FileParameters {
+			files = append(files, fp.Path)
+		}
+		for _, f := range files {
+			if p, err := a.ValueFile(src, f); err == nil && set[p] {
+				return true
+			}
+		}
+		return false
+	default:
+		ds := g.kustomization(src.Path)
+		return ds.err != nil || touches(set, ds.files, ds.dirs)
+	}
+}
+
+// kustomization returns the graph of the kustomization at p.
+func (g *graphs) kustomization(p string) *depSet {
+	if ds, ok := g.cache[p]; ok {
+		return ds
+	}
+	ds := &depSet{files: map[string]bool{}}
+	files, err := g.deps(p)
+	ds.err = err
+	for _, f := range files {
+		isDir := strings.HasSuffix(f, "/")
+		rp, perr := repoPath(f)
+		if perr != nil {
+			continue // outside the repository: no change of ours can touch it
+		}
+		if isDir {
+			ds.dirs = append(ds.dirs, rp)
+		} else {
+			ds.files[rp] = true
+		}
+	}
+	g.cache[p] = ds
+	return ds
+}
+
+// below returns c relative to dir when c is below dir.
+func below(dir, c string) (string, bool) {
+	if dir == "." {
+		return c, true
+	}
+	rel, ok := strings.CutPrefix(c, dir+"/")
+	return rel, ok
 }
 
 func touches(changed, files map[string]bool, dirs []string) bool {

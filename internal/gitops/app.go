@@ -65,7 +65,12 @@ type App struct {
 	// Apply is false when .promobot.yaml turns applying off for the app.
 	Apply bool
 	// File is the repository-relative path of the manifest declaring it.
+	// For an Application read from the render of a root (a kustomization
+	// or a Helm chart), File is that root's directory and Root is set.
 	File string
+	// Root is the directory of the rendered App of Apps root that declared
+	// the app, or "" when a manifest file in the repository declares it.
+	Root string
 }
 
 // String returns "Name" or, outside the default Argo CD namespace,

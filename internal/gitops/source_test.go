@@ -212,3 +212,62 @@ func TestValueFile(t *testing.T) {
 		})
 	}
 }
+
+// TestAffectedSources checks which changes affect directory, Helm and
+// multi-source apps, and apps declared by a rendered root.
+func TestAffectedSources(t *testing.T) {
+	dir := App{Name: "dir", Path: "web", Sources: []Source{{Kind: SourceDirectory, Path: "web"}}}
+	recurse := App{Name: "recurse", Path: "web", Sources: []Source{{Kind: SourceDirectory, Path: "web",
+		Directory: &DirectorySource{Recurse: true, Include: "{*.yaml,*.json}", Exclude: "test/*"}}}}
+	helm := App{Name: "helm", Path: "charts/web", Sources: []Source{
+		{Kind: SourceHelm, Path: "charts/web", Helm: &HelmSource{ValueFiles: []string{"$values/env/prod.yaml", "../shared/values.yaml"},
+			FileParameters: []HelmFileParameter{{Name: "cfg", Path: "../../files/cfg.txt"}}}},
+		{Kind: SourceValues, Ref: "values"},
+	}}
+	multi := App{Name: "multi", Path: "base", Sources: []Source{{Kind: SourceKustomize, Path: "base"}, {Kind: SourceDirectory, Path: "extra"}}}
+	rooted := App{Name: "rooted", Path: "svc", File: "apps", Root: "apps", Sources: []Source{{Kind: SourceDirectory, Path: "svc"}}}
+	apps := []App{dir, recurse, helm, multi, rooted}
+	deps := func(p string) ([]string, error) {
+		if p == "base" {
+			return []string{"base/kustomization.yaml", "base/cm.yaml"}, nil
+		}
+		t.Errorf("deps(%q): only kustomizations have a graph", p)
+		return nil, nil
+	}
+	tests := []struct {
+		name    string
+		changed []string
+		want    []string
+	}{
+		{name: "top-level yaml", changed: []string{"web/a.yaml"}, want: []string{"dir", "recurse"}},
+		{name: "json", changed: []string{"web/a.json"}, want: []string{"dir", "recurse"}},
+		{name: "yml is not included by the recursing app", changed: []string{"web/a.yml"}, want: []string{"dir"}},
+		{name: "subdirectory", changed: []string{"web/sub/a.yaml"}, want: []string{"recurse"}},
+		{name: "excluded subdirectory", changed: []string{"web/test/a.yaml"}},
+		{name: "not a manifest", changed: []string{"web/README.md"}},
+		{name: "chart template", changed: []string{"charts/web/templates/deploy.yaml"}, want: []string{"helm"}},
+		{name: "$values file", changed: []string{"env/prod.yaml"}, want: []string{"helm"}},
+		{name: "other environment's values", changed: []string{"env/staging.yaml"}},
+		{name: "value file beside the chart", changed: []string{"charts/shared/values.yaml"}, want: []string{"helm"}},
+		{name: "file parameter", changed: []string{"files/cfg.txt"}, want: []string{"helm"}},
+		{name: "first source of several", changed: []string{"base/cm.yaml"}, want: []string{"multi"}},
+		{name: "second source of several", changed: []string{"extra/x.yaml"}, want: []string{"multi"}},
+		{name: "the rendered root", changed: []string{"apps/templates/svc.yaml"}, want: []string{"rooted"}},
+		{name: "the rooted app's own path", changed: []string{"svc/a.yaml"}, want: []string{"rooted"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Affected(apps, tt.changed, deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, a := range got {
+				names = append(names, a.Name)
+			}
+			if diff := cmp.Diff(tt.want, names); diff != "" {
+				t.Errorf("affected (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
