@@ -239,6 +239,7 @@ func TestContractSession(t *testing.T) {
 	// Repository, git data, contents.
 	must(c.Repositories.Get(ctx, o, r)).ok(t)
 	must(c.Repositories.ListBranches(ctx, o, r, nil)).ok(t)
+	must(c.Repositories.GetBranch(ctx, o, r, "main", 0)).ok(t)
 	must(c.Repositories.GetPermissionLevel(ctx, o, r, "alice")).ok(t)
 	if err := e.srv.AddTeamMember(o, "release-managers", "alice", TeamMaintainer); err != nil {
 		t.Fatal(err)

@@ -860,7 +860,22 @@ func (s *Server) checkRunJSON(r *repo, cr *checkRun) *checkRunJSON {
 		Conclusion: strPtr(cr.conclusion), StartedAt: cr.startedAt, CompletedAt: cr.completedAt,
 		Output: checkRunOutputJSON{Title: strPtr(cr.title), Summary: strPtr(cr.summary), Text: strPtr(cr.text),
 			AnnotationsURL: self + "/annotations"},
-		Name: cr.name, CheckSuite: &checkSuiteRef{ID: cr.suiteID}, App: s.appJSON(), PullRequests: []any{},
+		Name: cr.name, CheckSuite: &checkSuiteRef{ID: cr.suiteID}, App: s.checkRunApp(cr), PullRequests: s.openPullsAt(r, cr.headSHA),
+	}
+}
+
+// checkRunApp is the App that created cr: promobot's, or a CI App.
+func (s *Server) checkRunApp(cr *checkRun) *appJSON {
+	a := s.appJSON()
+	if cr.ci == nil {
+		return a
+	}
+	owner := s.ensureAccount(cr.ci.slug, "Organization")
+	return &appJSON{
+		ID: cr.ci.id, Slug: cr.ci.slug, NodeID: nodeID("A", cr.ci.id), ClientID: fmt.Sprintf("Iv1.%016x", cr.ci.id),
+		Owner: s.userJSON(owner), Name: cr.ci.slug, ExternalURL: s.web("/"), HTMLURL: s.web("/apps/%s", cr.ci.slug),
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, Permissions: map[string]string{"checks": "write", "metadata": "read"},
+		Events: []string{},
 	}
 }
 

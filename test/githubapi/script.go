@@ -722,6 +722,7 @@ type CheckRun struct {
 	Summary    string
 	Text       string
 	DetailsURL string
+	App        string // the slug of the App that created it
 }
 
 // CheckRuns returns the check runs on commit sha, oldest first.
@@ -736,7 +737,8 @@ func (s *Server) CheckRuns(owner, name, sha string) ([]CheckRun, error) {
 	for _, cr := range r.checkRuns {
 		if cr.headSHA == sha {
 			out = append(out, CheckRun{ID: cr.id, Name: cr.name, HeadSHA: cr.headSHA, Status: cr.status,
-				Conclusion: cr.conclusion, Title: cr.title, Summary: cr.summary, Text: cr.text, DetailsURL: cr.detailsURL})
+				Conclusion: cr.conclusion, Title: cr.title, Summary: cr.summary, Text: cr.text, DetailsURL: cr.detailsURL,
+				App: s.checkRunApp(cr).Slug})
 		}
 	}
 	return out, nil

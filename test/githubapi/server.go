@@ -144,7 +144,8 @@ type Server struct {
 	comments      map[int64]*comment
 	archives      map[string]*archiveLink
 	manifests     map[string]*manifestCode
-	teams         map[string]*team // lower-cased org/slug
+	teams         map[string]*team  // lower-cased org/slug
+	ciApps        map[string]*ciApp // CI Apps reporting check runs, by slug
 	bot           *account
 	appCreated    time.Time
 	rate          map[string]*rateWindow

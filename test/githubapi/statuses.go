@@ -253,6 +253,9 @@ func (s *Server) createCheckRun(c *call) (int, any) {
 	}
 	cr.suiteID = c.repo.suites[req.HeadSHA]
 	c.repo.checkRuns = append(c.repo.checkRuns, cr)
+	if cr.status == "completed" {
+		s.emitCheckRun(c.ctx(), &c.out, c.repo, cr, "completed", c.actor)
+	}
 	return http.StatusCreated, s.checkRunJSON(c.repo, cr)
 }
 
@@ -280,7 +283,11 @@ func (s *Server) updateCheckRun(c *call) (int, any) {
 	if st, b, ok := req.apply(&next); !ok {
 		return st, b
 	}
+	completed := next.status == "completed" && cr.status != "completed"
 	*cr = next
+	if completed {
+		s.emitCheckRun(c.ctx(), &c.out, c.repo, cr, "completed", c.actor)
+	}
 	return http.StatusOK, s.checkRunJSON(c.repo, cr)
 }
 
