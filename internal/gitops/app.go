@@ -138,6 +138,17 @@ type DiscoverOptions struct {
 	RepoURLs []string
 	// Config is the repository's .promobot.yaml, or nil.
 	Config *Config
+	// Render, when set, renders a root that is not a plain directory of
+	// manifests: an apps directory that is a kustomization or a Helm chart,
+	// or a nested root of such a kind. Argo CD reads the Applications of a
+	// root from its render; without Render, an apps directory is read as
+	// plain manifests whatever it is, and nested roots that need a render
+	// are noted, not followed.
+	Render RenderFunc
+	// MaxDepth bounds how deep nested roots are followed (an Application
+	// whose source holds more Applications is one level down); 0 means
+	// DefaultMaxDepth.
+	MaxDepth int
 }
 
 // argoApp is the part of an Argo CD Application promobot reads.
@@ -169,6 +180,9 @@ type argoApp struct {
 
 type found struct {
 	app App
+	// depth is how many roots down the Application was found: 0 for the
+	// apps directory's own.
+	depth int
 }
 
 // DiscoverApps finds the Argo CD Applications (apiVersion
@@ -200,10 +214,11 @@ func DiscoverApps(fsys fs.FS, opts DiscoverOptions) ([]App, []Note, error) {
 	if _, err := fs.Stat(fsys, dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, []Note{{Kind: NoteInvalid, File: dir, Message: "apps directory not found; no Application manifests to read"}}, nil
 	}
-	w := &manifestWalk{fsys: fsys, dir: dir, manifestDirs: map[string]bool{}}
-	if err := fs.WalkDir(fsys, dir, w.visit); err != nil {
-		return nil, nil, fmt.Errorf("apps dir %s walk: %w", dir, err)
+	w := &manifestWalk{fsys: fsys, dir: dir, manifestDirs: map[string]bool{}, roots: map[string]bool{dir: true}, render: opts.Render}
+	if err := w.readAppsDir(); err != nil {
+		return nil, nil, err
 	}
+	w.followNested(opts.MaxDepth)
 	apps, notes := w.deployable(opts)
 	notes = append(w.notes, notes...)
 	notes = append(notes, unmatchedConfig(opts.Config, apps)...)
@@ -224,6 +239,11 @@ type manifestWalk struct {
 	// manifestDirs are the directories holding Application manifests.
 	manifestDirs map[string]bool
 	notes        []Note
+	// roots are the roots whose Applications were read.
+	roots  map[string]bool
+	render RenderFunc
+	// depth is the depth of the Applications being read.
+	depth int
 }
 
 // visit is the fs.WalkDirFunc reading one manifest file.
@@ -254,12 +274,7 @@ func (w *manifestWalk) visit(p string, d fs.DirEntry, err error) error {
 	if err != nil {
 		return err
 	}
-	apps, fileNotes := parseManifests(p, data)
-	w.notes = append(w.notes, fileNotes...)
-	if len(apps) > 0 || hasNote(fileNotes, NoteUnsupported) {
-		w.manifestDirs[path.Dir(p)] = true
-	}
-	w.all = append(w.all, apps...)
+	w.add(p, "", data)
 	return nil
 }
 
