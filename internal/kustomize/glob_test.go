@@ -113,7 +113,7 @@ func FuzzMatchGlob(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, pattern, name string) {
 		got, err := MatchGlob(pattern, name)
-		if strings.ContainsRune(pattern, '[') || len(name) > 64 {
+		if strings.ContainsRune(pattern, '[') || len(name) > 64 || len(pattern) > 64 || strings.Count(pattern, "{") > 8 {
 			return // classes: only that MatchGlob does not panic or hang
 		}
 		alts, ok := expand(pattern, 0)
@@ -194,8 +194,8 @@ func expand(p string, depth int) (alts []string, ok bool) {
 				for _, in := range inner {
 					for _, re := range rest {
 						alts = append(alts, string(r[:i])+in+re)
-						if len(alts) > 256 {
-							return nil, false
+						if len(alts) > 1<<16 {
+							panic("too many alternatives")
 						}
 					}
 				}
