@@ -20,6 +20,13 @@
 //	// promobot, configured with srv.URL(), srv.AppID() and srv.AppPrivateKeyPEM(), reacts;
 //	// then read back srv.PRs, srv.Comments, srv.File, srv.Calls() ...
 //
+// Branch protection (Protect: required status checks, up-to-date heads)
+// and the repository's merge methods (SetMergeMethods) hold for every
+// merge, through the API or MergePR, refused with GitHub's 405 messages;
+// SetStatus and CompleteCheckRun report on a commit as a person or a CI
+// App does, sending status and check_run webhooks when Options.Events
+// subscribes the App to them.
+//
 // The App's credentials work with ghinstallation (BaseURL: srv.URL()
 // without the trailing slash). Faults (InjectFault), added latency
 // (SetLatency) and call counting (Calls, ResetCalls) serve fault tests and
