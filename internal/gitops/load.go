@@ -31,16 +31,35 @@ type Repository struct {
 // .promobot.yaml or a manifest that is a symbolic link out of the repository
 // is an error naming it.
 func LoadDir(root string, repoURLs []string) (*Repository, error) {
+	return LoadDirWith(root, LoadOptions{RepoURLs: repoURLs})
+}
+
+// LoadOptions tune LoadDirWith.
+type LoadOptions struct {
+	// RepoURLs are the repository's own URLs (see DiscoverOptions.RepoURLs).
+	RepoURLs []string
+	// Render renders App of Apps roots that are not plain manifests (see
+	// DiscoverOptions.Render); nil reads the apps directory as plain
+	// manifests.
+	Render RenderFunc
+}
+
+// LoadDirWith is LoadDir with options.
+func LoadDirWith(root string, opts LoadOptions) (*Repository, error) {
 	repo, err := checkout.Open(root)
 	if err != nil {
 		return nil, err
 	}
 	defer repo.Close()
-	return Load(repo, root, repoURLs)
+	return load(repo, root, opts)
 }
 
 // Load is LoadDir for an open checkout; the Repository's Root is root.
 func Load(repo *checkout.Repo, root string, repoURLs []string) (*Repository, error) {
+	return load(repo, root, LoadOptions{RepoURLs: repoURLs})
+}
+
+func load(repo *checkout.Repo, root string, opts LoadOptions) (*Repository, error) {
 	r := &Repository{Root: root, Config: DefaultConfig()}
 	raw, err := repo.ReadFile(ConfigFile)
 	switch {
@@ -56,7 +75,7 @@ func Load(repo *checkout.Repo, root string, repoURLs []string) (*Repository, err
 	default:
 		return nil, fmt.Errorf("%s read: %w", ConfigFile, err)
 	}
-	apps, notes, err := DiscoverApps(repo.FS(), DiscoverOptions{RepoURLs: repoURLs, Config: r.Config})
+	apps, notes, err := DiscoverApps(repo.FS(), DiscoverOptions{RepoURLs: opts.RepoURLs, Config: r.Config, Render: opts.Render})
 	if err != nil {
 		return nil, err
 	}
