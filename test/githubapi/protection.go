@@ -19,6 +19,10 @@ type Protection struct {
 	RequiredContexts []string
 	// Strict requires the head to contain the base branch's tip.
 	Strict bool
+	// RequiredApprovals is how many approving reviews, by people with
+	// write access other than the author, a pull request needs ("Require
+	// approvals"); a review requesting changes by such a person blocks it.
+	RequiredApprovals int
 }
 
 // Protect sets branch's protection (replacing any before it), as an
@@ -119,20 +123,31 @@ func (r *repo) contextVerdict(sha, name string) checkVerdict {
 
 // gate is what a base branch's protection says of merging head.
 type gate struct {
-	required []string
-	expected []string // required contexts missing or pending on head
-	failing  []string // required contexts failed on head
-	behind   bool     // Strict, and head lacks the base's tip
+	approvals        int // the approvals required, when fewer were given
+	changesRequested bool
+	required         []string
+	expected         []string // required contexts missing or pending on head
+	failing          []string // required contexts failed on head
+	behind           bool     // Strict, and head lacks the base's tip
 }
 
-// protectionGate evaluates base's protection for a merge of headSHA into
-// baseTip. An unprotected branch gives the zero gate.
-func (r *repo) protectionGate(ctx context.Context, base, baseTip, headSHA string) gate {
+// protectionGate evaluates the protection of is's base branch for a
+// merge of its head into baseTip. An unprotected branch gives the zero
+// gate.
+func (r *repo) protectionGate(ctx context.Context, is *issue, baseTip string) gate {
+	base, headSHA := is.pr.base, is.pr.headSHA
 	p := r.protections[base]
 	if p == nil {
 		return gate{}
 	}
 	g := gate{required: p.RequiredContexts}
+	if p.RequiredApprovals > 0 {
+		approved, changes := r.reviewsOf(is)
+		if approved < p.RequiredApprovals {
+			g.approvals = p.RequiredApprovals
+		}
+		g.changesRequested = changes
+	}
 	for _, name := range p.RequiredContexts {
 		switch r.contextVerdict(headSHA, name) {
 		case verdictExpected:
@@ -145,16 +160,51 @@ func (r *repo) protectionGate(ctx context.Context, base, baseTip, headSHA string
 	return g
 }
 
-// green reports whether every required context passed.
-func (g gate) green() bool { return len(g.expected) == 0 && len(g.failing) == 0 }
+// green reports whether every required context passed and the reviews
+// the branch requires are there.
+func (g gate) green() bool {
+	return len(g.expected) == 0 && len(g.failing) == 0 && g.approvals == 0 && !g.changesRequested
+}
+
+// reviewsOf counts the approvals of is by people with write access other
+// than its author (each person's latest approving or change-requesting
+// review counts), and whether one of them requests changes.
+func (r *repo) reviewsOf(is *issue) (int, bool) {
+	latest := map[*account]string{}
+	for _, rv := range is.pr.reviews {
+		if rv.state != "COMMENTED" {
+			latest[rv.user] = rv.state
+		}
+	}
+	approved, changes := 0, false
+	for who, state := range latest {
+		if who == is.user || !canWrite(r.role(who.login)) {
+			continue
+		}
+		switch state {
+		case "APPROVED":
+			approved++
+		case "CHANGES_REQUESTED":
+			changes = true
+		}
+	}
+	return approved, changes
+}
 
 // refusal is GitHub's 405 message refusing the merge, "" when the gate
-// lets it through. An out-of-date head is named first: updating the
-// branch runs the checks again anyway.
+// lets it through. An out-of-date head is named first (updating the
+// branch runs the checks again anyway), then missing reviews, then
+// required checks, the order GitHub lists them in.
 func (g gate) refusal() string {
 	switch n := len(g.expected) + len(g.failing); {
 	case g.behind:
 		return "Head branch is not up to date with the base branch."
+	case g.changesRequested:
+		return "Changes requested by a reviewer with write access."
+	case g.approvals == 1:
+		return "At least 1 approving review is required by reviewers with write access."
+	case g.approvals > 1:
+		return fmt.Sprintf("At least %d approving reviews are required by reviewers with write access.", g.approvals)
 	case n == 0:
 		return ""
 	case n == 1 && len(g.failing) == 1:
@@ -195,7 +245,7 @@ func (r *repo) unstable(sha string) bool {
 // date), blocked (a required check is not green), unstable (a check
 // nothing requires did not pass) or clean.
 func (r *repo) mergeableState(ctx context.Context, is *issue, baseTip string, conflict bool) string {
-	g := r.protectionGate(ctx, is.pr.base, baseTip, is.pr.headSHA)
+	g := r.protectionGate(ctx, is, baseTip)
 	switch {
 	case conflict:
 		return "dirty"
@@ -207,6 +257,40 @@ func (r *repo) mergeableState(ctx context.Context, is *issue, baseTip string, co
 		return "unstable"
 	}
 	return "clean"
+}
+
+// canWrite reports whether role p may push (write, maintain or admin).
+func canWrite(p Permission) bool {
+	return p == PermissionWrite || p == PermissionMaintain || p == PermissionAdmin
+}
+
+// Review submits a review of pull request number by login (an account
+// created when new): event is APPROVE, REQUEST_CHANGES or COMMENT, as in
+// "Create a review for a pull request". Only approvals by people with
+// write access count toward Protection.RequiredApprovals; an author
+// cannot approve or request changes on their own pull request. No
+// webhook is sent.
+func (s *Server) Review(ctx context.Context, owner, name string, number int, login, event string) error {
+	states := map[string]string{"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}
+	return s.locked(func(_ *[]*delivery) error {
+		r, is, err := s.scriptIssue(owner, name, number)
+		if err != nil {
+			return err
+		}
+		state, ok := states[event]
+		switch {
+		case is.pr == nil || is.state != "open":
+			return fmt.Errorf("review %s/%s#%d: not an open pull request", owner, name, number)
+		case !ok:
+			return fmt.Errorf("review %s/%s#%d: invalid event %q", owner, name, number, event)
+		}
+		who := s.person(login, r)
+		if who == is.user && state != "COMMENTED" {
+			return fmt.Errorf("review %s/%s#%d: Can not approve your own pull request", owner, name, number)
+		}
+		is.pr.reviews = append(is.pr.reviews, &review{id: s.id(), user: who, state: state, commitID: is.pr.headSHA, submittedAt: now()})
+		return nil
+	})
 }
 
 // ---- GET /repos/{owner}/{repo}/branches/{branch} ----
@@ -241,6 +325,9 @@ type branchWithProtectionJSON struct {
 	Protected     bool                 `json:"protected"`
 	Protection    branchProtectionJSON `json:"protection"`
 	ProtectionURL string               `json:"protection_url"`
+	// RequiredApprovingReviewCount is sent for a branch that requires
+	// approvals.
+	RequiredApprovingReviewCount int `json:"required_approving_review_count,omitempty"`
 }
 
 // getBranch: GET /repos/{owner}/{repo}/branches/{branch}. Unlike
@@ -272,6 +359,7 @@ func (s *Server) getBranch(c *call) (int, any) {
 			rc.Checks = append(rc.Checks, requiredCheckJSON{Context: ctxName})
 		}
 		out.Protection.RequiredStatusChecks = rc
+		out.RequiredApprovingReviewCount = p.RequiredApprovals
 	} else {
 		out.Protection.RequiredStatusChecks = &requiredChecksJSON{EnforcementLevel: "off", Contexts: []string{}, Checks: []requiredCheckJSON{}}
 	}

@@ -67,6 +67,7 @@ func TestProtectedBranchMerge(t *testing.T) {
 		name       string
 		protection Protection
 		report     func(t *testing.T, head string) // CI reports on the head
+		reviews    []string                        // "login EVENT", in order
 		want       mergeOutcome
 	}{
 		{name: "no status yet", protection: Protection{RequiredContexts: []string{"ci/test"}},
@@ -108,6 +109,29 @@ func TestProtectedBranchMerge(t *testing.T) {
 			report: e.checkRun("build", "failure"),
 			want:   mergeOutcome{Status: 405, Message: `Required status check "build" is failing.`}},
 		{name: "unprotected", want: ok},
+		{name: "approval required, none", protection: Protection{RequiredApprovals: 1},
+			want: mergeOutcome{Status: 405, Message: "At least 1 approving review is required by reviewers with write access."}},
+		{name: "approval required, given", protection: Protection{RequiredApprovals: 1},
+			reviews: []string{"bob APPROVE"}, want: ok},
+		{name: "approval by a reader does not count", protection: Protection{RequiredApprovals: 1},
+			reviews: []string{"carol APPROVE"},
+			want:    mergeOutcome{Status: 405, Message: "At least 1 approving review is required by reviewers with write access."}},
+		{name: "two approvals required, one given", protection: Protection{RequiredApprovals: 2},
+			reviews: []string{"bob APPROVE", "bob COMMENT"},
+			want:    mergeOutcome{Status: 405, Message: "At least 2 approving reviews are required by reviewers with write access."}},
+		{name: "changes requested", protection: Protection{RequiredApprovals: 1},
+			reviews: []string{"bob APPROVE", "dave REQUEST_CHANGES"},
+			want:    mergeOutcome{Status: 405, Message: "Changes requested by a reviewer with write access."}},
+		{name: "changes requested, then approved", protection: Protection{RequiredApprovals: 1},
+			reviews: []string{"dave REQUEST_CHANGES", "dave APPROVE"}, want: ok},
+		{name: "approved, check missing", protection: Protection{RequiredApprovals: 1, RequiredContexts: []string{"ci/test"}},
+			reviews: []string{"bob APPROVE"},
+			want:    mergeOutcome{Status: 405, Message: `Required status check "ci/test" is expected.`}},
+	}
+	for login, p := range map[string]Permission{"bob": PermissionWrite, "carol": PermissionRead, "dave": PermissionMaintain} {
+		if err := e.srv.AddCollaborator(testOwner, testRepo, login, p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,6 +141,12 @@ func TestProtectedBranchMerge(t *testing.T) {
 			}
 			if tc.report != nil {
 				tc.report(t, head)
+			}
+			for _, rv := range tc.reviews {
+				login, event, _ := strings.Cut(rv, " ")
+				if err := e.srv.Review(e.ctx, testOwner, testRepo, n, login, event); err != nil {
+					t.Fatal(err)
+				}
 			}
 			tip := e.branchTip("main")
 			if diff := cmp.Diff(tc.want, e.apiMerge(n, "merge")); diff != "" {
@@ -204,7 +234,7 @@ func TestGetBranch(t *testing.T) {
 	if _, err := e.srv.Push(e.ctx, testOwner, testRepo, "release/v1", Commit{Message: "Release", Files: map[string]string{"r.txt": "r\n"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.srv.Protect(testOwner, testRepo, "release/v1", Protection{RequiredContexts: []string{"ci/test", "build"}, Strict: true}); err != nil {
+	if err := e.srv.Protect(testOwner, testRepo, "release/v1", Protection{RequiredContexts: []string{"ci/test", "build"}, Strict: true, RequiredApprovals: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.srv.Protect(testOwner, testRepo, "nope", Protection{}); !errors.Is(err, ErrNotFound) {
@@ -218,6 +248,7 @@ func TestGetBranch(t *testing.T) {
 		Contexts  []string
 		Checks    []string
 		Strict    bool
+		Approvals int
 	}
 	tests := []struct {
 		branch string
@@ -225,7 +256,7 @@ func TestGetBranch(t *testing.T) {
 	}{
 		{branch: "main", want: view{Name: "main", SHA: e.branchTip("main"), Contexts: []string{}, Checks: []string{}}},
 		{branch: "release/v1", want: view{Name: "release/v1", SHA: e.branchTip("release/v1"), Protected: true, Enabled: true,
-			Contexts: []string{"ci/test", "build"}, Checks: []string{"ci/test", "build"}, Strict: true}},
+			Contexts: []string{"ci/test", "build"}, Checks: []string{"ci/test", "build"}, Strict: true, Approvals: 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.branch, func(t *testing.T) {
@@ -234,6 +265,7 @@ func TestGetBranch(t *testing.T) {
 				Name       string
 				Commit     struct{ SHA string }
 				Protected  bool
+				Approvals  int `json:"required_approving_review_count"`
 				Protection struct {
 					Enabled              bool
 					RequiredStatusChecks struct {
@@ -252,7 +284,7 @@ func TestGetBranch(t *testing.T) {
 			}
 			rc := b.Protection.RequiredStatusChecks
 			got := view{Name: b.Name, SHA: b.Commit.SHA, Protected: b.Protected, Enabled: b.Protection.Enabled,
-				Contexts: rc.Contexts, Checks: []string{}, Strict: rc.Strict}
+				Contexts: rc.Contexts, Checks: []string{}, Strict: rc.Strict, Approvals: b.Approvals}
 			for _, c := range rc.Checks {
 				got.Checks = append(got.Checks, c.Context)
 			}
@@ -364,6 +396,7 @@ func TestMergeableState(t *testing.T) {
 			report: e.status("ci/test", "success"), behind: true, want: "behind"},
 		{name: "not strict, behind", protection: Protection{RequiredContexts: []string{"ci/test"}},
 			report: e.status("ci/test", "success"), behind: true, want: "clean"},
+		{name: "approval missing", protection: Protection{RequiredApprovals: 1}, want: "blocked"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -389,5 +422,22 @@ func TestMergeableState(t *testing.T) {
 				t.Errorf("mergeable %v, mergeable_state %q; want true, %q", pr.GetMergeable(), pr.GetMergeableState(), tc.want)
 			}
 		})
+	}
+}
+
+// TestReviewOwnPullRequest: an author cannot approve or request changes
+// on their own pull request (GitHub: "Can not approve your own pull
+// request"); commenting is fine.
+func TestReviewOwnPullRequest(t *testing.T) {
+	e := newEnv(t)
+	n, _ := e.openCase("mine")
+	tests := []struct {
+		event   string
+		wantErr bool
+	}{{"APPROVE", true}, {"REQUEST_CHANGES", true}, {"COMMENT", false}, {"LGTM", true}}
+	for _, tc := range tests {
+		if err := e.srv.Review(e.ctx, testOwner, testRepo, n, "alice", tc.event); (err != nil) != tc.wantErr {
+			t.Errorf("alice %s on her own pull request: %v, want error %v", tc.event, err, tc.wantErr)
+		}
 	}
 }

@@ -350,7 +350,7 @@ func (s *Server) mergePull(ctx context.Context, out *[]*delivery, r *repo, is *i
 	if baseTip == "" {
 		return fail(http.StatusMethodNotAllowed, "Base branch was deleted")
 	}
-	if msg := r.protectionGate(ctx, pr.base, baseTip, pr.headSHA).refusal(); msg != "" {
+	if msg := r.protectionGate(ctx, is, baseTip).refusal(); msg != "" {
 		return fail(http.StatusMethodNotAllowed, msg)
 	}
 	commit, status, body := s.mergeCommit(ctx, r, is, user, method, baseTip, title, message)

@@ -89,6 +89,16 @@ type pullData struct {
 	// mergeableFor is the base and head pair whose mergeability has been
 	// computed; until a read asks for the current pair, mergeable is null.
 	mergeableFor string
+	reviews      []*review // oldest first
+}
+
+// review is a submitted pull request review.
+type review struct {
+	id          int64
+	user        *account
+	state       string // APPROVED, CHANGES_REQUESTED, COMMENTED
+	commitID    string
+	submittedAt time.Time
 }
 
 // issue is an issue or, with pr set, a pull request (they share numbers).
