@@ -116,7 +116,8 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	t.Cleanup(hook.Close)
 
 	gh, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), WebhookURL: hook.URL,
-		WebhookSecret: secret, AppSlug: "promobot", SyncWebhooks: true, Permissions: ho.permissions})
+		WebhookSecret: secret, AppSlug: "promobot", SyncWebhooks: true, Permissions: ho.permissions,
+		Events: []string{"push", "pull_request", "issue_comment", "status", "check_run"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,16 +271,12 @@ func (h *harness) settle() {
 			return false, err.Error()
 		}
 		for _, c := range []struct{ stream, name string }{{events.StreamGitHub, "promoter"}, {events.StreamFacts, "promoter-auto"}} {
-			cons, err := js.Consumer(h.ctx, c.stream, c.name)
+			ok, left, err := kit.ConsumerCaughtUp(h.ctx, js, c.stream, c.name)
 			if err != nil {
-				return false, c.name + ": " + err.Error()
+				return false, err.Error()
 			}
-			info, err := cons.Info(h.ctx)
-			if err != nil {
-				return false, c.name + ": " + err.Error()
-			}
-			if info.NumPending > 0 || info.NumAckPending > 0 || info.NumRedelivered > 0 {
-				return false, fmt.Sprintf("%s: %d pending, %d unacknowledged, %d redelivered; log:\n%s", c.name, info.NumPending, info.NumAckPending, info.NumRedelivered, h.logs.String())
+			if !ok {
+				return false, left + "; log:\n" + h.logs.String()
 			}
 		}
 		return h.gh.DeliveriesIdle(), "webhooks sent while the consumers were idle"

@@ -259,14 +259,27 @@ func (p *Promoter) mergeWhenGreen(ctx context.Context, gh GitHub, t mergeTarget)
 		}
 		return wait(reason)
 	}
-	method, ok := mergeMethod(t.step.MergeMethod, t.info.MergeMethods)
-	if !ok {
+	if len(t.info.MergeMethods) == 0 {
+		// A webhook's repository may not say which methods it allows.
+		if t.info, err = gh.Repository(ctx, t.repo); err != nil {
+			return err
+		}
+	}
+	methods := mergeMethods(t.step.MergeMethod, t.info.MergeMethods)
+	if len(methods) == 0 {
 		return wait(fmt.Sprintf("the repository does not allow the %s merge method", t.step.MergeMethod))
 	}
-	merged, err := gh.MergePullRequest(ctx, t.repo, pr.Number, github.Merge{SHA: pr.HeadSHA, Method: method})
-	var apiErr *github.APIError
-	if errors.As(err, &apiErr) && (apiErr.Status == 405 || apiErr.Status == 409 || apiErr.Status == 422) {
-		return wait("GitHub refused the merge: " + apiErr.Message)
+	var method, merged string
+	for _, method = range methods {
+		merged, err = gh.MergePullRequest(ctx, t.repo, pr.Number, github.Merge{SHA: pr.HeadSHA, Method: method})
+		var apiErr *github.APIError
+		if errors.As(err, &apiErr) && apiErr.Status == 405 && strings.Contains(apiErr.Message, "not allowed on this repository") {
+			continue // the repository's settings changed, or were not said
+		}
+		if errors.As(err, &apiErr) && (apiErr.Status == 405 || apiErr.Status == 409 || apiErr.Status == 422) {
+			return wait("GitHub refused the merge: " + apiErr.Message)
+		}
+		break
 	}
 	if err != nil {
 		return err
@@ -317,16 +330,19 @@ func requiredChecksGreen(ctx context.Context, gh Merger, repo Repo, pr github.PR
 	return required, "", nil
 }
 
-// mergeMethod picks the merge method: the step's when the repository
-// allows it, else the first the repository allows.
-func mergeMethod(want string, allowed []string) (string, bool) {
-	if want != "" {
-		return want, slices.Contains(allowed, want)
+// mergeMethods are the merge methods to try, in order: the step's when
+// the repository allows it (none when it does not), else those the
+// repository allows, else all of them (GitHub did not say).
+func mergeMethods(want string, allowed []string) []string {
+	switch {
+	case want != "" && (len(allowed) == 0 || slices.Contains(allowed, want)):
+		return []string{want}
+	case want != "":
+		return nil
+	case len(allowed) == 0:
+		return gitops.MergeMethods
 	}
-	if len(allowed) == 0 {
-		return "merge", true // GitHub did not say; its default
-	}
-	return allowed[0], true
+	return allowed
 }
 
 // announceMerge says on the pull request and as a fact who merged it and

@@ -23,6 +23,7 @@ import (
 	"github.com/promobot/promobot/internal/state"
 	"github.com/promobot/promobot/promoter"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/webhook"
 )
 
@@ -326,12 +327,8 @@ func newPromoterBench(ctx context.Context) (b *promoterBench, err error) {
 func (b *promoterBench) settle(ctx context.Context) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		cons, err := b.bus.JetStream().Consumer(ctx, events.StreamGitHub, "promoter")
-		if err == nil {
-			info, err := cons.Info(ctx)
-			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-				return nil
-			}
+		if ok, _, err := kit.ConsumerCaughtUp(ctx, b.bus.JetStream(), events.StreamGitHub, "promoter"); err == nil && ok {
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return errors.New("promoter did not settle")

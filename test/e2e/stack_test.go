@@ -270,16 +270,11 @@ func (s *stack) waitSettled(consumer string) {
 		if err := s.gh.WaitDeliveries(context.Background()); err != nil {
 			return false, err.Error()
 		}
-		cons, err := s.js.Consumer(context.Background(), events.StreamGitHub, consumer)
+		ok, left, err := kit.ConsumerCaughtUp(context.Background(), s.js, events.StreamGitHub, consumer)
 		if err != nil {
 			return false, err.Error()
 		}
-		info, err := cons.Info(context.Background())
-		if err != nil {
-			return false, err.Error()
-		}
-		return info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0 && s.gh.DeliveriesIdle(),
-			fmt.Sprintf("%d pending, %d unacknowledged, %d redelivered", info.NumPending, info.NumAckPending, info.NumRedelivered)
+		return ok && s.gh.DeliveriesIdle(), left
 	})
 }
 
