@@ -104,7 +104,9 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	dir := t.TempDir()
 	home := startCluster(t)
 	secret := randomHex(16)
-	gh, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), WebhookSecret: secret, AppSlug: "promobot"})
+	// The App subscribes to the events promobot's manifest and README ask for.
+	gh, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), WebhookSecret: secret, AppSlug: "promobot",
+		Events: []string{"push", "pull_request", "issue_comment", "status", "check_run"}})
 	if err != nil {
 		t.Fatal(err)
 	}
