@@ -12,6 +12,7 @@ import (
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/internal/render"
 )
 
 // reconcileInput is what one reconcile of one app works from.
@@ -100,7 +101,7 @@ func (a *Applier) reconcile(ctx context.Context, in reconcileInput) reconciliati
 // renderObjects renders app in the sandbox and decodes its objects. Either
 // failure is a *RenderError: nothing of the app is applied.
 func renderObjects(ctx context.Context, repo *gitops.Repository, app gitops.App) ([]*unstructured.Unstructured, error) {
-	rendered, err := kustomize.Render(ctx, repo.Root, app.Path, kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm, Class: kustomize.ClassApply})
+	rendered, err := render.App(ctx, repo.Root, app, kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm, Class: kustomize.ClassApply})
 	if err != nil {
 		return nil, &RenderError{Path: app.Path, Err: err}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/internal/render"
 	"github.com/promobot/promobot/promoter/prbody"
 )
 
@@ -351,8 +352,8 @@ func writeEdits(repo *checkout.Repo, edits []FileEdit, after bool) error {
 // checkout of the commit promoted in after), for the diff comment.
 func RenderRevision(ctx context.Context, before, after string, p Plan, opts kustomize.RenderOptions) diff.AppRender {
 	ar := diff.AppRender{App: p.Pair.To.Name, Environment: p.To()}
-	ar.Before, ar.BeforeErr = kustomize.Render(ctx, before, p.Pair.To.Path, opts)
-	ar.After, ar.AfterErr = kustomize.Render(ctx, after, p.Pair.To.Path, opts)
+	ar.Before, ar.BeforeErr = render.App(ctx, before, p.Pair.To, opts)
+	ar.After, ar.AfterErr = render.App(ctx, after, p.Pair.To, opts)
 	return ar
 }
 
@@ -370,14 +371,14 @@ func RenderPlans(ctx context.Context, root string, plans []Plan, opts kustomize.
 			out = append(out, ar)
 			continue
 		}
-		ar.Before, ar.BeforeErr = kustomize.Render(ctx, root, p.Pair.To.Path, opts)
+		ar.Before, ar.BeforeErr = render.App(ctx, root, p.Pair.To, opts)
 		// Written through the checkout's os.Root: a file that became a
 		// link out of the repository is refused, not followed.
 		edits := p.Edits()
 		if err := writeEdits(repo, edits, true); err != nil {
 			ar.AfterErr = err
 		} else {
-			ar.After, ar.AfterErr = kustomize.Render(ctx, root, p.Pair.To.Path, opts)
+			ar.After, ar.AfterErr = render.App(ctx, root, p.Pair.To, opts)
 		}
 		if err := writeEdits(repo, edits, false); err != nil && ar.AfterErr == nil {
 			ar.AfterErr = fmt.Errorf("restore: %w", err)

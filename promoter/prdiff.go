@@ -9,6 +9,7 @@ import (
 	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/internal/render"
 )
 
 // PullRequestDiffKey is the sticky-comment key of an ordinary pull
@@ -161,11 +162,11 @@ func renderSides(ctx context.Context, baseRoot, headRoot string, before, after [
 		ar := diff.AppRender{App: n}
 		if s.before != nil {
 			ar.Environment = s.before.Environment
-			ar.Before, ar.BeforeErr = kustomize.Render(ctx, baseRoot, s.before.Path, ropts)
+			ar.Before, ar.BeforeErr = render.App(ctx, baseRoot, *s.before, ropts)
 		}
 		if s.after != nil {
 			ar.Environment = s.after.Environment
-			ar.After, ar.AfterErr = kustomize.Render(ctx, headRoot, s.after.Path, ropts)
+			ar.After, ar.AfterErr = render.App(ctx, headRoot, *s.after, ropts)
 		}
 		renders = append(renders, ar)
 	}

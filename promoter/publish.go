@@ -12,6 +12,7 @@ import (
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/kustomize"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/internal/render"
 	"github.com/promobot/promobot/promoter/prbody"
 )
 
@@ -376,7 +377,7 @@ func (p *Promoter) renderPlan(ctx context.Context, pr *promotion, plan Plan) []d
 	before, err := fetchCheckout(ctx, pr.gh, pr.repo, plan.Revision.From)
 	if err != nil {
 		ar := diff.AppRender{App: plan.Pair.To.Name, Environment: plan.To(), BeforeErr: fmt.Errorf("checkout of %s: %w", plan.Revision.From, err)}
-		ar.After, ar.AfterErr = kustomize.Render(ctx, pr.sourceDir, plan.Pair.To.Path, opts)
+		ar.After, ar.AfterErr = render.App(ctx, pr.sourceDir, plan.Pair.To, opts)
 		return []diff.AppRender{ar}
 	}
 	defer os.RemoveAll(before)

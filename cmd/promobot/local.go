@@ -10,6 +10,7 @@ import (
 
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/internal/render"
 )
 
 // addLocalCommands adds the commands that work on a local checkout.
@@ -27,7 +28,10 @@ func newRenderCommand() *cobra.Command {
 		Long: `Render an app (by its Application name) or an overlay (by its path relative to the
 repository root) of a local checkout, under the same sandbox the applier uses:
 no exec or container plugins, no remote bases, nothing read outside the repository,
-Helm only if .promobot.yaml enables it. The output is what "kustomize build" prints.`,
+Helm only if .promobot.yaml enables it. For a kustomization the output is what
+"kustomize build" prints; for a plain directory, the objects its files hold (as
+Argo CD reads them: recurse, include, exclude); for a multi-source app, each
+source's objects in turn.`,
 		Example: `  promobot render --repo . --app my-api-service-staging
   promobot render --repo . kustomize/overlays/production`,
 		Args: cobra.MaximumNArgs(1),
@@ -35,21 +39,23 @@ Helm only if .promobot.yaml enables it. The output is what "kustomize build" pri
 			if (app == "") == (len(args) == 0) {
 				return fmt.Errorf("name an app with --app or an overlay PATH, not both")
 			}
-			repo, err := gitops.LoadDir(repoDir, nil)
+			ropts := kustomize.RenderOptions{Class: kustomize.ClassApply}
+			repo, err := render.LoadDir(cmd.Context(), repoDir, nil, ropts)
 			if err != nil {
 				return err
 			}
-			dir := ""
+			ropts.EnableHelm = repo.Config.Render.Helm
+			var target gitops.App
 			if app != "" {
 				a, ok := repo.App(app)
 				if !ok {
 					return fmt.Errorf("no app %q in %s (apps: %s)", app, repoDir, strings.Join(repo.AppNames(), ", "))
 				}
-				dir = a.Path
+				target = a
 			} else {
-				dir = path.Clean(filepath.ToSlash(args[0]))
+				target = gitops.App{Path: path.Clean(filepath.ToSlash(args[0]))}
 			}
-			out, err := kustomize.Render(cmd.Context(), repoDir, dir, kustomize.RenderOptions{EnableHelm: repo.Config.Render.Helm, Class: kustomize.ClassApply})
+			out, err := render.App(cmd.Context(), repoDir, target, ropts)
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/internal/render"
 )
 
 // The repositories the applier section generates: Argo CD Applications
@@ -267,7 +269,7 @@ func writeTree(dir string, files map[string]string) error {
 // the applier does and returns it as multi-document YAML with every
 // namespaced object moved to namespace, for kubectl.
 func renderFor(ctx context.Context, root, path, namespace string) ([]byte, int, error) {
-	rendered, err := kustomize.Render(ctx, root, path, kustomize.RenderOptions{})
+	rendered, err := render.App(ctx, root, gitops.App{Name: path, Path: path}, kustomize.RenderOptions{})
 	if err != nil {
 		return nil, 0, err
 	}
