@@ -4,12 +4,22 @@ package githubapi
 // GitHub's OpenAPI description uses (the contract test checks each one).
 func (s *Server) buildRoutes() []*route {
 	s.routes = nil
-	const (
-		read  = "read"
-		write = "write"
-	)
-	contents := func(l string) perm { return need(l, "contents") }
+	s.repoRoutes()
+	s.conversationRoutes()
+	return s.routes
+}
 
+// The permission levels the route tables ask for.
+const (
+	read  = "read"
+	write = "write"
+)
+
+// needContents asks for the contents permission at level l.
+func needContents(l string) perm { return need(l, "contents") }
+
+// repoRoutes are the App's, the repository's and git's routes.
+func (s *Server) repoRoutes() {
 	// The App (JWT).
 	s.handle("GET", "/app", authApp, perm{}, s.getApp)
 	s.handle("GET", "/app/installations", authApp, perm{}, s.listInstallations)
@@ -27,41 +37,46 @@ func (s *Server) buildRoutes() []*route {
 
 	// Repository.
 	s.handle("GET", "/repos/{owner}/{repo}", authToken, need(read, "metadata"), s.getRepo)
-	s.handle("GET", "/repos/{owner}/{repo}/branches", authToken, contents(read), s.listBranches)
-	s.handle("GET", "/repos/{owner}/{repo}/branches/{branch}", authToken, contents(read), s.getBranch)
+	s.handle("GET", "/repos/{owner}/{repo}/branches", authToken, needContents(read), s.listBranches)
+	s.handle("GET", "/repos/{owner}/{repo}/branches/{branch}", authToken, needContents(read), s.getBranch)
 	s.handle("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission", authToken, need(read, "metadata"), s.collaboratorPermission)
 
 	// Organization: team membership (organization permission members).
 	s.handle("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}", authOrg, need(read, "members"), s.getTeamMembership)
 
 	// Git data.
-	s.handle("GET", "/repos/{owner}/{repo}/git/ref/{ref}", authToken, contents(read), s.getRef)
-	s.handle("GET", "/repos/{owner}/{repo}/git/matching-refs/{ref}", authToken, contents(read), s.matchingRefs)
-	s.handle("POST", "/repos/{owner}/{repo}/git/refs", authToken, contents(write), s.createRef)
-	s.handle("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}", authToken, contents(write), s.updateRef)
-	s.handle("DELETE", "/repos/{owner}/{repo}/git/refs/{ref}", authToken, contents(write), s.deleteRef)
-	s.handle("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}", authToken, contents(read), s.getGitCommit)
-	s.handle("POST", "/repos/{owner}/{repo}/git/commits", authToken, contents(write), s.createGitCommit)
-	s.handle("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}", authToken, contents(read), s.getTree)
-	s.handle("POST", "/repos/{owner}/{repo}/git/trees", authToken, contents(write), s.createTree)
-	s.handle("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}", authToken, contents(read), s.getBlob)
-	s.handle("POST", "/repos/{owner}/{repo}/git/blobs", authToken, contents(write), s.createBlob)
+	s.handle("GET", "/repos/{owner}/{repo}/git/ref/{ref}", authToken, needContents(read), s.getRef)
+	s.handle("GET", "/repos/{owner}/{repo}/git/matching-refs/{ref}", authToken, needContents(read), s.matchingRefs)
+	s.handle("POST", "/repos/{owner}/{repo}/git/refs", authToken, needContents(write), s.createRef)
+	s.handle("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}", authToken, needContents(write), s.updateRef)
+	s.handle("DELETE", "/repos/{owner}/{repo}/git/refs/{ref}", authToken, needContents(write), s.deleteRef)
+	s.handle("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}", authToken, needContents(read), s.getGitCommit)
+	s.handle("POST", "/repos/{owner}/{repo}/git/commits", authToken, needContents(write), s.createGitCommit)
+	s.handle("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}", authToken, needContents(read), s.getTree)
+	s.handle("POST", "/repos/{owner}/{repo}/git/trees", authToken, needContents(write), s.createTree)
+	s.handle("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}", authToken, needContents(read), s.getBlob)
+	s.handle("POST", "/repos/{owner}/{repo}/git/blobs", authToken, needContents(write), s.createBlob)
 
 	// Contents, commits, compare, archives.
-	s.handle("GET", "/repos/{owner}/{repo}/contents/{path}", authToken, contents(read), s.getContents)
-	s.handle("PUT", "/repos/{owner}/{repo}/contents/{path}", authToken, contents(write), s.putContents)
-	s.handle("DELETE", "/repos/{owner}/{repo}/contents/{path}", authToken, contents(write), s.deleteContents)
-	s.handle("GET", "/repos/{owner}/{repo}/compare/{basehead}", authToken, contents(read), s.compare)
-	s.handle("GET", "/repos/{owner}/{repo}/commits/{ref}", authToken, contents(read), s.getCommit)
-	s.handle("GET", "/repos/{owner}/{repo}/tarball/{ref}", authToken, contents(read), s.tarball)
+	s.handle("GET", "/repos/{owner}/{repo}/contents/{path}", authToken, needContents(read), s.getContents)
+	s.handle("PUT", "/repos/{owner}/{repo}/contents/{path}", authToken, needContents(write), s.putContents)
+	s.handle("DELETE", "/repos/{owner}/{repo}/contents/{path}", authToken, needContents(write), s.deleteContents)
+	s.handle("GET", "/repos/{owner}/{repo}/compare/{basehead}", authToken, needContents(read), s.compare)
+	s.handle("GET", "/repos/{owner}/{repo}/commits/{ref}", authToken, needContents(read), s.getCommit)
+	s.handle("GET", "/repos/{owner}/{repo}/tarball/{ref}", authToken, needContents(read), s.tarball)
 
+}
+
+// conversationRoutes are the routes of pull requests, issues, statuses,
+// checks and deployments.
+func (s *Server) conversationRoutes() {
 	// Pull requests.
 	pulls := func(l string) perm { return need(l, "pull_requests") }
 	s.handle("POST", "/repos/{owner}/{repo}/pulls", authToken, pulls(write), s.createPull)
 	s.handle("GET", "/repos/{owner}/{repo}/pulls", authToken, pulls(read), s.listPulls)
 	s.handle("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", authToken, pulls(read), s.getPull)
 	s.handle("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}", authToken, pulls(write), s.updatePull)
-	s.handle("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", authToken, contents(write), s.mergePullAPI)
+	s.handle("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", authToken, needContents(write), s.mergePullAPI)
 	s.handle("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", authToken, pulls(read), s.pullMerged)
 	s.handle("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files", authToken, pulls(read), s.pullFiles)
 
@@ -97,7 +112,6 @@ func (s *Server) buildRoutes() []*route {
 	s.handle("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}", authToken, need(read, "deployments"), s.getDeployment)
 	s.handle("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", authToken, need(write, "deployments"), s.createDeploymentStatus)
 	s.handle("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", authToken, need(read, "deployments"), s.listDeploymentStatuses)
-	return s.routes
 }
 
 // Routes lists the served routes as "METHOD /openapi/path/template".
