@@ -79,15 +79,6 @@ func helmTemplate(t *testing.T, root string, args ...string) []byte {
 	return out
 }
 
-func abs(t *testing.T, p string) string {
-	t.Helper()
-	a, err := filepath.Abs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 // TestRenderMatchesHelmTemplate renders each chart with Render and with
 // the helm CLI given the arguments Argo CD gives it, and wants the same
 // bytes: every object, hook and CRD, in helm's order. The render is also
@@ -393,5 +384,41 @@ func TestRenderContextEnded(t *testing.T) {
 	_, err := Render(ctx, testRepo, "features", Options{ReleaseName: "rel"})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Render = %v, want context.Canceled", err)
+	}
+}
+
+// TestRenderConcurrent: renders of several charts at once (run with
+// -race) each get their own output.
+func TestRenderConcurrent(t *testing.T) {
+	want := map[string][]byte{}
+	opts := func(env string) Options {
+		return Options{ReleaseName: "helm-guestbook-" + env, Namespace: env, ValueFiles: []string{"values-" + env + ".yaml"}}
+	}
+	envs := []string{"staging", "production"}
+	for _, env := range envs {
+		out, err := Render(context.Background(), fixtureRepo, "helm-guestbook", opts(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[env] = out
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		env := envs[i%2]
+		wg.Go(func() {
+			out, err := Render(context.Background(), fixtureRepo, "helm-guestbook", opts(env))
+			if err == nil && !bytes.Equal(out, want[env]) {
+				err = errors.New(env + " rendered differently when rendered concurrently")
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
 	}
 }
