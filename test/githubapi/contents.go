@@ -177,6 +177,9 @@ func (s *Server) putContents(c *call) (int, any) {
 	if exists {
 		mode = existing.Mode
 	}
+	if msg := c.repo.pushRefusal(c.ctx(), branch, head, ""); msg != "" {
+		return fail(http.StatusConflict, msg)
+	}
 	commit, err := s.commitOnBranch(c.ctx(), &c.out, c.repo, branch, head, []indexEdit{{Path: p, Mode: mode, SHA: blob}}, req.Message, author, committer, c.actor)
 	if err != nil {
 		return fail(http.StatusConflict, "Reference update failed: "+branch+" was modified")
@@ -221,6 +224,9 @@ func (s *Server) deleteContents(c *call) (int, any) {
 	author, committer, ok := s.contentsIdentities(c, &req)
 	if !ok {
 		return invalid("Invalid request.\n\ncommitter is not valid")
+	}
+	if msg := c.repo.pushRefusal(c.ctx(), branch, head, ""); msg != "" {
+		return fail(http.StatusConflict, msg)
 	}
 	commit, err := s.commitOnBranch(c.ctx(), &c.out, c.repo, branch, head, []indexEdit{{Path: p}}, req.Message, author, committer, c.actor)
 	if err != nil {

@@ -156,6 +156,9 @@ func (s *Server) updateRef(c *call) (int, any) {
 		}
 		forced = true
 	}
+	if msg := c.repo.pushRefusal(c.ctx(), strings.TrimPrefix(name, "refs/heads/"), old, req.SHA); msg != "" && old != req.SHA {
+		return invalid(msg)
+	}
 	if old != req.SHA {
 		if err := s.moveRef(c.ctx(), &c.out, c.repo, name, old, req.SHA, c.actor, forced); err != nil {
 			return fail(http.StatusConflict, "Reference cannot be updated")
@@ -170,6 +173,9 @@ func (s *Server) deleteRef(c *call) (int, any) {
 	old := c.repo.git.refSHA(c.ctx(), name)
 	if old == "" || !validRefName(name) {
 		return invalid("Reference does not exist")
+	}
+	if msg := c.repo.pushRefusal(c.ctx(), strings.TrimPrefix(name, "refs/heads/"), old, zeroSHA); msg != "" {
+		return invalid(msg)
 	}
 	if err := s.moveRef(c.ctx(), &c.out, c.repo, name, old, zeroSHA, c.actor, false); err != nil {
 		return invalid("Reference does not exist")

@@ -140,7 +140,7 @@ func (r *repo) protectionGate(ctx context.Context, is *issue, baseTip string) ga
 	if p == nil {
 		return gate{}
 	}
-	g := gate{required: p.RequiredContexts}
+	g := r.checksGate(p, headSHA)
 	if p.RequiredApprovals > 0 {
 		approved, changes := r.reviewsOf(is)
 		if approved < p.RequiredApprovals {
@@ -148,16 +148,44 @@ func (r *repo) protectionGate(ctx context.Context, is *issue, baseTip string) ga
 		}
 		g.changesRequested = changes
 	}
+	g.behind = p.Strict && !r.git.isAncestor(ctx, baseTip, headSHA)
+	return g
+}
+
+// checksGate judges p's required contexts on sha ("" for a commit not
+// written yet, on which none can have passed).
+func (r *repo) checksGate(p *Protection, sha string) gate {
+	g := gate{required: p.RequiredContexts}
 	for _, name := range p.RequiredContexts {
-		switch r.contextVerdict(headSHA, name) {
+		switch r.contextVerdict(sha, name) {
 		case verdictExpected:
 			g.expected = append(g.expected, name)
 		case verdictFailing:
 			g.failing = append(g.failing, name)
 		}
 	}
-	g.behind = p.Strict && !r.git.isAncestor(ctx, baseTip, headSHA)
 	return g
+}
+
+// pushRefusal is GitHub's message refusing an API write that moves
+// branch from old to next without a pull request ("" for a new commit
+// yet to be written, zeroSHA for a deletion), "" when the branch's
+// protection allows it: protected branches are not deleted or
+// force-pushed, take no direct change when they require approvals, and
+// take only a commit whose required checks passed.
+func (r *repo) pushRefusal(ctx context.Context, branch, old, next string) string {
+	p := r.protections[branch]
+	switch {
+	case p == nil:
+		return ""
+	case next == zeroSHA:
+		return "Cannot delete this protected branch"
+	case next != "" && old != zeroSHA && !r.git.isAncestor(ctx, old, next):
+		return "Cannot force-push to this branch"
+	case p.RequiredApprovals > 0:
+		return "Changes must be made through a pull request."
+	}
+	return r.checksGate(p, next).refusal()
 }
 
 // green reports whether every required context passed and the reviews

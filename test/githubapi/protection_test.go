@@ -441,3 +441,86 @@ func TestReviewOwnPullRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestProtectedBranchDirectWrites: the App cannot get around a protected
+// branch by writing to it directly: no contents commit or ref update
+// without its required checks green on the new commit, none at all when
+// approvals are required, no force push, no deletion. An unprotected
+// branch takes them all.
+func TestProtectedBranchDirectWrites(t *testing.T) {
+	e := newEnv(t)
+	e.srv.AddUser("ci-bot")
+	mainTip := e.branchTip("main")
+	// side is one commit ahead of main: a fast-forward for main.
+	ahead, err := e.srv.Push(e.ctx, testOwner, testRepo, "side", Commit{Message: "Ahead", Files: map[string]string{"ahead.txt": "a\n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Protect(testOwner, testRepo, "main", Protection{RequiredContexts: []string{"ci/test"}}); err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		Status  int
+		Message string
+	}
+	errOutcome := func(err error) outcome {
+		var er *gh.ErrorResponse
+		if errors.As(err, &er) {
+			return outcome{er.Response.StatusCode, er.Message}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return outcome{Status: 200}
+	}
+	putFile := func(branch string) outcome {
+		_, _, err := e.inst.Repositories.CreateFile(e.ctx, testOwner, testRepo, "direct.txt", &gh.RepositoryContentFileOptions{
+			Message: gh.String("Direct"), Content: []byte("d\n"), Branch: gh.String(branch)})
+		return errOutcome(err)
+	}
+	moveMain := func(sha string, force bool) outcome {
+		_, _, err := e.inst.Git.UpdateRef(e.ctx, testOwner, testRepo, &gh.Reference{Ref: gh.String("refs/heads/main"),
+			Object: &gh.GitObject{SHA: gh.String(sha)}}, force)
+		return errOutcome(err)
+	}
+	expected := outcome{422, `Required status check "ci/test" is expected.`}
+	steps := []struct {
+		name string
+		do   func() outcome
+		want outcome
+	}{
+		{"contents commit", func() outcome { return putFile("main") }, outcome{409, expected.Message}},
+		{"fast-forward to an unchecked commit", func() outcome { return moveMain(ahead, false) }, expected},
+		{"fast-forward to a failed commit", func() outcome {
+			e.status("ci/test", "failure")(t, ahead)
+			return moveMain(ahead, false)
+		}, outcome{422, `Required status check "ci/test" is failing.`}},
+		{"approvals required", func() outcome {
+			e.status("ci/test", "success")(t, ahead)
+			if err := e.srv.Protect(testOwner, testRepo, "main", Protection{RequiredContexts: []string{"ci/test"}, RequiredApprovals: 1}); err != nil {
+				t.Fatal(err)
+			}
+			return moveMain(ahead, false)
+		}, outcome{422, "Changes must be made through a pull request."}},
+		{"fast-forward to a green commit", func() outcome {
+			if err := e.srv.Protect(testOwner, testRepo, "main", Protection{RequiredContexts: []string{"ci/test"}}); err != nil {
+				t.Fatal(err)
+			}
+			return moveMain(ahead, false)
+		}, outcome{Status: 200}},
+		{"force push back", func() outcome { return moveMain(mainTip, true) }, outcome{422, "Cannot force-push to this branch"}},
+		{"delete", func() outcome {
+			_, err := e.inst.Git.DeleteRef(e.ctx, testOwner, testRepo, "heads/main")
+			return errOutcome(err)
+		}, outcome{422, "Cannot delete this protected branch"}},
+		{"unprotected branch", func() outcome { return putFile("side") }, outcome{Status: 200}},
+	}
+	for _, st := range steps {
+		if diff := cmp.Diff(st.want, st.do()); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", st.name, diff)
+		}
+	}
+	if got := e.branchTip("main"); got != ahead {
+		t.Errorf("main at %s, want %s (the green fast-forward only)", got, ahead)
+	}
+}
