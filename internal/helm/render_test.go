@@ -308,6 +308,21 @@ func TestRenderRefusals(t *testing.T) {
 			want: "value file values-missing.yaml: openat features/values-missing.yaml: no such file or directory",
 		},
 		{
+			name: "library chart", chart: "features",
+			setup: func(t *testing.T, root, outside string) {
+				chart := filepath.Join(root, "features", "Chart.yaml")
+				b, err := os.ReadFile(chart)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b = bytes.Replace(b, []byte("type: application"), []byte("type: library"), 1)
+				if err := os.WriteFile(chart, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: "helm template failed: library charts are not installable",
+		},
+		{
 			name: "missing ref", chart: "features",
 			opts: Options{ValueFiles: []string{"$values/x.yaml"}},
 			want: "value file $values/x.yaml: no ref source named values",
@@ -419,6 +434,41 @@ func TestRenderConcurrent(t *testing.T) {
 	for err := range errs {
 		if err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestRenderVendoredArchive: a dependency vendored as the .tgz `helm
+// dependency build` writes renders as helm template renders it.
+func TestRenderVendoredArchive(t *testing.T) {
+	root := copyRepo(t, testRepo)
+	charts := filepath.Join(root, "deps", "charts")
+	cmd := exec.Command(helmBinary(t), "package", filepath.Join(charts, "cache"), "-d", charts)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helm package: %v\n%s", err, out)
+	}
+	if err := os.RemoveAll(filepath.Join(charts, "cache")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Render(context.Background(), root, "deps", Options{ReleaseName: "web", Namespace: "ns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := helmTemplate(t, root, "web", "deps", "--namespace", "ns", "--include-crds")
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("Render differs from helm template (-helm +Render):\n%s", diff)
+	}
+	if !bytes.Contains(got, []byte("name: web-cache")) {
+		t.Errorf("the archived dependency did not render:\n%s", got)
+	}
+}
+
+// BenchmarkRender renders the fixture's production Helm app.
+func BenchmarkRender(b *testing.B) {
+	opts := Options{ReleaseName: "helm-guestbook-production", Namespace: "production", ValueFiles: []string{"values-production.yaml"}}
+	for b.Loop() {
+		if _, err := Render(context.Background(), fixtureRepo, "helm-guestbook", opts); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
