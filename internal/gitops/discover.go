@@ -8,10 +8,14 @@ import (
 	"path"
 )
 
-// RenderFunc renders src (a kustomization, a Helm chart or a plain
-// directory of this repository, Kind set) as the apps of the repository are
-// rendered, returning a YAML stream. Discovery calls it for roots only.
-type RenderFunc func(src Source) ([]byte, error)
+// RenderFunc renders src, a source of app (a kustomization, a Helm chart or
+// a plain directory of this repository, Kind set), as the apps of the
+// repository are rendered, returning a YAML stream: app gives a Helm
+// source its release name, namespace and values. Discovery calls it for
+// roots only. For the apps directory, app is the root Application as Argo
+// CD's examples declare it: named after the directory, in the argocd
+// namespace, deploying there.
+type RenderFunc func(app App, src Source) ([]byte, error)
 
 // DefaultMaxDepth is how many levels of nested App of Apps roots discovery
 // follows below the apps directory.
@@ -43,7 +47,10 @@ func (w *manifestWalk) readAppsDir() error {
 	kind := detectKind(w.fsys, Source{Path: w.dir})
 	switch {
 	case kind != SourceDirectory && w.render != nil:
-		w.renderRoot(Source{Kind: kind, Path: w.dir}, "")
+		src := Source{Kind: kind, Path: w.dir}
+		root := App{Name: path.Base(w.dir), Namespace: DefaultArgoNamespace, DestNamespace: DefaultArgoNamespace,
+			Path: w.dir, Sources: []Source{src}}
+		w.renderRoot(root, src)
 		return nil
 	case kind == SourceHelm:
 		// Its templates are not manifests: reading them as such would
@@ -58,11 +65,16 @@ func (w *manifestWalk) readAppsDir() error {
 	return nil
 }
 
-// renderRoot reads the Applications of the render of src, a root.
-func (w *manifestWalk) renderRoot(src Source, app string) {
-	out, err := w.render(src)
+// renderRoot reads the Applications of the render of src, a root source of
+// app.
+func (w *manifestWalk) renderRoot(app App, src Source) {
+	out, err := w.render(app, src)
 	if err != nil {
-		w.notes = append(w.notes, Note{Kind: NoteInvalid, File: src.Path, App: app,
+		name := app.Name
+		if src.Path == w.dir {
+			name = "" // the apps directory's own
+		}
+		w.notes = append(w.notes, Note{Kind: NoteInvalid, File: src.Path, App: name,
 			Message: fmt.Sprintf("App of Apps root (%s) does not render, so none of its Applications is read: %v", src.Kind, err)})
 		w.manifestDirs[src.Path] = true
 		return
@@ -98,20 +110,21 @@ func (w *manifestWalk) followNested(maxDepth int) {
 				continue
 			}
 			w.depth = f.depth + 1
-			w.readNested(src, f.app.Name)
+			w.readNested(f.app, src)
 		}
 	}
 }
 
-// readNested reads the Applications of the nested root src.
-func (w *manifestWalk) readNested(src Source, app string) {
+// readNested reads the Applications of the nested root src, a source of
+// app.
+func (w *manifestWalk) readNested(app App, src Source) {
 	if src.Kind != SourceDirectory {
 		if w.render == nil {
-			w.notes = append(w.notes, Note{Kind: NoteRoot, File: src.Path, App: app,
+			w.notes = append(w.notes, Note{Kind: NoteRoot, File: src.Path, App: app.Name,
 				Message: fmt.Sprintf("nested App of Apps root %s is a %s source, which discovery cannot render here; its Applications are not read", src.Path, src.Kind)})
 			return
 		}
-		w.renderRoot(src, app)
+		w.renderRoot(app, src)
 		return
 	}
 	err := w.eachSelected(src, func(p string) error {
@@ -123,7 +136,7 @@ func (w *manifestWalk) readNested(src Source, app string) {
 		return nil
 	})
 	if err != nil {
-		w.notes = append(w.notes, Note{Kind: NoteInvalid, File: src.Path, App: app,
+		w.notes = append(w.notes, Note{Kind: NoteInvalid, File: src.Path, App: app.Name,
 			Message: fmt.Sprintf("nested App of Apps root %s could not be read: %v", src.Path, err)})
 	}
 }

@@ -149,7 +149,7 @@ func renderRepo(t *testing.T, files map[string]string) (string, RenderFunc) {
 			t.Fatal(err)
 		}
 	}
-	render := func(src Source) ([]byte, error) {
+	render := func(_ App, src Source) ([]byte, error) {
 		if src.Kind != SourceKustomize {
 			return nil, errors.New("helm is not available")
 		}

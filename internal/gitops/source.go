@@ -129,12 +129,17 @@ func (a App) Rendered() []Source {
 }
 
 // ValueFile returns the repository-relative path of a Helm value file (or
-// file parameter) of src, an App's source: "$<ref>/p" is p from the
-// repository's root, where <ref> must name one of the App's sources (they
-// are all this repository); anything else is relative to src.Path. The error
-// is for an unknown ref and for a path that leaves the repository.
+// file parameter) of src, an App's source, as Argo CD resolves it:
+// "$<ref>/p" is p from the repository's root, where <ref> must name one of
+// the App's sources (they are all this repository); an absolute path is
+// from the repository's root too; anything else is relative to src.Path.
+// The error is for an unknown ref and for a path that leaves the
+// repository.
 func (a App) ValueFile(src Source, file string) (string, error) {
 	p := path.Join(src.Path, file)
+	if path.IsAbs(file) {
+		p = path.Clean(strings.TrimLeft(file, "/"))
+	}
 	if ref, rest, ok := strings.Cut(file, "/"); ok && strings.HasPrefix(ref, "$") {
 		found := false
 		for _, s := range a.Sources {
@@ -148,7 +153,7 @@ func (a App) ValueFile(src Source, file string) (string, error) {
 		}
 		p = path.Clean(rest)
 	}
-	if p == ".." || strings.HasPrefix(p, "../") || path.IsAbs(file) {
+	if p == ".." || strings.HasPrefix(p, "../") || strings.HasPrefix(p, "/") {
 		return "", fmt.Errorf("value file %s: %w", file, kustomize.ErrOutsideRepository)
 	}
 	return p, nil

@@ -201,7 +201,9 @@ func TestValueFile(t *testing.T) {
 		{file: "$values/./env/../prod.yaml", want: "prod.yaml"},
 		{file: "$other/prod.yaml", bad: true},
 		{file: "../../../x.yaml", bad: true},
-		{file: "/etc/passwd", bad: true},
+		{file: "/env/prod.yaml", want: "env/prod.yaml"},
+		{file: "/../../etc/passwd", bad: true},
+		{file: "$values/../../x.yaml", bad: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -26,8 +26,8 @@ func Discover(ctx context.Context, repoRoot string, dopts gitops.DiscoverOptions
 // Roots returns the gitops.RenderFunc that renders roots of the checkout at
 // repoRoot with opts.
 func Roots(ctx context.Context, repoRoot string, opts kustomize.RenderOptions) gitops.RenderFunc {
-	return func(src gitops.Source) ([]byte, error) {
-		return Source(ctx, repoRoot, gitops.App{Sources: []gitops.Source{src}}, src, opts)
+	return func(app gitops.App, src gitops.Source) ([]byte, error) {
+		return Source(ctx, repoRoot, app, src, opts)
 	}
 }
 
