@@ -21,11 +21,12 @@
 //	// then read back srv.PRs, srv.Comments, srv.File, srv.Calls() ...
 //
 // Branch protection (Protect: required status checks, up-to-date heads,
-// approving reviews given with Review) and the repository's merge methods (SetMergeMethods) hold for every
-// merge, through the API or MergePR, refused with GitHub's 405 messages;
-// SetStatus and CompleteCheckRun report on a commit as a person or a CI
-// App does, sending status and check_run webhooks when Options.Events
-// subscribes the App to them.
+// approving reviews given with Review) and the repository's merge methods
+// (SetMergeMethods) hold for every merge, through the API or MergePR,
+// refused with GitHub's 405 messages, and for the App's direct writes to
+// a protected branch; SetStatus and CompleteCheckRun report on a commit
+// as a person or a CI App does, sending status and check_run webhooks
+// when Options.Events subscribes the App to them.
 //
 // The App's credentials work with ghinstallation (BaseURL: srv.URL()
 // without the trailing slash). Faults (InjectFault), added latency
@@ -677,13 +678,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	c := &call{s: s, r: r, w: rec, route: rt, vals: vals, body: body}
 	status, resp := s.dispatch(c)
-	// The call's webhooks count as queued before the client has its
-	// answer: a client that acts on the answer and then waits for the
-	// deliveries (DeliveriesIdle) must not find them not yet queued.
-	s.hooks.hold(1)
 	s.write(c, status, resp)
+
 	s.hooks.send(c.out)
-	s.hooks.hold(-1)
 
 	if s.opts.Observe != nil {
 		p, _ := urlPathUnescape(apiPath)
