@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -168,8 +169,8 @@ type argoSource struct {
 	Ref            string           `yaml:"ref"`
 	Directory      *DirectorySource `yaml:"directory"`
 	Helm           *HelmSource      `yaml:"helm"`
-	Kustomize      *yaml.Node       `yaml:"kustomize"`
-	Plugin         *yaml.Node       `yaml:"plugin"`
+	Kustomize      yaml.Node        `yaml:"kustomize"`
+	Plugin         yaml.Node        `yaml:"plugin"`
 }
 
 // explicitKind is the kind an explicit block sets, "" for none. Several
@@ -177,7 +178,7 @@ type argoSource struct {
 func (s argoSource) explicitKind() (SourceKind, error) {
 	var kinds []SourceKind
 	var names []string
-	if present(s.Kustomize) {
+	if present(&s.Kustomize) {
 		kinds, names = append(kinds, SourceKustomize), append(names, "Kustomize")
 	}
 	if s.Helm != nil {
@@ -186,7 +187,7 @@ func (s argoSource) explicitKind() (SourceKind, error) {
 	if s.Directory != nil {
 		kinds, names = append(kinds, SourceDirectory), append(names, "Directory")
 	}
-	if present(s.Plugin) {
+	if present(&s.Plugin) {
 		kinds, names = append(kinds, "plugin"), append(names, "Plugin")
 	}
 	switch len(kinds) {
@@ -202,7 +203,20 @@ func (s argoSource) explicitKind() (SourceKind, error) {
 // present reports whether a block was written with a value (null is
 // absent, as in Argo CD's JSON).
 func present(n *yaml.Node) bool {
-	return n != nil && !(n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+	return n.Kind != 0 && !(n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+// mappingKeys returns the keys of a YAML mapping, at most 5, or none when n
+// is not one.
+func mappingKeys(n *yaml.Node) []string {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var keys []string
+	for i := 0; i+1 < len(n.Content) && len(keys) < 5; i += 2 {
+		keys = append(keys, strconv.Quote(n.Content[i].Value))
+	}
+	return keys
 }
 
 // sourceFrom checks one written source and returns it (Kind is the
@@ -222,6 +236,9 @@ func sourceFrom(file, app string, i, n int, s argoSource) (Source, *Note) {
 	}
 	if kind == "plugin" {
 		return bad(NoteUnsupported, "%s uses a Config Management Plugin (plugin:); promobot runs no plugin, it renders Kustomize, plain directories and Helm charts of this repository in its sandbox", which)
+	}
+	if keys := mappingKeys(&s.Kustomize); len(keys) > 0 {
+		return bad(NoteUnsupported, "%s sets kustomize: options (%s), which promobot does not apply; put them in the kustomization file", which, strings.Join(keys, ", "))
 	}
 	if s.Chart != "" {
 		return bad(NoteForeignRepo, "%s is Helm chart %s from %s; promobot renders only what this repository holds; skipped", which, s.Chart, s.RepoURL)

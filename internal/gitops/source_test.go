@@ -53,6 +53,8 @@ func TestSourceDetection(t *testing.T) {
 				ValuesObject: map[string]any{"b": map[string]any{"c": 2}}, Parameters: []HelmParameter{{Name: "image.tag", Value: "1.2.3", ForceString: true}},
 				FileParameters: []HelmFileParameter{{Name: "cfg", Path: "files/cfg.txt"}}, SkipCrds: true, Namespace: "other"}}},
 		{name: "explicit kustomize", spec: src("    path: plain\n    kustomize: {}\n"), want: Source{Kind: SourceKustomize, Path: "plain"}},
+		{name: "kustomize options", spec: src("    path: k\n    kustomize: {namePrefix: x-, images: [web=web:2]}\n"),
+			note: `unsupported apps/a.yaml: a: source sets kustomize: options ("namePrefix", "images"), which promobot does not apply; put them in the kustomization file`},
 		{name: "null block is no block", spec: src("    path: chart\n    kustomize: null\n"), want: Source{Kind: SourceHelm, Path: "chart"}},
 		{name: "two blocks", spec: src("    path: k\n    helm: {}\n    directory: {}\n"),
 			note: "invalid apps/a.yaml: a: source: multiple application sources defined: Helm,Directory"},
