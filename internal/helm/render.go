@@ -66,6 +66,12 @@ type Options struct {
 	// ("apps/v1", "apps/v1/Deployment"), added to helm's defaults as
 	// --api-versions does.
 	APIVersions []string
+	// Env is the Application's build environment (ARGOCD_APP_NAME,
+	// ARGOCD_APP_NAMESPACE, ARGOCD_APP_REVISION, KUBE_VERSION, ...). As
+	// in Argo CD, its variables are substituted into the paths of value
+	// files (not "$<ref>/" ones) and file parameters and into the values
+	// of parameters: $NAME and ${NAME}, "" when unset; $$ is a "$".
+	Env map[string]string
 	// Refs maps the name of each `ref:` source of a multi-source
 	// Application to the root directory of its repository checkout, for
 	// "$<name>/..." value files and file parameters.
@@ -181,7 +187,7 @@ func render(repoRoot, chartPath string, opts Options) ([]byte, error) {
 		return nil, err
 	}
 	defer refs.close()
-	vals, err := values(&sources{repo: repo, chartDir: dir, refs: refs}, opts)
+	vals, err := values(&sources{repo: repo, chartDir: dir, refs: refs, env: opts.Env}, opts)
 	if err != nil {
 		return nil, err
 	}

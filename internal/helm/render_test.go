@@ -151,6 +151,22 @@ func TestRenderMatchesHelmTemplate(t *testing.T) {
 			args: []string{"--namespace", "ns", "--kube-version", "1.37.2", "--skip-tests", "-f", "values-object.yaml"},
 		},
 		{
+			// The build environment in value file and file parameter
+			// paths and parameter values, as Argo CD substitutes it.
+			name: "features-env", root: testRepo, chart: "features",
+			opts: Options{
+				ReleaseName: "rel", Namespace: "ns", KubeVersion: "1.37.2",
+				Env:            map[string]string{"ARGOCD_APP_NAME": "rel", "VARIANT": "extra", "SHARED": "shared"},
+				ValueFiles:     []string{"values-$VARIANT.yaml", "$values/${SHARED}/values-shared.yaml"},
+				Refs:           map[string]string{"values": testRepo},
+				Parameters:     []Parameter{{Name: "greeting", Value: "$ARGOCD_APP_NAME costs $$5$UNSET"}},
+				FileParameters: []FileParameter{{Name: "config", Path: "/$SHARED/config.txt"}},
+			},
+			args: []string{"--namespace", "ns", "--kube-version", "1.37.2", "--include-crds",
+				"-f", "features/values-extra.yaml", "-f", "shared/values-shared.yaml",
+				"--set", "greeting=rel costs $5", "--set-file", "config=shared/config.txt"},
+		},
+		{
 			// No namespace, no kube version: helm's defaults.
 			name: "features-defaults", root: testRepo, chart: "features",
 			opts: Options{ReleaseName: "rel"},

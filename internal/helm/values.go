@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -20,6 +21,7 @@ type sources struct {
 	repo     *checkout.Repo
 	chartDir string // resolved, repository-relative
 	refs     refRepos
+	env      map[string]string // the build environment, for envsubst
 }
 
 // refRepos are the opened repositories of an Application's `ref:` sources.
@@ -52,24 +54,37 @@ func (r refRepos) close() {
 // locate returns the repository and the repository-relative name of a
 // value file or file parameter as the Application writes it: relative to
 // the chart directory, relative to the repository root when it starts
-// with "/", or "$<ref>/<path>" in the repository of a ref source. A name
-// that leaves its repository, or a URL, is refused.
+// with "/" (as Argo CD reads it), or "$<ref>/<path>" in the repository of
+// a ref source; the build environment is substituted into the path first.
+// A name that leaves its repository, or a URL, is refused.
 func (s *sources) locate(name string) (*checkout.Repo, string, error) {
-	if strings.Contains(name, "://") {
-		return nil, "", fmt.Errorf("value file %s: %w: promobot reads value files from the repository only", name, ErrRefused)
-	}
-	slashed := filepath.ToSlash(name)
-	if ref, rest, ok := strings.Cut(slashed, "/"); ok && strings.HasPrefix(ref, "$") {
+	if ref, rest, ok := strings.Cut(filepath.ToSlash(name), "/"); ok && strings.HasPrefix(ref, "$") {
 		repo, ok := s.refs[strings.TrimPrefix(ref, "$")]
 		if !ok {
 			return nil, "", fmt.Errorf("value file %s: no ref source named %s", name, strings.TrimPrefix(ref, "$"))
 		}
-		return local(repo, name, rest)
+		return local(repo, name, envsubst(rest, s.env))
 	}
+	name = envsubst(name, s.env)
+	if strings.Contains(name, "://") {
+		return nil, "", fmt.Errorf("value file %s: %w: promobot reads value files from the repository only", name, ErrRefused)
+	}
+	slashed := filepath.ToSlash(name)
 	if path.IsAbs(slashed) {
 		return local(s.repo, name, strings.TrimLeft(slashed, "/"))
 	}
 	return local(s.repo, name, path.Join(s.chartDir, slashed))
+}
+
+// envsubst substitutes the build environment's variables into s as Argo
+// CD does (os.Expand; unset variables are empty, $$ is a "$").
+func envsubst(s string, env map[string]string) string {
+	return os.Expand(s, func(name string) string {
+		if name == "$" {
+			return "$"
+		}
+		return env[name]
+	})
 }
 
 // local checks that rel (repository-relative, slash-separated) stays in
@@ -132,7 +147,7 @@ func values(s *sources, opts Options) (map[string]any, error) {
 			if force {
 				parse = strvals.ParseIntoString
 			}
-			if err := parse(p.Name+"="+escapeCommas(p.Value), base); err != nil {
+			if err := parse(p.Name+"="+escapeCommas(envsubst(p.Value, opts.Env)), base); err != nil {
 				return nil, fmt.Errorf("%w: parameter %s: %w", ErrRender, p.Name, err)
 			}
 		}
