@@ -103,8 +103,8 @@ type FileParameter struct {
 var ErrRefused = errors.New("refused")
 
 // ErrRender is wrapped by every error helm itself reports for a chart that
-// passed the sandbox checks (a template error, bad values, a panic inside
-// helm).
+// passed the sandbox checks (a chart or values file that does not parse, a
+// template error, a panic inside helm).
 var ErrRender = errors.New("helm template failed")
 
 // errLookup is what a template's lookup call fails with.
@@ -142,6 +142,13 @@ func Render(ctx context.Context, repoRoot, chartPath string, opts Options) ([]by
 	}
 	done := make(chan result, 1)
 	go func() {
+		// A panic here would end the process: helm's is an error of the
+		// render.
+		defer func() {
+			if r := recover(); r != nil {
+				done <- result{nil, fmt.Errorf("%w: helm panicked: %v", ErrRender, r)}
+			}
+		}()
 		out, err := render(repoRoot, chartPath, opts)
 		done <- result{out, err}
 	}()
@@ -241,12 +248,7 @@ func newInstall(opts Options) (*action.Install, error) {
 
 // template runs helm's install action on the loaded chart and prints what
 // `helm template` prints.
-func template(chrt *chart.Chart, vals map[string]any, opts Options) (out []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("%w: helm panicked: %v", ErrRender, r)
-		}
-	}()
+func template(chrt *chart.Chart, vals map[string]any, opts Options) ([]byte, error) {
 	switch chrt.Metadata.Type {
 	case "", "application":
 	default:
