@@ -26,12 +26,21 @@ build: ## build bin/promobot
 
 # The real-component harness: kube-apiserver, etcd and kubectl built from the
 # Go module proxy (about 5 minutes the first time on 2 cores, cached in bin/).
-tools: $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl $(BIN)/kustomize $(BIN)/helm ## build the harness binaries into bin/
+tools: $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl $(BIN)/kustomize $(BIN)/helm $(BIN)/nats-server ## build the harness binaries into bin/
 
 $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl &: $(TOOLS_SRC)
 	@echo ">> building kube-apiserver, etcd and kubectl from the Go module proxy (first time: about 5 minutes)"
 	cd test/tools && $(GO) build -o $(BIN)/ ./kube-apiserver ./etcd ./kubectl
 	@touch $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl
+
+# nats-server, at the version promobot's go.mod embeds, for the tests that run
+# a NATS cluster of real processes (test/natscluster).
+NATS_SERVER_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)
+
+$(BIN)/nats-server: go.mod
+	@echo ">> building nats-server $(NATS_SERVER_VERSION) from the Go module proxy"
+	mkdir -p $(CACHE) && cd $(CACHE) && GOBIN=$(BIN) GOFLAGS=-mod=mod $(GO) install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION)
+	@touch $@
 
 # The kustomize CLI, the reference `promobot render` output is compared with.
 $(BIN)/kustomize:
