@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v3/pkg/chart/loader"
 
 	"github.com/promobot/promobot/internal/checkout"
 )
@@ -337,6 +338,17 @@ func TestRenderRefusals(t *testing.T) {
 				}
 			},
 			want: "helm template failed: library charts are not installable",
+		},
+		{
+			name: "value file too large", chart: "features", refused: true,
+			opts: Options{ValueFiles: []string{"/shared/huge.yaml"}},
+			setup: func(t *testing.T, root, outside string) {
+				huge := bytes.Repeat([]byte("# padding\n"), int(loader.MaxDecompressedFileSize/10+1))
+				if err := os.WriteFile(filepath.Join(root, "shared", "huge.yaml"), huge, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: "value file /shared/huge.yaml: refused: larger than 5242880 bytes",
 		},
 		{
 			name: "missing ref", chart: "features",

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/strvals"
 	"sigs.k8s.io/yaml"
 
@@ -101,11 +102,15 @@ func local(repo *checkout.Repo, name, rel string) (*checkout.Repo, string, error
 	return repo, real, nil
 }
 
-// read reads a value file or file parameter.
+// read reads a value file or file parameter, refusing one larger than
+// helm's limit for a chart file (loader.MaxDecompressedFileSize).
 func (s *sources) read(name string) ([]byte, error) {
 	repo, real, err := s.locate(name)
 	if err != nil {
 		return nil, err
+	}
+	if info, err := repo.Stat(real); err == nil && info.Size() > loader.MaxDecompressedFileSize {
+		return nil, fmt.Errorf("value file %s: %w: larger than %d bytes", name, ErrRefused, loader.MaxDecompressedFileSize)
 	}
 	data, err := repo.ReadFile(real)
 	if err != nil {
