@@ -351,6 +351,16 @@ func TestRenderRefusals(t *testing.T) {
 			want: "value file /shared/huge.yaml: refused: larger than 5242880 bytes",
 		},
 		{
+			name: "chart file too large", chart: "features", refused: true,
+			setup: func(t *testing.T, root, outside string) {
+				huge := bytes.Repeat([]byte("# padding\n"), int(loader.MaxDecompressedFileSize/10+1))
+				if err := os.WriteFile(filepath.Join(root, "features", "templates", "huge.yaml"), huge, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: "templates/huge.yaml: refused: larger than helm's limit of 5242880 bytes for a chart file",
+		},
+		{
 			name: "missing ref", chart: "features",
 			opts: Options{ValueFiles: []string{"$values/x.yaml"}},
 			want: "value file $values/x.yaml: no ref source named values",
