@@ -26,7 +26,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,11 +37,13 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/promobot/promobot/test/proc"
 )
 
 // EnvBinDir names the environment variable holding the directory with the
 // kube-apiserver, etcd and kubectl binaries (the Makefile exports it).
-const EnvBinDir = "PROMOBOT_BIN_DIR"
+const EnvBinDir = proc.EnvBinDir
 
 // Options configure [Start]. The zero value is ready to use.
 type Options struct {
@@ -74,8 +75,8 @@ type Cluster struct {
 	StartupDuration time.Duration
 
 	ca        *authority
-	etcd      *process
-	apiserver *process
+	etcd      *proc.Process
+	apiserver *proc.Process
 	stopOnce  sync.Once
 	stopErr   error
 }
@@ -87,7 +88,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 90 * time.Second
 	}
-	binDir, err := resolveBinDir(opts.BinDir)
+	binDir, err := proc.BinDir(opts.BinDir)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +179,7 @@ func (e *portInUseError) Error() string { return e.err.Error() }
 func (e *portInUseError) Unwrap() error { return e.err }
 
 func (c *Cluster) boot(ctx context.Context, binDir string, opts Options) error {
-	ports, err := freePorts(3)
+	ports, err := proc.FreePorts(3)
 	if err != nil {
 		return err
 	}
@@ -186,7 +187,7 @@ func (c *Cluster) boot(ctx context.Context, binDir string, opts Options) error {
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdClient)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(etcdPeer)
 
-	c.etcd, err = startProcess("etcd", filepath.Join(binDir, "etcd"), filepath.Join(c.Dir, "etcd.log"), []string{
+	c.etcd, err = proc.Start("etcd", filepath.Join(binDir, "etcd"), filepath.Join(c.Dir, "etcd.log"), []string{
 		"--name=default",
 		"--data-dir=" + filepath.Join(c.Dir, "etcd"),
 		"--listen-client-urls=" + etcdURL,
@@ -224,7 +225,7 @@ func (c *Cluster) boot(ctx context.Context, binDir string, opts Options) error {
 		"--v=1",
 	}
 	args = append(args, opts.APIServerArgs...)
-	c.apiserver, err = startProcess("kube-apiserver", filepath.Join(binDir, "kube-apiserver"), filepath.Join(c.Dir, "kube-apiserver.log"), args)
+	c.apiserver, err = proc.Start("kube-apiserver", filepath.Join(binDir, "kube-apiserver"), filepath.Join(c.Dir, "kube-apiserver.log"), args)
 	if err != nil {
 		return err
 	}
@@ -269,10 +270,10 @@ func (c *Cluster) waitReady(ctx context.Context, certPEM, keyPEM []byte) error {
 	defer ticker.Stop()
 	var last string
 	for {
-		for _, p := range []*process{c.etcd, c.apiserver} {
-			if !p.running() {
-				tail := p.logTail()
-				err := fmt.Errorf("kube cluster start: %s exited (%v); log tail:\n%s", p.name, p.waitErr, tail)
+		for _, p := range []*proc.Process{c.etcd, c.apiserver} {
+			if !p.Running() {
+				tail := p.LogTail()
+				err := fmt.Errorf("kube cluster start: %s exited (%v); log tail:\n%s", p.Name, p.Err(), tail)
 				if strings.Contains(tail, "address already in use") {
 					return &portInUseError{err: err}
 				}
@@ -296,7 +297,7 @@ func (c *Cluster) waitReady(ctx context.Context, certPEM, keyPEM []byte) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("kube cluster start: not ready (last /readyz: %s): %w; kube-apiserver log tail:\n%s",
-				last, ctx.Err(), c.apiserver.logTail())
+				last, ctx.Err(), c.apiserver.LogTail())
 		case <-ticker.C:
 		}
 	}
@@ -316,9 +317,9 @@ func (c *Cluster) Stop() error {
 
 func (c *Cluster) killProcesses() error {
 	var errs []error
-	for _, p := range []*process{c.apiserver, c.etcd} {
+	for _, p := range []*proc.Process{c.apiserver, c.etcd} {
 		if p != nil {
-			errs = append(errs, p.stop())
+			errs = append(errs, p.Kill())
 		}
 	}
 	return errors.Join(errs...)
@@ -328,71 +329,12 @@ func (c *Cluster) killProcesses() error {
 // check no process outlives its test binary.
 func (c *Cluster) PIDs() []int {
 	var pids []int
-	for _, p := range []*process{c.apiserver, c.etcd} {
+	for _, p := range []*proc.Process{c.apiserver, c.etcd} {
 		if p != nil {
-			pids = append(pids, p.pid())
+			pids = append(pids, p.PID())
 		}
 	}
 	return pids
-}
-
-// freePorts reserves n distinct loopback ports and releases them for the
-// children to bind. Ports handed out earlier by this process are avoided.
-func freePorts(n int) ([]int, error) {
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	var (
-		ports     []int
-		listeners []net.Listener
-	)
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("kube cluster free port: %w", err)
-		}
-		listeners = append(listeners, l)
-		port := l.Addr().(*net.TCPAddr).Port
-		if usedPorts[port] {
-			continue
-		}
-		usedPorts[port] = true
-		ports = append(ports, port)
-	}
-	return ports, nil
-}
-
-var (
-	portsMu   sync.Mutex
-	usedPorts = map[int]bool{}
-)
-
-// resolveBinDir finds the tools directory: the option, $PROMOBOT_BIN_DIR, or
-// <promobot module root>/bin found by walking up from the working directory.
-func resolveBinDir(dir string) (string, error) {
-	if dir != "" {
-		return dir, nil
-	}
-	if env := os.Getenv(EnvBinDir); env != "" {
-		return env, nil
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("kube bin dir: %w", err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil &&
-			strings.Contains(string(data), "module github.com/promobot/promobot\n") {
-			return filepath.Join(d, "bin"), nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("kube bin dir: no promobot go.mod above %s; set %s", wd, EnvBinDir)
-		}
-	}
 }
 
 // removeStaleDirs deletes cluster directories left by test binaries that were
