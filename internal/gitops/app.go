@@ -58,6 +58,12 @@ type App struct {
 	SelfHeal  bool
 	// CreateNamespace is syncOptions CreateNamespace=true.
 	CreateNamespace bool
+	// SyncOptions are spec.syncPolicy.syncOptions as written
+	// ("Replace=true", "PruneLast=true", ...); the applier reads them.
+	SyncOptions []string
+	// IgnoreDifferences are spec.ignoreDifferences: fields drift detection
+	// and self-heal leave alone.
+	IgnoreDifferences []IgnoreDifference
 	// Environment is the app's environment: apps.<name>.environment from
 	// .promobot.yaml, else inferred (see InferEnvironment). Empty when
 	// nothing names one.
@@ -175,6 +181,7 @@ type argoApp struct {
 			} `yaml:"automated"`
 			SyncOptions []string `yaml:"syncOptions"`
 		} `yaml:"syncPolicy"`
+		IgnoreDifferences []IgnoreDifference `yaml:"ignoreDifferences"`
 	} `yaml:"spec"`
 }
 
@@ -497,6 +504,16 @@ func appFromNode(file string, n *yaml.Node) (found, *Note) {
 			a.CreateNamespace = true
 		}
 	}
+	a.SyncOptions = m.Spec.SyncPolicy.SyncOptions
+	for _, d := range m.Spec.IgnoreDifferences {
+		if len(d.JQPathExpressions) > 0 {
+			// Ignoring the rule would let self-heal take back fields the
+			// team asked promobot to leave alone.
+			return found{}, &Note{Kind: NoteUnsupported, File: file, App: name,
+				Message: "spec.ignoreDifferences jqPathExpressions are not supported (promobot evaluates no jq); use jsonPointers or managedFieldsManagers"}
+		}
+	}
+	a.IgnoreDifferences = m.Spec.IgnoreDifferences
 	return found{app: a}, nil
 }
 
@@ -637,4 +654,21 @@ var envRanks = map[string]int{
 func EnvironmentRank(env string) (rank int, ok bool) {
 	rank, ok = envRanks[strings.ToLower(env)]
 	return rank, ok
+}
+
+// IgnoreDifference is one entry of an Application's spec.ignoreDifferences:
+// the objects it matches (an empty Group, Name or Namespace matches any) and
+// the fields of them to ignore.
+type IgnoreDifference struct {
+	Group     string `yaml:"group"`
+	Kind      string `yaml:"kind"`
+	Name      string `yaml:"name"`
+	Namespace string `yaml:"namespace"`
+	// JSONPointers are RFC 6901 pointers, e.g. "/spec/replicas".
+	JSONPointers []string `yaml:"jsonPointers"`
+	// JQPathExpressions are refused: promobot evaluates no jq.
+	JQPathExpressions []string `yaml:"jqPathExpressions"`
+	// ManagedFieldsManagers ignore every field these field managers own
+	// in the live object.
+	ManagedFieldsManagers []string `yaml:"managedFieldsManagers"`
 }

@@ -69,13 +69,13 @@ func TestDiscoverAppsSeed(t *testing.T) {
 		{
 			Name: "my-api-service-production", Namespace: "argocd", RepoURL: repoURL, Path: "kustomize/overlays/production", TargetRevision: "HEAD",
 			Sources: []Source{{Kind: SourceKustomize, RepoURL: repoURL, Path: "kustomize/overlays/production", TargetRevision: "HEAD"}},
-			Server:  "https://kubernetes.default.svc", DestNamespace: "production", Automated: true, Prune: true, SelfHeal: true, CreateNamespace: true,
+			Server:  "https://kubernetes.default.svc", DestNamespace: "production", Automated: true, Prune: true, SelfHeal: true, CreateNamespace: true, SyncOptions: []string{"CreateNamespace=true"},
 			Environment: "production", Apply: true, File: "apps/my-api-service-production.yaml",
 		},
 		{
 			Name: "my-api-service-staging", Namespace: "argocd", RepoURL: repoURL, Path: "kustomize/overlays/staging", TargetRevision: "HEAD",
 			Sources: []Source{{Kind: SourceKustomize, RepoURL: repoURL, Path: "kustomize/overlays/staging", TargetRevision: "HEAD"}},
-			Server:  "https://kubernetes.default.svc", DestNamespace: "staging", Automated: true, Prune: true, SelfHeal: true, CreateNamespace: true,
+			Server:  "https://kubernetes.default.svc", DestNamespace: "staging", Automated: true, Prune: true, SelfHeal: true, CreateNamespace: true, SyncOptions: []string{"CreateNamespace=true"},
 			Environment: "staging", Apply: true, File: "apps/my-api-service-staging.yaml",
 		},
 	}
