@@ -7,8 +7,6 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/checkout"
-	"github.com/promobot/promobot/internal/github"
-	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/markdown"
 )
 
@@ -26,10 +24,9 @@ func fetchCheckout(ctx context.Context, gh RepoReader, repo Repo, sha string) (s
 	return dir, err
 }
 
-// reportCheckoutError fails the commit's promobot status with why the
-// repository could not be checked out (over the operator's checkout
-// limits): nothing of it is applied.
+// reportCheckoutError fails the sync's check run with why the repository
+// could not be checked out (over the operator's checkout limits): nothing
+// of it is applied.
 func (a *Applier) reportCheckoutError(ctx context.Context, gh GitHub, t Target, err error) {
-	_ = gh.CreateStatus(ctx, t.Repo, t.Commit, github.Status{State: "failure", Context: "promobot", Description: markdown.Clip("checkout: "+err.Error(), 140)})
-	a.fact(ctx, t.Repo, "apply", "failed", gitops.App{}, Outcome{Commit: t.Commit, State: "failed", Error: err.Error()})
+	a.failSync(ctx, gh, t, "checkout", err)
 }

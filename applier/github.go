@@ -28,9 +28,10 @@ type RepoReader interface {
 	ResolveRevision(ctx context.Context, repo github.Repo, rev string) (string, error)
 }
 
-// Reporter tells GitHub what an apply did: the app's commit status and
-// its Deployment. Implementations are safe for concurrent use; none of the
-// methods is idempotent (each call adds a status or a Deployment), so a
+// Reporter tells GitHub what a sync did: its check run, the environments'
+// Deployments and, where a repository asks for them, commit statuses.
+// Implementations are safe for concurrent use; none of the methods is
+// idempotent (each call adds a status, a Deployment or a check run), so a
 // report is sent once (see Report).
 type Reporter interface {
 	// CreateStatus sets a commit status.
@@ -39,6 +40,10 @@ type Reporter interface {
 	CreateDeployment(ctx context.Context, repo github.Repo, d github.Deployment) (int64, error)
 	// CreateDeploymentStatus adds a status to a Deployment.
 	CreateDeploymentStatus(ctx context.Context, repo github.Repo, id int64, s github.DeploymentStatus) error
+	// CreateCheckRun creates a check run and returns its id.
+	CreateCheckRun(ctx context.Context, repo github.Repo, r github.CheckRun) (int64, error)
+	// UpdateCheckRun updates a check run.
+	UpdateCheckRun(ctx context.Context, repo github.Repo, id int64, r github.CheckRun) error
 }
 
 // GitHub is one installation's GitHub API in both of the applier's

@@ -13,6 +13,7 @@ import (
 
 	"github.com/promobot/promobot/internal/kustomize"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/test/kube"
 )
 
@@ -143,9 +144,9 @@ func TestPinnedAppDeploysItsRevision(t *testing.T) {
 	if err != nil || rec.Commit != second || rec.Seen != third {
 		t.Errorf("production's record: commit %.7s seen %.7s (%v), want commit %.7s seen %.7s", rec.Commit, rec.Seen, err, second, third)
 	}
-	statuses, err := env.srv.Statuses(owner, name, third)
-	if err != nil || len(statuses) != 1 || !strings.HasPrefix(statuses[0].Description, "applied "+second[:7]) {
-		t.Errorf("status on the push that moved the pin: %+v (%v), want one saying applied %s", statuses, err, second[:7])
+	runs, err := env.srv.CheckRuns(owner, name, third)
+	if st, ok := kit.SyncStatus(runs, "my-api-service-production"); err != nil || !ok || !strings.HasPrefix(st.Description, "applied "+second[:7]) {
+		t.Errorf("report on the push that moved the pin: %+v (%v), want it saying applied %s", st, err, second[:7])
 	}
 
 	// A pin to nothing: the app fails on the push, production is untouched.
@@ -157,9 +158,9 @@ func TestPinnedAppDeploysItsRevision(t *testing.T) {
 	if len(outs) != 1 || outs[0].State != StateFailed || !strings.Contains(outs[0].Error, `targetRevision "v9"`) {
 		t.Fatalf("pin to nothing: %v", states(outs))
 	}
-	statuses, err = env.srv.Statuses(owner, name, fourth)
-	if err != nil || len(statuses) != 1 || statuses[0].State != "failure" || !strings.Contains(statuses[0].Description, "v9") {
-		t.Errorf("status on the push that pinned nothing: %+v (%v)", statuses, err)
+	runs, err = env.srv.CheckRuns(owner, name, fourth)
+	if st, ok := kit.SyncStatus(runs, "my-api-service-production"); err != nil || !ok || st.State != "failure" || !strings.Contains(st.Description, "v9") {
+		t.Errorf("report on the push that pinned nothing: %+v (%v)", st, err)
 	}
 	if got := servicePort("production"); got != 8080 {
 		t.Errorf("production serves on %d after a pin to nothing, want 8080 still", got)

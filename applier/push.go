@@ -312,7 +312,13 @@ func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progre
 	}
 	apps := append(tracking, pinned...)
 	sort.Slice(apps, func(i, j int) bool { return apps[i].Name < apps[j].Name })
-	return a.syncAll(ctx, gh, t, apps, sources, progress), nil
+	if len(apps) == 0 {
+		return nil, nil
+	}
+	report := a.startSyncReport(ctx, gh, t, len(apps), repo.Config)
+	outs := a.syncAll(ctx, gh, t, apps, sources, progress)
+	report.finish(ctx, outs)
+	return outs, nil
 }
 
 // syncAll syncs apps, each from its source. Apps are independent (each

@@ -75,7 +75,7 @@ func TestOutcomeAndRecordOfAReconcile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Outcome{App: app.Name, Commit: tgt.Commit}.with(tt.r)
-			if diff := cmp.Diff(tt.wantOutcome, got); diff != "" {
+			if diff := cmp.Diff(tt.wantOutcome, got, cmpopts.IgnoreUnexported(Outcome{})); diff != "" {
 				t.Errorf("outcome (-want +got):\n%s", diff)
 			}
 			rec := recordOf(prev, tgt, tgt.Commit, app, tt.r)

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/promobot/promobot/events"
-	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/markdown"
 	"github.com/promobot/promobot/internal/state"
@@ -15,40 +14,18 @@ import (
 // StatusContext is the commit status context of an app.
 func StatusContext(app string) string { return "promobot/" + app }
 
-// report finishes the app's Deployment and sets its commit status, or
-// queues what GitHub's rate limits refused (see Report). depID is the
-// Deployment created for the apply (0: none); queuedDeploy one GitHub's
-// limits refused, created first when the report is delivered.
-func (a *Applier) report(ctx context.Context, gh GitHub, t Target, app gitops.App, env string, depID int64, queuedDeploy *github.Deployment, o Outcome) {
-	state, desc, dstate := "success", "applied: "+o.Summary, "success"
-	if o.Commit != t.Commit {
-		// A pinned app: the status is on the push, the apply of the pin.
-		desc = "applied " + markdown.ShortSHA(o.Commit) + ": " + o.Summary
-	}
-	if o.State == "failed" {
-		state, desc, dstate = "failure", o.Error, "failure"
-	}
-	// The Deployment first: the commit status is the last word, so whoever
-	// sees it finds the Deployment finished too.
-	r := Report{
-		Installation: installationOf(gh), Owner: t.Repo.Owner, Repo: t.Repo.Name, App: app.Name, Commit: t.Commit,
-		Deployment: queuedDeploy, DeploymentID: depID,
-		Status: &github.Status{State: state, Context: StatusContext(app.Name), Description: markdown.Clip(desc, 140)},
-	}
-	if depID != 0 || queuedDeploy != nil {
-		r.DeploymentStatus = &github.DeploymentStatus{State: dstate, Environment: env, Description: markdown.Clip(desc, 140)}
-	}
-	a.deliver(ctx, gh, r)
+// reportConfigError fails the sync's check run when the repository's
+// configuration cannot be read, so the author sees why nothing was
+// applied.
+func (a *Applier) reportConfigError(ctx context.Context, gh GitHub, t Target, err error) {
+	a.failSync(ctx, gh, t, "configuration", err)
 }
 
-// reportConfigError fails the commit when the repository's configuration
-// cannot be read, so the author sees why nothing was applied.
-func (a *Applier) reportConfigError(ctx context.Context, gh GitHub, t Target, err error) {
-	a.deliver(ctx, gh, Report{
-		Installation: installationOf(gh), Owner: t.Repo.Owner, Repo: t.Repo.Name, Commit: t.Commit,
-		Status: &github.Status{State: "failure", Context: "promobot", Description: markdown.Clip("configuration: "+err.Error(), 140)},
-	})
-	a.fact(ctx, t.Repo, "apply", "failed", gitops.App{}, Outcome{Commit: t.Commit, State: "failed", Error: err.Error()})
+// failSync reports a sync that applied nothing: its check run fails with
+// why, and an apply failed fact says it.
+func (a *Applier) failSync(ctx context.Context, gh GitHub, t Target, what string, err error) {
+	(&syncReport{a: a, gh: gh, t: t}).fail(ctx, what, err)
+	a.fact(ctx, t.Repo, "apply", "failed", gitops.App{}, Outcome{Commit: t.Commit, State: "failed", Error: what + ": " + err.Error()})
 }
 
 // fact publishes a promobot.apply.* fact (state.ApplyFact); failures to

@@ -27,8 +27,9 @@ var reportsQueued = promauto.NewGauge(prometheus.GaugeOpts{
 	Help: "Applier reports to GitHub (commit statuses, Deployments and their statuses) queued on the bus because GitHub's rate limits refused them, not yet delivered.",
 })
 
-// Report is one app's report to GitHub that could not be sent when its
-// apply finished: GitHub's rate limits refused it. It is stored on the bus
+// Report is one report to GitHub about a sync: an environment's
+// Deployment and its status, the sync's check run, or an app's commit
+// status. What GitHub's rate limits refuse is stored on the bus
 // (events.BucketReports) and its steps are sent in order once the limit
 // lifts; a step sent is removed from the stored report, so none is sent
 // twice. Applies never wait for it.
@@ -36,8 +37,14 @@ type Report struct {
 	Installation int64  `json:"installation"`
 	Owner        string `json:"owner"`
 	Repo         string `json:"repo"`
-	App          string `json:"app"`
-	Commit       string `json:"commit"`
+	// App is the app reported on, or the environment or check for a
+	// report about several apps (what logs and facts name).
+	App    string `json:"app"`
+	Commit string `json:"commit"`
+	// CheckRun completes the sync's check run: CheckRunID when it was
+	// created in progress, else a new completed one.
+	CheckRun   *github.CheckRun `json:"check_run,omitempty"`
+	CheckRunID int64            `json:"check_run_id,omitempty"`
 	// Deployment is created first when set; DeploymentID is the created
 	// one the DeploymentStatus goes to.
 	Deployment       *github.Deployment       `json:"deployment,omitempty"`
@@ -50,7 +57,7 @@ type Report struct {
 func (r *Report) repo() Repo { return Repo{Owner: r.Owner, Name: r.Repo} }
 
 func (r *Report) empty() bool {
-	return r.Deployment == nil && (r.DeploymentStatus == nil || r.DeploymentID == 0) && r.Status == nil
+	return r.Deployment == nil && (r.DeploymentStatus == nil || r.DeploymentID == 0) && r.Status == nil && r.CheckRun == nil
 }
 
 // send sends the report's steps in order without waiting on rate limits,
@@ -83,6 +90,17 @@ func (a *Applier) send(ctx context.Context, gh GitHub, r *Report, save func() er
 		if err := step("deployment status", func() error {
 			return gh.CreateDeploymentStatus(ctx, r.repo(), r.DeploymentID, *r.DeploymentStatus)
 		}, func() { r.DeploymentStatus = nil }); err != nil {
+			return err
+		}
+	}
+	if r.CheckRun != nil {
+		if err := step("check run", func() error {
+			if r.CheckRunID != 0 {
+				return gh.UpdateCheckRun(ctx, r.repo(), r.CheckRunID, *r.CheckRun)
+			}
+			_, err := gh.CreateCheckRun(ctx, r.repo(), *r.CheckRun)
+			return err
+		}, func() { r.CheckRun = nil }); err != nil {
 			return err
 		}
 	}

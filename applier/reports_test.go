@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/test/kube"
 )
 
@@ -23,8 +25,8 @@ import (
 // reports. The apply is not held back: every app is in the cluster when
 // the sync returns, with the clock not moved. What was refused is queued
 // on the bus (a fact and the metric count it) and delivered as the budget
-// renews, each report exactly once: one commit status per app, one
-// Deployment per app ending in success.
+// renews, each report exactly once: one completed check run listing every
+// app, one Deployment per environment ending in success.
 func TestReportsQueuedUnderSecondaryLimits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -73,25 +75,31 @@ func TestReportsQueuedUnderSecondaryLimits(t *testing.T) {
 		t.Fatalf("queued reports: %d %v", queued, err)
 	}
 	head := outs[0].Commit
-	if got := countStatuses(t, srv, owner, name, head); got >= 3 {
-		t.Fatalf("every status was set at once (%d): the throttle did not bite", got)
+	if runs, err := srv.CheckRuns(owner, name, head); err != nil || completedSyncRuns(runs) != 0 {
+		t.Fatalf("the sync's check run completed at once (%+v, %v): the throttle did not bite", runs, err)
 	}
 
 	// Each renewal of the budget lets four more writes through; the queue
 	// waits on the clock in between.
 	renewals := drainReports(t, ctx, a, clock, time.Hour, 20)
-	statuses, err := srv.Statuses(owner, name, head)
+	runs, err := srv.CheckRuns(owner, name, head)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var contexts []string
-	for _, s := range statuses {
-		contexts = append(contexts, s.Context+" "+s.State)
+	if n := completedSyncRuns(runs); n != 1 {
+		t.Fatalf("completed sync check runs = %d, want exactly one: %+v", n, runs)
 	}
-	sort.Strings(contexts)
-	want := []string{"promobot/guestbook-staging success", "promobot/my-api-service-production success", "promobot/my-api-service-staging success"}
-	if diff := cmp.Diff(want, contexts); diff != "" {
-		t.Errorf("commit statuses, each exactly once (-want +got):\n%s", diff)
+	var rows []string
+	for _, app := range []string{"guestbook-staging", "my-api-service-production", "my-api-service-staging"} {
+		st, ok := kit.SyncStatus(runs, app)
+		rows = append(rows, fmt.Sprintf("%s %s %v", app, st.State, ok))
+	}
+	want := []string{"guestbook-staging success true", "my-api-service-production success true", "my-api-service-staging success true"}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("the check run's apps (-want +got):\n%s", diff)
+	}
+	if st, err := srv.Statuses(owner, name, head); err != nil || len(st) != 0 {
+		t.Errorf("commit statuses %+v (%v), want none: the repository did not ask for them", st, err)
 	}
 	deps, err := srv.Deployments(owner, name)
 	if err != nil {
@@ -105,12 +113,12 @@ func TestReportsQueuedUnderSecondaryLimits(t *testing.T) {
 				final++
 			}
 		}
-		got = append(got, fmt.Sprintf("%s %s success×%d", d.Environment, d.Payload.(map[string]any)["app"], final))
+		got = append(got, fmt.Sprintf("%s %s success×%d", d.Environment, deployedApps(d.Payload), final))
 	}
 	sort.Strings(got)
-	wantDeps := []string{"production my-api-service-production success×1", "staging guestbook-staging success×1", "staging my-api-service-staging success×1"}
+	wantDeps := []string{"production my-api-service-production success×1", "staging guestbook-staging,my-api-service-staging success×1"}
 	if diff := cmp.Diff(wantDeps, got); diff != "" {
-		t.Errorf("deployments (-want +got):\n%s", diff)
+		t.Errorf("deployments, one per environment (-want +got):\n%s", diff)
 	}
 	if got := gaugeValue(t) - queued0; got != 0 {
 		t.Errorf("promobot_applier_reports_queued after delivery: %v", got)
@@ -122,13 +130,29 @@ func TestReportsQueuedUnderSecondaryLimits(t *testing.T) {
 	t.Logf("%d reports queued, delivered after %d renewals of the budget; %d requests throttled", queued, renewals, srv.Throttled())
 }
 
-func countStatuses(t *testing.T, srv *githubapi.Server, owner, name, sha string) int {
-	t.Helper()
-	st, err := srv.Statuses(owner, name, sha)
-	if err != nil {
-		t.Fatal(err)
+// completedSyncRuns counts the completed sync check runs among runs.
+func completedSyncRuns(runs []githubapi.CheckRun) int {
+	n := 0
+	for _, r := range runs {
+		if r.Name == SyncCheckName && r.Status == "completed" {
+			n++
+		}
 	}
-	return len(st)
+	return n
+}
+
+// deployedApps lists the apps of a sync's Deployment payload.
+func deployedApps(payload any) string {
+	var names []string
+	m, _ := payload.(map[string]any)
+	apps, _ := m["apps"].([]any)
+	for _, a := range apps {
+		if app, ok := a.(map[string]any); ok {
+			names = append(names, fmt.Sprint(app["app"]))
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
 }
 
 func gaugeValue(t *testing.T) float64 {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/promobot/promobot/applier/cluster"
-	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/markdown"
 	"github.com/promobot/promobot/internal/state"
@@ -27,6 +26,9 @@ type Outcome struct {
 	Error   string            `json:"error,omitempty"`
 	Changes cluster.ChangeSet `json:"changes"`
 	Healthy bool              `json:"healthy"`
+	// attempted: the app was rendered and applied (not skipped, frozen or
+	// refused before).
+	attempted bool
 }
 
 // The states of an Outcome.
@@ -53,7 +55,6 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, src source, 
 	if src.err != nil {
 		out.State, out.Error, out.Commit = StateFailed, src.err.Error(), t.Commit
 		log.Warn("pinned revision not applied", "error", src.err)
-		a.report(ctx, gh, t, app, "", 0, nil, out)
 		a.fact(ctx, t.Repo, "apply", "failed", app, out)
 		return out
 	}
@@ -83,15 +84,14 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, src source, 
 		out.State, out.Error = StateFailed, err.Error()
 		return out
 	} else if frozen && !(a.opts.FrozenAllowsRollback && t.rollsBack(app)) {
-		return a.frozen(ctx, gh, t, app, f, out, log)
+		return a.frozen(ctx, t, app, f, out, log)
 	} else if frozen {
 		log.Info("applied while frozen: the merge of a rollback, which the operator allows", "frozen_by", f.By)
 	}
 	a.fact(ctx, t.Repo, "apply", "requested", app, out)
-	dep := startDeployment(ctx, gh, t.Repo, src.commit, app, rec, log)
 	r := a.reconcile(ctx, reconcileInput{repo: src.repo, app: app, t: t, prev: rec.Inventory})
-	dep.finish(ctx, r)
 	out = out.with(r)
+	out.attempted = true
 	if r.Err != nil {
 		log.Warn("apply failed", "error", r.Err)
 	} else {
@@ -100,7 +100,6 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, src source, 
 	if err := a.records.Put(ctx, t.Repo, recordOf(rec, t, src.commit, app, r)); err != nil {
 		log.Error("record not stored", "error", err)
 	}
-	a.report(ctx, gh, t, app, dep.env, dep.id, dep.queued, out)
 	verb := "completed"
 	if out.State == StateFailed {
 		verb = "failed"
@@ -112,11 +111,10 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, src source, 
 // frozen reports that app was not applied because its environment is
 // frozen (/freeze): the status says by whom and why, and the record is
 // left as it was, so the first push after /unfreeze applies.
-func (a *Applier) frozen(ctx context.Context, gh GitHub, t Target, app gitops.App, f state.Freeze, out Outcome, log *slog.Logger) Outcome {
+func (a *Applier) frozen(ctx context.Context, t Target, app gitops.App, f state.Freeze, out Outcome, log *slog.Logger) Outcome {
 	env := cmp.Or(app.Environment, app.Name)
 	out.State, out.Error = StateFailed, fmt.Sprintf("not applied: %s is %s; /unfreeze %s, then push", env, f.Describe(), env)
 	log.Info("not applied: the environment is frozen", "frozen_by", f.By)
-	a.report(ctx, gh, t, app, "", 0, nil, out)
 	a.fact(ctx, t.Repo, "apply", "skipped", app, out)
 	return out
 }
@@ -151,67 +149,6 @@ func recordOf(rec Record, t Target, commit string, app gitops.App, r reconciliat
 	rec.State, rec.Message, rec.Summary = StateApplied, "", r.ChangeSet.Summary()
 	rec.Commit, rec.AppliedAt, rec.Healthy = commit, time.Now().UTC(), true
 	return rec
-}
-
-// deployment is the GitHub Deployment of one apply. Its calls never wait
-// on GitHub's pacing: what its rate limits refuse is queued with the
-// app's report (see Report) and the apply goes on.
-type deployment struct {
-	gh   Reporter
-	repo Repo
-	spec github.Deployment
-	env  string
-	log  *slog.Logger
-	// resync: t.Commit is what the app already runs, so the Deployment is
-	// created only if the apply changes something (a rebuilt cluster,
-	// drift) and re-syncs do not clutter the environment's history.
-	resync bool
-	// id is the created Deployment (0: none); queued one GitHub's limits
-	// refused, created first when the report is delivered.
-	id     int64
-	queued *github.Deployment
-}
-
-// startDeployment creates the Deployment of the apply of commit, in
-// progress, unless the apply is a re-sync.
-func startDeployment(ctx context.Context, gh Reporter, repo Repo, commit string, app gitops.App, rec Record, log *slog.Logger) *deployment {
-	env := app.Environment
-	if env == "" {
-		env = app.Name
-	}
-	d := &deployment{gh: gh, repo: repo, env: env, log: log, resync: rec.Commit == commit && rec.State == StateApplied,
-		spec: github.Deployment{
-			Ref: commit, Environment: env, Description: "promobot applies " + app.Name,
-			Production: isProduction(env), Payload: map[string]any{"app": app.Name, "path": app.Path},
-		}}
-	if !d.resync {
-		d.create(ctx)
-		if d.id != 0 {
-			_ = gh.CreateDeploymentStatus(github.WithMaxWait(ctx, 0), repo, d.id,
-				github.DeploymentStatus{State: "in_progress", Environment: env, Description: "applying " + markdown.ShortSHA(commit)})
-		}
-	}
-	return d
-}
-
-// finish creates a re-sync's Deployment once the apply failed or changed
-// something.
-func (d *deployment) finish(ctx context.Context, r reconciliation) {
-	if d.resync && (r.Err != nil || r.ChangeSet.Changed()) {
-		d.create(ctx)
-	}
-}
-
-func (d *deployment) create(ctx context.Context) {
-	id, err := d.gh.CreateDeployment(github.WithMaxWait(ctx, 0), d.repo, d.spec)
-	switch {
-	case err == nil:
-		d.id = id
-	case github.Temporary(err):
-		d.queued = &d.spec
-	default:
-		d.log.Warn("GitHub deployment not created", "error", err)
-	}
 }
 
 // isStale reports whether the app already saw a commit newer than t.Commit.

@@ -84,10 +84,22 @@ type Config struct {
 	// manager owns instead of reporting the conflict. Default false.
 	Force bool `yaml:"force"`
 
+	// Reporting chooses what promobot tells GitHub after a sync.
+	Reporting ReportingOptions `yaml:"reporting"`
+
 	// DriftInterval is how often live objects are compared with the last
 	// render (and, for apps with selfHeal, re-applied). At least 1m; "0s"
 	// turns drift detection off. Default 5m.
 	DriftInterval Duration `yaml:"driftInterval"`
+}
+
+// ReportingOptions choose what a sync reports on GitHub besides its check
+// run and the environments' Deployments.
+type ReportingOptions struct {
+	// CommitStatuses adds a commit status promobot/<app> per app synced,
+	// for branch protection rules that require them. Default false: one
+	// check run reports every app.
+	CommitStatuses bool `yaml:"commitStatuses"`
 }
 
 // Cluster maps one destination to an operator's cluster. Exactly one of

@@ -143,6 +143,16 @@ func (g *timedGitHub) CreateDeploymentStatus(ctx context.Context, repo github.Re
 	return g.next.CreateDeploymentStatus(ctx, repo, id, s)
 }
 
+func (g *timedGitHub) CreateCheckRun(ctx context.Context, repo github.Repo, r github.CheckRun) (int64, error) {
+	defer g.timer.observe("CreateCheckRun", time.Now())
+	return g.next.CreateCheckRun(ctx, repo, r)
+}
+
+func (g *timedGitHub) UpdateCheckRun(ctx context.Context, repo github.Repo, id int64, r github.CheckRun) error {
+	defer g.timer.observe("UpdateCheckRun", time.Now())
+	return g.next.UpdateCheckRun(ctx, repo, id, r)
+}
+
 // kubeRequest is one request promobot made to the cluster.
 type kubeRequest struct {
 	method     string
