@@ -34,7 +34,7 @@ var appPermissions = map[string]string{
 	"pull_requests": "write",
 	"issues":        "write",
 	"statuses":      "write",
-	"checks":        "read",
+	"checks":        "write",
 	"deployments":   "write",
 	"metadata":      "read",
 }

@@ -140,7 +140,7 @@ func TestSetupRegistersApp(t *testing.T) {
 				"redirect_url":    r.page + "/callback",
 				"public":          false,
 				"default_permissions": map[string]any{"contents": "write", "pull_requests": "write", "issues": "write",
-					"statuses": "write", "checks": "read", "deployments": "write", "metadata": "read"},
+					"statuses": "write", "checks": "write", "deployments": "write", "metadata": "read"},
 				"default_events": []any{"push", "pull_request", "issue_comment", "status", "check_run"},
 			}
 			if diff := cmp.Diff(wantManifest, gotManifest); diff != "" {

@@ -67,10 +67,9 @@ func TestMergeDeploysOnlyTheChangedOverlay(t *testing.T) {
 	if prodAfter.Generation != prodBefore.Generation || image(prodAfter) != imageRepo+":1.0.0" {
 		t.Errorf("production changed: %s generation %d → %d", image(prodAfter), prodBefore.Generation, prodAfter.Generation)
 	}
-	sts, _ := s.gh.Statuses(owner, repoName, sha)
-	for _, st := range sts {
-		if st.Context == "promobot/"+productionApp || st.Context == "promobot/guestbook-staging" {
-			t.Errorf("an app the merge did not touch got a status: %+v", st)
+	for _, row := range s.syncRows(sha) {
+		if row.App == productionApp || row.App == "guestbook-staging" {
+			t.Errorf("an app the merge did not touch is in the sync check run: %+v", row)
 		}
 	}
 	// Exactly the staging objects are in the staging namespace.
@@ -80,7 +79,7 @@ func TestMergeDeploysOnlyTheChangedOverlay(t *testing.T) {
 		t.Errorf("staging holds %d Services and %d Deployments, want 1 and 1", len(svcs.Items), len(deps.Items))
 	}
 
-	// GitHub shows the deployment to staging, in_progress then success.
+	// GitHub shows the deployment to staging, success.
 	deps2, err := s.gh.Deployments(owner, repoName)
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +97,8 @@ func TestMergeDeploysOnlyTheChangedOverlay(t *testing.T) {
 	for _, ds := range found.Statuses {
 		states = append(states, ds.State)
 	}
-	if strings.Join(states, ",") != "in_progress,success" && strings.Join(states, ",") != "success,in_progress" {
-		t.Errorf("deployment statuses = %v, want in_progress then success", states)
+	if strings.Join(states, ",") != "success" {
+		t.Errorf("deployment statuses = %v, want success", states)
 	}
 
 	// GitHub redelivers the same push: nothing is applied again.
@@ -163,8 +162,8 @@ func TestBaseChangeUpdatesEveryOverlay(t *testing.T) {
 			t.Errorf("%s: grace period %v, want 45", ns, g)
 		}
 	}
-	if sts, _ := s.gh.Statuses(owner, repoName, sha); len(sts) != 2 {
-		t.Errorf("statuses %+v: want one per affected app (guestbook untouched)", sts)
+	if rows := s.syncRows(sha); len(rows) != 2 {
+		t.Errorf("sync check run rows %+v: want one per affected app (guestbook untouched)", rows)
 	}
 }
 

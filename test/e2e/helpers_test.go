@@ -97,23 +97,60 @@ func (s *stack) repoStatus(owner, sha, app string) githubapi.Status {
 	return s.waitRepoStatus(owner, "gitops", sha, "promobot/"+app)
 }
 
-// waitRepoStatus waits for the commit status named statusContext on
-// owner/name@sha to leave pending and returns it.
+// syncRows returns the app rows of the newest completed sync check run on
+// sha, once there is one.
+func (s *stack) syncRows(sha string) []kit.SyncRow {
+	s.t.Helper()
+	s.waitRepoStatus(owner, repoName, sha, "promobot")
+	runs, err := s.gh.CheckRuns(owner, repoName, sha)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for i := len(runs) - 1; i >= 0; i-- {
+		if runs[i].Name == "promobot/sync" && runs[i].Status == "completed" {
+			return kit.SyncRows(runs[i].Text)
+		}
+	}
+	return nil
+}
+
+// reportTexts is everything promobot reported on GitHub about sha: its
+// commit statuses and its check runs.
+func (s *stack) reportTexts(sha string) []string {
+	s.t.Helper()
+	var out []string
+	sts, err := s.gh.Statuses(owner, repoName, sha)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, st := range sts {
+		out = append(out, st.Context+" "+st.State+" "+st.Description)
+	}
+	runs, err := s.gh.CheckRuns(owner, repoName, sha)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, r := range runs {
+		out = append(out, r.Name+" "+r.Conclusion+" "+r.Title+"\n"+r.Summary+"\n"+r.Text)
+	}
+	return out
+}
+
+// waitRepoStatus waits for what the sync check run on owner/name@sha says
+// of statusContext ("promobot/<app>" for an app's row, "promobot" for the
+// sync itself), in the shape of the commit status it replaces.
 func (s *stack) waitRepoStatus(owner, name, sha, statusContext string) githubapi.Status {
 	s.t.Helper()
 	var got githubapi.Status
-	kit.Eventually(s.t, 60*time.Second, owner+"/"+name+" status "+statusContext+" on "+sha[:7], func() (bool, string) {
-		sts, err := s.gh.Statuses(owner, name, sha)
+	app := strings.TrimPrefix(strings.TrimPrefix(statusContext, "promobot"), "/")
+	kit.Eventually(s.t, 60*time.Second, owner+"/"+name+" sync check run for "+statusContext+" on "+sha[:7], func() (bool, string) {
+		runs, err := s.gh.CheckRuns(owner, name, sha)
 		if err != nil {
 			return false, err.Error()
 		}
-		for _, st := range sts {
-			if st.Context == statusContext && st.State != "pending" {
-				got = st
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%+v", sts)
+		st, ok := kit.SyncStatus(runs, app)
+		got = st
+		return ok, fmt.Sprintf("%+v", runs)
 	})
 	return got
 }

@@ -186,13 +186,7 @@ func (s *stack) noOutsideBytes(secret string) {
 		s.t.Fatal(err)
 	}
 	for _, sha := range append(shas, branches["main"]) {
-		sts, err := s.gh.Statuses(owner, repoName, sha)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		for _, st := range sts {
-			seen = append(seen, st.Context+" "+st.State+" "+st.Description)
-		}
+		seen = append(seen, s.reportTexts(sha)...)
 	}
 	for branch := range branches {
 		for _, p := range []string{"kustomize/overlays/production/kustomization.yaml", "kustomize/overlays/staging/kustomization.yaml"} {

@@ -111,11 +111,7 @@ func TestServeRefusesLinkChainsOutOfTheRepository(t *testing.T) {
 					t.Errorf("ConfigMap %s/%s from the outside file was applied", cm.Namespace, cm.Name)
 				}
 			}
-			sts, _ := s.gh.Statuses(owner, repoName, sha)
-			var seen []string
-			for _, st := range sts {
-				seen = append(seen, st.Context+" "+st.State+" "+st.Description)
-			}
+			seen := s.reportTexts(sha)
 			for _, f := range s.facts("promobot.>") {
 				raw, _ := json.Marshal(f)
 				seen = append(seen, string(raw))

@@ -508,8 +508,8 @@ func runServe(t *testing.T, s *session, cmds []string) {
 	}
 }
 
-// waitStatuses waits for a success status promobot/<app> on main's head for
-// every app.
+// waitStatuses waits until the sync check runs on main's head report
+// every app applied.
 func waitStatuses(ctx context.Context, t *testing.T, gh *githubapi.Server, apps []string, serve *background) {
 	t.Helper()
 	branches, err := gh.Branches(ctx, owner, repoName)
@@ -519,29 +519,26 @@ func waitStatuses(ctx context.Context, t *testing.T, gh *githubapi.Server, apps 
 	sha := branches["main"]
 	var got []string
 	for {
-		sts, err := gh.Statuses(owner, repoName, sha)
+		runs, err := gh.CheckRuns(owner, repoName, sha)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got = got[:0]
-		seen := map[string]bool{}
-		for _, st := range sts { // newest first
-			if !seen[st.Context] {
-				seen[st.Context] = true
-				got = append(got, st.Context+" "+st.State)
+		for _, a := range apps {
+			if st, ok := kit.SyncStatus(runs, a); ok {
+				got = append(got, a+" "+st.State)
 			}
 		}
-		slices.Sort(got)
 		var want []string
 		for _, a := range apps {
-			want = append(want, "promobot/"+a+" success")
+			want = append(want, a+" success")
 		}
 		if slices.Equal(want, got) {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("commit statuses on main: %v, want %v\npromobot's log:\n%s", got, want, serve.logs())
+			t.Fatalf("sync check runs on main: %v, want %v\npromobot's log:\n%s", got, want, serve.logs())
 		case <-serve.exited:
 			t.Fatalf("promobot serve exited:\n%s", serve.logs())
 		case <-time.After(200 * time.Millisecond):

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
 )
 
 const (
@@ -108,7 +109,7 @@ func Play(ctx context.Context, e *Env, out io.Writer) (*Result, error) {
 	if st.State != "success" {
 		return res, fmt.Errorf("step 3: status promobot/%s is %s: %s", stagingApp, st.State, st.Description)
 	}
-	say("   commit %s status %-32s %s  %q", sha[:7], st.Context, st.State, st.Description)
+	say("   commit %s check run promobot/sync: %s %s  %q", sha[:7], stagingApp, st.State, st.Description)
 	var dep githubapi.Deployment
 	if err := poll(ctx, "GitHub Deployment of "+sha[:7], func() (bool, error) {
 		deps, err := gh.Deployments(Owner, Repo)
@@ -289,17 +290,15 @@ func waitComment(ctx context.Context, gh *githubapi.Server, pr int, match func(g
 	return got, err
 }
 
+// waitStatus waits for the sync check run on sha to report the app of
+// context ("promobot/<app>"), in the shape of a commit status.
 func waitStatus(ctx context.Context, gh *githubapi.Server, sha, context string) (githubapi.Status, error) {
 	var got githubapi.Status
-	err := poll(ctx, "status "+context+" on "+sha[:7], func() (bool, error) {
-		sts, err := gh.Statuses(Owner, Repo, sha)
-		for _, s := range sts {
-			if s.Context == context && s.State != "pending" {
-				got = s
-				return true, nil
-			}
-		}
-		return false, err
+	err := poll(ctx, "sync check run for "+context+" on "+sha[:7], func() (bool, error) {
+		runs, err := gh.CheckRuns(Owner, Repo, sha)
+		st, ok := kit.SyncStatus(runs, strings.TrimPrefix(context, "promobot/"))
+		got = st
+		return ok, err
 	})
 	return got, err
 }
