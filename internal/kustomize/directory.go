@@ -183,18 +183,27 @@ func workDirectory(req workRequest) workResponse {
 	if r.tooMany {
 		return workResponse{Kind: respObjects}
 	}
+	out, err := encodeObjects(r.objs)
+	if err != nil {
+		return fail(err)
+	}
+	return workResponse{Kind: respOK, Out: out}
+}
+
+// encodeObjects prints objects as a YAML stream, one document each.
+func encodeObjects(objs []*unstructured.Unstructured) ([]byte, error) {
 	var out bytes.Buffer
-	for i, o := range r.objs {
+	for i, o := range objs {
 		b, err := k8syaml.Marshal(o.Object)
 		if err != nil {
-			return fail(fmt.Errorf("%w: encode: %w", ErrDirectory, err))
+			return nil, fmt.Errorf("%w: encode: %w", ErrDirectory, err)
 		}
 		if i > 0 {
 			out.WriteString("---\n")
 		}
 		out.Write(b)
 	}
-	return workResponse{Kind: respOK, Out: out.Bytes()}
+	return out.Bytes(), nil
 }
 
 // dir reads the directory real (repository-relative, links resolved),
@@ -277,6 +286,9 @@ func (r *dirReader) add(o *unstructured.Unstructured) error {
 			}
 			return r.add(u)
 		})
+	}
+	if o.GetKind() == "" || o.GetAPIVersion() == "" {
+		return errors.New("an object has no kind or apiVersion: not a Kubernetes object")
 	}
 	if r.maxObjects > 0 && len(r.objs) >= r.maxObjects {
 		r.tooMany = true
