@@ -155,7 +155,6 @@ func (a *Applier) Run(ctx context.Context) error {
 			Name:        a.opts.Consumer,
 			Stream:      events.StreamGitHub,
 			Concurrency: a.opts.Concurrency,
-			AckWait:     time.Minute,
 			MaxDeliver:  a.opts.MaxDeliver,
 			Backoff:     a.opts.Backoff,
 			Logger:      a.log,
@@ -166,7 +165,6 @@ func (a *Applier) Run(ctx context.Context) error {
 			Name:        a.opts.Consumer + "-sync",
 			Stream:      events.StreamFacts,
 			Concurrency: 1,
-			AckWait:     time.Minute,
 			MaxDeliver:  a.opts.MaxDeliver,
 			Backoff:     a.opts.Backoff,
 			// Requests from now on: the consumer is made when the applier

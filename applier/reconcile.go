@@ -134,15 +134,16 @@ func (a *Applier) clusterOptions(repo *gitops.Repository, app gitops.App, t Targ
 // app to one at a time, across replicas.
 func appLease(repo Repo, app string) string { return repo.String() + "/" + app }
 
+// appLeaseTTL is how long an applier that died holding an app's lease
+// blocks the other replicas; a live holder keeps the lease alive however
+// long the apply and its health wait take.
+const appLeaseTTL = 15 * time.Second
+
 // holdApp waits for app's lease (appLease) and returns the function that
-// gives it back. The lease outlives the longest apply: the health wait
-// and two minutes more.
+// gives it back.
 func (a *Applier) holdApp(ctx context.Context, repo Repo, app string) (release func(), err error) {
-	lease, err := a.locks.Acquire(ctx, appLease(repo, app), a.opts.HealthTimeout+2*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	return func() { _ = lease.Release(context.WithoutCancel(ctx)) }, nil
+	_, release, err = a.locks.Hold(ctx, appLease(repo, app), appLeaseTTL)
+	return release, err
 }
 
 // RenderError is an app whose overlay does not render: nothing of it is

@@ -78,8 +78,9 @@ type ConsumerOptions struct {
 	// FilterSubjects select the events to receive; empty means all.
 	FilterSubjects []string
 	// AckWait is how long the server waits for an ack before redelivering
-	// (default 30s). Handlers running longer are kept alive by progress
-	// heartbeats every AckWait/3.
+	// (default 15s): the longest a replica that died mid-event delays the
+	// event. Handlers running longer are kept alive by progress heartbeats
+	// every AckWait/3.
 	AckWait time.Duration
 	// MaxDeliver bounds deliveries of one event (default 5); after the
 	// last failed attempt the event is dead-lettered.
@@ -103,7 +104,7 @@ type ConsumerOptions struct {
 
 func (o ConsumerOptions) withDefaults() ConsumerOptions {
 	if o.AckWait <= 0 {
-		o.AckWait = 30 * time.Second
+		o.AckWait = 15 * time.Second
 	}
 	if o.MaxDeliver <= 0 {
 		o.MaxDeliver = 5

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,4 +116,64 @@ func (le *Lease) Release(ctx context.Context) error {
 		return fmt.Errorf("%s release: %w: %w", le.key, ErrLeaseLost, err)
 	}
 	return nil
+}
+
+// Hold waits for the lease on name and keeps it alive while held: it is
+// refreshed every ttl/3, so a holder that dies (or loses the bus) blocks the
+// other replicas for at most ttl, however long its work runs. The returned
+// context is ctx, cancelled when the lease is lost (another replica took
+// it over after the refreshes failed for a whole ttl): work under it must
+// stop. release stops the refreshes and gives the lease back; it is safe
+// to call more than once.
+func (l *Locker) Hold(ctx context.Context, name string, ttl time.Duration) (held context.Context, release func(), err error) {
+	lease, err := l.Acquire(ctx, name, ttl)
+	if err != nil {
+		return nil, nil, err
+	}
+	held, cancel := context.WithCancelCause(ctx)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		lease.keepAlive(held, stop, cancel)
+	}()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+			cancel(nil)
+			_ = lease.Release(context.WithoutCancel(ctx))
+		})
+	}
+	return held, release, nil
+}
+
+// keepAlive refreshes the lease every ttl/3 until stop is closed or ctx
+// ends. A refresh that fails for lack of the bus is retried at the next
+// tick; once the lease is lost, or has expired unrefreshed, lost is called.
+func (le *Lease) keepAlive(ctx context.Context, stop <-chan struct{}, lost context.CancelCauseFunc) {
+	t := time.NewTicker(le.ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, le.ttl/3)
+		err := le.Refresh(rctx)
+		cancel()
+		switch {
+		case err == nil:
+		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyNotFound):
+			lost(err)
+			return
+		case time.Now().After(le.Expires):
+			lost(fmt.Errorf("%s: expired before a refresh got through: %w: %w", le.key, ErrLeaseLost, err))
+			return
+		}
+	}
 }

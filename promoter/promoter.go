@@ -74,8 +74,9 @@ type Options struct {
 	// command gets a failure reply.
 	MaxDeliver int
 	Backoff    []time.Duration
-	// LeaseTTL bounds how long one promotion holds its (repo, app,
-	// environment) lease (default 5 minutes).
+	// LeaseTTL bounds how long a promoter that died holding a (repo, app,
+	// environment) lease blocks the other replicas (default 15 seconds);
+	// a live holder keeps its lease however long the promotion takes.
 	LeaseTTL time.Duration
 	// FingerprintKey keys the fingerprints that stand for Secret values in
 	// diff comments; empty means a random key per comment.
@@ -106,7 +107,7 @@ func (o Options) withDefaults() Options {
 		o.MaxDeliver = 5
 	}
 	if o.LeaseTTL <= 0 {
-		o.LeaseTTL = 5 * time.Minute
+		o.LeaseTTL = 15 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -160,7 +161,6 @@ func (p *Promoter) Run(ctx context.Context) error {
 			Name:        p.opts.Consumer,
 			Stream:      events.StreamGitHub,
 			Concurrency: p.opts.Concurrency,
-			AckWait:     time.Minute,
 			MaxDeliver:  p.opts.MaxDeliver,
 			Backoff:     p.opts.Backoff,
 			Logger:      p.log,
@@ -171,7 +171,6 @@ func (p *Promoter) Run(ctx context.Context) error {
 			Name:        p.opts.Consumer + "-auto",
 			Stream:      events.StreamFacts,
 			Concurrency: p.opts.Concurrency,
-			AckWait:     time.Minute,
 			MaxDeliver:  p.opts.MaxDeliver,
 			Backoff:     p.opts.Backoff,
 			// Only applies from now on: an old apply is no reason to
@@ -250,10 +249,10 @@ func (p *Promoter) withLease(ctx context.Context, repo Repo, app, env string, fn
 
 // holding runs fn holding the lease named key, across replicas.
 func (p *Promoter) holding(ctx context.Context, key string, fn func(context.Context) error) error {
-	lease, err := p.locks.Acquire(ctx, key, p.opts.LeaseTTL)
+	held, release, err := p.locks.Hold(ctx, key, p.opts.LeaseTTL)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
-	return fn(ctx)
+	defer release()
+	return fn(held)
 }
