@@ -35,7 +35,9 @@ type workRequest struct {
 	Dir string
 	// Directory, when set, asks for a plain directory render of Dir
 	// (RenderDirectory) instead of a kustomize build.
-	Directory   *Directory
+	Directory *Directory
+	// Helm, when set, asks for a Helm chart render (RenderHelm).
+	Helm        *helmWork
 	EnableHelm  bool
 	HelmCommand string
 	MaxObjects  int
@@ -111,6 +113,9 @@ func work(req workRequest) workResponse {
 	}
 	if req.Directory != nil {
 		return workDirectory(req)
+	}
+	if req.Helm != nil {
+		return workHelm(req)
 	}
 	fsys, err := newSandboxFS(req.Root)
 	if err != nil {

@@ -20,10 +20,6 @@ import (
 	"github.com/promobot/promobot/internal/kustomize"
 )
 
-// ErrHelmUnavailable is wrapped by the error of a render of a Helm source:
-// promobot does not render Helm sources yet.
-var ErrHelmUnavailable = errors.New("helm sources are not rendered by this promobot yet")
-
 // ErrDuplicate is wrapped by the error of a multi-source render in which two
 // sources render the same object.
 var ErrDuplicate = errors.New("rendered by two sources")
@@ -78,8 +74,9 @@ func App(ctx context.Context, repoRoot string, app gitops.App, opts kustomize.Re
 }
 
 // Source renders one source of app: a kustomization with kustomize.Render,
-// a plain directory with kustomize.RenderDirectory; a Helm source is an
-// error wrapping ErrHelmUnavailable, and so is any other kind.
+// a plain directory with kustomize.RenderDirectory, a Helm chart with
+// kustomize.RenderHelm as Argo CD runs `helm template` (see helmOptions);
+// any other kind is an error.
 func Source(ctx context.Context, repoRoot string, app gitops.App, src gitops.Source, opts kustomize.RenderOptions) ([]byte, error) {
 	switch src.Kind {
 	case gitops.SourceKustomize:
@@ -87,7 +84,7 @@ func Source(ctx context.Context, repoRoot string, app gitops.App, src gitops.Sou
 	case gitops.SourceDirectory:
 		return kustomize.RenderDirectory(ctx, repoRoot, src.Path, src.Directory.Selection(), opts)
 	case gitops.SourceHelm:
-		return nil, fmt.Errorf("%s: %w", src.Path, ErrHelmUnavailable)
+		return kustomize.RenderHelm(ctx, repoRoot, src.Path, helmOptions(repoRoot, app, src), opts)
 	default:
 		return nil, fmt.Errorf("%s: source of kind %q renders nothing", src.Path, src.Kind)
 	}

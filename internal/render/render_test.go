@@ -47,12 +47,17 @@ var repoFiles = map[string]string{
 	"plain/sub/c.json":        `{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plain-c", "namespace": "shop"}}`,
 	"dup/a.yaml":              cm("from-base"),
 	"chart/Chart.yaml":        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+	"chart/values.yaml":       "suffix: cfg\n",
+	"chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-{{ .Values.suffix }}\n  namespace: {{ .Release.Namespace }}\n",
+	"envs/prod.yaml":          "suffix: prod\n",
 	"apps/base.yaml":          application("single", "  source: {repoURL: "+repoURL+", path: base}\n"),
 	"apps/plain.yaml":         application("plain", "  source: {repoURL: "+repoURL+", path: plain, directory: {recurse: true}}\n"),
 	"apps/multi.yaml": application("multi", "  sources:\n  - {repoURL: "+repoURL+", path: base}\n  - {repoURL: "+repoURL+", path: plain}\n"+
 		"  - {repoURL: "+repoURL+", ref: values}\n"),
 	"apps/dup.yaml":  application("dup", "  sources:\n  - {repoURL: "+repoURL+", path: base}\n  - {repoURL: "+repoURL+", path: dup}\n"),
 	"apps/helm.yaml": application("helm", "  source: {repoURL: "+repoURL+", path: chart}\n"),
+	"apps/helm-values.yaml": application("helm-values", "  sources:\n  - {repoURL: "+repoURL+", path: chart, helm: {releaseName: web, valueFiles: [$values/envs/prod.yaml]}}\n"+
+		"  - {repoURL: "+repoURL+", ref: values}\n"),
 }
 
 // TestApp renders apps of each kind and shape from a repository.
@@ -72,7 +77,8 @@ func TestApp(t *testing.T) {
 		{app: "plain", want: []string{"ConfigMap/shop/plain-a", "ConfigMap/shop/plain-b", "ConfigMap/shop/plain-c"}},
 		{app: "multi", want: []string{"ConfigMap/shop/from-base", "ConfigMap/shop/plain-a", "ConfigMap/shop/plain-b"}},
 		{app: "dup", err: ErrDuplicate, msg: "dup: ConfigMap/shop/from-base is rendered by two sources: base and dup"},
-		{app: "helm", err: ErrHelmUnavailable, msg: "chart: helm sources are not rendered by this promobot yet"},
+		{app: "helm", want: []string{"ConfigMap/shop/helm-cfg"}},
+		{app: "helm-values", want: []string{"ConfigMap/shop/web-prod"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.app, func(t *testing.T) {
