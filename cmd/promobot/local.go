@@ -49,7 +49,13 @@ source's objects in turn.`,
 			if app != "" {
 				a, ok := repo.App(app)
 				if !ok {
-					return fmt.Errorf("no app %q in %s (apps: %s)", app, repoDir, strings.Join(repo.AppNames(), ", "))
+					// The notes say why an Application is not an app:
+					// refused, a root, or in a root that did not render.
+					var why strings.Builder
+					for _, n := range repo.Notes {
+						why.WriteString("\n  " + n.String())
+					}
+					return fmt.Errorf("no app %q in %s (apps: %s)%s", app, repoDir, strings.Join(repo.AppNames(), ", "), why.String())
 				}
 				target = a
 			} else {
