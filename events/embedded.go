@@ -26,9 +26,10 @@ type EmbeddedOptions struct {
 	// TLSCertFile and TLSKeyFile are the listener's TLS certificate and key
 	// (PEM); when set, clients must connect with TLS.
 	TLSCertFile, TLSKeyFile string
-	// SyncAlways makes JetStream fsync every write, so an acknowledged
-	// event survives a power loss, not only a process crash (slower).
-	SyncAlways bool
+	// Sync is when JetStream fsyncs its files: every write, or every
+	// interval (default DefaultSyncInterval); see Sync for what each loses
+	// on power failure.
+	Sync Sync
 	// ReadyTimeout bounds the wait for the server (default 10s).
 	ReadyTimeout time.Duration
 }
@@ -63,7 +64,8 @@ func StartEmbedded(opts EmbeddedOptions) (*Embedded, error) {
 		ServerName:         "promobot",
 		JetStream:          true,
 		StoreDir:           opts.DataDir,
-		SyncAlways:         opts.SyncAlways,
+		SyncAlways:         opts.Sync.Always,
+		SyncInterval:       opts.Sync.interval(),
 		NoSigs:             true,
 		NoLog:              true,
 		MaxPayload:         32 * 1024 * 1024, // GitHub payloads reach 25 MB
@@ -131,6 +133,16 @@ func (e *Embedded) ClientURL() string {
 // CredentialsFile is the nkey seed file clients connecting to ClientURL
 // authenticate with.
 func (e *Embedded) CredentialsFile() string { return e.creds.file }
+
+// Sync is the fsync policy the running server's JetStream applies, as it
+// reports it.
+func (e *Embedded) Sync() Sync {
+	c := e.srv.JetStreamConfig()
+	if c == nil {
+		return Sync{}
+	}
+	return Sync{Always: c.SyncAlways, Interval: c.SyncInterval}
+}
 
 // Shutdown stops the server and waits until it has.
 func (e *Embedded) Shutdown() {

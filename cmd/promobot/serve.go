@@ -39,7 +39,8 @@ type serveFlags struct {
 	natsURL         string
 	nats            natsClientFlags
 	natsReplicas    int
-	natsSyncAlways  bool
+	natsSync        events.Sync
+	natsSyncAlways  bool // deprecated: --nats-sync always
 	roles           []string
 	webhookSecrets  []string
 	appID           int64
@@ -70,7 +71,11 @@ func newServeCommand() *cobra.Command {
 By default one process runs everything: an embedded NATS server with JetStream
 (the durable event bus, stored under --data-dir, also reachable by other
 processes on --nats-listen with the nkey credentials it generates in
---data-dir), the webhook receiver, the applier and the promoter.
+--data-dir), the webhook receiver, the applier and the promoter. The
+embedded server fsyncs its files every 2 minutes (--nats-sync): a crash of
+the process loses nothing acknowledged, a power failure of its host the
+deliveries stored since the last fsync; --nats-sync always loses none, at a
+cost in throughput.
 
 HTTP endpoints on --listen:
   POST /webhook   GitHub App webhook (point the App's webhook URL here)
@@ -106,7 +111,9 @@ deployments with --roles; replicas of a role share its work.`,
 	fl.StringVar(&f.nats.tlsCert, "nats-tls-cert", "", "TLS certificate file of the embedded NATS listener; with --nats-url, the client certificate presented to NATS")
 	fl.StringVar(&f.nats.tlsKey, "nats-tls-key", "", "key file of --nats-tls-cert")
 	fl.IntVar(&f.natsReplicas, "nats-replicas", 0, "replicas of promobot's streams and buckets (default 3 on a NATS cluster, else 1)")
-	fl.BoolVar(&f.natsSyncAlways, "nats-sync-always", false, "embedded NATS fsyncs every write, so an acknowledged delivery survives power loss (slower)")
+	fl.Var(&f.natsSync, "nats-sync", "when the embedded NATS fsyncs what it stored: always (every write: a power failure loses no acknowledged delivery, at a cost in throughput) or an interval such as 10s (a power failure loses what was written since the last fsync)")
+	fl.BoolVar(&f.natsSyncAlways, "nats-sync-always", false, "same as --nats-sync always")
+	_ = fl.MarkDeprecated("nats-sync-always", "use --nats-sync always")
 	fl.StringToStringVar(&f.natsMaxBytesFlag, "nats-max-bytes", nil, "storage limit per stream or bucket, NAME=SIZE (e.g. GITHUB=4Gi,PROMOBOT=1Gi); defaults GITHUB and PROMOBOT 2Gi, promobot-apps 1Gi, promobot-ledger 256Mi, promobot-installations 64Mi, promobot-locks 16Mi, promobot-reports 16Mi")
 	fl.StringVar(&f.unverifiedBytesFlag, "webhook-unverified-bytes", "64Mi", "memory all webhook bodies not yet verified by their signature may hold together; beyond it deliveries get 503 (at least 25Mi)")
 	fl.DurationVar(&f.unverifiedWait, "webhook-unverified-wait", webhook.DefaultUnverifiedWait, "how long a delivery may wait for room in --webhook-unverified-bytes before it gets 503")
@@ -141,6 +148,9 @@ func (f *serveFlags) validate() error {
 				return fmt.Errorf("$%s %q: not a number", envAppID, v)
 			}
 		}
+	}
+	if f.natsSyncAlways {
+		f.natsSync = events.Sync{Always: true}
 	}
 	var err error
 	if f.natsMaxBytes, err = parseMaxBytes(f.natsMaxBytesFlag); err != nil {
@@ -197,7 +207,7 @@ func connectBus(ctx context.Context, f *serveFlags, log *slog.Logger) (*events.B
 		if err := os.MkdirAll(f.dataDir, 0o750); err != nil {
 			return nil, nil, fmt.Errorf("data dir %s: %w", f.dataDir, err)
 		}
-		srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: f.dataDir, Listen: f.natsListen, SyncAlways: f.natsSyncAlways,
+		srv, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: f.dataDir, Listen: f.natsListen, Sync: f.natsSync,
 			TLSCertFile: f.nats.tlsCert, TLSKeyFile: f.nats.tlsKey})
 		if errors.Is(err, events.ErrInsecureListen) {
 			return nil, nil, fmt.Errorf("--nats-listen: %w: set --nats-tls-cert and --nats-tls-key, or listen on 127.0.0.1", err)
@@ -213,7 +223,7 @@ func connectBus(ctx context.Context, f *serveFlags, log *slog.Logger) (*events.B
 		}
 		nc = c
 		cleanup = append(cleanup, func() { _ = nc.Drain(); waitClosed(nc, 5*time.Second) })
-		log.Info("embedded NATS started", "data_dir", f.dataDir, "client_url", srv.ClientURL(), "credentials_file", srv.CredentialsFile(), "sync_always", f.natsSyncAlways)
+		log.Info("embedded NATS started", "data_dir", f.dataDir, "client_url", srv.ClientURL(), "credentials_file", srv.CredentialsFile(), "sync", srv.Sync().String())
 	}
 	if f.natsReplicas > 0 {
 		opts.Replicas = f.natsReplicas
