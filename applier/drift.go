@@ -8,7 +8,9 @@ import (
 
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/kustomize"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/internal/render"
 	"github.com/promobot/promobot/internal/state"
 )
 
@@ -83,7 +85,7 @@ func (a *Applier) driftAt(ctx context.Context, gh RepoReader, repo Repo, commit 
 		return nil
 	}
 	defer os.RemoveAll(dir)
-	r, err := gitops.LoadDir(dir, nil)
+	r, err := render.LoadDir(ctx, dir, nil, kustomize.RenderOptions{Class: kustomize.ClassApply})
 	if err != nil {
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/internal/render"
 	"github.com/promobot/promobot/internal/state"
 )
 
@@ -292,7 +293,7 @@ func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progre
 	}
 	defer os.RemoveAll(dir)
 
-	repo, err := gitops.LoadDir(dir, t.RepoURLs)
+	repo, err := render.LoadDir(ctx, dir, t.RepoURLs, kustomize.RenderOptions{Class: kustomize.ClassApply})
 	if err != nil {
 		// A broken .promobot.yaml fails every app's status: nothing applies.
 		a.reportConfigError(ctx, gh, t, err)

@@ -44,6 +44,10 @@ func planPair(s Snapshot, step gitops.Step, pair gitops.Pair) Planned {
 	case gitops.StrategyFields:
 		pl.Plan, pl.Err = PlanFields(step, pair, s.SourceBefore, s.Source, s.Target)
 	case gitops.StrategyImages:
+		if _, helm := helmSource(pair.To); helm {
+			pl.Plan, pl.Err = PlanHelm(step, pair, s.Source, s.Target)
+			break
+		}
 		src, err := ReadSourceKustomization(s.Source, pair.From)
 		if err == nil {
 			pl.Plan, err = PlanPair(step, pair, src, s.Target)

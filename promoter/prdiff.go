@@ -61,7 +61,7 @@ type DiffOptions struct {
 // with none, the comment says that no app renders differently, and there
 // is nothing to tell the change's author.
 func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opts DiffOptions) (c diff.Comment, n int, err error) {
-	baseRepo, err := gitops.LoadDir(base.Root, opts.RepoURLs)
+	baseRepo, err := render.LoadDir(ctx, base.Root, opts.RepoURLs, kustomize.RenderOptions{})
 	if err != nil {
 		return diff.Comment{}, 0, err
 	}

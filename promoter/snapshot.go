@@ -6,6 +6,8 @@ import (
 
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/internal/render"
 )
 
 // Snapshot is what a promotion is planned on, read before planning and
@@ -40,7 +42,7 @@ type Snapshot struct {
 // `promobot promote` plans on). The error is for a checkout promobot
 // cannot read or an invalid configuration or pipeline.
 func LoadSnapshot(dir string) (Snapshot, error) {
-	repo, err := gitops.LoadDir(dir, nil)
+	repo, err := render.LoadDir(context.Background(), dir, nil, kustomize.RenderOptions{})
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -87,7 +89,7 @@ func withWorld[T any](ctx context.Context, gh Reader, repo Repo, info github.Rep
 	}
 	defer os.RemoveAll(dir)
 	w := &world{head: head, dir: dir, branch: info.DefaultBranch}
-	w.repo, w.err = gitops.LoadDir(dir, info.URLs())
+	w.repo, w.err = render.LoadDir(ctx, dir, info.URLs(), kustomize.RenderOptions{})
 	if w.err == nil {
 		w.steps, w.err = w.repo.Config.Pipeline(w.repo.Apps)
 	}
