@@ -105,15 +105,20 @@ type HelmSource struct {
 
 // HelmParameter is one --set (or --set-string) value.
 type HelmParameter struct {
-	Name        string `yaml:"name"`
-	Value       string `yaml:"value"`
-	ForceString bool   `yaml:"forceString"`
+	// Name is the value's path, as --set takes it ("image.tag").
+	Name string `yaml:"name"`
+	// Value is the value, as written.
+	Value string `yaml:"value"`
+	// ForceString sets the value as a string (--set-string).
+	ForceString bool `yaml:"forceString"`
 }
 
 // HelmFileParameter is one --set-file value: the file at Path, relative to
 // the chart's path.
 type HelmFileParameter struct {
+	// Name is the value's path, as --set-file takes it.
 	Name string `yaml:"name"`
+	// Path is the file whose content is the value (see App.ValueFile).
 	Path string `yaml:"path"`
 }
 
