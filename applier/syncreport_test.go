@@ -1,14 +1,20 @@
 package applier
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/test/kit"
+	"github.com/promobot/promobot/test/kube"
 )
 
 // TestSyncCheckRun: a sync's check run lists every app with its outcome
@@ -68,5 +74,46 @@ func TestSyncCheckRunStaysUnderGitHubsLimit(t *testing.T) {
 	}
 	if run.Title != "3000 apps: 3000 applied" {
 		t.Errorf("title %q", run.Title)
+	}
+}
+
+// TestCommitStatusesOnRequest: a repository that asks for commit statuses
+// (reporting.commitStatuses) gets one per app synced besides the check
+// run; without it the sync writes no status at all (the other tests).
+func TestCommitStatusesOnRequest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	env := startApplierEnv(t, ctx, envOptions{Write: func(t *testing.T, dir, repoURL string) {
+		writeFixture(t, dir, repoURL)
+		if err := os.WriteFile(filepath.Join(dir, ".promobot.yaml"), []byte("reporting:\n  commitStatuses: true\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	go kube.RollOut(ctx, env.home.Client, 100*time.Millisecond)
+	a := env.newApplier(t, ctx, Options{HealthTimeout: 30 * time.Second})
+	gh, err := a.gh.GitHub(ctx, env.inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := a.SyncHead(ctx, gh, Target{Repo: env.repo}, nil)
+	if err != nil || len(outs) == 0 {
+		t.Fatalf("sync: %v, %v", outs, err)
+	}
+	statuses, err := env.srv.Statuses(env.repo.Owner, env.repo.Name, outs[0].Commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range statuses {
+		got = append(got, s.Context+" "+s.State+" "+s.Description)
+	}
+	sort.Strings(got)
+	want := []string{
+		"promobot/guestbook-staging success applied: " + outs[0].Summary,
+		"promobot/my-api-service-production success applied: " + outs[1].Summary,
+		"promobot/my-api-service-staging success applied: " + outs[2].Summary,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("commit statuses (-want +got):\n%s", diff)
 	}
 }
