@@ -230,6 +230,11 @@ func benchPushToApplied(ctx context.Context, env *applierEnv, kubectl string, n 
 		return fmt.Errorf("initial sync: %s %s: %v %s", f.verb, f.state, f.actions, f.errMsg)
 	}
 
+	if err := waitSyncReported(ctx, env.gh, owner, name, head); err != nil {
+		return err
+	}
+	env.gh.ResetCalls()
+	var lastSHA string
 	lat := make([]time.Duration, 0, n)
 	for i := 1; i <= n; i++ {
 		sha, err := env.gh.Push(ctx, owner, name, "main", githubapi.Commit{
@@ -248,7 +253,12 @@ func benchPushToApplied(ctx context.Context, env *applierEnv, kubectl string, n 
 			return fmt.Errorf("push %d: want %d objects configured, got %s %v %s", i, latencyObjects, f.verb, f.actions, f.errMsg)
 		}
 		lat = append(lat, f.at.Sub(pushed))
+		lastSHA = sha
 	}
+	if err := waitSyncReported(ctx, env.gh, owner, name, lastSHA); err != nil {
+		return err
+	}
+	pushWrites := float64(env.gh.Calls().Writes) / float64(n)
 
 	// kubectl applies the same rendered objects, changed the same way, into
 	// a namespace of its own (promobot owns the fields in "web").
@@ -306,6 +316,7 @@ func benchPushToApplied(ctx context.Context, env *applierEnv, kubectl string, n 
 	fmt.Printf("  %-66s %9s %9s %9s\n", "promobot: Push returns → promobot.apply.completed on the bus", fmtDur(percentile(lat, 50)), fmtDur(percentile(lat, 90)), fmtDur(lat[len(lat)-1]))
 	fmt.Printf("  %-66s %9s %9s %9s\n", "kubectl apply --server-side -f rendered.yaml (process run)", fmtDur(percentile(base, 50)), fmtDur(percentile(base, 90)), fmtDur(base[len(base)-1]))
 	fmt.Printf("  ratio p50 promobot/kubectl %.2f; target promobot p50 < 1s: %s\n", ratio(percentile(lat, 50), percentile(base, 50)), verdict(percentile(lat, 50) < time.Second))
+	fmt.Printf("  GitHub writes per push changing one app: %.1f; target ≤ 4: %s (the check run created and completed, the environment's Deployment and its status)\n", pushWrites, verdict(pushWrites <= 4))
 	fmt.Println("  promobot's figure includes webhook delivery, bus, tarball, render, GitHub statuses and the health wait; kubectl's neither render nor health")
 	return nil
 }
@@ -398,10 +409,12 @@ func benchFullSync(ctx context.Context, env *applierEnv, kubectl string, apps in
 		perApp = append(perApp, now.Sub(last))
 		last = now
 	}
+	env.gh.ResetCalls()
 	start := time.Now()
 	last = start
 	outs, err := a.SyncHead(ctx, ghc, applier.Target{Repo: repo}, progress)
 	syncTime := time.Since(start)
+	syncWrites := env.gh.Calls().Writes
 	if err != nil {
 		return err
 	}
@@ -426,13 +439,17 @@ func benchFullSync(ctx context.Context, env *applierEnv, kubectl string, apps in
 	fmt.Printf("  where promobot's time goes: per app p50 %s (max %s), up to %d apps at once;\n", fmtDur(percentile(perApp, 50)), fmtDur(perApp[len(perApp)-1]), applier.Options{}.SyncConcurrencyOrDefault())
 	fmt.Printf("    cluster requests in flight %s summed (%d requests: %d GET, %d dry-run apply, %d writes; kubectl: %d);\n",
 		fmtDur(syncReqs.busy), syncReqs.total, syncReqs.gets, syncReqs.dryRuns, syncReqs.writes, objects+apps)
-	fmt.Printf("    GitHub %s summed (%d calls); render ≈ %s (all apps rendered alone)\n\n",
+	fmt.Printf("    GitHub %s summed (%d calls); render ≈ %s (all apps rendered alone)\n",
 		fmtDur(ghSpent), ghCalls, fmtDur(renderTime))
+	fmt.Printf("  GitHub writes for the sync of %d apps in 2 environments: %d; target ≤ 16: %s (one check run, one Deployment per environment)\n\n",
+		apps, syncWrites, verdict(syncWrites <= 16))
 
 	// Unchanged re-sync on the same commit.
+	env.gh.ResetCalls()
 	start = time.Now()
 	outs, err = a.SyncHead(ctx, ghc, applier.Target{Repo: repo}, nil)
 	resyncTime := time.Since(start)
+	resyncWrites := env.gh.Calls().Writes
 	if err != nil {
 		return err
 	}
@@ -449,8 +466,33 @@ func benchFullSync(ctx context.Context, env *applierEnv, kubectl string, apps in
 	fmt.Printf("\nunchanged re-sync of the same commit (%d apps × %d objects):\n", apps, fleetObjectsPerApp)
 	fmt.Printf("  wall time %s; cluster requests %d: %d GET, %d dry-run apply (no write), writes %s; target writes 0: %s\n",
 		fmtDur(resyncTime), re.total, re.gets, re.dryRuns, re.writesString(), verdict(re.writes == 0))
-	fmt.Printf("  (GitHub calls: %d, the commit statuses and deployments reported again)\n", ghCalls)
+	fmt.Printf("  GitHub calls %d, writes %d; target writes ≤ 16: %s (the check run; no Deployment, nothing changed)\n", ghCalls, resyncWrites, verdict(resyncWrites <= 16))
 	return nil
+}
+
+// waitSyncReported waits until the sync check run on sha is completed: a
+// sync's reports are sent once its apps are applied.
+func waitSyncReported(ctx context.Context, gh *githubapi.Server, owner, name, sha string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		runs, err := gh.CheckRuns(owner, name, sha)
+		if err != nil {
+			return err
+		}
+		for _, r := range runs {
+			if r.Name == applier.SyncCheckName && r.Status == "completed" {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no completed %s check run on %s", applier.SyncCheckName, sha)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // checkOutcomes checks that every one of want apps was applied and passes

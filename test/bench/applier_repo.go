@@ -188,7 +188,16 @@ func latencyRepo(repoURL string) map[string]string {
 // ConfigMaps.
 const fleetObjectsPerApp = 10
 
-func fleetAppName(i int) string { return fmt.Sprintf("svc-%03d", i) }
+// fleetAppName is the i-th app of the fleet: services in two
+// environments, staging and production (the -<env> suffix), each app in
+// its own namespace.
+func fleetAppName(i int) string {
+	env := "staging"
+	if i%2 == 1 {
+		env = "production"
+	}
+	return fmt.Sprintf("svc-%03d-%s", i/2, env)
+}
 
 // fleetRepo is a repository of n apps of fleetObjectsPerApp objects each.
 func fleetRepo(repoURL string, n int) map[string]string {

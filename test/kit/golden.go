@@ -9,7 +9,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+// update is the test binaries' -update flag; a program that links the kit
+// (the benchmarks, the demo) gets no such flag.
+var update = func() *bool {
+	if !testing.Testing() {
+		return new(bool)
+	}
+	return flag.Bool("update", false, "rewrite the golden files under testdata/")
+}()
 
 // Updating reports whether the test binary runs with -update, for tests
 // that rewrite golden files Golden does not handle (whole directories).
