@@ -39,6 +39,9 @@ func (g *generation) run(file string, m *setManifest) ([]Generated, []Note, erro
 	if present(&m.Spec.TemplatePatch) {
 		return nil, nil, refuse("templatePatch is not supported: promobot renders spec.template only, and generating without the patch would deploy something else")
 	}
+	if len(m.Spec.Generators) == 0 {
+		return nil, nil, refuse("spec.generators is empty, so it generates no Application")
+	}
 	for _, o := range m.Spec.GoTemplateOptions {
 		if !goTemplateOptions[o] {
 			return nil, nil, refuse("goTemplateOptions %q is not one text/template knows (missingkey=default, invalid, zero or error)", o)

@@ -26,7 +26,9 @@ import (
 // or when its own Application manifest (app.File) changed, or
 // .promobot.yaml changed (it can change how every app is rendered and
 // applied). An app declared by a rendered root (App.Root) is affected by
-// any change below that root, where its manifest lives.
+// any change below that root, where its manifest lives. An app an
+// ApplicationSet generated (App.Set) is affected by a change to its set's
+// file and to what its set's git generators read (App.SetReads).
 //
 // deps is called once per distinct kustomization path. When deps fails for
 // an app (a broken kustomization, say), the app counts as affected whenever
@@ -59,6 +61,10 @@ func Affected(apps []App, changed []string, deps func(path string) ([]string, er
 			out = append(out, a)
 			continue
 		}
+		if a.Set != "" && setTouched(a, set) {
+			out = append(out, a)
+			continue
+		}
 		srcs := a.Rendered()
 		if len(a.Sources) == 0 {
 			srcs = []Source{{Kind: SourceKustomize, Path: a.Path}}
@@ -71,6 +77,18 @@ func Affected(apps []App, changed []string, deps func(path string) ([]string, er
 		}
 	}
 	return out, nil
+}
+
+// setTouched reports whether a change in set is to a path the git
+// generators of a's ApplicationSet read (a config file, a directory that
+// may be new), which can change every app of the set.
+func setTouched(a App, set map[string]bool) bool {
+	for c := range set {
+		if a.SetReads.Touches(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // depSet is what a kustomization's render reads.

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/promobot/promobot/internal/appset"
 )
 
 // DefaultArgoNamespace is the namespace of an Application manifest that does
@@ -77,6 +79,11 @@ type App struct {
 	// Root is the directory of the rendered App of Apps root that declared
 	// the app, or "" when a manifest file in the repository declares it.
 	Root string
+	// Set is the name of the ApplicationSet that generated the app (File
+	// is the set's file), or "". SetReads are what the set's git
+	// generators read: a change there can add, remove or change its apps.
+	Set      string
+	SetReads appset.Reads
 }
 
 // String returns "Name" or, outside the default Argo CD namespace,
@@ -155,6 +162,9 @@ type DiscoverOptions struct {
 	// whose source holds more Applications is one level down); 0 means
 	// DefaultMaxDepth.
 	MaxDepth int
+	// Clusters are the operator's clusters, for the cluster generator of
+	// ApplicationSets; nil means the cluster promobot runs in alone.
+	Clusters []appset.Cluster
 }
 
 // argoApp is the part of an Argo CD Application promobot reads.
@@ -222,6 +232,7 @@ func DiscoverApps(fsys fs.FS, opts DiscoverOptions) ([]App, []Note, error) {
 		return nil, []Note{{Kind: NoteInvalid, File: dir, Message: "apps directory not found; no Application manifests to read"}}, nil
 	}
 	w := &manifestWalk{fsys: fsys, dir: dir, manifestDirs: map[string]bool{}, roots: map[string]bool{dir: true}, render: opts.Render}
+	w.sets = setEnv(fsys, opts)
 	if err := w.readAppsDir(); err != nil {
 		return nil, nil, err
 	}
@@ -251,6 +262,8 @@ type manifestWalk struct {
 	render RenderFunc
 	// depth is the depth of the Applications being read.
 	depth int
+	// sets is what ApplicationSets' generators read.
+	sets appset.Env
 }
 
 // visit is the fs.WalkDirFunc reading one manifest file.
@@ -397,8 +410,9 @@ func isRoot(p string, recurse bool, appsDir string, manifestDirs map[string]bool
 }
 
 // parseManifests reads every YAML document of one file and returns its
-// Applications, with notes for what could not be read.
-func parseManifests(file string, data []byte) ([]found, []Note) {
+// Applications, with notes for what could not be read. sets generates the
+// Applications of an ApplicationSet document; nil notes it as unsupported.
+func parseManifests(file string, data []byte, sets setGenerator) ([]found, []Note) {
 	var apps []found
 	var notes []Note
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -429,6 +443,11 @@ func parseManifests(file string, data []byte) ([]found, []Note) {
 		switch head.Kind {
 		case "Application":
 		case "ApplicationSet":
+			if sets != nil {
+				setApps, setNotes := sets(file, &n)
+				apps, notes = append(apps, setApps...), append(notes, setNotes...)
+				continue
+			}
 			name := head.Metadata.Name
 			if CheckAppName(name) != nil {
 				name = ""

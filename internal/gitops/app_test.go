@@ -155,7 +155,7 @@ spec:
 		"invalid apps/escape.yaml: escape: source path: \"../../etc\" is outside the repository",
 		"invalid apps/forged.yaml: metadata.name \"0`\\n\\nNo changes. :white_check_mark:\\n<!--\" is not a valid Application name: Argo CD requires a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)",
 		"invalid apps/nodest.yaml: nodest: Application has neither spec.destination.server nor spec.destination.name",
-		"unsupported apps/set.yaml: all: ApplicationSet is not supported; declare each Application",
+		"invalid apps/set.yaml: all: ApplicationSet refused: spec.generators is empty, so it generates no Application",
 		"foreign-repo apps/foreign.yaml: other: source https://github.com/someone/else is another repository; skipped",
 		"duplicate apps/multi.yaml: web-staging: Application argocd/web-staging is already declared in apps/dup.yaml; skipped",
 	}

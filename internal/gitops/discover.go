@@ -24,9 +24,9 @@ const DefaultMaxDepth = 4
 // add reads the Applications of one file (or, with root set, of the render
 // of the root directory file) at the current depth.
 func (w *manifestWalk) add(file, root string, data []byte) {
-	apps, fileNotes := parseManifests(file, data)
+	apps, fileNotes := parseManifests(file, data, w.generateSet)
 	w.notes = append(w.notes, fileNotes...)
-	if len(apps) > 0 || hasNote(fileNotes, NoteUnsupported) {
+	if len(apps) > 0 || hasNote(fileNotes, NoteUnsupported) || holdsSet(data) {
 		dir := path.Dir(file)
 		if root != "" {
 			dir = root
@@ -157,7 +157,7 @@ func (w *manifestWalk) holdsApps(src Source) bool {
 			holds = holds || bytes.Contains(data, []byte("argoproj.io/")) && bytes.Contains(data, []byte("Application"))
 			return nil
 		}
-		apps, notes := parseManifests(p, data)
+		apps, notes := parseManifests(p, data, nil)
 		holds = holds || len(apps) > 0 || hasNote(notes, NoteUnsupported)
 		return nil
 	}
