@@ -69,7 +69,8 @@ type Env struct {
 type Limits struct {
 	// MaxApps is the most Applications a set may generate.
 	MaxApps int
-	// MaxValueBytes is the longest a templated string may become.
+	// MaxValueBytes is the longest a string of a template may be, before
+	// and after rendering.
 	MaxValueBytes int
 	// MaxOutputBytes bounds the generated manifests of a set, together.
 	MaxOutputBytes int
@@ -86,7 +87,7 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{
 		MaxApps:        1000,
-		MaxValueBytes:  256 << 10,
+		MaxValueBytes:  1 << 20,
 		MaxOutputBytes: 16 << 20,
 		MaxFileBytes:   1 << 20,
 		MaxWork:        8 << 20,

@@ -26,8 +26,12 @@ var isTemplated = regexp.MustCompile(".*{{.*}}.*")
 
 // fastReplace renders s as Argo CD's default (fasttemplate) syntax does:
 // each "{{tag}}" whose trimmed tag names a string param becomes that
-// param; any other tag is kept as written. max bounds the result.
+// param; any other tag is kept as written. max bounds the template and
+// the result.
 func fastReplace(s string, p params, max int) (string, error) {
+	if len(s) > max {
+		return "", fmt.Errorf("%w: template %s is longer than %d bytes", errLimit, quote(s), max)
+	}
 	if !isTemplated.MatchString(s) {
 		return s, nil
 	}
