@@ -71,7 +71,11 @@ func (a *Applier) reconcile(ctx context.Context, in reconcileInput) reconciliati
 		out.Err = err
 		return out
 	}
-	opts := a.clusterOptions(in.repo, in.app, in.t, dest)
+	opts, err := a.clusterOptions(in.repo, in.app, in.t, dest)
+	if err != nil {
+		out.Err = err
+		return out
+	}
 	if in.compare {
 		out.Drift, err = dest.Cluster.Drift(ctx, objs, opts)
 		if err != nil {
@@ -87,8 +91,10 @@ func (a *Applier) reconcile(ctx context.Context, in reconcileInput) reconciliati
 		if !in.app.SelfHeal {
 			return out
 		}
-		// Self-heal takes back the fields changed by hand.
+		// Self-heal takes back the fields changed by hand, but never those
+		// ignoreDifferences names, whatever RespectIgnoreDifferences says.
 		opts.Force = true
+		opts.SyncOptions.RespectIgnoreDifferences = true
 	}
 	res, err := dest.Cluster.Apply(ctx, objs, in.prev, opts)
 	out.Result, out.Applied = res, true
@@ -113,21 +119,33 @@ func renderObjects(ctx context.Context, repo *gitops.Repository, app gitops.App)
 }
 
 // clusterOptions are the options of one apply or drift check of app: its
-// own field manager (the default), and what its project permits.
-func (a *Applier) clusterOptions(repo *gitops.Repository, app gitops.App, t Target, dest *Destination) cluster.Options {
-	return cluster.Options{
-		Permit:          dest.Permit,
-		AllowMassPrune:  repo.Config.AllowsMassPrune(app.Name) || t.AllowMassPrune,
-		App:             app.Name,
-		Repo:            t.Repo.String(),
-		Namespace:       app.DestNamespace,
-		CreateNamespace: app.CreateNamespace,
-		Prune:           app.Prune,
-		PruneNamespaces: repo.Config.Prune.Namespaces,
-		PruneCRDs:       repo.Config.Prune.CRDs,
-		Force:           repo.Config.Force,
-		HealthTimeout:   a.opts.HealthTimeout,
+// own field manager (the default), what its project permits, and its Argo
+// CD sync options and ignoreDifferences.
+func (a *Applier) clusterOptions(repo *gitops.Repository, app gitops.App, t Target, dest *Destination) (cluster.Options, error) {
+	syncOpts, err := cluster.ParseSyncOptions(app.SyncOptions)
+	if err != nil {
+		return cluster.Options{}, fmt.Errorf("app %s: %w", app.Name, err)
 	}
+	ignore := make([]cluster.IgnoreDifference, len(app.IgnoreDifferences))
+	for i, d := range app.IgnoreDifferences {
+		ignore[i] = cluster.IgnoreDifference{Group: d.Group, Kind: d.Kind, Name: d.Name, Namespace: d.Namespace,
+			JSONPointers: d.JSONPointers, ManagedFieldsManagers: d.ManagedFieldsManagers}
+	}
+	return cluster.Options{
+		Permit:            dest.Permit,
+		AllowMassPrune:    repo.Config.AllowsMassPrune(app.Name) || t.AllowMassPrune,
+		App:               app.Name,
+		Repo:              t.Repo.String(),
+		Namespace:         app.DestNamespace,
+		CreateNamespace:   app.CreateNamespace,
+		Prune:             app.Prune,
+		PruneNamespaces:   repo.Config.Prune.Namespaces,
+		PruneCRDs:         repo.Config.Prune.CRDs,
+		Force:             repo.Config.Force,
+		HealthTimeout:     a.opts.HealthTimeout,
+		SyncOptions:       syncOpts,
+		IgnoreDifferences: ignore,
+	}, nil
 }
 
 // appLease names the lease that keeps the applies and drift checks of one

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/jsondiff"
 	ssautils "github.com/fluxcd/pkg/ssa/utils"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -74,6 +75,15 @@ type Options struct {
 	HealthTimeout time.Duration
 	// HealthInterval is how often health is polled. Default 500ms.
 	HealthInterval time.Duration
+	// SyncOptions are the app's Argo CD sync options
+	// (spec.syncPolicy.syncOptions); an object's AnnotationSyncOptions add
+	// Replace, PruneLast and Prune=false for that object.
+	SyncOptions SyncOptions
+	// IgnoreDifferences are fields Drift never reports. Apply keeps their
+	// live values when SyncOptions.RespectIgnoreDifferences is set (the
+	// applier sets it for self-heal) and overwrites them otherwise, as an
+	// Argo CD sync does.
+	IgnoreDifferences []IgnoreDifference
 }
 
 func (o Options) withDefaults() Options {
@@ -101,6 +111,8 @@ type Result struct {
 	Health []ObjectHealth `json:"health,omitempty"`
 	// PruneSkipped says why prune did not run although Options.Prune was set.
 	PruneSkipped string `json:"pruneSkipped,omitempty"`
+	// Hooks are the hooks the apply ran, in the order it ran them.
+	Hooks []HookRun `json:"hooks,omitempty"`
 }
 
 // Cluster applies apps to one Kubernetes cluster. It is safe for concurrent
@@ -159,6 +171,16 @@ func (c *Cluster) manager(opts Options, force bool) (*ssa.ResourceManager, *appl
 // and objs no longer has (when opts.Prune); and waits for health (when
 // opts.HealthTimeout is set). objs are not modified.
 //
+// It syncs as Argo CD does: PreSync hooks, then the objects wave by wave
+// (AnnotationSyncWave, lowest first) with the Sync hooks, each wave healthy
+// before the next, then PostSync hooks; SyncFail hooks when that failed.
+// Every wait shares opts.HealthTimeout; a step that is not healthy in time
+// fails the apply with an error naming the step ("sync wave 1: health:
+// …"). Hooks (AnnotationHook, or Helm's hooks as Argo CD maps them) are
+// never in the inventory and never pruned; they are deleted by their delete
+// policy. Prune runs once the last wave is applied, or once it is healthy
+// with PruneLast.
+//
 // Re-applying an unchanged render makes no write request. On a conflict with
 // another field manager nothing is written and the error is a
 // *ConflictError; an unhealthy result is a *HealthError with the Result
@@ -186,35 +208,32 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	if err := c.createNamespace(ctx, desired, opts, &res.ChangeSet); err != nil {
 		return Result{Inventory: prev}, err
 	}
-	if len(desired) == 0 {
+	plan := planSync(desired)
+	if len(plan.resources) == 0 {
 		res.Inventory = prev
 		if opts.Prune {
 			res.PruneSkipped = "the render is empty"
 		}
 		return res, nil
 	}
-	if err := c.applyAll(ctx, desired, opts, &res.ChangeSet); err != nil {
-		// Keep the previous inventory plus whatever may now exist: a failed
-		// apply must not make a later prune forget objects.
-		res.Inventory = newInventory(append(append([]ObjectRef(nil), prev.Objects...), refsOf(desired)...))
-		return res, err
-	}
-	applied := refsOf(desired)
-	refused, err := c.pruneStale(ctx, prev, applied, opts, &res)
-	if err != nil {
-		return res, err
-	}
-	if opts.HealthTimeout > 0 {
-		health, err := c.waitHealthy(ctx, applied, opts.HealthTimeout, opts.HealthInterval)
-		res.Health = health
-		if err != nil {
+	// Until prune says otherwise the inventory is the previous one plus
+	// whatever may now exist: a failed apply must not make a later prune
+	// forget objects.
+	res.Inventory = newInventory(append(append([]ObjectRef(nil), prev.Objects...), refsOf(plan.resources)...))
+	run := &syncRun{c: c, opts: opts, plan: plan, prev: prev, res: &res, deadline: time.Now().Add(opts.HealthTimeout)}
+	if opts.SyncOptions.RespectIgnoreDifferences && len(opts.IgnoreDifferences) > 0 {
+		if run.ignore, err = c.ignoreRules(ctx, plan.resources, opts); err != nil {
 			return res, err
 		}
 	}
-	if refused != nil {
-		return res, refused
+	err = run.run(ctx)
+	var refused *PruneRefusedError
+	if err != nil && !errors.As(err, &refused) {
+		if ferr := run.syncFail(ctx); ferr != nil {
+			err = fmt.Errorf("%w; %w", err, ferr)
+		}
 	}
-	return res, nil
+	return res, err
 }
 
 // createNamespace creates opts.Namespace when opts.CreateNamespace asks
@@ -239,12 +258,13 @@ func (c *Cluster) createNamespace(ctx context.Context, desired []*unstructured.U
 
 // applyAll server-side applies desired through ssa in stages (namespaces
 // and CRDs first, then the rest), writing only objects that differ from
-// the cluster, and adds what it did to cs. A conflict with another field
-// manager is a *ConflictError.
-func (c *Cluster) applyAll(ctx context.Context, desired []*unstructured.Unstructured, opts Options, cs *ChangeSet) error {
+// the cluster, and adds what it did to cs. Fields ignore names keep their
+// live values. A conflict with another field manager is a *ConflictError.
+func (c *Cluster) applyAll(ctx context.Context, desired []*unstructured.Unstructured, opts Options, ignore []jsondiff.IgnoreRule, cs *ChangeSet) error {
 	m, ac := c.manager(opts, opts.Force)
 	applyOpts := ssa.DefaultApplyOptions()
 	applyOpts.Force = opts.Recreate
+	applyOpts.DriftIgnoreRules = ignore
 	applyOpts.WaitInterval = 500 * time.Millisecond
 	applyOpts.WaitTimeout = 2 * time.Minute
 	set, err := m.ApplyAllStaged(ctx, desired, applyOpts)
@@ -260,15 +280,16 @@ func (c *Cluster) applyAll(ctx context.Context, desired []*unstructured.Unstruct
 	return nil
 }
 
-// pruneStale deletes what prev has and applied no longer has, as opts
-// allow, adds the deletions to res.ChangeSet and sets res.Inventory:
-// applied plus the stale objects left in the cluster. A prune of more than
-// half of the app's objects without opts.AllowMassPrune is not done and
-// is returned as refused.
-func (c *Cluster) pruneStale(ctx context.Context, prev Inventory, applied []ObjectRef, opts Options, res *Result) (*PruneRefusedError, error) {
-	stale := staleRefs(prev, applied)
-	inventory := applied
-	var refused *PruneRefusedError
+// pruneStale deletes what prev has and neither applied nor hooks (the
+// render's hooks, never pruned as the app's objects) have, as opts allow,
+// adds the deletions to res.ChangeSet and sets res.Inventory: applied plus
+// the stale objects left in the cluster. With deferLast, objects marked
+// PruneLast=true are left for later and returned. A prune of more than
+// half of the app's objects without opts.AllowMassPrune is not done and is
+// returned as refused.
+func (c *Cluster) pruneStale(ctx context.Context, prev Inventory, applied, hooks []ObjectRef, opts Options, res *Result, deferLast bool) (refused *PruneRefusedError, deferred []ObjectRef, err error) {
+	stale := staleRefs(prev, append(append([]ObjectRef(nil), applied...), hooks...))
+	inventory := append([]ObjectRef(nil), applied...)
 	switch {
 	case len(stale) == 0:
 	case !opts.Prune:
@@ -278,16 +299,17 @@ func (c *Cluster) pruneStale(ctx context.Context, prev Inventory, applied []Obje
 		res.PruneSkipped = refused.Error()
 		inventory = append(inventory, stale...)
 	default:
-		changes, kept, err := c.prune(ctx, stale, opts)
+		changes, kept, later, err := c.prune(ctx, stale, opts, deferLast)
 		res.ChangeSet.Changes = append(res.ChangeSet.Changes, changes...)
-		inventory = append(inventory, kept...)
+		inventory = append(append(inventory, kept...), later...)
+		deferred = later
 		if err != nil {
 			res.Inventory = newInventory(inventory)
-			return nil, err
+			return nil, deferred, err
 		}
 	}
 	res.Inventory = newInventory(inventory)
-	return refused, nil
+	return refused, deferred, nil
 }
 
 // prunable returns the stale objects prune would consider deleting:

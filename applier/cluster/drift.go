@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/jsondiff"
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -39,17 +40,25 @@ const maxDriftFields = 20
 
 // Drift compares the live objects with objs, the app's render, by a
 // server-side apply dry run of each object (what Apply with Force would
-// produce) and returns the objects that would change, in render order. It
-// writes nothing; objects the render no longer has are not its concern
-// (prune is). An empty result means no drift.
+// produce) and returns the objects that would change, in render order.
+// Fields opts.IgnoreDifferences names are never drift, and hooks are not
+// compared. It writes nothing; objects the render no longer has are not
+// its concern (prune is), so every such object is ignored as Argo CD's
+// IgnoreExtraneous would. An empty result means no drift.
 func (c *Cluster) Drift(ctx context.Context, objs []*unstructured.Unstructured, opts Options) ([]Drift, error) {
 	opts = opts.withDefaults()
 	if opts.App == "" {
 		return nil, errors.New("drift: app name is required")
 	}
-	desired, err := c.prepare(ctx, objs, opts)
+	prepared, err := c.prepare(ctx, objs, opts)
 	if err != nil {
 		return nil, err
+	}
+	// Hooks run in a sync; they are not the app's state.
+	desired := planSync(prepared).resources
+	ignore, err := c.ignoreRules(ctx, desired, opts)
+	if err != nil {
+		return nil, fmt.Errorf("drift: %w", err)
 	}
 	m, _ := c.manager(opts, true)
 	found := make([]*Drift, len(desired))
@@ -57,7 +66,7 @@ func (c *Cluster) Drift(ctx context.Context, objs []*unstructured.Unstructured, 
 	g.SetLimit(8)
 	for i, obj := range desired {
 		g.Go(func() error {
-			d, err := diffOne(gctx, m, obj)
+			d, err := diffOne(gctx, m, obj, ignore)
 			if err != nil {
 				return fmt.Errorf("drift: %w", err)
 			}
@@ -77,9 +86,9 @@ func (c *Cluster) Drift(ctx context.Context, objs []*unstructured.Unstructured, 
 	return out, nil
 }
 
-func diffOne(ctx context.Context, m *ssa.ResourceManager, obj *unstructured.Unstructured) (*Drift, error) {
+func diffOne(ctx context.Context, m *ssa.ResourceManager, obj *unstructured.Unstructured, ignore []jsondiff.IgnoreRule) (*Drift, error) {
 	ref := refOf(obj)
-	entry, live, merged, err := m.Diff(ctx, obj, ssa.DiffOptions{})
+	entry, live, merged, err := m.Diff(ctx, obj, ssa.DiffOptions{DriftIgnoreRules: ignore})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			// The object's namespace is gone too.

@@ -30,6 +30,11 @@ func (c *Cluster) prepare(ctx context.Context, objs []*unstructured.Unstructured
 		if gvk.Kind == "" || gvk.Version == "" {
 			return nil, fmt.Errorf("object %d of the render (%q) has no apiVersion or kind", i, u.GetName())
 		}
+		if _, isHook := hookPhases(u); isHook && u.GetName() == "" && u.GetGenerateName() != "" {
+			// A fresh name per sync, as the API server would give it.
+			u.SetName(generatedName(u.GetGenerateName()))
+			u.SetGenerateName("")
+		}
 		if u.GetName() == "" {
 			return nil, fmt.Errorf("%s object %d of the render has no metadata.name", gvk.Kind, i)
 		}

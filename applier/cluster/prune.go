@@ -16,10 +16,13 @@ import (
 )
 
 // prune deletes the stale objects that carry this app's ownership labels,
-// Namespaces and CRDs last and only when opted in. Objects it leaves alone on
-// purpose are reported as Skipped and forgotten; objects it failed to delete
-// are returned in kept, to be tried again by the next apply.
-func (c *Cluster) prune(ctx context.Context, stale []ObjectRef, opts Options) (changes []Change, kept []ObjectRef, err error) {
+// Namespaces and CRDs last and only when opted in, with the app's
+// PrunePropagationPolicy. Objects it leaves alone on purpose are reported
+// as Skipped and forgotten, except those marked Prune=false: they are
+// reported as requiring pruning and kept in the inventory, as are objects
+// it failed to delete, to be tried again by the next apply. With deferLast,
+// objects marked PruneLast=true are not deleted but returned in deferred.
+func (c *Cluster) prune(ctx context.Context, stale []ObjectRef, opts Options, deferLast bool) (changes []Change, kept, deferred []ObjectRef, err error) {
 	slices.SortStableFunc(stale, func(a, b ObjectRef) int {
 		return cmp.Or(cmp.Compare(pruneRank(a), pruneRank(b)), cmp.Compare(a.String(), b.String()))
 	})
@@ -61,10 +64,22 @@ func (c *Cluster) prune(ctx context.Context, stale []ObjectRef, opts Options) (c
 			skip(fmt.Sprintf("not labelled as promobot's for app %q", opts.App))
 			continue
 		}
+		if so := objectSyncOptions(live); so.NoPrune {
+			skip("Prune=false: requires pruning")
+			kept = append(kept, ref)
+			continue
+		} else if deferLast && so.PruneLast {
+			deferred = append(deferred, ref)
+			continue
+		}
 		if live.GetDeletionTimestamp() == nil {
 			uid := live.GetUID()
+			propagation := opts.SyncOptions.PrunePropagationPolicy
+			if propagation == "" {
+				propagation = metav1.DeletePropagationBackground
+			}
 			err := c.client.Delete(ctx, live,
-				client.PropagationPolicy(metav1.DeletePropagationBackground),
+				client.PropagationPolicy(propagation),
 				client.Preconditions{UID: &uid})
 			if err != nil && !apierrors.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("%s prune: %w", ref, err))
@@ -74,7 +89,7 @@ func (c *Cluster) prune(ctx context.Context, stale []ObjectRef, opts Options) (c
 		}
 		changes = append(changes, Change{Subject: ref.String(), Object: ref, Action: Deleted})
 	}
-	return changes, kept, errors.Join(errs...)
+	return changes, kept, deferred, errors.Join(errs...)
 }
 
 // servedGVK returns the version to read ref with: its own if still served,

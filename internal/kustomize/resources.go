@@ -47,8 +47,9 @@ type Resource struct {
 
 // Resources splits rendered multi-document YAML (Render's output) into its
 // objects, in render order. Empty documents are skipped; a document that is
-// not a Kubernetes object (no kind, apiVersion or name) is an error, and so
-// is a key that appears twice.
+// not a Kubernetes object (no kind, apiVersion, or name or generateName) is
+// an error, and so is a key that appears twice. An object with only a
+// generateName is keyed by it.
 func Resources(rendered []byte) ([]Resource, error) {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(rendered)))
 	var out []Resource
@@ -72,11 +73,17 @@ func Resources(rendered []byte) ([]Resource, error) {
 		if err := obj.UnmarshalJSON(j); err != nil {
 			return nil, fmt.Errorf("rendered document %d decode: %w", i, err)
 		}
-		if obj.GetName() == "" {
+		name := obj.GetName()
+		if name == "" {
+			// A hook may have only a generateName: the applier names it
+			// afresh on every sync, as the API server would.
+			name = obj.GetGenerateName()
+		}
+		if name == "" {
 			return nil, fmt.Errorf("rendered document %d (%s): no metadata.name", i, obj.GetKind())
 		}
 		gvk := obj.GroupVersionKind()
-		key := ResourceKey{Group: gvk.Group, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+		key := ResourceKey{Group: gvk.Group, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: name}
 		if seen[key] {
 			return nil, fmt.Errorf("rendered document %d: %s appears twice", i, key)
 		}

@@ -1,0 +1,364 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/promobot/promobot/applier/cluster"
+	"github.com/promobot/promobot/internal/kustomize"
+	"github.com/promobot/promobot/test/kit"
+)
+
+var jobs = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
+
+// wavedRender has a ConfigMap in wave -1, a Deployment in wave 0 and a
+// ConfigMap in wave 1.
+const wavedRender = `
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  annotations: {argocd.argoproj.io/sync-wave: "-1"}
+data: {A: "1"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: db
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres:17}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: after-db
+  annotations: {argocd.argoproj.io/sync-wave: "1"}
+data: {B: "2"}
+`
+
+type applied struct {
+	res cluster.Result
+	err error
+}
+
+// applyAsync runs Apply in the background; the channel gets its outcome.
+func applyAsync(c *cluster.Cluster, yaml []byte, prev cluster.Inventory, o cluster.Options, t *testing.T, ns string) <-chan applied {
+	t.Helper()
+	// kustomize.Objects, as the applier decodes renders: it keeps objects
+	// with only a generateName.
+	objs, err := kustomize.Objects([]byte(strings.ReplaceAll(string(yaml), "%[1]s", ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan applied, 1)
+	go func() {
+		res, err := c.Apply(context.Background(), objs, prev, o)
+		done <- applied{res, err}
+	}()
+	return done
+}
+
+func exists(t *testing.T, gvr schema.GroupVersionResource, ns, name string) bool {
+	_, ok := get(t, gvr, ns, name)
+	return ok
+}
+
+func resourceVersion(t *testing.T, gvr schema.GroupVersionResource, ns, name string) int {
+	t.Helper()
+	u, ok := get(t, gvr, ns, name)
+	if !ok {
+		t.Fatalf("%s %s/%s not found", gvr.Resource, ns, name)
+	}
+	n, err := strconv.Atoi(u.GetResourceVersion())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestApplyWavesInOrder proves the wait between waves: wave 1 is absent
+// while wave 0's Deployment is not rolled out, and created after it is.
+func TestApplyWavesInOrder(t *testing.T) {
+	ctx := context.Background()
+	ns := kc.Namespace(t)
+	c := newCluster(t, kc.Config)
+	o := opts(ns)
+	o.HealthTimeout = 30 * time.Second
+
+	done := applyAsync(c, []byte(wavedRender), cluster.Inventory{}, o, t, ns)
+	kit.EventuallyTrue(t, 10*time.Second, "wave 0's Deployment is applied", func() bool { return exists(t, deployments, ns, "db") })
+	if !exists(t, configMaps, ns, "settings") {
+		t.Error("wave -1's ConfigMap is absent once wave 0 is applied")
+	}
+	if exists(t, configMaps, ns, "after-db") {
+		t.Fatal("wave 1's ConfigMap was applied before wave 0 was healthy")
+	}
+	select {
+	case a := <-done:
+		t.Fatalf("Apply returned before wave 0 was healthy: %v", a.err)
+	default:
+	}
+	if err := kc.MarkRolledOut(ctx, "Deployment", ns, "db"); err != nil {
+		t.Fatal(err)
+	}
+	rolledOut := resourceVersion(t, deployments, ns, "db")
+	a := <-done
+	if a.err != nil {
+		t.Fatalf("apply: %v", a.err)
+	}
+	if got := resourceVersion(t, configMaps, ns, "after-db"); got <= rolledOut {
+		t.Errorf("wave 1 created at resourceVersion %d, not after wave 0 rolled out (%d)", got, rolledOut)
+	}
+	want := []string{"ConfigMap/" + ns + "/after-db", "ConfigMap/" + ns + "/settings", "Deployment/" + ns + "/db"}
+	if diff := cmp.Diff(want, subjects(a.res.Inventory)); diff != "" {
+		t.Errorf("inventory (-want +got):\n%s", diff)
+	}
+}
+
+// TestApplyWaveTimeoutNamesTheWave: a wave that does not become healthy
+// fails the apply naming the wave and the object; later waves never apply.
+func TestApplyWaveTimeoutNamesTheWave(t *testing.T) {
+	ns := kc.Namespace(t)
+	c := newCluster(t, kc.Config)
+	o := opts(ns)
+	o.HealthTimeout = time.Second
+
+	_, err := c.Apply(context.Background(), render(t, wavedRender, ns), cluster.Inventory{}, o)
+	var herr *cluster.HealthError
+	if !errors.As(err, &herr) || !herr.TimedOut {
+		t.Fatalf("err = %v, want a timed-out *HealthError", err)
+	}
+	if want := "sync wave 0: health: 1 object(s) not healthy before the timeout: Deployment/" + ns + "/db InProgress"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("err = %q, want it to start with %q", err, want)
+	}
+	if exists(t, configMaps, ns, "after-db") {
+		t.Error("wave 1 was applied after wave 0 timed out")
+	}
+}
+
+const hookedRender = `
+apiVersion: batch/v1
+kind: Job
+metadata:
+  generateName: migrate-
+  annotations:
+    argocd.argoproj.io/hook: PreSync
+    argocd.argoproj.io/hook-delete-policy: HookSucceeded
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: migrate:1}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: notify
+  annotations:
+    helm.sh/hook: post-install,post-upgrade
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: notify, image: notify:1}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: skipped
+  annotations: {argocd.argoproj.io/hook: Skip}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: x, image: x:1}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: api:1}]
+`
+
+// jobNamed returns the name of the one Job whose name starts with prefix,
+// or "".
+func jobNamed(t *testing.T, ns, prefix string) string {
+	t.Helper()
+	list, err := kc.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range list.Items {
+		if strings.HasPrefix(j.Name, prefix) && j.DeletionTimestamp == nil {
+			return j.Name
+		}
+	}
+	return ""
+}
+
+// syncHooked drives one apply of hookedRender through its phases, checking
+// each runs only after the one before, and returns the PreSync Job's name.
+// before is the UID of the PostSync Job of the sync before, if any.
+func syncHooked(t *testing.T, c *cluster.Cluster, ns string, o cluster.Options, before types.UID) (string, cluster.Result) {
+	t.Helper()
+	ctx := context.Background()
+	done := applyAsync(c, []byte(hookedRender), cluster.Inventory{}, o, t, ns)
+	var migrate string
+	kit.EventuallyTrue(t, 10*time.Second, "the PreSync Job runs", func() bool { migrate = jobNamed(t, ns, "migrate-"); return migrate != "" })
+	if before == "" && exists(t, deployments, ns, "api") {
+		t.Fatal("the Deployment was applied before the PreSync hook completed")
+	}
+	if notify, ok := get(t, jobs, ns, "notify"); ok && notify.GetUID() != before {
+		t.Fatal("the PostSync hook ran before the PreSync hook completed")
+	}
+	if err := kc.CompleteJob(ctx, ns, migrate); err != nil {
+		t.Fatal(err)
+	}
+	if before == "" {
+		kit.EventuallyTrue(t, 10*time.Second, "the Deployment is applied", func() bool { return exists(t, deployments, ns, "api") })
+		if exists(t, jobs, ns, "notify") {
+			t.Fatal("the PostSync hook ran before the Deployment was healthy")
+		}
+		if err := kc.MarkRolledOut(ctx, "Deployment", ns, "api"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kit.EventuallyTrue(t, 10*time.Second, "the PostSync Job runs", func() bool {
+		notify, ok := get(t, jobs, ns, "notify")
+		return ok && notify.GetUID() != before
+	})
+	if err := kc.CompleteJob(ctx, ns, "notify"); err != nil {
+		t.Fatal(err)
+	}
+	a := <-done
+	if a.err != nil {
+		t.Fatalf("apply: %v", a.err)
+	}
+	return migrate, a.res
+}
+
+// TestApplyHooks runs PreSync, then the app, then PostSync; hooks are
+// deleted per policy, never in the inventory, generateName hooks get a
+// fresh name per sync and BeforeHookCreation replaces the last run.
+func TestApplyHooks(t *testing.T) {
+	ns := kc.Namespace(t)
+	c := newCluster(t, kc.Config)
+	o := opts(ns)
+	o.HealthTimeout = 30 * time.Second
+	o.Prune = true
+
+	migrate, res := syncHooked(t, c, ns, o, "")
+	if exists(t, jobs, ns, migrate) {
+		t.Error("the PreSync hook with HookSucceeded was not deleted")
+	}
+	first, _ := get(t, jobs, ns, "notify")
+	if first == nil {
+		t.Fatal("the PostSync hook with the default policy (BeforeHookCreation) is gone after the sync")
+	}
+	if exists(t, jobs, ns, "skipped") {
+		t.Error("a Skip hook was applied")
+	}
+	wantHooks := []cluster.HookRun{
+		{Object: cluster.ObjectRef{Group: "batch", Version: "v1", Kind: "Job", Namespace: ns, Name: migrate}, Phase: "PreSync", Status: "Current", Deleted: true},
+		{Object: cluster.ObjectRef{Group: "batch", Version: "v1", Kind: "Job", Namespace: ns, Name: "notify"}, Phase: "PostSync", Status: "Current"},
+	}
+	if diff := cmp.Diff(wantHooks, res.Hooks); diff != "" {
+		t.Errorf("hooks (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"Deployment/" + ns + "/api"}, subjects(res.Inventory)); diff != "" {
+		t.Errorf("inventory (-want +got):\n%s", diff)
+	}
+
+	again, res := syncHooked(t, c, ns, o, first.GetUID())
+	if again == migrate {
+		t.Errorf("the generateName hook kept its name %s", migrate)
+	}
+	if n := res.ChangeSet.Count(cluster.Deleted); n != 0 {
+		t.Errorf("the second sync pruned %d objects: %s", n, res.ChangeSet)
+	}
+}
+
+// TestApplySyncFailHooks: a failing PreSync hook fails the sync before
+// the app is applied, is deleted by HookFailed, and the SyncFail hook runs.
+func TestApplySyncFailHooks(t *testing.T) {
+	ctx := context.Background()
+	ns := kc.Namespace(t)
+	c := newCluster(t, kc.Config)
+	o := opts(ns)
+	o.HealthTimeout = 30 * time.Second
+	yaml := `
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations: {argocd.argoproj.io/hook: PreSync, argocd.argoproj.io/hook-delete-policy: HookFailed}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: migrate:1}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: page-oncall
+  annotations: {argocd.argoproj.io/hook: SyncFail}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: page, image: page:1}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app}
+data: {A: "1"}
+`
+	done := applyAsync(c, []byte(yaml), cluster.Inventory{}, o, t, ns)
+	kit.EventuallyTrue(t, 10*time.Second, "the PreSync Job runs", func() bool { return exists(t, jobs, ns, "migrate") })
+	if exists(t, jobs, ns, "page-oncall") {
+		t.Fatal("the SyncFail hook ran before anything failed")
+	}
+	if err := kc.FailJob(ctx, ns, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	kit.EventuallyTrue(t, 10*time.Second, "the SyncFail Job runs", func() bool { return exists(t, jobs, ns, "page-oncall") })
+	if err := kc.CompleteJob(ctx, ns, "page-oncall"); err != nil {
+		t.Fatal(err)
+	}
+	a := <-done
+	if a.err == nil || !strings.HasPrefix(a.err.Error(), "PreSync hooks, wave 0: health: 1 object(s) failed: Job/"+ns+"/migrate Failed") {
+		t.Fatalf("err = %v, want the PreSync hook's failure", a.err)
+	}
+	if exists(t, configMaps, ns, "app") {
+		t.Error("the app was applied after its PreSync hook failed")
+	}
+	if exists(t, jobs, ns, "migrate") {
+		t.Error("the failed hook with HookFailed was not deleted")
+	}
+	var phases []string
+	for _, h := range a.res.Hooks {
+		phases = append(phases, h.Phase+" "+h.Object.Name+" "+h.Status)
+	}
+	if diff := cmp.Diff([]string{"PreSync migrate Failed", "SyncFail page-oncall Current"}, phases); diff != "" {
+		t.Errorf("hooks (-want +got):\n%s", diff)
+	}
+}
