@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -207,5 +208,42 @@ func TestGenerateCanceled(t *testing.T) {
 	_, err := Generate(ctx, "apps/set.yaml", []byte("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: s}\n"), Env{})
 	if err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Fatalf("err = %v, want context canceled", err)
+	}
+}
+
+// BenchmarkGenerate generates 1,000 Applications from a git directories
+// generator over 1,000 directories, in each template syntax.
+func BenchmarkGenerate(b *testing.B) {
+	repo := fstest.MapFS{}
+	for i := range 1000 {
+		repo[fmt.Sprintf("apps/app-%04d/kustomization.yaml", i)] = &fstest.MapFile{Data: []byte("resources: []\n")}
+	}
+	for _, goTemplate := range []bool{false, true} {
+		name, dot := "fasttemplate", ""
+		if goTemplate {
+			name, dot = "goTemplate", "."
+		}
+		set := []byte(fmt.Sprintf(`apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: many}
+spec:
+  goTemplate: %v
+  generators:
+  - git: {repoURL: https://github.com/acme/gitops, directories: [{path: "apps/*"}]}
+  template:
+    metadata: {name: '{{%[2]spath.basename}}', labels: {app: '{{%[2]spath.basename}}'}}
+    spec:
+      source: {repoURL: https://github.com/acme/gitops, targetRevision: HEAD, path: '{{%[2]spath.path}}'}
+      destination: {server: https://kubernetes.default.svc, namespace: '{{%[2]spath.basename}}'}
+      syncPolicy: {automated: {prune: true, selfHeal: true}}
+`, goTemplate, dot))
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				s, err := Generate(context.Background(), "apps/set.yaml", set, Env{Files: repo})
+				if err != nil || len(s.Apps) != 1000 {
+					b.Fatalf("%v, %d apps, notes %v", err, len(s.Apps), s.Notes)
+				}
+			}
+		})
 	}
 }
