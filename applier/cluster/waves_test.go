@@ -294,6 +294,14 @@ func TestApplyHooks(t *testing.T) {
 	if n := res.ChangeSet.Count(cluster.Deleted); n != 0 {
 		t.Errorf("the second sync pruned %d objects: %s", n, res.ChangeSet)
 	}
+	// Hooks are no state of the app: deleted ones are not drift.
+	objs, err := kustomize.Objects([]byte(hookedRender))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drift, err := c.Drift(context.Background(), objs, o); err != nil || len(drift) != 0 {
+		t.Errorf("drift after the sync: %v, %v", drift, err)
+	}
 }
 
 // TestApplySyncFailHooks: a failing PreSync hook fails the sync before
