@@ -115,8 +115,12 @@ func jsonPointer(obj any, p fieldpath.Path) (string, bool) {
 			if !ok {
 				return "", false
 			}
+			v, ok := m[*pe.FieldName]
+			if !ok {
+				return "", false
+			}
 			b.WriteString("/" + strings.ReplaceAll(strings.ReplaceAll(*pe.FieldName, "~", "~0"), "/", "~1"))
-			cur = m[*pe.FieldName]
+			cur = v
 			continue
 		}
 		l, ok := cur.([]any)
