@@ -159,7 +159,9 @@ func (g *generation) listRepo() error {
 		case d.IsDir() && d.Name() == ".git":
 			return fs.SkipDir
 		case d.IsDir():
-			if !strings.HasPrefix(d.Name(), ".") {
+			// Argo CD skips a hidden directory with all below it; its
+			// files are still files of the repository.
+			if !strings.HasPrefix(p, ".") && !strings.Contains(p, "/.") {
 				g.dirs = append(g.dirs, p)
 			}
 		case d.Type().IsRegular():
