@@ -98,6 +98,10 @@ func TestGenerateGolden(t *testing.T) {
 		{name: "limit-range"},
 		{name: "limit-work"},
 		{name: "limit-file", limits: Limits{MaxFileBytes: 16}},
+		{name: "limit-replace"},
+		{name: "limit-regex"},
+		{name: "limit-join"},
+		{name: "refuse-set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

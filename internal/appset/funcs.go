@@ -2,6 +2,7 @@ package appset
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -69,6 +70,75 @@ func (g *generation) bounded() map[string]any {
 	}
 	for _, name := range []string{"randAlphaNum", "randAlpha", "randNumeric", "randAscii", "randBytes"} {
 		out[name] = g.boundedRand(sp, name)
+	}
+	for k, v := range g.boundedText(sp) {
+		out[k] = v
+	}
+	return out
+}
+
+// boundedText returns sprig's functions whose result can be a product of
+// their arguments' sizes (a replacement at every match, a separator
+// between every item), their result's size checked before they run.
+func (g *generation) boundedText(sp map[string]any) map[string]any {
+	maxBytes := g.env.Limits.MaxValueBytes
+	check := func(name string, size int) error {
+		if size > maxBytes {
+			return fmt.Errorf("%w: %s would make %d bytes, over %d", errLimit, name, size, maxBytes)
+		}
+		return nil
+	}
+	out := map[string]any{
+		"replace": func(old, repl, src string) (string, error) {
+			n := len(src) + 1
+			if old != "" {
+				n = strings.Count(src, old)
+			}
+			if err := check("replace", len(src)+n*len(repl)); err != nil {
+				return "", err
+			}
+			return strings.ReplaceAll(src, old, repl), nil
+		},
+		"join": func(sep string, v any) (string, error) {
+			if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+				if err := check("join", rv.Len()*len(sep)); err != nil {
+					return "", err
+				}
+			}
+			return sp["join"].(func(string, any) string)(sep, v), nil
+		},
+		"wrapWith": func(l int, sep, str string) (string, error) {
+			if err := check("wrapWith", len(str)+(len(str)/max(l, 1)+1)*len(sep)); err != nil {
+				return "", err
+			}
+			return sp["wrapWith"].(func(int, string, string) string)(l, sep, str), nil
+		},
+	}
+	for _, name := range []string{"regexReplaceAll", "mustRegexReplaceAll", "regexReplaceAllLiteral", "mustRegexReplaceAllLiteral"} {
+		literal := strings.HasSuffix(name, "Literal")
+		out[name] = func(regex, s, repl string) (string, error) {
+			re, err := regexp.Compile(regex)
+			if err != nil {
+				return "", err
+			}
+			// A replacement is repl, its $ references expanded to
+			// parts of the match.
+			refs := strings.Count(repl, "$")
+			if literal {
+				refs = 0
+			}
+			size := len(s)
+			for _, m := range re.FindAllStringIndex(s, -1) {
+				size += len(repl) + refs*(m[1]-m[0])
+				if err := check(name, size); err != nil {
+					return "", err
+				}
+			}
+			if literal {
+				return re.ReplaceAllLiteralString(s, repl), nil
+			}
+			return re.ReplaceAllString(s, repl), nil
+		}
 	}
 	return out
 }

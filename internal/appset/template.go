@@ -260,12 +260,15 @@ var goTemplateOptions = map[string]bool{
 }
 
 // removed are sprig's functions a template may not call: those that read
-// the environment or the network (Argo CD removes them too), and those
-// whose cost an input can make unbounded (key generation, scrypt).
+// the environment or the network (Argo CD removes them too), those whose
+// cost an input can make unbounded (key generation, scrypt), and those
+// that change a map in place, with which a map can be made to hold itself
+// (printing or copying it then never ends).
 var removed = []string{
 	"env", "expandenv", "getHostByName",
 	"genPrivateKey", "derivePassword", "buildCustomCert",
 	"genCA", "genCAWithKey", "genSelfSignedCert", "genSelfSignedCertWithKey", "genSignedCert", "genSignedCertWithKey",
+	"set", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite",
 }
 
 // funcs returns the functions of g's go templates: sprig's, less removed,
