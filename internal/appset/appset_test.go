@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -249,5 +250,33 @@ spec:
 				}
 			}
 		})
+	}
+}
+
+// TestGenerateChargesArguments: a function's arguments are charged before
+// it runs, so a call over many large arguments is refused before it
+// allocates their sum (here 300 MB).
+func TestGenerateChargesArguments(t *testing.T) {
+	set := []byte(`apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: big}
+spec:
+  goTemplate: true
+  generators: [{list: {elements: [{n: x}]}}]
+  template:
+    metadata: {name: '{{ $a := repeat 1000000 .n }}{{ cat` + strings.Repeat(" $a", 300) + ` | len }}'}
+`)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, err := Generate(context.Background(), "apps/set.yaml", set, Env{})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Apps) != 0 || len(got.Notes) != 1 || !strings.Contains(got.Notes[0].Message, "error calling cat: limit exceeded: the templates do more than 8388608 units of work") {
+		t.Fatalf("apps %d, notes %v", len(got.Apps), got.Notes)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 100<<20 {
+		t.Fatalf("generation allocated %d MiB", n>>20)
 	}
 }

@@ -308,7 +308,7 @@ func (g *generation) funcs() template.FuncMap {
 }
 
 // charged wraps fn so that each call costs one unit of work plus the size
-// of its result.
+// of its arguments and of its result.
 func (g *generation) charged(name string, fn any) any {
 	fv := reflect.ValueOf(fn)
 	t := fv.Type()
@@ -316,7 +316,20 @@ func (g *generation) charged(name string, fn any) any {
 		return fn
 	}
 	return reflect.MakeFunc(t, func(args []reflect.Value) []reflect.Value {
+		// The arguments are charged before the call, so that no call
+		// works on more than the budget: a function's result is at most a
+		// few times its arguments' size, where it is not bounded
+		// beforehand (bounded, boundedText).
 		g.charge(1)
+		for i, a := range args {
+			if t.IsVariadic() && i == len(args)-1 {
+				for j := 0; j < a.Len(); j++ {
+					g.charge(sizeOf(a.Index(j)))
+				}
+				continue
+			}
+			g.charge(sizeOf(a))
+		}
 		var out []reflect.Value
 		if t.IsVariadic() {
 			out = fv.CallSlice(args)
