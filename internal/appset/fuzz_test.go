@@ -33,6 +33,12 @@ func FuzzGenerate(f *testing.F) {
 		{"{{{{}}}}", "../*", false},
 		{"{{ env \"HOME\" }}", "/etc", true},
 		{"{{ .path.path | b64enc | b64dec }}", "apps/{a,b}", true},
+		{`{{ replace "" "yy" .path.path }}`, "apps/*", true},
+		{`{{ regexReplaceAll "" .path.path "$0$0" }}`, "apps/*", true},
+		{`{{ $a := .path.path }}{{ cat $a $a $a }}`, "apps/*", true},
+		{`{{ $d := dict }}{{ $_ := set $d "d" $d }}{{ $d }}`, "apps/*", true},
+		{`{{ join "," .path.segments }}`, "**/config.json", true},
+		{`{{name}}-{{n.m.1}}`, "apps/*/config.json", false},
 	}
 	for _, s := range seeds {
 		f.Add(s.tmpl, s.path, s.goTemplate)
