@@ -68,6 +68,9 @@ type checkPayload struct {
 		CheckSuite struct {
 			HeadBranch string `json:"head_branch"`
 		} `json:"check_suite"`
+		App struct {
+			Slug string `json:"slug"`
+		} `json:"app"`
 	} `json:"check_run"`
 	Repository   repoPayload `json:"repository"`
 	Installation struct {
@@ -115,6 +118,11 @@ func (p *Promoter) handleCheck(ctx context.Context, d events.Delivery) (string, 
 	}
 	sha, branches, ok := c.passed()
 	if !ok {
+		return "", nil
+	}
+	if c.CheckRun != nil && p.isSelf(c.CheckRun.App.Slug) {
+		// promobot's own check on a promotion is posted before the merge
+		// is tried right after it (mergeAfterPublish): nothing to redo.
 		return "", nil
 	}
 	repo := c.Repository.repo()

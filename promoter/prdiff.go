@@ -3,6 +3,7 @@ package promoter
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
 
 	"github.com/promobot/promobot/internal/checkout"
@@ -72,7 +73,7 @@ func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opt
 		return diff.Comment{}, 0, err
 	}
 	defer headCheckout.Close()
-	headApps, headNotes, err := gitops.DiscoverApps(headCheckout.FS(), gitops.DiscoverOptions{RepoURLs: opts.RepoURLs, Config: baseRepo.Config})
+	headApps, headNotes, err := render.Discover(ctx, head.Root, gitops.DiscoverOptions{RepoURLs: opts.RepoURLs, Config: baseRepo.Config}, kustomize.RenderOptions{})
 	if err != nil {
 		return diff.Comment{}, 0, err
 	}
@@ -165,7 +166,7 @@ func renderSides(ctx context.Context, baseRoot, headRoot string, before, after [
 			ar.Before, ar.BeforeErr = render.App(ctx, baseRoot, *s.before, ropts)
 		}
 		if s.after != nil {
-			ar.Environment = s.after.Environment
+			ar.Environment, ar.File = s.after.Environment, failureFile(*s.after)
 			ar.After, ar.AfterErr = render.App(ctx, headRoot, *s.after, ropts)
 		}
 		renders = append(renders, ar)
@@ -205,4 +206,18 @@ func headMovedOn(ctx context.Context, gh Reader, repo Repo, number int, head str
 		return false, fmt.Errorf("%s#%d: read head: %w", repo, number, err)
 	}
 	return cur.HeadSHA != head, nil
+}
+
+// failureFile is the file a failed render of app points at: its
+// kustomization or chart, else its Application manifest.
+func failureFile(app gitops.App) string {
+	for _, src := range app.Rendered() {
+		switch src.Kind {
+		case gitops.SourceKustomize:
+			return path.Join(src.Path, "kustomization.yaml")
+		case gitops.SourceHelm:
+			return path.Join(src.Path, "Chart.yaml")
+		}
+	}
+	return app.File
 }

@@ -211,6 +211,15 @@ func (w *prWriter) diffComment(ctx context.Context, renders []diff.AppRender, co
 	if err != nil {
 		return err
 	}
+	// The promotion's own check, as every pull request gets: a branch
+	// rule that requires it holds a promotion that does not render.
+	url := ""
+	if pr.URL != "" && commentID != 0 {
+		url = fmt.Sprintf("%s#issuecomment-%d", pr.URL, commentID)
+	}
+	if _, err := w.pr.gh.CreateCheckRun(ctx, w.pr.repo, pullRequestCheck(commit, c, nil, url)); err != nil {
+		return err
+	}
 	remember := memoEntry{PR: pr.Number, Comment: commentID, Base: pr.Base, Images: w.promo.Images, Revision: w.promo.Revision, SourcePR: w.pr.sourcePR, Commit: commit}
 	if err := w.p.memo.put(ctx, w.pr.repo, w.branch, remember); err != nil {
 		w.pr.log.Warn("promotion pull request not remembered; the next promotion looks it up", "error", err)

@@ -20,9 +20,10 @@ type pullPayload struct {
 	Action      string `json:"action"`
 	Number      int    `json:"number"`
 	PullRequest struct {
-		Number int    `json:"number"`
-		State  string `json:"state"`
-		Head   struct {
+		Number  int    `json:"number"`
+		State   string `json:"state"`
+		HTMLURL string `json:"html_url"`
+		Head    struct {
 			Ref  string `json:"ref"`
 			SHA  string `json:"sha"`
 			Repo *struct {
@@ -126,10 +127,14 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 			ChangedUnknown: unknown, DefaultBranch: pp.Repository.DefaultBranch})
 	if err != nil {
 		// The base's configuration is broken: the applier reports that on
-		// the commit; a diff cannot be made.
+		// the commit; a diff cannot be made, and the check does not hold
+		// back the change that may fix it.
 		p.log.Warn("pull request diff not rendered", "repo", repo.String(), "pr", pr.Number, "error", err)
-		return nil
+		_, cerr := gh.CreateCheckRun(ctx, repo, github.CheckRun{Name: PullRequestCheckName, HeadSHA: pr.Head.SHA, Status: "completed",
+			Conclusion: "neutral", Title: "Nothing rendered: the base's configuration is invalid", Summary: markdown.Clip(err.Error(), 60000)})
+		return cerr
 	}
+	configErr := headConfigError(headDir)
 	if len(c.Direct) > 0 {
 		p.publishDirect(ctx, repo, pr.Number, pr.Head.SHA, c.Direct)
 	}
@@ -144,15 +149,24 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 			p.log.Info("pull request diff not posted: its head moved on", "repo", repo.String(), "pr", pr.Number, "revision", markdown.ShortSHA(pr.Head.SHA))
 			return nil
 		}
-		return p.postPullRequestDiff(ctx, gh, repo, pr.Number, c.Body, apps)
+		id, err := p.postPullRequestDiff(ctx, gh, repo, pr.Number, c.Body, apps)
+		if err != nil {
+			return err
+		}
+		url := ""
+		if id != 0 && pr.HTMLURL != "" {
+			url = fmt.Sprintf("%s#issuecomment-%d", pr.HTMLURL, id)
+		}
+		_, err = gh.CreateCheckRun(ctx, repo, pullRequestCheck(pr.Head.SHA, c, configErr, url))
+		return err
 	})
 }
 
 // postPullRequestDiff creates or edits the pull request's sticky diff
-// comment; with no app to show and none posted before it says nothing.
-func (p *Promoter) postPullRequestDiff(ctx context.Context, gh Commenter, repo Repo, number int, body string, apps int) error {
-	_, err := p.upsertSticky(ctx, gh, repo, number, sticky{key: PullRequestDiffKey, body: body, create: apps > 0})
-	return err
+// comment and returns its id; with no app to show and none posted before
+// it says nothing (0).
+func (p *Promoter) postPullRequestDiff(ctx context.Context, gh Commenter, repo Repo, number int, body string, apps int) (int64, error) {
+	return p.upsertSticky(ctx, gh, repo, number, sticky{key: PullRequestDiffKey, body: body, create: apps > 0})
 }
 
 // publishDirect tells, as a promobot.promotion.bypassed fact, that

@@ -48,6 +48,15 @@ type AppRender struct {
 	// BeforeErr and AfterErr are render failures of a side; the comment
 	// shows the failure instead of that side's resources.
 	BeforeErr, AfterErr error
+	// File is the repository file a failure of the after side points at
+	// (Failure.File); optional.
+	File string
+}
+
+// Failure is an app whose after side failed to render (or to parse), with
+// the message as the comment shows it: Secret values scrubbed.
+type Failure struct {
+	App, Environment, File, Message string
 }
 
 // Options shape the comment.
@@ -132,6 +141,8 @@ type Comment struct {
 	// Direct lists the changes Options.Direct picked: what a merge changes
 	// without a promotion.
 	Direct []Change
+	// Failures lists the apps whose after side failed, in input order.
+	Failures []Failure
 }
 
 // MarkerFor returns the hidden HTML comment that marks the sticky comment
@@ -567,6 +578,7 @@ func compareApps(apps []AppRender, ps []parsed, fp fingerprinter, sc *scrubber, 
 		}
 		if aErr != nil {
 			r.errs = append(r.errs, errorBlock(after, aErr, false, sc))
+			cm.Failures = append(cm.Failures, Failure{App: ar.App, Environment: ar.Environment, File: ar.File, Message: sc.text(aErr.Error())})
 		}
 		if len(r.errs) > 0 {
 			cm.RenderErrors++

@@ -340,6 +340,14 @@ func checkOutput(r CheckRun) *gh.CheckRunOutput {
 	if r.Text != "" {
 		out.Text = gh.String(r.Text)
 	}
+	for i, a := range r.Annotations {
+		if i == 50 {
+			break
+		}
+		start, end := max(a.StartLine, 1), max(a.EndLine, a.StartLine, 1)
+		out.Annotations = append(out.Annotations, &gh.CheckRunAnnotation{Path: gh.String(a.Path), StartLine: gh.Int(start), EndLine: gh.Int(end),
+			AnnotationLevel: gh.String(a.Level), Title: optional(a.Title), Message: gh.String(a.Message)})
+	}
 	return out
 }
 

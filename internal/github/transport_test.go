@@ -321,7 +321,7 @@ func TestConditionalReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(string(first), string(second)); diff != "" || pr1 != pr2 {
+	if diff := cmp.Diff(string(first), string(second)); diff != "" || !cmp.Equal(pr1, pr2) {
 		t.Errorf("cached answers differ (-first +second):\n%s", diff)
 	}
 	// warm read the repository already: both repository reads and the

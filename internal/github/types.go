@@ -247,6 +247,19 @@ type CheckRun struct {
 	Title      string
 	Summary    string
 	Text       string
+	// Annotations point at files and lines (at most 50, as GitHub takes
+	// in one request).
+	Annotations []Annotation
+}
+
+// Annotation is a check run's note on a file's lines.
+type Annotation struct {
+	Path string
+	// StartLine and EndLine are 1-based; 0 means line 1.
+	StartLine, EndLine int
+	// Level is "notice", "warning" or "failure".
+	Level          string
+	Title, Message string
 }
 
 // Delivery is one attempt GitHub made to deliver a webhook to the App.

@@ -723,6 +723,16 @@ type CheckRun struct {
 	Text       string
 	DetailsURL string
 	App        string // the slug of the App that created it
+	// Annotations are the run's annotations, in the order added.
+	Annotations []Annotation
+}
+
+// Annotation is a check run annotation as a test sees it.
+type Annotation struct {
+	Path               string
+	StartLine, EndLine int
+	Level              string
+	Title, Message     string
 }
 
 // CheckRuns returns the check runs on commit sha, oldest first.
@@ -736,9 +746,14 @@ func (s *Server) CheckRuns(owner, name, sha string) ([]CheckRun, error) {
 	out := []CheckRun{}
 	for _, cr := range r.checkRuns {
 		if cr.headSHA == sha {
-			out = append(out, CheckRun{ID: cr.id, Name: cr.name, HeadSHA: cr.headSHA, Status: cr.status,
+			run := CheckRun{ID: cr.id, Name: cr.name, HeadSHA: cr.headSHA, Status: cr.status,
 				Conclusion: cr.conclusion, Title: cr.title, Summary: cr.summary, Text: cr.text, DetailsURL: cr.detailsURL,
-				App: s.checkRunApp(cr).Slug})
+				App: s.checkRunApp(cr).Slug}
+			for _, a := range cr.annotations {
+				run.Annotations = append(run.Annotations, Annotation{Path: a.Path, StartLine: a.StartLine, EndLine: a.EndLine,
+					Level: a.AnnotationLevel, Title: a.Title, Message: a.Message})
+			}
+			out = append(out, run)
 		}
 	}
 	return out, nil

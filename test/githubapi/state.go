@@ -145,6 +145,7 @@ type checkRun struct {
 	title       string
 	summary     string
 	text        string
+	annotations []annotationReq
 	createdAt   time.Time
 	// ci is the App that created the run; nil for promobot's App.
 	ci *ciApp

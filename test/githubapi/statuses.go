@@ -174,11 +174,29 @@ type checkRunReq struct {
 	StartedAt   *time.Time `json:"started_at"`
 	CompletedAt *time.Time `json:"completed_at"`
 	Output      *struct {
-		Title   string `json:"title"`
-		Summary string `json:"summary"`
-		Text    string `json:"text"`
+		Title       string          `json:"title"`
+		Summary     string          `json:"summary"`
+		Text        string          `json:"text"`
+		Annotations []annotationReq `json:"annotations"`
 	} `json:"output"`
 }
+
+// annotationReq is one output.annotations entry of a check run request.
+type annotationReq struct {
+	Path            string `json:"path"`
+	StartLine       int    `json:"start_line"`
+	EndLine         int    `json:"end_line"`
+	AnnotationLevel string `json:"annotation_level"`
+	Message         string `json:"message"`
+	Title           string `json:"title"`
+}
+
+// maxAnnotations is how many annotations one request may add ("The
+// Checks API limits the number of annotations to a maximum of 50 per API
+// request").
+const maxAnnotations = 50
+
+var annotationLevels = map[string]bool{"notice": true, "warning": true, "failure": true}
 
 var checkStatuses = map[string]bool{"queued": true, "in_progress": true, "completed": true}
 var checkConclusions = map[string]bool{"action_required": true, "cancelled": true, "failure": true, "neutral": true, "success": true, "skipped": true, "stale": true, "timed_out": true}
@@ -226,7 +244,19 @@ func (req *checkRunReq) apply(cr *checkRun) (int, any, bool) {
 		cr.completedAt = &t
 	}
 	if req.Output != nil {
+		if len(req.Output.Annotations) > maxAnnotations {
+			st, b := invalid("Only 50 annotations are allowed per request.")
+			return st, b, false
+		}
+		for _, a := range req.Output.Annotations {
+			if a.Path == "" || a.StartLine < 1 || a.EndLine < a.StartLine || !annotationLevels[a.AnnotationLevel] || a.Message == "" {
+				st, b := invalid("", fieldError{Resource: "CheckRun", Field: "annotations", Code: "invalid"})
+				return st, b, false
+			}
+		}
 		cr.title, cr.summary, cr.text = req.Output.Title, req.Output.Summary, req.Output.Text
+		// Annotations add up over the run's updates, as on GitHub.
+		cr.annotations = append(cr.annotations, req.Output.Annotations...)
 	}
 	return 0, nil, true
 }
