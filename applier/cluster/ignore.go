@@ -91,7 +91,7 @@ func (c *Cluster) managedPaths(ctx context.Context, u *unstructured.Unstructured
 			continue
 		}
 		set := &fieldpath.Set{}
-		if err := set.FromJSON(bytes.NewReader(mf.FieldsV1.Raw)); err != nil {
+		if err := set.FromJSON(bytes.NewReader(mf.FieldsV1.GetRawBytes())); err != nil {
 			return nil, fmt.Errorf("%s managed fields of %q: %w", refOf(u), mf.Manager, err)
 		}
 		set.Leaves().Iterate(func(p fieldpath.Path) {
