@@ -61,6 +61,9 @@ type harness struct {
 	now     time.Time
 	// app is promobot's GitHub App client, as serve wires it.
 	app *github.App
+	// hookURL and secret are the webhook receiver's, for deliveries the
+	// local GitHub does not send (merge_group).
+	hookURL, secret string
 }
 
 type harnessOptions struct {
@@ -178,7 +181,8 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 
-	h := &harness{t: t, ctx: ctx, gh: gh, bus: bus, logs: &bytes.Buffer{}, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	h := &harness{t: t, ctx: ctx, gh: gh, bus: bus, logs: &bytes.Buffer{}, now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC),
+		hookURL: hook.URL, secret: secret}
 	opts := ho.opts
 	opts.AppSlug = "promobot"
 	opts.FingerprintKey = testKey

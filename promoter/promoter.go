@@ -187,8 +187,9 @@ func (p *Promoter) Run(ctx context.Context) error {
 }
 
 // GitHubRoutes are the GitHub deliveries the promoter handles:
-// issue_comment (commands), pull_request (diff comments, and closed
-// promotion pull requests), status and check_run (auto-merge), each once (the ledger remembers completed
+// issue_comment (commands), pull_request (diff comments and checks, and
+// closed promotion pull requests), merge_group (the merge queue's check),
+// status and check_run (auto-merge), each once (the ledger remembers completed
 // deliveries under the consumer's name), and installation deliveries,
 // recorded in the registry that auto-promotion reads (as the applier
 // does, so either role alone keeps it). The durable consumer's filters and
@@ -200,6 +201,7 @@ func (p *Promoter) GitHubRoutes() []events.Route {
 		ghevent.Route("pull_request", once(p.handlePullRequest)),
 		ghevent.Route("status", once(p.handleCheck)),
 		ghevent.Route("check_run", once(p.handleCheck)),
+		ghevent.Route("merge_group", once(p.handleMergeGroup)),
 		ghevent.Route("installation", p.registry.Recording(nil)),
 		ghevent.Route("installation_repositories", p.registry.Recording(nil)),
 	}

@@ -93,51 +93,15 @@ func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) (st
 
 func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp pullPayload) error {
 	pr := pp.PullRequest
-	cmp, err := gh.Compare(ctx, repo, pr.Base.SHA, pr.Head.SHA)
-	unknown := ""
-	switch {
-	case github.FilesUnknown(err):
-		// Without the merge base the base branch's head stands in for it:
-		// the comment's label names the commit rendered.
-		unknown = "GitHub could not list the files this pull request changes."
-		p.log.Warn("pull request changed files unknown: every app is rendered", "repo", repo.String(), "pr", pr.Number, "error", err)
-	case err != nil:
-		return err
-	case cmp.Truncated:
-		unknown = fmt.Sprintf("This pull request changes more files than GitHub lists (%d).", github.MaxCompareFiles)
-	}
-	base := cmp.MergeBase
-	if base == "" {
-		base = pr.Base.SHA
-	}
-	baseDir, err := fetchCheckout(ctx, gh, repo, base)
-	if err != nil {
+	ch := change{base: pr.Base.SHA, head: pr.Head.SHA, baseRef: pr.Base.Ref, what: "this pull request", info: pp.Repository.info(), defaultBranch: pp.Repository.DefaultBranch}
+	c, apps, configErr, err := p.renderChange(ctx, gh, repo, ch)
+	if err != nil || c == nil {
 		return err
 	}
-	defer os.RemoveAll(baseDir)
-	headDir, err := fetchCheckout(ctx, gh, repo, pr.Head.SHA)
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(headDir)
-	c, apps, err := PullRequestDiff(ctx,
-		Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", mdCode(pr.Base.Ref), markdown.ShortSHA(base))},
-		Side{Root: headDir, Label: fmt.Sprintf("this pull request (%s)", markdown.ShortSHA(pr.Head.SHA))},
-		cmp.Paths(), DiffOptions{RepoURLs: pp.Repository.info().URLs(), FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit,
-			ChangedUnknown: unknown, DefaultBranch: pp.Repository.DefaultBranch})
-	if err != nil {
-		// The base's configuration is broken: the applier reports that on
-		// the commit; a diff cannot be made, and the check does not hold
-		// back the change that may fix it.
-		p.log.Warn("pull request diff not rendered", "repo", repo.String(), "pr", pr.Number, "error", err)
-		_, cerr := gh.CreateCheckRun(ctx, repo, github.CheckRun{Name: PullRequestCheckName, HeadSHA: pr.Head.SHA, Status: "completed",
-			Conclusion: "neutral", Title: "Nothing rendered: the base's configuration is invalid", Summary: markdown.Clip(err.Error(), 60000)})
-		return cerr
-	}
-	configErr := headConfigError(headDir)
 	if len(c.Direct) > 0 {
 		p.publishDirect(ctx, repo, pr.Number, pr.Head.SHA, c.Direct)
 	}
+	cm := *c
 	// The head is checked after the render and the comment posted under
 	// one lease per pull request: a delivery for a newer head either
 	// checked and posted before this one checks (which then sees the head
@@ -149,7 +113,7 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 			p.log.Info("pull request diff not posted: its head moved on", "repo", repo.String(), "pr", pr.Number, "revision", markdown.ShortSHA(pr.Head.SHA))
 			return nil
 		}
-		id, err := p.postPullRequestDiff(ctx, gh, repo, pr.Number, c.Body, apps)
+		id, err := p.postPullRequestDiff(ctx, gh, repo, pr.Number, cm.Body, apps)
 		if err != nil {
 			return err
 		}
@@ -157,7 +121,7 @@ func (p *Promoter) diffPullRequest(ctx context.Context, gh GitHub, repo Repo, pp
 		if id != 0 && pr.HTMLURL != "" {
 			url = fmt.Sprintf("%s#issuecomment-%d", pr.HTMLURL, id)
 		}
-		_, err = gh.CreateCheckRun(ctx, repo, pullRequestCheck(pr.Head.SHA, c, configErr, url))
+		_, err = gh.CreateCheckRun(ctx, repo, pullRequestCheck(pr.Head.SHA, cm, configErr, url))
 		return err
 	})
 }
@@ -213,4 +177,62 @@ func (p *Promoter) diffCommand(ctx context.Context, run *commandRun) (answer, er
 		return answer{}, err
 	}
 	return answer{reactions: []string{ReactionDone}}, nil
+}
+
+// change is a change to render: the commits of its two ends, the base's
+// branch, how the comment names the head ("this pull request"), and the
+// repository.
+type change struct {
+	base, head, baseRef, what string
+	info                      github.RepoInfo
+	defaultBranch             string
+}
+
+// renderChange renders ch's apps at its merge base and at its head, and
+// reads the head's .promobot.yaml (configErr: why it is invalid). A nil
+// comment with a nil error means the base's configuration is broken: the
+// neutral check saying so is posted on the head, nothing else.
+func (p *Promoter) renderChange(ctx context.Context, gh GitHub, repo Repo, ch change) (c *diff.Comment, apps int, configErr, err error) {
+	cmp, err := gh.Compare(ctx, repo, ch.base, ch.head)
+	unknown := ""
+	switch {
+	case github.FilesUnknown(err):
+		// Without the merge base the base branch's head stands in for it:
+		// the comment's label names the commit rendered.
+		unknown = fmt.Sprintf("GitHub could not list the files %s changes.", ch.what)
+		p.log.Warn("changed files unknown: every app is rendered", "repo", repo.String(), "revision", markdown.ShortSHA(ch.head), "error", err)
+	case err != nil:
+		return nil, 0, nil, err
+	case cmp.Truncated:
+		unknown = fmt.Sprintf("The change has more files than GitHub lists (%d).", github.MaxCompareFiles)
+	}
+	base := cmp.MergeBase
+	if base == "" {
+		base = ch.base
+	}
+	baseDir, err := fetchCheckout(ctx, gh, repo, base)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	defer os.RemoveAll(baseDir)
+	headDir, err := fetchCheckout(ctx, gh, repo, ch.head)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	defer os.RemoveAll(headDir)
+	cm, apps, err := PullRequestDiff(ctx,
+		Side{Root: baseDir, Label: fmt.Sprintf("`%s` (%s)", mdCode(ch.baseRef), markdown.ShortSHA(base))},
+		Side{Root: headDir, Label: fmt.Sprintf("%s (%s)", ch.what, markdown.ShortSHA(ch.head))},
+		cmp.Paths(), DiffOptions{RepoURLs: ch.info.URLs(), FingerprintKey: p.opts.FingerprintKey, Limit: p.opts.DiffLimit,
+			ChangedUnknown: unknown, DefaultBranch: ch.defaultBranch})
+	if err != nil {
+		// The base's configuration is broken: the applier reports that on
+		// the commit; a diff cannot be made, and the check does not hold
+		// back the change that may fix it.
+		p.log.Warn("change not rendered", "repo", repo.String(), "revision", markdown.ShortSHA(ch.head), "error", err)
+		_, cerr := gh.CreateCheckRun(ctx, repo, github.CheckRun{Name: PullRequestCheckName, HeadSHA: ch.head, Status: "completed",
+			Conclusion: "neutral", Title: "Nothing rendered: the base's configuration is invalid", Summary: markdown.Clip(err.Error(), 60000)})
+		return nil, 0, nil, cerr
+	}
+	return &cm, apps, headConfigError(headDir), nil
 }

@@ -35,13 +35,14 @@ var appPermissions = map[string]string{
 	"issues":        "write",
 	"statuses":      "write",
 	"checks":        "write",
+	"merge_queues":  "read",
 	"deployments":   "write",
 	"metadata":      "read",
 }
 
 // appEvents are the webhook events promobot's App subscribes to
 // (installation events are always sent).
-var appEvents = []string{"push", "pull_request", "issue_comment", "status", "check_run"}
+var appEvents = []string{"push", "pull_request", "issue_comment", "status", "check_run", "merge_group"}
 
 // appHomepage is the App's homepage on its GitHub settings page.
 const appHomepage = "https://github.com/promobot/promobot"

@@ -140,8 +140,8 @@ func TestSetupRegistersApp(t *testing.T) {
 				"redirect_url":    r.page + "/callback",
 				"public":          false,
 				"default_permissions": map[string]any{"contents": "write", "pull_requests": "write", "issues": "write",
-					"statuses": "write", "checks": "write", "deployments": "write", "metadata": "read"},
-				"default_events": []any{"push", "pull_request", "issue_comment", "status", "check_run"},
+					"statuses": "write", "checks": "write", "merge_queues": "read", "deployments": "write", "metadata": "read"},
+				"default_events": []any{"push", "pull_request", "issue_comment", "status", "check_run", "merge_group"},
 			}
 			if diff := cmp.Diff(wantManifest, gotManifest); diff != "" {
 				t.Errorf("manifest (-want +got):\n%s", diff)
@@ -315,7 +315,7 @@ func TestSetupManifestMatchesREADME(t *testing.T) {
 	}
 	// The README uses GitHub's form labels; the manifest uses API names.
 	permName := map[string]string{"Contents": "contents", "Pull requests": "pull_requests", "Issues": "issues",
-		"Commit statuses": "statuses", "Deployments": "deployments", "Metadata": "metadata", "Checks": "checks"}
+		"Commit statuses": "statuses", "Deployments": "deployments", "Metadata": "metadata", "Checks": "checks", "Merge queues": "merge_queues"}
 	access := map[string]string{"read & write": "write", "read": "read"}
 	readmePerms := map[string]string{}
 	for _, it := range row("Repository permissions") {
