@@ -31,13 +31,14 @@ func (h ObjectHealth) String() string {
 }
 
 // waitHealthy polls the objects until every one is Current, one has Failed
-// and the rest are Current or Failed, or timeout passes. The last poll happens
+// and the rest are Current or Failed, or timeout passes. The objects whose
+// keys hooks holds are hooks: a hook Pod is Current only once it succeeded. The last poll happens
 // at the deadline, so an object that gets healthy just in time counts.
 //
 // Polls start 50 ms apart and back off to interval, so a rollout that
 // completes at once is seen at once; objects already Current are not read
 // again.
-func (c *Cluster) waitHealthy(ctx context.Context, refs []ObjectRef, timeout, interval time.Duration) ([]ObjectHealth, error) {
+func (c *Cluster) waitHealthy(ctx context.Context, refs []ObjectRef, hooks map[string]bool, timeout, interval time.Duration) ([]ObjectHealth, error) {
 	deadline := time.Now().Add(timeout)
 	health := make([]ObjectHealth, len(refs))
 	pending := make([]int, len(refs))
@@ -50,7 +51,7 @@ func (c *Cluster) waitHealthy(ctx context.Context, refs []ObjectRef, timeout, in
 		for j, i := range pending {
 			polled[j] = refs[i]
 		}
-		got, err := c.health(ctx, polled)
+		got, err := c.health(ctx, polled, hooks)
 		for j, i := range pending {
 			if j < len(got) && got[j].Object.Name != "" {
 				health[i] = got[j]
@@ -107,8 +108,8 @@ var alwaysCurrent = map[string]bool{
 	"rbac.authorization.k8s.io/ClusterRole": true, "rbac.authorization.k8s.io/ClusterRoleBinding": true,
 }
 
-// health computes every object's status once.
-func (c *Cluster) health(ctx context.Context, refs []ObjectRef) ([]ObjectHealth, error) {
+// health computes every object's status once (hooks: see hookPodStatus).
+func (c *Cluster) health(ctx context.Context, refs []ObjectRef, hooks map[string]bool) ([]ObjectHealth, error) {
 	out := make([]ObjectHealth, len(refs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
@@ -133,8 +134,26 @@ func (c *Cluster) health(ctx context.Context, refs []ObjectRef) ([]ObjectHealth,
 				return fmt.Errorf("%s kstatus: %w", ref, err)
 			}
 			out[i] = ObjectHealth{Object: ref, Status: res.Status.String(), Message: res.Message}
+			if hooks[ref.key()] && ref.Group == "" && ref.Kind == "Pod" {
+				out[i] = hookPodStatus(ref, u)
+			}
 			return nil
 		})
 	}
 	return out, g.Wait()
+}
+
+// hookPodStatus is a hook Pod's status as Argo CD judges hooks: done when
+// it succeeded, failed when it failed, running (not done) otherwise, even
+// when ready.
+func hookPodStatus(ref ObjectRef, u *unstructured.Unstructured) ObjectHealth {
+	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+	switch phase {
+	case "Succeeded":
+		return ObjectHealth{Object: ref, Status: status.CurrentStatus.String(), Message: "hook Pod succeeded"}
+	case "Failed":
+		return ObjectHealth{Object: ref, Status: status.FailedStatus.String(), Message: "hook Pod failed"}
+	default:
+		return ObjectHealth{Object: ref, Status: status.InProgressStatus.String(), Message: "hook Pod has not finished"}
+	}
 }

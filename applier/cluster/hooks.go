@@ -44,7 +44,10 @@ func (r *syncRun) startHooks(ctx context.Context, st syncStep) error {
 			}
 		}
 	}
-	return r.c.applyAll(ctx, st.hooks, r.opts, nil, &r.res.ChangeSet)
+	// A hook's run is in Result.Hooks; the change set is the app's own
+	// objects, so a sync that only ran hooks changed nothing of the app.
+	var runs ChangeSet
+	return r.c.applyAll(ctx, st.hooks, r.opts, nil, &runs)
 }
 
 // finishHooks records how st's hooks ended (health holds their kstatus, in

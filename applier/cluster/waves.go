@@ -99,7 +99,11 @@ func (r *syncRun) wait(ctx context.Context, st syncStep) error {
 		return r.finishHooks(ctx, st, nil)
 	}
 	refs := append(refsOf(st.resources), refsOf(st.hooks)...)
-	health, err := r.c.waitHealthy(ctx, refs, max(time.Until(r.deadline), 0), r.opts.HealthInterval)
+	hooks := map[string]bool{}
+	for _, ref := range refs[len(st.resources):] {
+		hooks[ref.key()] = true
+	}
+	health, err := r.c.waitHealthy(ctx, refs, hooks, max(time.Until(r.deadline), 0), r.opts.HealthInterval)
 	n := min(len(st.resources), len(health))
 	r.res.Health = append(r.res.Health, health[:n]...)
 	if herr := r.finishHooks(ctx, st, health[n:]); err == nil {

@@ -3,22 +3,29 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/internal/kustomize"
 	"github.com/promobot/promobot/test/kit"
 )
 
-var jobs = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
+var (
+	jobs = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
+	pods = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+)
 
 // wavedRender has a ConfigMap in wave -1, a Deployment in wave 0 and a
 // ConfigMap in wave 1.
@@ -291,8 +298,8 @@ func TestApplyHooks(t *testing.T) {
 	if again == migrate {
 		t.Errorf("the generateName hook kept its name %s", migrate)
 	}
-	if n := res.ChangeSet.Count(cluster.Deleted); n != 0 {
-		t.Errorf("the second sync pruned %d objects: %s", n, res.ChangeSet)
+	if res.ChangeSet.Changed() {
+		t.Errorf("the second sync changed the app, whose render is the same (hooks are no change of it): %s", res.ChangeSet)
 	}
 	// Hooks are no state of the app: deleted ones are not drift.
 	objs, err := kustomize.Objects([]byte(hookedRender))
@@ -368,5 +375,72 @@ data: {A: "1"}
 	}
 	if diff := cmp.Diff([]string{"PreSync migrate Failed", "SyncFail page-oncall Current"}, phases); diff != "" {
 		t.Errorf("hooks (-want +got):\n%s", diff)
+	}
+}
+
+// TestApplyHookPodWaitsForSuccess: a hook Pod is done when it succeeded,
+// not when it is running and ready (which makes a Pod of the app healthy).
+func TestApplyHookPodWaitsForSuccess(t *testing.T) {
+	ctx := context.Background()
+	ns := kc.Namespace(t)
+	// Count the apply's reads of the hook Pod.
+	var reads atomic.Int64
+	cfg := rest.CopyConfig(kc.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/pods/smoke") {
+				reads.Add(1)
+			}
+			return rt.RoundTrip(req)
+		})
+	}
+	c := newCluster(t, cfg)
+	o := opts(ns)
+	o.HealthTimeout = 30 * time.Second
+	yaml := `
+apiVersion: v1
+kind: Pod
+metadata:
+  name: smoke
+  annotations: {argocd.argoproj.io/hook: PreSync, argocd.argoproj.io/hook-delete-policy: HookFailed}
+spec:
+  restartPolicy: Never
+  containers: [{name: smoke, image: smoke:1}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app}
+data: {A: "1"}
+`
+	done := applyAsync(c, []byte(yaml), cluster.Inventory{}, o, t, ns)
+	kit.EventuallyTrue(t, 10*time.Second, "the hook Pod is created", func() bool { return exists(t, pods, ns, "smoke") })
+	setPod := func(phase corev1.PodPhase, ready corev1.ConditionStatus) {
+		t.Helper()
+		p, err := kc.Client.CoreV1().Pods(ns).Get(ctx, "smoke", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := metav1.Now()
+		p.Status = corev1.PodStatus{Phase: phase, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready, LastTransitionTime: now}}}
+		if _, err := kc.Client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setPod(corev1.PodRunning, corev1.ConditionTrue)
+	// Two more reads: the apply saw the Pod running and ready at least once
+	// and still waits for it.
+	after := reads.Load()
+	kit.EventuallyTrue(t, 10*time.Second, "the apply reads the running hook Pod again", func() bool { return reads.Load() >= after+2 })
+	if exists(t, configMaps, ns, "app") {
+		t.Fatal("the app was applied while its hook Pod was running")
+	}
+	setPod(corev1.PodSucceeded, corev1.ConditionFalse)
+	succeeded := resourceVersion(t, pods, ns, "smoke")
+	a := <-done
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if got := resourceVersion(t, configMaps, ns, "app"); got <= succeeded {
+		t.Errorf("the app was applied at resourceVersion %d, before its hook Pod succeeded (%d)", got, succeeded)
 	}
 }
