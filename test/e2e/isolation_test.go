@@ -211,10 +211,11 @@ func TestMassPruneNeedsConsent(t *testing.T) {
 	}
 }
 
-// clipStatus shortens s as GitHub's 140-character status description.
+// clipStatus shortens s as an app's row in the sync check run does.
 func clipStatus(s string) string {
-	if r := []rune(s); len(r) > 140 {
-		return string(r[:139]) + "…"
+	// An app's row in the sync check run shows up to 500 characters.
+	if r := []rune(s); len(r) > 500 {
+		return string(r[:499]) + "…"
 	}
 	return s
 }
