@@ -110,7 +110,8 @@ const (
 	// NoteDuplicate: a second Application with the same namespace and name.
 	NoteDuplicate NoteKind = "duplicate"
 	// NoteUnsupported: a manifest promobot understands but cannot act on
-	// (ApplicationSet, several sources from this repository).
+	// (an ApplicationSet generator that reads another system, several
+	// sources from this repository).
 	NoteUnsupported NoteKind = "unsupported"
 	// NoteConfig: .promobot.yaml says something about an app that does not
 	// exist.
