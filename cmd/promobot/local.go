@@ -28,10 +28,11 @@ func newRenderCommand() *cobra.Command {
 		Long: `Render an app (by its Application name) or an overlay (by its path relative to the
 repository root) of a local checkout, under the same sandbox the applier uses:
 no exec or container plugins, no remote bases, nothing read outside the repository,
-Helm only if .promobot.yaml enables it. For a kustomization the output is what
-"kustomize build" prints; for a plain directory, the objects its files hold (as
-Argo CD reads them: recurse, include, exclude); for a multi-source app, each
-source's objects in turn.`,
+kustomize's helmCharts only if .promobot.yaml enables them. For a kustomization the
+output is what "kustomize build" prints; for a Helm chart of the repository, what
+"helm template" prints with Argo CD's arguments (release name, namespace, value
+files); for a plain directory, the objects its files hold (as Argo CD reads them:
+recurse, include, exclude); for a multi-source app, each source's objects in turn.`,
 		Example: `  promobot render --repo . --app my-api-service-staging
   promobot render --repo . kustomize/overlays/production`,
 		Args: cobra.MaximumNArgs(1),
