@@ -36,20 +36,33 @@ type Reads struct {
 // matches a files pattern, or lies in a directory matching a directories
 // pattern.
 func (r Reads) Touches(changed string) bool {
+	_, ok := r.Dir(changed)
+	return ok || r.File(changed)
+}
+
+// File reports whether changed matches a files pattern.
+func (r Reads) File(changed string) bool {
 	changed = path.Clean(strings.TrimLeft(changed, "/"))
 	for _, p := range r.Files {
 		if ok, _ := kustomize.MatchGlob(p, changed); ok {
 			return true
 		}
 	}
+	return false
+}
+
+// Dir returns the directory of changed (the nearest) that matches a
+// directories pattern.
+func (r Reads) Dir(changed string) (string, bool) {
+	changed = path.Clean(strings.TrimLeft(changed, "/"))
 	for d := path.Dir(changed); d != "." && d != "/"; d = path.Dir(d) {
 		for _, p := range r.Dirs {
 			if ok, _ := path.Match(p, d); ok {
-				return true
+				return d, true
 			}
 		}
 	}
-	return false
+	return "", false
 }
 
 func (r *Reads) add(dirs, files []string) {

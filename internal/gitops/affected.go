@@ -51,6 +51,7 @@ func Affected(apps []App, changed []string, deps func(path string) ([]string, er
 		return apps, nil
 	}
 	g := &graphs{deps: deps, cache: map[string]*depSet{}}
+	sets := setSources(apps)
 	var out []App
 	for _, a := range apps {
 		if f, err := repoPath(a.File); err == nil && a.File != "" && set[f] {
@@ -61,7 +62,7 @@ func Affected(apps []App, changed []string, deps func(path string) ([]string, er
 			out = append(out, a)
 			continue
 		}
-		if a.Set != "" && setTouched(a, set) {
+		if a.Set != "" && setTouched(a, set, sets[a.File+"#"+a.Set]) {
 			out = append(out, a)
 			continue
 		}
@@ -79,16 +80,41 @@ func Affected(apps []App, changed []string, deps func(path string) ([]string, er
 	return out, nil
 }
 
-// setTouched reports whether a change in set is to a path the git
-// generators of a's ApplicationSet read (a config file, a directory that
-// may be new), which can change every app of the set.
-func setTouched(a App, set map[string]bool) bool {
+// setTouched reports whether a change in set can change the apps of a's
+// ApplicationSet: a file its files generators read, or a file in a
+// directory its directories generators match that is not the source of
+// one of its apps (sources, which holds them): a new directory, whose app
+// may render from elsewhere. A change in an app's own directory affects
+// that app through its source, not the set's.
+func setTouched(a App, set, sources map[string]bool) bool {
 	for c := range set {
-		if a.SetReads.Touches(c) {
+		if a.SetReads.File(c) {
+			return true
+		}
+		if d, ok := a.SetReads.Dir(c); ok && !sources[d] {
 			return true
 		}
 	}
 	return false
+}
+
+// setSources returns the source paths of the apps of each ApplicationSet,
+// keyed by the set's file and name.
+func setSources(apps []App) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, a := range apps {
+		if a.Set == "" {
+			continue
+		}
+		k := a.File + "#" + a.Set
+		if out[k] == nil {
+			out[k] = map[string]bool{}
+		}
+		for _, src := range a.Rendered() {
+			out[k][src.Path] = true
+		}
+	}
+	return out
 }
 
 // depSet is what a kustomization's render reads.

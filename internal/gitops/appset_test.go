@@ -171,7 +171,44 @@ func TestApplicationSetNewDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"guestbook-blue", "guestbook-green", "guestbook-red"}, names(affected)); diff != "" {
+	if diff := cmp.Diff([]string{"guestbook-red"}, names(affected)); diff != "" {
+		t.Errorf("affected (-want +got):\n%s", diff)
+	}
+}
+
+// TestAffectedApplicationSetOtherSource: when a set's apps do not render
+// from the directories its generator matches, a change in such a directory
+// (a new one, say) affects every app of the set, the new one included.
+func TestAffectedApplicationSetOtherSource(t *testing.T) {
+	repo := fstest.MapFS{
+		"apps/teams.yaml": {Data: []byte(`apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: teams}
+spec:
+  generators: [{git: {repoURL: https://github.com/acme/gitops, directories: [{path: "teams/*"}]}}]
+  template:
+    metadata: {name: 'team-{{path.basename}}'}
+    spec:
+      source: {repoURL: https://github.com/acme/gitops, path: team-app}
+      destination: {server: https://kubernetes.default.svc, namespace: 'team-{{path.basename}}'}
+`)},
+		"teams/a/owners.yaml":   {Data: []byte("{}\n")},
+		"teams/new/owners.yaml": {Data: []byte("{}\n")},
+		"team-app/cm.yaml":      {Data: []byte("{}\n")},
+	}
+	apps, _, err := DiscoverApps(repo, DiscoverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Affected(apps, []string{"teams/new/owners.yaml"}, func(string) ([]string, error) { return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range got {
+		names = append(names, a.Name)
+	}
+	if diff := cmp.Diff([]string{"team-a", "team-new"}, names); diff != "" {
 		t.Errorf("affected (-want +got):\n%s", diff)
 	}
 }
@@ -191,7 +228,7 @@ func TestAffectedApplicationSets(t *testing.T) {
 		{"set file", []string{"apps/sets.yaml"}, []string{"api-eu-west", "guestbook-blue", "guestbook-green"}},
 		{"a config file a files generator reads", []string{"regions/us/east/region.json"}, []string{"api-eu-west"}},
 		{"an excluded directory may be included again", []string{"guestbook/skip/deployment.yaml"}, []string{"guestbook-blue", "guestbook-green"}},
-		{"a file of one generated app", []string{"guestbook/blue/x.yaml"}, []string{"guestbook-blue", "guestbook-green"}},
+		{"a file of one generated app", []string{"guestbook/blue/x.yaml"}, []string{"guestbook-blue"}},
 		{"elsewhere", []string{"README.md", "regions/README.md"}, nil},
 	}
 	deps := func(string) ([]string, error) { return nil, nil }
