@@ -71,7 +71,10 @@ type Options struct {
 	// *PruneRefusedError after the render was applied.
 	AllowMassPrune bool
 	// HealthTimeout bounds the wait for every applied object to become
-	// healthy (kstatus Current). Zero skips the health wait.
+	// healthy (kstatus Current), all waves and hooks of one apply
+	// together. Zero skips every wait: waves apply one after the other at
+	// once, and hooks are created but not awaited (so HookSucceeded and
+	// HookFailed delete nothing).
 	HealthTimeout time.Duration
 	// HealthInterval is how often health is polled. Default 500ms.
 	HealthInterval time.Duration

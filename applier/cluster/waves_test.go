@@ -444,3 +444,57 @@ data: {A: "1"}
 		t.Errorf("the app was applied at resourceVersion %d, before its hook Pod succeeded (%d)", got, succeeded)
 	}
 }
+
+// TestHookNeverDeletesOthersObjects: BeforeHookCreation deletes only a
+// hook this app created; an object of the hook's name that someone else
+// made stays, and the sync fails saying so; another app's is refused
+// before anything is written.
+func TestHookNeverDeletesOthersObjects(t *testing.T) {
+	ctx := context.Background()
+	ns := kc.Namespace(t)
+	c := newCluster(t, kc.Config)
+	hook := `
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: %s
+  annotations: {argocd.argoproj.io/hook: PreSync}
+data: {A: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app}
+data: {A: "1"}
+`
+	mine := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "handmade", Namespace: ns}, Data: map[string]string{"keep": "me"}}
+	if _, err := kc.Client.CoreV1().ConfigMaps(ns).Create(ctx, mine, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	other := opts(ns)
+	other.App = "other-app"
+	if _, err := c.Apply(ctx, render(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: others}\ndata: {B: \"2\"}\n", ns), cluster.Inventory{}, other); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		hook    string
+		wantErr string
+	}{
+		{name: "unlabelled", hook: "handmade", wantErr: "ConfigMap/" + ns + "/handmade hook: an object of this name exists that is not app api-staging's; promobot does not delete it"},
+		{name: "another app's", hook: "others", wantErr: "ConfigMap/" + ns + "/others belongs to app other-app of acme/gitops"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.Apply(ctx, render(t, strings.Replace(hook, "%s", tt.hook, 1), ns), cluster.Inventory{}, opts(ns))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			if !exists(t, configMaps, ns, tt.hook) {
+				t.Errorf("%s was deleted", tt.hook)
+			}
+			if exists(t, configMaps, ns, "app") {
+				t.Error("the app was applied although its PreSync hook could not run")
+			}
+		})
+	}
+}
