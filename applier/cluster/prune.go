@@ -19,7 +19,8 @@ import (
 // Namespaces and CRDs last and only when opted in, with the app's
 // PrunePropagationPolicy. Objects it leaves alone on purpose are reported
 // as Skipped and forgotten, except those marked Prune=false: they are
-// reported as requiring pruning and kept in the inventory, as are objects
+// reported as requiring pruning (unless compare-options IgnoreExtraneous
+// says not to) and kept in the inventory, as are objects
 // it failed to delete, to be tried again by the next apply. With deferLast,
 // objects marked PruneLast=true are not deleted but returned in deferred.
 func (c *Cluster) prune(ctx context.Context, stale []ObjectRef, opts Options, deferLast bool) (changes []Change, kept, deferred []ObjectRef, err error) {
@@ -65,7 +66,10 @@ func (c *Cluster) prune(ctx context.Context, stale []ObjectRef, opts Options, de
 			continue
 		}
 		if so := objectSyncOptions(live); so.NoPrune {
-			skip("Prune=false: requires pruning")
+			// IgnoreExtraneous: Argo CD does not count it as out of sync.
+			if !ignoresExtraneous(live) {
+				skip("Prune=false: requires pruning")
+			}
 			kept = append(kept, ref)
 			continue
 		} else if deferLast && so.PruneLast {

@@ -201,3 +201,15 @@ func syncWave(u *unstructured.Unstructured) int {
 	}
 	return n
 }
+
+// ignoresExtraneous reports whether u's AnnotationCompareOptions hold
+// IgnoreExtraneous: left in the cluster while the render no longer has it,
+// it is not reported.
+func ignoresExtraneous(u *unstructured.Unstructured) bool {
+	for _, o := range strings.Split(u.GetAnnotations()[AnnotationCompareOptions], ",") {
+		if strings.TrimSpace(o) == "IgnoreExtraneous" {
+			return true
+		}
+	}
+	return false
+}

@@ -201,7 +201,8 @@ func TestApplyPruneLast(t *testing.T) {
 }
 
 // TestApplyPruneOptions: Prune=false keeps the object and says it
-// requires pruning (it stays in the inventory); PrunePropagationPolicy is
+// requires pruning (it stays in the inventory), silently with
+// IgnoreExtraneous; PrunePropagationPolicy is
 // the deletion's propagation (without a garbage collector, foreground and
 // orphan leave the object terminating with their finalizer).
 func TestApplyPruneOptions(t *testing.T) {
@@ -216,6 +217,9 @@ func TestApplyPruneOptions(t *testing.T) {
 	}{
 		{name: "Prune=false", annotations: "{argocd.argoproj.io/sync-options: Prune=false}", wantKept: true,
 			wantChange:    change{Subject: "ConfigMap/%s/old", Action: cluster.Skipped, Reason: "Prune=false: requires pruning"},
+			wantInventory: []string{"ConfigMap/%s/keep", "ConfigMap/%s/old"}},
+		{name: "Prune=false, IgnoreExtraneous", annotations: "{argocd.argoproj.io/sync-options: Prune=false, argocd.argoproj.io/compare-options: IgnoreExtraneous}", wantKept: true,
+			wantChange:    change{Subject: "ConfigMap/%s/keep", Action: cluster.Unchanged},
 			wantInventory: []string{"ConfigMap/%s/keep", "ConfigMap/%s/old"}},
 		{name: "foreground", annotations: "{}", policy: metav1.DeletePropagationForeground, wantKept: true, wantFinalizers: []string{"foregroundDeletion"},
 			wantChange: change{Subject: "ConfigMap/%s/old", Action: cluster.Deleted}, wantInventory: []string{"ConfigMap/%s/keep"}},
