@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -86,6 +87,10 @@ type stackOptions struct {
 	args []string
 	// noInstall leaves the App uninstalled.
 	noInstall bool
+	// fixtureURL is the URL the fixture's Applications name the repository
+	// by (default https://github.com/<owner>/<repoName>.git), rewritten to
+	// the local GitHub's in every YAML file.
+	fixtureURL string
 }
 
 func fixtureDir(t *testing.T) string {
@@ -126,13 +131,19 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		t.Fatal(err)
 	}
 	writeFiles(t, cp, opts.files)
-	apps, _ := filepath.Glob(filepath.Join(cp, "apps", "*.yaml"))
-	for _, f := range apps {
-		raw, _ := os.ReadFile(f)
-		raw = bytes.ReplaceAll(raw, []byte("https://github.com/"+owner+"/"+repoName+".git"), []byte(gh.WebURL()+"/"+owner+"/"+repoName+".git"))
-		if err := os.WriteFile(f, raw, 0o644); err != nil {
-			t.Fatal(err)
+	fixtureURL := cmp.Or(opts.fixtureURL, "https://github.com/"+owner+"/"+repoName+".git")
+	err = filepath.WalkDir(cp, func(f string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || (filepath.Ext(f) != ".yaml" && filepath.Ext(f) != ".yml") {
+			return err
 		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(f, bytes.ReplaceAll(raw, []byte(fixtureURL), []byte(gh.WebURL()+"/"+owner+"/"+repoName+".git")), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	fixture = cp
 	if err := gh.CreateRepo(ctx, owner, repoName, fixture); err != nil {

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
+	"github.com/promobot/promobot/test/kube"
+)
+
+// completeJobs stands in for the Job controller the harness lacks: every
+// Job in namespace completes as soon as it exists.
+func completeJobs(ctx context.Context, c kubernetes.Interface, namespace string) {
+	for ctx.Err() == nil {
+		jobs, err := c.BatchV1().Jobs(namespace).List(ctx, metav1.ListOptions{})
+		if err == nil {
+			for _, j := range jobs.Items {
+				if !jobDone(j) {
+					_ = kube.CompleteJob(ctx, c, namespace, j.Name)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func jobDone(j batchv1.Job) bool {
+	for _, c := range j.Status.Conditions {
+		if c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed {
+			return true
+		}
+	}
+	return false
+}
+
+// The repository in the shape of Argo CD's own example repository: the
+// root is a Helm chart rendering the Applications; a Helm app, a plain
+// directory, a kustomization, sync waves, hooks, a multi-source app and an
+// ApplicationSet all deploy at install. A merge changing the Helm app's
+// production values deploys it; a new directory under the ApplicationSet's
+// generator path makes a new app; /promote on the Helm app edits only the
+// image tag in production's values file, and merging it deploys it.
+func TestArgoCDExampleRepository(t *testing.T) {
+	fixture, err := filepath.Abs(filepath.Join("..", "fixtures", "argocd-example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startStack(t, stackOptions{fixture: fixture, fixtureURL: "https://github.com/my-org/argocd-example.git"})
+	s.addUsers()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := s.home.Client
+	go completeJobs(ctx, c, "pre-post-sync")
+
+	branches, err := s.gh.Branches(ctx, owner, repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := branches["main"]
+	for _, app := range []string{"helm-guestbook-staging", "helm-guestbook-production", "helm-guestbook-multi-source", "guestbook",
+		"kustomize-guestbook", "sync-waves", "pre-post-sync", "blue", "green"} {
+		if st := s.waitStatus(head, app); st.State != "success" {
+			t.Errorf("%s at install: %s %q", app, st.State, st.Description)
+		}
+	}
+	for ns, name := range map[string]string{"staging": "helm-guestbook-staging", "production": "helm-guestbook-production",
+		"multi-source": "helm-guestbook-multi-source", "blue": "blue", "green": "green", "pre-post-sync": "pre-post-sync"} {
+		if _, err := deployment(c, ns, name); err != nil {
+			t.Errorf("Deployment %s/%s: %v", ns, name, err)
+		}
+	}
+	// The PostSync hook was deleted once it succeeded; the PreSync one is
+	// kept until the next sync replaces it (BeforeHookCreation).
+	kit.Eventually(t, 30*time.Second, "the PostSync hook deleted", func() (bool, string) {
+		jobs, err := c.BatchV1().Jobs("pre-post-sync").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var names []string
+		for _, j := range jobs.Items {
+			names = append(names, j.Name)
+		}
+		return strings.Join(names, ",") == "before", strings.Join(names, ",")
+	})
+
+	// Production's values: 3 replicas → 4.
+	values := s.file("helm-guestbook/values-production.yaml")
+	sha := s.mergeChange("prod-replicas", "Production runs 4", map[string]string{
+		"helm-guestbook/values-production.yaml": strings.Replace(values, "replicaCount: 3", "replicaCount: 4", 1)})
+	if st := s.waitStatus(sha, "helm-guestbook-production"); st.State != "success" {
+		t.Fatalf("helm-guestbook-production after the merge: %+v", st)
+	}
+	s.waitDeployment(c, "production", "helm-guestbook-production", "with 4 replicas", func(d *appsv1.Deployment) bool { return replicasOf(d) == 4 })
+	// Every app of the chart's directory is synced, as Argo CD refreshes
+	// them; only production changes.
+	for _, row := range s.syncRows(sha) {
+		if changed := !strings.HasSuffix(row.Detail, "unchanged") || strings.Contains(row.Detail, "configured"); changed != (row.App == "helm-guestbook-production") {
+			t.Errorf("after the production values change: %+v", row)
+		}
+	}
+
+	// A new directory under appset-apps/ is a new app.
+	blue := s.file("appset-apps/blue/deployment.yaml")
+	sha = s.mergeChange("red", "Add red", map[string]string{"appset-apps/red/deployment.yaml": strings.ReplaceAll(blue, "blue", "red")})
+	if st := s.waitStatus(sha, "red"); st.State != "success" {
+		t.Fatalf("red after the merge: %+v", st)
+	}
+	s.waitDeployment(c, "red", "red", "from the new directory", func(d *appsv1.Deployment) bool { return true })
+
+	// Staging's image to 1.1.0, then /promote.
+	staging := s.file("helm-guestbook/values-staging.yaml")
+	n := s.openChange("stage-1.1.0", "Staging runs 1.1.0", map[string]string{
+		"helm-guestbook/values-staging.yaml": strings.Replace(staging, `tag: "1.0.0"`, `tag: "1.1.0"`, 1)})
+	sha = s.merge(n)
+	if st := s.waitStatus(sha, "helm-guestbook-staging"); st.State != "success" {
+		t.Fatalf("staging after the merge: %+v", st)
+	}
+	if _, err := s.gh.Comment(ctx, owner, repoName, n, maintainer, "/promote helm-guestbook"); err != nil {
+		t.Fatal(err)
+	}
+	var pr githubapi.PullRequest
+	kit.Eventually(t, time.Minute, "the Helm app's promotion pull request", func() (bool, string) {
+		prs, err := s.gh.PRs(owner, repoName)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, p := range prs {
+			if p.Head == "promobot/promote/helm-guestbook/production" && p.State == "open" {
+				pr = p
+				return true, ""
+			}
+		}
+		return false, "none yet"
+	})
+	raw, err := s.gh.File(ctx, owner, repoName, pr.Head, "helm-guestbook/values-production.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prodValues := string(raw)
+	want := strings.Replace(s.file("helm-guestbook/values-production.yaml"), `tag: "1.0.0"`, `tag: "1.1.0"`, 1)
+	if prodValues != want {
+		t.Errorf("values-production.yaml on the promotion branch:\n%s\nwant only the tag changed:\n%s", prodValues, want)
+	}
+	merged := s.merge(pr.Number)
+	if st := s.waitStatus(merged, "helm-guestbook-production"); st.State != "success" {
+		t.Fatalf("production after the promotion: %+v", st)
+	}
+	s.waitDeployment(c, "production", "helm-guestbook-production", "promoted", func(d *appsv1.Deployment) bool {
+		return image(d) == "ghcr.io/acme/helm-guestbook:1.1.0"
+	})
+}
