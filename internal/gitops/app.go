@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -263,8 +264,10 @@ type manifestWalk struct {
 	render RenderFunc
 	// depth is the depth of the Applications being read.
 	depth int
-	// sets is what ApplicationSets' generators read.
-	sets appset.Env
+	// sets is what ApplicationSets' generators read; setsDeadline ends
+	// their generation, setsTimeout after the first began.
+	sets         appset.Env
+	setsDeadline time.Time
 }
 
 // visit is the fs.WalkDirFunc reading one manifest file.

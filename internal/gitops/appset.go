@@ -4,14 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/promobot/promobot/internal/appset"
 )
+
+// setsTimeout bounds the generation of all the ApplicationSets of one
+// discovery, so that many sets, each within its own limits, cannot hold a
+// discovery for long either.
+// A variable for tests.
+var setsTimeout = 30 * time.Second
 
 // setGenerator generates the Applications of the ApplicationSet document n
 // of file.
@@ -42,13 +50,26 @@ func (w *manifestWalk) generateSet(file string, n *yaml.Node) ([]found, []Note) 
 	if err != nil {
 		return nil, []Note{{Kind: NoteInvalid, File: file, Message: "invalid ApplicationSet: " + err.Error()}}
 	}
-	set, err := appset.Generate(context.Background(), file, data, w.sets)
-	if err != nil {
+	var head struct {
+		Metadata struct {
+			Name string `yaml:"name"`
+		} `yaml:"metadata"`
+	}
+	_ = n.Decode(&head) // a type mismatch leaves the name empty
+	name := head.Metadata.Name
+	if err := CheckAppName(name); err != nil {
+		// The name is not repeated raw: notes reach logs, statuses and
+		// comments.
 		return nil, []Note{{Kind: NoteInvalid, File: file, Message: "ApplicationSet not generated: " + err.Error()}}
 	}
-	name := set.Name
-	if CheckAppName(name) != nil {
-		name = ""
+	if w.setsDeadline.IsZero() {
+		w.setsDeadline = time.Now().Add(setsTimeout)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), w.setsDeadline)
+	defer cancel()
+	set, err := appset.Generate(ctx, file, data, w.sets)
+	if err != nil {
+		return nil, []Note{{Kind: NoteInvalid, File: file, App: name, Message: fmt.Sprintf("ApplicationSet not generated: the repository's ApplicationSets took longer than %s together", setsTimeout)}}
 	}
 	var apps []found
 	var notes []Note

@@ -82,7 +82,16 @@ spec:
     metadata: {name: '{{a}}'}
     spec: {destination: {server: https://kubernetes.default.svc}}
 `)},
-		"apps/plain.yaml":                         {Data: []byte(application("web-staging", "web/overlays/staging", "web"))},
+		"apps/plain.yaml": {Data: []byte(application("web-staging", "web/overlays/staging", "web"))},
+		"apps/unnamed.yaml": {Data: []byte(`apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: "Bad Name"}
+spec:
+  generators: [{list: {elements: [{a: b}]}}]
+  template:
+    metadata: {name: '{{a}}'}
+    spec: {destination: {server: https://kubernetes.default.svc}}
+`)},
 		"guestbook/blue/deployment.yaml":          {Data: []byte("{}\n")},
 		"guestbook/green/deployment.yaml":         {Data: []byte("{}\n")},
 		"guestbook/skip/deployment.yaml":          {Data: []byte("{}\n")},
@@ -133,6 +142,7 @@ func TestDiscoverApplicationSets(t *testing.T) {
 		`invalid apps/broken.yaml: broken: ApplicationSet refused: generator 1: template "{{ .a | nosuchfunction }}": template: :1: function "nosuchfunction" not defined`,
 		`invalid apps/broken.yaml#Not_A_Name: metadata.name "Not_A_Name" is not a valid Application name: Argo CD requires a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)`,
 		`foreign-repo apps/foreign.yaml: foreign: ApplicationSet refused: generator 1: git: repoURL "https://github.com/someone/else" is another repository; promobot reads git generators of this repository only, as it applies Applications of this repository only`,
+		`invalid apps/unnamed.yaml: ApplicationSet not generated: metadata.name "Bad Name" is not a valid Application name: Argo CD requires a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)`,
 	}
 	if diff := cmp.Diff(wantNotes, got); diff != "" {
 		t.Errorf("notes (-want +got):\n%s", diff)
@@ -246,5 +256,32 @@ func TestAffectedApplicationSets(t *testing.T) {
 				t.Errorf("affected (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDiscoverApplicationSetsTimeout: once the sets of a discovery have
+// taken setsTimeout together, the others are notes, and the plain
+// Applications are discovered all the same.
+func TestDiscoverApplicationSetsTimeout(t *testing.T) {
+	old := setsTimeout
+	setsTimeout = 0
+	t.Cleanup(func() { setsTimeout = old })
+	apps, notes, err := DiscoverApps(setRepo(), DiscoverOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]setSummary{{"web-staging", "web/overlays/staging", "web", "staging", "apps/plain.yaml", "", true}}, summarize(apps)); diff != "" {
+		t.Errorf("apps (-want +got):\n%s", diff)
+	}
+	var got []string
+	for _, n := range notes {
+		got = append(got, n.String())
+	}
+	msg := ": ApplicationSet not generated: the repository's ApplicationSets took longer than 0s together"
+	want := []string{"apps/broken.yaml: broken" + msg, "apps/broken.yaml: badnames" + msg, "apps/foreign.yaml: foreign" + msg,
+		"apps/sets.yaml: guestbook" + msg, "apps/sets.yaml: regions" + msg,
+		`apps/unnamed.yaml: ApplicationSet not generated: metadata.name "Bad Name" is not a valid Application name: Argo CD requires a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
 	}
 }
