@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +83,33 @@ func TestArgoCDExampleRepository(t *testing.T) {
 			t.Errorf("Deployment %s/%s: %v", ns, name, err)
 		}
 	}
+	// Sync waves: each wave applied once the one before is healthy. etcd's
+	// revisions order the writes: the wave -1 ConfigMap, the Deployment's
+	// last write (its rollout, marked healthy), the wave 1 Service, the
+	// wave 2 ConfigMap.
+	rv := func(get func() (metav1.Object, error)) int64 {
+		t.Helper()
+		o, err := get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := strconv.ParseInt(o.GetResourceVersion(), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	const ns = "sync-waves"
+	order := []int64{
+		rv(func() (metav1.Object, error) { return c.CoreV1().ConfigMaps(ns).Get(ctx, "sync-waves-config", metav1.GetOptions{}) }),
+		rv(func() (metav1.Object, error) { return c.AppsV1().Deployments(ns).Get(ctx, "sync-waves", metav1.GetOptions{}) }),
+		rv(func() (metav1.Object, error) { return c.CoreV1().Services(ns).Get(ctx, "sync-waves", metav1.GetOptions{}) }),
+		rv(func() (metav1.Object, error) { return c.CoreV1().ConfigMaps(ns).Get(ctx, "sync-waves-done", metav1.GetOptions{}) }),
+	}
+	if !slices.IsSorted(order) {
+		t.Errorf("sync-waves objects written out of wave order: resource versions %v (config, deployment, service, done)", order)
+	}
+
 	// The PostSync hook was deleted once it succeeded; the PreSync one is
 	// kept until the next sync replaces it (BeforeHookCreation).
 	kit.Eventually(t, 30*time.Second, "the PostSync hook deleted", func() (bool, string) {
