@@ -101,10 +101,18 @@ func TestArgoCDExampleRepository(t *testing.T) {
 	}
 	const ns = "sync-waves"
 	order := []int64{
-		rv(func() (metav1.Object, error) { return c.CoreV1().ConfigMaps(ns).Get(ctx, "sync-waves-config", metav1.GetOptions{}) }),
-		rv(func() (metav1.Object, error) { return c.AppsV1().Deployments(ns).Get(ctx, "sync-waves", metav1.GetOptions{}) }),
-		rv(func() (metav1.Object, error) { return c.CoreV1().Services(ns).Get(ctx, "sync-waves", metav1.GetOptions{}) }),
-		rv(func() (metav1.Object, error) { return c.CoreV1().ConfigMaps(ns).Get(ctx, "sync-waves-done", metav1.GetOptions{}) }),
+		rv(func() (metav1.Object, error) {
+			return c.CoreV1().ConfigMaps(ns).Get(ctx, "sync-waves-config", metav1.GetOptions{})
+		}),
+		rv(func() (metav1.Object, error) {
+			return c.AppsV1().Deployments(ns).Get(ctx, "sync-waves", metav1.GetOptions{})
+		}),
+		rv(func() (metav1.Object, error) {
+			return c.CoreV1().Services(ns).Get(ctx, "sync-waves", metav1.GetOptions{})
+		}),
+		rv(func() (metav1.Object, error) {
+			return c.CoreV1().ConfigMaps(ns).Get(ctx, "sync-waves-done", metav1.GetOptions{})
+		}),
 	}
 	if !slices.IsSorted(order) {
 		t.Errorf("sync-waves objects written out of wave order: resource versions %v (config, deployment, service, done)", order)
