@@ -214,7 +214,7 @@ func Generate(ctx context.Context, file string, set []byte, env Env) (*Set, erro
 	}
 	out := &Set{Name: m.Metadata.Name, Namespace: m.Metadata.Namespace}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("applicationset %s generate: %w", m.Metadata.Name, err)
+		return nil, fmt.Errorf("applicationset %q generate: %w", m.Metadata.Name, err)
 	}
 	gctx, cancel := context.WithTimeout(ctx, env.Limits.Timeout)
 	defer cancel()
@@ -225,7 +225,7 @@ func Generate(ctx context.Context, file string, set []byte, env Env) (*Set, erro
 	case err == nil:
 		out.Apps = apps
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("applicationset %s generate: %w", m.Metadata.Name, ctx.Err())
+		return nil, fmt.Errorf("applicationset %q generate: %w", m.Metadata.Name, ctx.Err())
 	case gctx.Err() != nil:
 		out.Notes = append(out.Notes, Note{Kind: NoteInvalid, Message: fmt.Sprintf("ApplicationSet refused: generating took longer than %s", env.Limits.Timeout)})
 	default:
