@@ -63,7 +63,9 @@ type Options struct {
 	// (default 14 days, beyond GitHub's 3 or 7 days of redeliveries).
 	LedgerTTL time.Duration
 	// PublishTimeout bounds the wait for JetStream's acknowledgement
-	// (default 5 seconds).
+	// (default 9 seconds: a NATS cluster that lost a stream's leader
+	// elects another within about that, and GitHub waits 10 seconds for
+	// the webhook's answer).
 	PublishTimeout time.Duration
 	// MaxBytes bounds the storage of each stream and bucket, keyed by its
 	// name (StreamGitHub, StreamFacts, Bucket...); names left out, or
@@ -102,7 +104,7 @@ func DefaultOptions() Options {
 		FactMaxAge:     90 * 24 * time.Hour,
 		Duplicates:     2 * time.Minute,
 		LedgerTTL:      14 * 24 * time.Hour,
-		PublishTimeout: 5 * time.Second,
+		PublishTimeout: 9 * time.Second,
 		MaxBytes:       DefaultMaxBytes(),
 	}
 }
@@ -265,7 +267,7 @@ func (b *Bus) Publish(ctx context.Context, subject string, ev event.Event) (PubA
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.opts.PublishTimeout)
 	defer cancel()
-	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID()))
+	ack, err := b.publishMsg(ctx, msg, ev.ID())
 	// Each round drops about a tenth of the stream; a large delivery may
 	// need a few.
 	for round := 0; round < 10 && isFull(err); round++ {
@@ -274,12 +276,46 @@ func (b *Bus) Publish(ctx context.Context, subject string, ev event.Event) (PubA
 			err = fmt.Errorf("%w; stream %s make room: %w", err, stream, ferr)
 			break
 		}
-		ack, err = b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID()))
+		ack, err = b.publishMsg(ctx, msg, ev.ID())
 	}
 	if err != nil {
 		return PubAck{}, fmt.Errorf("event %s publish on %s: %w: %w", ev.ID(), subject, ErrUnavailable, err)
 	}
 	return PubAck{Stream: ack.Stream, Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+}
+
+// publishAttempt bounds one try to store a message. A stream whose leader
+// was lost (its NATS node crashed) takes seconds to elect another, and a
+// message sent meanwhile may get no answer at all, so publishMsg sends it
+// again, with the same Nats-Msg-Id (stored once), until ctx ends.
+const publishAttempt = 2 * time.Second
+
+// publishMsg publishes msg with id as its Nats-Msg-Id, retrying what a
+// failover or a reconnection causes (no answer, no responders, the
+// cluster temporarily unavailable) until ctx ends. A refusal (a full
+// stream, a bad request) returns at once.
+func (b *Bus) publishMsg(ctx context.Context, msg *nats.Msg, id string) (*jetstream.PubAck, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, publishAttempt)
+		ack, err := b.js.PublishMsg(actx, msg, jetstream.WithMsgID(id),
+			jetstream.WithRetryAttempts(1000), jetstream.WithRetryWait(100*time.Millisecond))
+		cancel()
+		if err == nil || ctx.Err() != nil || isRefusal(err) {
+			return ack, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// isRefusal reports whether JetStream refused a publish for a reason
+// another try would meet again: a full stream, or a request error.
+func isRefusal(err error) bool {
+	var apiErr *jetstream.APIError
+	return isFull(err) || errors.As(err, &apiErr) && apiErr.Code >= 400 && apiErr.Code < 500
 }
 
 // isFull reports whether a publish was refused because its stream reached
