@@ -65,13 +65,17 @@ type Process struct {
 	waitErr error
 }
 
-// Start runs path with args, its output appended to logPath.
-func Start(name, path, logPath string, args []string) (*Process, error) {
+// Start runs path with args, its output appended to logPath. The child
+// gets env as its environment, or the test binary's when env is empty.
+func Start(name, path, logPath string, args []string, env ...string) (*Process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("%s log create: %w", name, err)
 	}
 	cmd := exec.Command(path, args...)
+	if len(env) > 0 {
+		cmd.Env = env
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{
