@@ -23,6 +23,11 @@ import (
 type applyClient struct {
 	client.Client
 	force bool
+	// ignored says which fields of an object keep their live values
+	// (ignoreDifferences with RespectIgnoreDifferences): a dry run that
+	// conflicts only on those is forced, since ssa then applies the live
+	// value there and takes nothing from anyone (nil: none).
+	ignored func(obj *unstructured.Unstructured, field string) bool
 
 	mu        sync.Mutex
 	conflicts []Conflict
@@ -52,10 +57,34 @@ func (c *applyClient) Patch(ctx context.Context, obj client.Object, patch client
 	if len(conflicts) == 0 {
 		return err
 	}
+	if u, ok := obj.(*unstructured.Unstructured); ok && isDryRun(opts) && c.onlyIgnored(u, conflicts) {
+		return c.Client.Patch(ctx, obj, patch, opts...)
+	}
 	c.mu.Lock()
 	c.conflicts = append(c.conflicts, conflicts...)
 	c.mu.Unlock()
 	return &ConflictError{Conflicts: conflicts}
+}
+
+// isDryRun reports whether opts make a patch a dry run.
+func isDryRun(opts []client.PatchOption) bool {
+	var po client.PatchOptions
+	po.ApplyOptions(opts)
+	return len(po.DryRun) > 0
+}
+
+// onlyIgnored reports whether every conflict is on a field of u whose live
+// value is kept.
+func (c *applyClient) onlyIgnored(u *unstructured.Unstructured, conflicts []Conflict) bool {
+	if c.ignored == nil {
+		return false
+	}
+	for _, cf := range conflicts {
+		if !c.ignored(u, cf.Field) {
+			return false
+		}
+	}
+	return true
 }
 
 // collected returns every conflict seen by this client's patches.

@@ -265,6 +265,11 @@ func (c *Cluster) createNamespace(ctx context.Context, desired []*unstructured.U
 // live values. A conflict with another field manager is a *ConflictError.
 func (c *Cluster) applyAll(ctx context.Context, desired []*unstructured.Unstructured, opts Options, ignore []jsondiff.IgnoreRule, cs *ChangeSet) error {
 	m, ac := c.manager(opts, opts.Force)
+	if ignored, err := ignoredFields(ignore); err != nil {
+		return err
+	} else if ignored != nil {
+		ac.ignored = ignored
+	}
 	applyOpts := ssa.DefaultApplyOptions()
 	applyOpts.Force = opts.Recreate
 	applyOpts.DriftIgnoreRules = ignore

@@ -182,3 +182,37 @@ func exactRegex(s string) string {
 	}
 	return regexp.QuoteMeta(s)
 }
+
+// ignoredFields returns the check of whether a field of an object, as a
+// server-side apply conflict names it (".spec.replicas"), is one rules keep
+// the live value of; nil without rules. Only plain field paths are matched:
+// a path through a list element is not.
+func ignoredFields(rules []jsondiff.IgnoreRule) (func(*unstructured.Unstructured, string) bool, error) {
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	type compiled struct {
+		sel   *jsondiff.SelectorRegex
+		paths []string
+	}
+	var cs []compiled
+	for _, r := range rules {
+		sel, err := jsondiff.NewSelectorRegex(r.Selector)
+		if err != nil {
+			return nil, fmt.Errorf("ignoreDifferences: %w", err)
+		}
+		cs = append(cs, compiled{sel: sel, paths: r.Paths})
+	}
+	return func(u *unstructured.Unstructured, field string) bool {
+		if !strings.HasPrefix(field, ".") || strings.ContainsAny(field, "[]=") {
+			return false
+		}
+		ptr := strings.ReplaceAll(field, ".", "/")
+		for _, c := range cs {
+			if c.sel.MatchUnstructured(u) && slices.Contains(c.paths, ptr) {
+				return true
+			}
+		}
+		return false
+	}, nil
+}

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/promobot/promobot/test/githubapi"
@@ -59,7 +60,7 @@ func TestArgoCDExampleRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startStack(t, stackOptions{fixture: fixture, fixtureURL: "https://github.com/my-org/argocd-example.git"})
+	s := startStack(t, stackOptions{fixture: fixture, fixtureURL: "https://github.com/my-org/argocd-example.git", args: []string{"--drift-interval", "1s"}})
 	s.addUsers()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -132,14 +133,31 @@ func TestArgoCDExampleRepository(t *testing.T) {
 		return strings.Join(names, ",") == "before", strings.Join(names, ",")
 	})
 
-	// Production's values: 3 replicas → 4.
+	// ignoreDifferences: the Helm apps leave /spec/replicas to an
+	// autoscaler. Someone scales staging and swaps its image: self-heal
+	// takes the image back and leaves the replicas.
+	patch := []byte(`[{"op":"replace","path":"/spec/replicas","value":5},` +
+		`{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"ghcr.io/acme/helm-guestbook:evil"}]`)
+	if _, err := c.AppsV1().Deployments("staging").Patch(ctx, "helm-guestbook-staging", types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	healed := s.waitDeployment(c, "staging", "helm-guestbook-staging", "image healed", func(d *appsv1.Deployment) bool {
+		return image(d) == "ghcr.io/acme/helm-guestbook:1.0.0"
+	})
+	if replicasOf(healed) != 5 {
+		t.Errorf("self-heal took the ignored replicas back to %d, want the 5 someone set", replicasOf(healed))
+	}
+
+	// Production's values: a CPU request of 100m → 200m.
 	values := s.file("helm-guestbook/values-production.yaml")
-	sha := s.mergeChange("prod-replicas", "Production runs 4", map[string]string{
-		"helm-guestbook/values-production.yaml": strings.Replace(values, "replicaCount: 3", "replicaCount: 4", 1)})
+	sha := s.mergeChange("prod-cpu", "Production requests 200m", map[string]string{
+		"helm-guestbook/values-production.yaml": strings.Replace(values, "cpu: 100m", "cpu: 200m", 1)})
 	if st := s.waitStatus(sha, "helm-guestbook-production"); st.State != "success" {
 		t.Fatalf("helm-guestbook-production after the merge: %+v", st)
 	}
-	s.waitDeployment(c, "production", "helm-guestbook-production", "with 4 replicas", func(d *appsv1.Deployment) bool { return replicasOf(d) == 4 })
+	s.waitDeployment(c, "production", "helm-guestbook-production", "requesting 200m", func(d *appsv1.Deployment) bool {
+		return d.Spec.Template.Spec.Containers[0].Resources.Requests.Cpu().String() == "200m"
+	})
 	// Every app of the chart's directory is synced, as Argo CD refreshes
 	// them; only production changes.
 	for _, row := range s.syncRows(sha) {
