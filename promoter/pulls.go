@@ -204,7 +204,7 @@ func (p *Promoter) renderChange(ctx context.Context, gh GitHub, repo Repo, ch ch
 	case err != nil:
 		return nil, 0, nil, err
 	case cmp.Truncated:
-		unknown = fmt.Sprintf("The change has more files than GitHub lists (%d).", github.MaxCompareFiles)
+		unknown = fmt.Sprintf("%s changes more files than GitHub lists (%d).", strings.ToUpper(ch.what[:1])+ch.what[1:], github.MaxCompareFiles)
 	}
 	base := cmp.MergeBase
 	if base == "" {
