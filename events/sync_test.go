@@ -66,3 +66,25 @@ func TestEmbeddedSync(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseSync: whatever --nats-sync is given, ParseSync refuses it or
+// returns a policy that fsyncs (always, or at a positive interval) and
+// reads back from its String unchanged.
+func FuzzParseSync(f *testing.F) {
+	for _, s := range []string{"always", "ALWAYS", " always ", "2m", "10s", "1h30m", "0", "-1s", "1ns", "9223372036854775807ns", "", "never", "1e3s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := events.ParseSync(s)
+		if err != nil {
+			return
+		}
+		if !got.Always && got.Interval <= 0 {
+			t.Fatalf("ParseSync(%q) = %+v: neither always nor a positive interval", s, got)
+		}
+		back, err := events.ParseSync(got.String())
+		if err != nil || back != got {
+			t.Fatalf("ParseSync(%q) = %+v, whose String %q reads back as %+v, %v", s, got, got.String(), back, err)
+		}
+	})
+}
