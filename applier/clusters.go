@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/promobot/promobot/applier/cluster"
+	"github.com/promobot/promobot/internal/appset"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/project"
 )
@@ -187,4 +188,24 @@ func (c *Clusters) get(oc OperatorCluster) (*cluster.Cluster, error) {
 	}
 	c.cache[oc.Name] = cl
 	return cl, nil
+}
+
+// ForGenerator returns the operator's clusters repo ("owner/name") may
+// deploy to, for its ApplicationSets' cluster generator: a repository sees
+// no cluster its project does not allow. Clusters have no labels.
+func (c *Clusters) ForGenerator(repo string) []appset.Cluster {
+	if c == nil {
+		return nil
+	}
+	scope, err := c.projects.For(repo)
+	if err != nil {
+		return []appset.Cluster{}
+	}
+	out := []appset.Cluster{}
+	for _, oc := range c.clusters {
+		if scope.Cluster(project.ClusterID{Name: oc.Name, Server: oc.Server}) == nil {
+			out = append(out, appset.Cluster{Name: oc.Name, Server: oc.Server})
+		}
+	}
+	return out
 }

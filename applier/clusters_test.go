@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/client-go/rest"
 
+	"github.com/promobot/promobot/internal/appset"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/project"
 )
@@ -95,6 +96,43 @@ func TestAllowsMassPrune(t *testing.T) {
 	for _, tt := range tests {
 		if got := AllowsMassPrune(tt.msg); got != tt.want {
 			t.Errorf("AllowsMassPrune(%q) = %v, want %v", tt.msg, got, tt.want)
+		}
+	}
+}
+
+// TestClustersForGenerator: an ApplicationSet's cluster generator sees the
+// operator's clusters its repository's project allows, and no other.
+func TestClustersForGenerator(t *testing.T) {
+	home := &rest.Config{Host: "https://home.invalid"}
+	ps, err := project.Parse([]byte(`
+clusters:
+  - {name: production, server: https://prod.invalid, kubeconfig: /dev/null}
+projects:
+  - name: payments
+    repos: [acme/payments]
+    destinations:
+      - {cluster: https://prod.invalid, namespace: payments}
+  - name: web
+    repos: [acme/web]
+    destinations:
+      - {cluster: "*", namespace: "web-*"}
+`), "promobot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod := OperatorCluster{Name: "production", Server: "https://prod.invalid", Config: &rest.Config{Host: "https://prod.invalid"}}
+	c := NewClusters(home, nil).WithProjects(ps, []OperatorCluster{prod})
+	tests := []struct {
+		repo string
+		want []appset.Cluster
+	}{
+		{repo: "acme/payments", want: []appset.Cluster{{Name: "production", Server: "https://prod.invalid"}}},
+		{repo: "acme/web", want: []appset.Cluster{{Name: "in-cluster", Server: "https://kubernetes.default.svc"}, {Name: "production", Server: "https://prod.invalid"}}},
+		{repo: "evil/payments", want: []appset.Cluster{}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, c.ForGenerator(tt.repo)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.repo, diff)
 		}
 	}
 }

@@ -85,7 +85,7 @@ func (a *Applier) driftAt(ctx context.Context, gh RepoReader, repo Repo, commit 
 		return nil
 	}
 	defer os.RemoveAll(dir)
-	r, err := render.LoadDir(ctx, dir, nil, kustomize.RenderOptions{Class: kustomize.ClassApply})
+	r, err := render.LoadDirWith(ctx, dir, gitops.LoadOptions{Clusters: a.clusters.ForGenerator(repo.String())}, kustomize.RenderOptions{Class: kustomize.ClassApply})
 	if err != nil {
 		return nil
 	}

@@ -293,7 +293,8 @@ func (a *Applier) Sync(ctx context.Context, gh GitHub, t Target, progress Progre
 	}
 	defer os.RemoveAll(dir)
 
-	repo, err := render.LoadDir(ctx, dir, t.RepoURLs, kustomize.RenderOptions{Class: kustomize.ClassApply})
+	repo, err := render.LoadDirWith(ctx, dir, gitops.LoadOptions{RepoURLs: t.RepoURLs, Clusters: a.clusters.ForGenerator(t.Repo.String())},
+		kustomize.RenderOptions{Class: kustomize.ClassApply})
 	if err != nil {
 		// A broken .promobot.yaml fails every app's status: nothing applies.
 		a.reportConfigError(ctx, gh, t, err)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"sort"
 
+	"github.com/promobot/promobot/internal/appset"
 	"github.com/promobot/promobot/internal/checkout"
 )
 
@@ -42,6 +43,9 @@ type LoadOptions struct {
 	// DiscoverOptions.Render); nil reads the apps directory as plain
 	// manifests.
 	Render RenderFunc
+	// Clusters are the operator's clusters the repository may deploy to,
+	// for ApplicationSets' cluster generator (see DiscoverOptions.Clusters).
+	Clusters []appset.Cluster
 }
 
 // LoadDirWith is LoadDir with options.
@@ -75,7 +79,7 @@ func load(repo *checkout.Repo, root string, opts LoadOptions) (*Repository, erro
 	default:
 		return nil, fmt.Errorf("%s read: %w", ConfigFile, err)
 	}
-	apps, notes, err := DiscoverApps(repo.FS(), DiscoverOptions{RepoURLs: opts.RepoURLs, Config: r.Config, Render: opts.Render})
+	apps, notes, err := DiscoverApps(repo.FS(), DiscoverOptions{RepoURLs: opts.RepoURLs, Config: r.Config, Render: opts.Render, Clusters: opts.Clusters})
 	if err != nil {
 		return nil, err
 	}

@@ -33,5 +33,11 @@ func Roots(ctx context.Context, repoRoot string, opts kustomize.RenderOptions) g
 
 // LoadDir is gitops.LoadDir with Discover's rendering of roots.
 func LoadDir(ctx context.Context, root string, repoURLs []string, opts kustomize.RenderOptions) (*gitops.Repository, error) {
-	return gitops.LoadDirWith(root, gitops.LoadOptions{RepoURLs: repoURLs, Render: Roots(ctx, root, opts)})
+	return LoadDirWith(ctx, root, gitops.LoadOptions{RepoURLs: repoURLs}, opts)
+}
+
+// LoadDirWith is gitops.LoadDirWith with Discover's rendering of roots.
+func LoadDirWith(ctx context.Context, root string, lopts gitops.LoadOptions, opts kustomize.RenderOptions) (*gitops.Repository, error) {
+	lopts.Render = Roots(ctx, root, opts)
+	return gitops.LoadDirWith(root, lopts)
 }
