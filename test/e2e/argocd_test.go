@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -208,6 +209,18 @@ func TestArgoCDExampleRepository(t *testing.T) {
 	if prodValues != want {
 		t.Errorf("values-production.yaml on the promotion branch:\n%s\nwant only the tag changed:\n%s", prodValues, want)
 	}
+	kit.Eventually(t, 30*time.Second, "the promotion's rendered diff", func() (bool, string) {
+		cs, err := s.gh.Comments(owner, repoName, pr.Number)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, cm := range cs {
+			if cm.Bot && strings.Contains(cm.Body, `+        image: "ghcr.io/acme/helm-guestbook:1.1.0"`) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%+v", cs)
+	})
 	merged := s.merge(pr.Number)
 	if st := s.waitStatus(merged, "helm-guestbook-production"); st.State != "success" {
 		t.Fatalf("production after the promotion: %+v", st)
