@@ -37,10 +37,22 @@ func TestClusterSurvivesTheLossOfANode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A request sent to the leader as it dies gets no answer at all: each
+	// attempt has its own deadline, and the message is sent again with the
+	// same id (stored once) until the overall context ends.
 	publish := func(from, to int) {
 		for i := from; i < to; i++ {
-			if _, err := js.Publish(ctx, "t.x", []byte(fmt.Sprint(i)), jetstream.WithMsgID(fmt.Sprint(i)),
-				jetstream.WithRetryAttempts(100), jetstream.WithRetryWait(100*time.Millisecond)); err != nil {
+			var err error
+			for ctx.Err() == nil {
+				actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				_, err = js.Publish(actx, "t.x", []byte(fmt.Sprint(i)), jetstream.WithMsgID(fmt.Sprint(i)),
+					jetstream.WithRetryAttempts(100), jetstream.WithRetryWait(100*time.Millisecond))
+				cancel()
+				if err == nil {
+					break
+				}
+			}
+			if err != nil {
 				t.Fatalf("publish %d: %v", i, err)
 			}
 		}
