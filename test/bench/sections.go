@@ -6,4 +6,5 @@ var sections = []section{
 	{name: "webhook-sync", run: benchWebhookSync},
 	{name: "applier", run: benchApplier},
 	{name: "promoter", run: benchPromoter},
+	{name: "scale", run: benchScale},
 }
