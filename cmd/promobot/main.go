@@ -67,7 +67,7 @@ runs it.`,
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServeCommand(), newEventsCommand())
+	root.AddCommand(newServeCommand(), newEventsCommand(), newDoctorCommand())
 	addLocalCommands(root)
 	root.SetErr(os.Stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

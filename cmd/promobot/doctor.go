@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/promobot/promobot/applier/cluster"
+	"github.com/promobot/promobot/internal/doctor"
+	"github.com/promobot/promobot/internal/project"
+)
+
+// permissionFeatures names the feature each of appPermissions serves, for
+// doctor's "missing permission" lines.
+var permissionFeatures = map[string]string{
+	"contents":      "reading overlays and committing promotion branches",
+	"pull_requests": "opening and updating promotion PRs",
+	"issues":        "answering /promote, /freeze and /rollback comments",
+	"statuses":      "commit statuses of applies",
+	"checks":        "check runs of renders and gates",
+	"merge_queues":  "applying merge queue groups",
+	"deployments":   "GitHub Deployments of each environment",
+	"metadata":      "reading repositories at all",
+}
+
+type doctorFlags struct {
+	githubURL      string
+	appID          int64
+	privateKeyFile string
+	webhookSecrets []string
+	kubeconfig     string
+	kubeContext    string
+	clusters       []string
+	projectsFile   string
+	namespace      string
+	json           bool
+}
+
+func newDoctorCommand() *cobra.Command {
+	f := &doctorFlags{}
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check the GitHub App, its installations and the clusters, and say what to fix",
+		Long: `doctor checks, with the credentials promobot serve uses, what a working
+promobot needs: the App's permissions and webhook events, the webhook secret
+(and whether the latest delivery was refused for its signature), each
+installation's repositories and their .promobot.yaml on the default branch,
+and each cluster's reachability and RBAC (a SelfSubjectAccessReview for get,
+create and patch of deployments).
+
+Each check prints ok, warn or fail with what it found and what to fix.
+The exit code is 0 only if every check is ok, 1 otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDoctor(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.githubURL, "github-url", "https://api.github.com/", "GitHub REST API base URL (GitHub Enterprise Server: https://HOST/api/v3/)")
+	fl.Int64Var(&f.appID, "app-id", 0, "GitHub App id (or $PROMOBOT_APP_ID)")
+	fl.StringVar(&f.privateKeyFile, "private-key-file", "", "GitHub App private key PEM file (or $PROMOBOT_PRIVATE_KEY)")
+	fl.StringArrayVar(&f.webhookSecrets, "webhook-secret-file", nil, "file holding the webhook secret(s), one per line (repeatable)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the cluster promobot runs in")
+	fl.StringVar(&f.kubeContext, "kube-context", "", "context of --kubeconfig to use (default: its current context)")
+	fl.StringArrayVar(&f.clusters, "cluster-kubeconfig", nil, "SERVER=KUBECONFIG[#CONTEXT]: a destination cluster's credentials (repeatable)")
+	fl.StringVar(&f.projectsFile, "projects-file", "", "the operator's projects file; its clusters are checked too")
+	fl.StringVar(&f.namespace, "namespace", "default", "namespace the RBAC check asks about")
+	fl.BoolVar(&f.json, "json", false, "print the checks as JSON")
+	return cmd
+}
+
+func runDoctor(cmd *cobra.Command, f *doctorFlags) error {
+	ctx := cmd.Context()
+	rep := &doctor.Report{}
+	rep.Add(f.githubChecks(ctx)...)
+	clusters, err := f.clusterList()
+	if err != nil {
+		rep.Add(doctor.Check{Name: "clusters", Status: doctor.Fail, Found: err.Error(), Fix: "fix the cluster flags or the projects file"})
+	}
+	for _, c := range clusters {
+		rep.Add(doctor.CheckCluster(ctx, c)...)
+	}
+	out := cmd.OutOrStdout()
+	if f.json {
+		err = rep.WriteJSON(out)
+	} else {
+		err = rep.WriteText(out)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return exitError{code: 1, err: errors.New("doctor: some checks did not pass")}
+	}
+	return nil
+}
+
+func (f *doctorFlags) githubChecks(ctx context.Context) []doctor.Check {
+	appID := f.appID
+	if appID == 0 {
+		fmt.Sscan(os.Getenv(envAppID), &appID)
+	}
+	key, err := loadPrivateKey(f.privateKeyFile)
+	if err != nil || appID == 0 {
+		found := "no --app-id"
+		if err != nil {
+			found = err.Error()
+		}
+		return []doctor.Check{{Name: "github app", Status: doctor.Fail, Found: found, Fix: "pass --app-id and --private-key-file as for promobot serve"}}
+	}
+	base := f.githubURL
+	if strings.TrimSuffix(base, "/") == "https://api.github.com" {
+		base = ""
+	}
+	secrets, secretErr := loadWebhookSecrets(f.webhookSecrets)
+	return doctor.CheckGitHub(ctx, doctor.GitHubOptions{
+		BaseURL: base, AppID: appID, PrivateKey: key,
+		Permissions: appPermissions, Features: permissionFeatures, Events: appEvents,
+		WebhookSecrets: secrets, SecretErr: secretErr,
+	})
+}
+
+// clusterList is every cluster the flags name.
+func (f *doctorFlags) clusterList() ([]doctor.Cluster, error) {
+	var out []doctor.Cluster
+	add := func(name, file, ctxName string) error {
+		rc, err := cluster.RESTConfigFor(cluster.Credentials{KubeconfigPath: file, Context: ctxName})
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", name, err)
+		}
+		out = append(out, doctor.Cluster{Name: name, Config: rc, Namespace: f.namespace})
+		return nil
+	}
+	if f.kubeconfig != "" {
+		if err := add("in-cluster", f.kubeconfig, f.kubeContext); err != nil {
+			return out, err
+		}
+	}
+	for _, c := range f.clusters {
+		server, kc, ok := strings.Cut(c, "=")
+		if !ok || server == "" || kc == "" {
+			return out, fmt.Errorf("--cluster-kubeconfig %q: want SERVER=KUBECONFIG[#CONTEXT]", c)
+		}
+		file, ctxName, _ := strings.Cut(kc, "#")
+		if err := add(server, file, ctxName); err != nil {
+			return out, err
+		}
+	}
+	if f.projectsFile != "" {
+		ps, err := project.Load(f.projectsFile, f.namespace)
+		if err != nil {
+			return out, fmt.Errorf("--projects-file: %w", err)
+		}
+		for _, c := range ps.Clusters() {
+			if err := add(c.Name, c.Kubeconfig, c.Context); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,179 @@
+package doctor_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/promobot/promobot/internal/doctor"
+	"github.com/promobot/promobot/test/githubapi"
+	"github.com/promobot/promobot/test/kit"
+	"github.com/promobot/promobot/webhook"
+)
+
+var (
+	wantPerms = map[string]string{
+		"contents": "write", "pull_requests": "write", "issues": "write", "statuses": "write",
+		"checks": "write", "merge_queues": "read", "deployments": "write", "metadata": "read",
+	}
+	wantEvents = []string{"push", "pull_request", "issue_comment", "status", "check_run", "merge_group"}
+	features   = map[string]string{"merge_queues": "applying merge queue groups"}
+)
+
+const validConfig = "appsDir: apps\n"
+
+// setup is one App on the local GitHub with a repository holding config
+// as .promobot.yaml ("" for none), installed, and one push delivered to a
+// real webhook receiver that verifies with serveSecret while GitHub signs
+// with githubSecret.
+type setup struct {
+	perms        map[string]string
+	config       string
+	githubSecret string
+	serveSecret  string
+}
+
+func (s setup) run(t *testing.T) (*githubapi.Server, doctor.GitHubOptions) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{[]byte(s.serveSecret)}, Logger: slog.New(slog.DiscardHandler)}, kit.Bus(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := httptest.NewServer(rc)
+	t.Cleanup(hook.Close)
+	dir := t.TempDir()
+	srv, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), WebhookURL: hook.URL, WebhookSecret: s.githubSecret,
+		SyncWebhooks: true, Permissions: s.perms, Events: wantEvents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	fixture := filepath.Join(dir, "fixture")
+	if err := os.MkdirAll(fixture, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fixture, "README.md"), []byte("gitops\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.CreateRepo(ctx, "acme", "gitops", fixture); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Install(ctx, "acme", "gitops"); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"README.md": "gitops, again\n"}
+	if s.config != "" {
+		files[".promobot.yaml"] = s.config
+	}
+	if _, err := srv.Push(ctx, "acme", "gitops", "main", githubapi.Commit{Message: "config", Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	return srv, doctor.GitHubOptions{
+		BaseURL: srv.URL(), AppID: srv.AppID(), PrivateKey: srv.AppPrivateKeyPEM(),
+		Permissions: wantPerms, Features: features, Events: wantEvents,
+		WebhookSecrets: [][]byte{[]byte(s.serveSecret)},
+	}
+}
+
+// brief is a check without its prose, plus whether its Found and Fix hold
+// the words that matter.
+type brief struct {
+	Name   string
+	Status doctor.Status
+}
+
+func briefs(cs []doctor.Check) []brief {
+	var out []brief
+	for _, c := range cs {
+		out = append(out, brief{c.Name, c.Status})
+	}
+	return out
+}
+
+func TestCheckGitHub(t *testing.T) {
+	narrowed := map[string]string{}
+	for k, v := range wantPerms {
+		if k != "merge_queues" {
+			narrowed[k] = v
+		}
+	}
+	cfg := "acme/gitops .promobot.yaml"
+	tests := []struct {
+		name  string
+		setup setup
+		want  []brief
+		// words the failing check's Found and Fix must hold
+		found, fix string
+	}{
+		{
+			name:  "all green",
+			setup: setup{perms: wantPerms, config: validConfig, githubSecret: "s3cret", serveSecret: "s3cret"},
+			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.OK}, {"github app events", doctor.OK},
+				{"webhook secret", doctor.OK}, {"installation on acme", doctor.OK}, {cfg, doctor.OK}},
+		},
+		{
+			name:  "missing permission",
+			setup: setup{perms: narrowed, config: validConfig, githubSecret: "s3cret", serveSecret: "s3cret"},
+			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.Fail}, {"github app events", doctor.OK},
+				{"webhook secret", doctor.OK}, {"installation on acme", doctor.OK}, {cfg, doctor.OK}},
+			found: "merge_queues: read (has none; needed for applying merge queue groups)", fix: "App's settings page",
+		},
+		{
+			name:  "wrong webhook secret",
+			setup: setup{perms: wantPerms, config: validConfig, githubSecret: "s3cret", serveSecret: "other"},
+			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.OK}, {"github app events", doctor.OK},
+				{"webhook secret", doctor.Fail}, {"installation on acme", doctor.OK}, {cfg, doctor.OK}},
+			found: "401, its signature matches no configured secret", fix: "same secret",
+		},
+		{
+			name:  "invalid .promobot.yaml",
+			setup: setup{perms: wantPerms, config: "gates: [\n", githubSecret: "s3cret", serveSecret: "s3cret"},
+			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.OK}, {"github app events", doctor.OK},
+				{"webhook secret", doctor.OK}, {"installation on acme", doctor.OK}, {cfg, doctor.Fail}},
+			found: "invalid on main", fix: "fix .promobot.yaml on main",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, o := tt.setup.run(t)
+			got := doctor.CheckGitHub(context.Background(), o)
+			if diff := cmp.Diff(tt.want, briefs(got)); diff != "" {
+				t.Fatalf("checks (-want +got):\n%s\n%+v", diff, got)
+			}
+			for _, c := range got {
+				if c.Status == doctor.OK {
+					continue
+				}
+				if !strings.Contains(c.Found, tt.found) || !strings.Contains(c.Fix, tt.fix) {
+					t.Errorf("%s: found %q fix %q; want %q and %q", c.Name, c.Found, c.Fix, tt.found, tt.fix)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckGitHubNoSecret(t *testing.T) {
+	_, o := setup{perms: wantPerms, githubSecret: "s3cret", serveSecret: "s3cret"}.run(t)
+	o.WebhookSecrets = nil
+	var secret doctor.Check
+	for _, c := range doctor.CheckGitHub(context.Background(), o) {
+		if c.Name == "webhook secret" {
+			secret = c
+		}
+	}
+	if secret.Status != doctor.Fail || !strings.Contains(secret.Fix, "--webhook-secret-file") {
+		t.Fatalf("webhook secret check = %+v, want a failure naming --webhook-secret-file", secret)
+	}
+}

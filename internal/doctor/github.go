@@ -1,0 +1,239 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	gh "github.com/google/go-github/v60/github"
+
+	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/gitops"
+)
+
+// GitHubOptions name the App to check and what promobot needs of it.
+type GitHubOptions struct {
+	// BaseURL is the REST API's base ("" for GitHub.com).
+	BaseURL    string
+	AppID      int64
+	PrivateKey []byte
+	// Permissions are the permissions promobot needs, name → level.
+	Permissions map[string]string
+	// Features says, per permission, which feature needs it.
+	Features map[string]string
+	// Events are the webhook events promobot needs.
+	Events []string
+	// WebhookSecrets are the secrets promobot serve verifies with (nil
+	// when none could be read; SecretErr then says why).
+	WebhookSecrets [][]byte
+	SecretErr      error
+}
+
+var permRank = map[string]int{"read": 1, "write": 2, "admin": 3}
+
+// CheckGitHub checks the App's permissions and events (GET /app), the
+// webhook secret and the latest delivery, and each installation's
+// repositories and their .promobot.yaml on the default branch.
+func CheckGitHub(ctx context.Context, o GitHubOptions) []Check {
+	app, err := github.NewApp(github.Options{AppID: o.AppID, PrivateKey: o.PrivateKey, BaseURL: o.BaseURL, MaxAttempts: 1})
+	if err != nil {
+		return []Check{fail("github app", err.Error(), "check --app-id and --private-key-file: they are on the App's settings page")}
+	}
+	a, err := getApp(ctx, o)
+	if err != nil {
+		return []Check{fail("github app", err.Error(), "check --github-url, --app-id and --private-key-file (a key of this App)")}
+	}
+	out := []Check{ok("github app", fmt.Sprintf("%s (id %d)", a.Slug, a.ID))}
+	out = append(out, permissionsCheck(o, a.Permissions), eventsCheck(o.Events, a.Events))
+	out = append(out, secretCheck(ctx, o, app))
+	return append(out, installationChecks(ctx, app)...)
+}
+
+// appJSON is what doctor reads of GET /app. Permissions are read as a
+// map: go-github's struct lacks some (merge_queues).
+type appJSON struct {
+	ID          int64             `json:"id"`
+	Slug        string            `json:"slug"`
+	Permissions map[string]string `json:"permissions"`
+	Events      []string          `json:"events"`
+}
+
+// getApp reads GET /app as the App.
+func getApp(ctx context.Context, o GitHubOptions) (*appJSON, error) {
+	c, err := appInfo(o)
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.NewRequest(http.MethodGet, "app", nil)
+	if err != nil {
+		return nil, fmt.Errorf("github app GET /app: %w", err)
+	}
+	var a appJSON
+	if _, err := c.Do(ctx, req, &a); err != nil {
+		return nil, fmt.Errorf("github app GET /app: %w", err)
+	}
+	return &a, nil
+}
+
+// appInfo is a go-github client authenticated as the App (JWT).
+func appInfo(o GitHubOptions) (*gh.Client, error) {
+	tr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, o.AppID, o.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("github app %d: private key: %w", o.AppID, err)
+	}
+	c := gh.NewClient(&http.Client{Transport: tr})
+	if o.BaseURL == "" || strings.Contains(o.BaseURL, "//api.github.com") {
+		return c, nil
+	}
+	if c, err = c.WithEnterpriseURLs(o.BaseURL, o.BaseURL); err != nil {
+		return nil, fmt.Errorf("github app base URL: %w", err)
+	}
+	tr.BaseURL = strings.TrimSuffix(c.BaseURL.String(), "/")
+	return c, nil
+}
+
+// permissionsCheck compares the App's granted permissions with o's.
+func permissionsCheck(o GitHubOptions, granted map[string]string) Check {
+	var missing []string
+	for _, name := range sortedKeys(o.Permissions) {
+		want := o.Permissions[name]
+		if permRank[granted[name]] < permRank[want] {
+			have := granted[name]
+			if have == "" {
+				have = "none"
+			}
+			missing = append(missing, fmt.Sprintf("%s: %s (has %s; needed for %s)", name, want, have, o.Features[name]))
+		}
+	}
+	if len(missing) > 0 {
+		return fail("github app permissions", "missing "+strings.Join(missing, "; "),
+			"grant them on the App's settings page (Permissions & events), then accept the new permissions on each installation")
+	}
+	return ok("github app permissions", fmt.Sprintf("all %d granted", len(o.Permissions)))
+}
+
+// eventsCheck compares the App's webhook events with want.
+func eventsCheck(want, have []string) Check {
+	var missing []string
+	for _, e := range want {
+		if !slices.Contains(have, e) {
+			missing = append(missing, e)
+		}
+	}
+	if len(missing) > 0 {
+		return fail("github app events", "not subscribed to "+strings.Join(missing, ", "),
+			"subscribe to them on the App's settings page (Permissions & events → Subscribe to events)")
+	}
+	return ok("github app events", "subscribed to "+strings.Join(want, ", "))
+}
+
+// secretCheck: a secret must be configured, and the latest delivery must
+// not have been refused for its signature (promobot serve answers 401 when
+// no configured secret matches the one GitHub signs with).
+func secretCheck(ctx context.Context, o GitHubOptions, app *github.App) Check {
+	const name = "webhook secret"
+	if o.SecretErr != nil || len(o.WebhookSecrets) == 0 {
+		found := "no webhook secret"
+		if o.SecretErr != nil {
+			found = o.SecretErr.Error()
+		}
+		return fail(name, found, "pass --webhook-secret-file with the secret set on the App's settings page (Webhook secret)")
+	}
+	ds, _, err := app.ListDeliveries(ctx, "", 1)
+	if err != nil {
+		return warn(name, fmt.Sprintf("secret read; deliveries not readable: %v", err), "check the App's credentials")
+	}
+	if len(ds) == 0 {
+		return ok(name, "secret read; no delivery yet to compare with")
+	}
+	d := ds[0]
+	switch {
+	case d.StatusCode == http.StatusUnauthorized:
+		return fail(name, fmt.Sprintf("latest delivery %s (%s) was refused: 401, its signature matches no configured secret", d.GUID, d.Event),
+			"set the same secret on the App's settings page and in promobot serve's --webhook-secret-file, then redeliver")
+	case d.StatusCode == 0:
+		return fail(name, fmt.Sprintf("latest delivery %s (%s) did not reach the webhook URL", d.GUID, d.Event),
+			"make the App's webhook URL reach promobot serve's webhook listener")
+	case d.StatusCode >= 300:
+		return warn(name, fmt.Sprintf("latest delivery %s (%s) answered %d", d.GUID, d.Event, d.StatusCode),
+			"look at promobot serve's log for that delivery")
+	}
+	return ok(name, fmt.Sprintf("secret read; latest delivery %s (%s) accepted with %d", d.GUID, d.Event, d.StatusCode))
+}
+
+// installationChecks lists the installations and checks each repository's
+// .promobot.yaml.
+func installationChecks(ctx context.Context, app *github.App) []Check {
+	ins, err := app.Installations(ctx)
+	if err != nil {
+		return []Check{fail("installations", err.Error(), "check the App's credentials")}
+	}
+	if len(ins) == 0 {
+		return []Check{fail("installations", "the App is not installed anywhere", "install the App on the GitOps repositories (the App's page → Install)")}
+	}
+	var out []Check
+	for _, in := range ins {
+		out = append(out, installationCheck(ctx, app, in)...)
+	}
+	return out
+}
+
+func installationCheck(ctx context.Context, app *github.App, in github.Installation) []Check {
+	name := "installation on " + in.Account
+	ic, err := app.Installation(ctx, in.ID)
+	if err != nil {
+		return []Check{fail(name, err.Error(), "reinstall the App on "+in.Account)}
+	}
+	var repos []*gh.Repository
+	opts := &gh.ListOptions{PerPage: 100}
+	for {
+		page, resp, err := ic.GitHub().Apps.ListRepos(ctx, opts)
+		if err != nil {
+			return []Check{fail(name, fmt.Sprintf("list repositories: %v", err), "check the installation on "+in.Account)}
+		}
+		repos = append(repos, page.Repositories...)
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if len(repos) == 0 {
+		return []Check{warn(name, "no repositories", "select the GitOps repositories in the installation's settings")}
+	}
+	out := []Check{ok(name, fmt.Sprintf("id %d, %d repositories", in.ID, len(repos)))}
+	for _, r := range repos {
+		out = append(out, configCheck(ctx, ic, r))
+	}
+	return out
+}
+
+// configCheck parses the repository's .promobot.yaml at its default branch.
+func configCheck(ctx context.Context, ic *github.InstallationClient, r *gh.Repository) Check {
+	repo := github.Repo{Owner: r.GetOwner().GetLogin(), Name: r.GetName()}
+	name := fmt.Sprintf("%s %s", repo, gitops.ConfigFile)
+	data, err := ic.File(ctx, repo, r.GetDefaultBranch(), gitops.ConfigFile)
+	if errors.Is(err, github.ErrNotFound) {
+		return ok(name, "absent on "+r.GetDefaultBranch()+": defaults apply")
+	}
+	if err != nil {
+		return fail(name, err.Error(), "check the installation can read contents of "+repo.String())
+	}
+	if _, err := gitops.ParseConfig(data); err != nil {
+		return fail(name, fmt.Sprintf("invalid on %s: %v", r.GetDefaultBranch(), err), "fix "+gitops.ConfigFile+" on "+r.GetDefaultBranch()+" (see the README's .promobot.yaml reference)")
+	}
+	return ok(name, "valid on "+r.GetDefaultBranch())
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
