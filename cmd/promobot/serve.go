@@ -53,6 +53,8 @@ type serveFlags struct {
 	applier         applierFlags
 	// redeliveryInterval is how often missed deliveries are redelivered.
 	redeliveryInterval time.Duration
+	// notifyConfig is the notification file (--notify-config).
+	notifyConfig string
 	// Storage and memory bounds: the flags as given, then parsed.
 	natsMaxBytesFlag    map[string]string
 	unverifiedBytesFlag string
@@ -128,6 +130,7 @@ deployments with --roles; replicas of a role share its work.`,
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight work may finish on SIGTERM")
 	f.applier.register(fl)
 	registerRedeliveryFlags(fl, &f.redeliveryInterval)
+	fl.StringVar(&f.notifyConfig, "notify-config", "", "YAML file of notification sinks (CloudEvents HTTP endpoints, Slack webhooks) that facts are forwarded to; needs the applier or promoter role")
 	addRenderFlags(cmd)
 	addCheckoutFlags(cmd)
 	return cmd
@@ -148,6 +151,9 @@ func (f *serveFlags) validate() error {
 				return fmt.Errorf("$%s %q: not a number", envAppID, v)
 			}
 		}
+	}
+	if f.notifyConfig != "" && !f.has(roleApplier) && !f.has(rolePromoter) {
+		return errors.New("--notify-config: notifications run with the applier or promoter role")
 	}
 	if f.natsSyncAlways {
 		f.natsSync = events.Sync{Always: true}
@@ -281,7 +287,7 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	}
 
 	// Roles run until ctx is cancelled, then get shutdownTimeout to finish.
-	roles := newRoleGroup(ctx, len(f.roles)+1)
+	roles := newRoleGroup(ctx, len(f.roles)+2)
 	defer roles.cancel()
 	if err := startRoles(ctx, f, bus, app, roles, log); err != nil {
 		return err
@@ -391,6 +397,13 @@ func startRoles(ctx context.Context, f *serveFlags, bus *events.Bus, app *github
 			return err
 		}
 		roles.start(rolePromoter, run)
+	}
+	if f.notifyConfig != "" {
+		run, err := newNotifyRole(f.notifyConfig, bus, log)
+		if err != nil {
+			return err
+		}
+		roles.start("notify", run)
 	}
 	return nil
 }
