@@ -352,11 +352,11 @@ func peakRSS() (int64, error) {
 
 func (f scaleFigures) print() {
 	sz := f.size
-	fmt.Printf("\nscale: %d apps × %d objects in %d repositories (installations: 1 each), SyncHead of every repository side by side\n", sz.apps, fleetObjectsPerApp, sz.repos)
+	fmt.Printf("\nscale: %d apps × %d objects in %s (an installation each), SyncHead of every repository side by side\n", sz.apps, fleetObjectsPerApp, repositories(sz.repos))
 	fmt.Printf("  %-66s %9s\n", "promobot full sync (tarball, render, SSA, health; until the last returns)", fmtDur(f.syncTime))
 	fmt.Printf("  %-66s %9s\n", fmt.Sprintf("kubectl apply --server-side -f all.yaml (%d objects + %d ns)", sz.apps*fleetObjectsPerApp, sz.apps), fmtDur(f.kubectlTime))
 	fmt.Printf("  ratio promobot/kubectl %.2f\n", ratio(f.syncTime, f.kubectlTime))
-	fmt.Printf("  push → applied, one app changed while the other %d are loaded (%d pushes): p50 %s, p99 %s\n", sz.apps-1, len(f.pushes), fmtDur(percentile(f.pushes, 50)), fmtDur(percentile(f.pushes, 99)))
+	fmt.Printf("  push → applied, one app changed while the other %d are loaded (%d pushes, one at a time): p50 %s, p99 %s\n", sz.apps-1, len(f.pushes), fmtDur(percentile(f.pushes, 50)), fmtDur(percentile(f.pushes, 99)))
 	reset := "since the size began"
 	if !f.rssReset {
 		reset = "since the process began (VmHWM could not be reset)"
@@ -368,7 +368,7 @@ func (f scaleFigures) print() {
 // printScaleGrowth prints how each figure grows from the small size to the
 // large one.
 func printScaleGrowth(s, l scaleFigures) {
-	fmt.Printf("\nscale: growth from %d apps in %d repositories to %d apps in %d repositories (×%.0f apps)\n", s.size.apps, s.size.repos, l.size.apps, l.size.repos, float64(l.size.apps)/float64(s.size.apps))
+	fmt.Printf("\nscale: growth from %d apps in %s to %d apps in %s (×%.0f apps)\n", s.size.apps, repositories(s.size.repos), l.size.apps, repositories(l.size.repos), float64(l.size.apps)/float64(s.size.apps))
 	fmt.Printf("  %-40s %12s %12s %8s\n", "", strconv.Itoa(s.size.apps)+" apps", strconv.Itoa(l.size.apps)+" apps", "growth")
 	row := func(name, a, b string, fa, fb float64) {
 		g := "-"
@@ -390,4 +390,12 @@ func printScaleGrowth(s, l scaleFigures) {
 	num("GitHub writes, full sync", float64(s.syncWrites), float64(l.syncWrites))
 	num("GitHub calls per push", s.pushCalls, l.pushCalls)
 	num("GitHub writes per push", s.pushWrites, l.pushWrites)
+}
+
+// repositories is "1 repository" or "n repositories".
+func repositories(n int) string {
+	if n == 1 {
+		return "1 repository"
+	}
+	return strconv.Itoa(n) + " repositories"
 }
