@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/spf13/cobra"
 
 	"github.com/promobot/promobot/applier/cluster"
+	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/doctor"
 	"github.com/promobot/promobot/internal/project"
 )
@@ -37,6 +43,9 @@ type doctorFlags struct {
 	clusters       []string
 	projectsFile   string
 	namespace      string
+	natsURL        string
+	dataDir        string
+	nats           natsClientFlags
 	json           bool
 }
 
@@ -49,8 +58,9 @@ func newDoctorCommand() *cobra.Command {
 promobot needs: the App's permissions and webhook events, the webhook secret
 (and whether the latest delivery was refused for its signature), each
 installation's repositories and their .promobot.yaml on the default branch,
-and each cluster's reachability and RBAC (a SelfSubjectAccessReview for get,
-create and patch of deployments).
+each cluster's reachability and RBAC (a SelfSubjectAccessReview for get,
+create and patch of deployments) and, with --nats-url, the bus: its streams'
+sizes against their limits and each consumer's lag.
 
 Each check prints ok, warn or fail with what it found and what to fix.
 The exit code is 0 only if every check is ok, 1 otherwise.`,
@@ -67,6 +77,9 @@ The exit code is 0 only if every check is ok, 1 otherwise.`,
 	fl.StringArrayVar(&f.clusters, "cluster-kubeconfig", nil, "SERVER=KUBECONFIG[#CONTEXT]: a destination cluster's credentials (repeatable)")
 	fl.StringVar(&f.projectsFile, "projects-file", "", "the operator's projects file; its clusters are checked too")
 	fl.StringVar(&f.namespace, "namespace", "default", "namespace the RBAC check asks about")
+	fl.StringVar(&f.natsURL, "nats-url", "", "NATS server URL of promobot's bus; its streams' sizes and consumer lag are checked (default: not checked)")
+	fl.StringVar(&f.dataDir, "data-dir", "promobot-data", "data directory of the promobot serve whose embedded NATS to check (its credentials are there)")
+	f.nats.register(fl, true)
 	fl.BoolVar(&f.json, "json", false, "print the checks as JSON")
 	return cmd
 }
@@ -81,6 +94,9 @@ func runDoctor(cmd *cobra.Command, f *doctorFlags) error {
 	}
 	for _, c := range clusters {
 		rep.Add(doctor.CheckCluster(ctx, c)...)
+	}
+	if f.natsURL != "" {
+		rep.Add(f.busChecks(ctx)...)
 	}
 	out := cmd.OutOrStdout()
 	if f.json {
@@ -160,4 +176,27 @@ func (f *doctorFlags) clusterList() ([]doctor.Cluster, error) {
 		}
 	}
 	return out, nil
+}
+
+// busChecks connects to --nats-url as promobot events tail does and checks
+// promobot's streams.
+func (f *doctorFlags) busChecks(ctx context.Context) []doctor.Check {
+	failed := func(err error) []doctor.Check {
+		return []doctor.Check{{Name: "bus", Status: doctor.Fail, Found: err.Error(),
+			Fix: "check --nats-url and its credentials (promobot serve's embedded NATS: --data-dir of that serve)"}}
+	}
+	auth, err := f.nats.options(f.natsURL, f.dataDir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return failed(err)
+	}
+	nc, err := nats.Connect(f.natsURL, append([]nats.Option{nats.Name("promobot doctor"), nats.Timeout(5 * time.Second)}, auth...)...)
+	if err != nil {
+		return failed(fmt.Errorf("nats %s connect: %w", redactURL(f.natsURL), err))
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return failed(fmt.Errorf("nats %s jetstream: %w", redactURL(f.natsURL), err))
+	}
+	return doctor.CheckBus(ctx, js, []string{events.StreamGitHub, events.StreamFacts})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/client-go/rest"
 
+	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/doctor"
 	"github.com/promobot/promobot/test/githubapi"
 	"github.com/promobot/promobot/test/kit"
@@ -68,6 +69,20 @@ func TestDoctorCommand(t *testing.T) {
 	if err := kube.WriteKubeconfig(kubeconfig, &rest.Config{Host: "https://" + closed}); err != nil {
 		t.Fatal(err)
 	}
+	natsDir := filepath.Join(dir, "nats")
+	emb, err := events.StartEmbedded(events.EmbeddedOptions{DataDir: natsDir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	nc, err := emb.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if _, err := events.New(ctx, nc, events.DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
 	base := []string{"doctor", "--json", "--github-url", srv.URL(), "--app-id", strconv.FormatInt(srv.AppID(), 10),
 		"--private-key-file", filepath.Join(dir, "app.pem"), "--webhook-secret-file", filepath.Join(dir, "secret")}
 	tests := []struct {
@@ -83,6 +98,11 @@ func TestDoctorCommand(t *testing.T) {
 		{name: "unreachable cluster", args: []string{"--cluster-kubeconfig", "prod=" + kubeconfig}, code: 1, want: map[string]doctor.Status{
 			"github app": doctor.OK, "github app permissions": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
 			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK, "cluster prod": doctor.Fail,
+		}},
+		{name: "bus", args: []string{"--nats-url", emb.ClientURL(), "--data-dir", natsDir}, want: map[string]doctor.Status{
+			"github app": doctor.OK, "github app permissions": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
+			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK,
+			"bus stream " + events.StreamGitHub: doctor.OK, "bus stream " + events.StreamFacts: doctor.OK,
 		}},
 	}
 	for _, tt := range tests {
