@@ -108,7 +108,7 @@ func runDoctor(cmd *cobra.Command, f *doctorFlags) error {
 		return err
 	}
 	if !rep.OK() {
-		return exitError{code: 1, err: errors.New("doctor: some checks did not pass")}
+		return exitError{code: 1, err: errors.New("some checks did not pass")}
 	}
 	return nil
 }
