@@ -46,6 +46,7 @@ type doctorFlags struct {
 	natsURL        string
 	dataDir        string
 	nats           natsClientFlags
+	redeliver      bool
 	json           bool
 }
 
@@ -80,6 +81,7 @@ The exit code is 0 only if every check is ok, 1 otherwise.`,
 	fl.StringVar(&f.natsURL, "nats-url", "", "NATS server URL of promobot's bus; its streams' sizes and consumer lag are checked (default: not checked)")
 	fl.StringVar(&f.dataDir, "data-dir", "promobot-data", "data directory of the promobot serve whose embedded NATS to check (its credentials are there)")
 	f.nats.register(fl, true)
+	fl.BoolVar(&f.redeliver, "redeliver", false, "ask GitHub to deliver the latest webhook delivery again and judge the webhook secret by promobot serve's answer to it")
 	fl.BoolVar(&f.json, "json", false, "print the checks as JSON")
 	return cmd
 }
@@ -134,7 +136,7 @@ func (f *doctorFlags) githubChecks(ctx context.Context) []doctor.Check {
 	return doctor.CheckGitHub(ctx, doctor.GitHubOptions{
 		BaseURL: base, AppID: appID, PrivateKey: key,
 		Permissions: appPermissions, Features: permissionFeatures, Events: appEvents,
-		WebhookSecrets: secrets, SecretErr: secretErr,
+		WebhookSecrets: secrets, SecretErr: secretErr, Redeliver: f.redeliver,
 	})
 }
 

@@ -3,10 +3,12 @@ package doctor_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,15 +42,24 @@ type setup struct {
 	serveSecret  string
 }
 
-func (s setup) run(t *testing.T) (*githubapi.Server, doctor.GitHubOptions) {
+// run returns the options doctor would be given and a function that
+// restarts the webhook receiver with another secret, as an operator
+// fixing promobot serve's --webhook-secret-file does.
+func (s setup) run(t *testing.T) (doctor.GitHubOptions, func(secret string)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	rc, err := webhook.New(webhook.Options{Secrets: [][]byte{[]byte(s.serveSecret)}, Logger: slog.New(slog.DiscardHandler)}, kit.Bus(t))
-	if err != nil {
-		t.Fatal(err)
+	bus := kit.Bus(t)
+	var receiver atomic.Pointer[webhook.Receiver]
+	serveWith := func(secret string) {
+		rc, err := webhook.New(webhook.Options{Secrets: [][]byte{[]byte(secret)}, Logger: slog.New(slog.DiscardHandler)}, bus)
+		if err != nil {
+			t.Fatal(err)
+		}
+		receiver.Store(rc)
 	}
-	hook := httptest.NewServer(rc)
+	serveWith(s.serveSecret)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { receiver.Load().ServeHTTP(w, r) }))
 	t.Cleanup(hook.Close)
 	dir := t.TempDir()
 	srv, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), WebhookURL: hook.URL, WebhookSecret: s.githubSecret,
@@ -80,11 +91,11 @@ func (s setup) run(t *testing.T) (*githubapi.Server, doctor.GitHubOptions) {
 	if _, err := srv.Push(ctx, "acme", "gitops", "main", githubapi.Commit{Message: "config", Files: files}); err != nil {
 		t.Fatal(err)
 	}
-	return srv, doctor.GitHubOptions{
+	return doctor.GitHubOptions{
 		BaseURL: srv.URL(), AppID: srv.AppID(), PrivateKey: srv.AppPrivateKeyPEM(),
 		Permissions: wantPerms, Features: features, Events: wantEvents,
 		WebhookSecrets: [][]byte{[]byte(s.serveSecret)},
-	}
+	}, serveWith
 }
 
 // brief is a check without its prose, plus whether its Found and Fix hold
@@ -147,7 +158,7 @@ func TestCheckGitHub(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, o := tt.setup.run(t)
+			o, _ := tt.setup.run(t)
 			got := doctor.CheckGitHub(context.Background(), o)
 			if diff := cmp.Diff(tt.want, briefs(got)); diff != "" {
 				t.Fatalf("checks (-want +got):\n%s\n%+v", diff, got)
@@ -165,7 +176,7 @@ func TestCheckGitHub(t *testing.T) {
 }
 
 func TestCheckGitHubNoSecret(t *testing.T) {
-	_, o := setup{perms: wantPerms, githubSecret: "s3cret", serveSecret: "s3cret"}.run(t)
+	o, _ := setup{perms: wantPerms, githubSecret: "s3cret", serveSecret: "s3cret"}.run(t)
 	o.WebhookSecrets = nil
 	var secret doctor.Check
 	for _, c := range doctor.CheckGitHub(context.Background(), o) {
@@ -175,5 +186,34 @@ func TestCheckGitHubNoSecret(t *testing.T) {
 	}
 	if secret.Status != doctor.Fail || !strings.Contains(secret.Fix, "--webhook-secret-file") {
 		t.Fatalf("webhook secret check = %+v, want a failure naming --webhook-secret-file", secret)
+	}
+}
+
+// TestCheckGitHubRedeliver: after the operator fixed promobot serve's
+// secret, the latest delivery still shows the old 401; with Redeliver the
+// check sends it again and judges by the new attempt, in both directions.
+func TestCheckGitHubRedeliver(t *testing.T) {
+	o, serveWith := setup{perms: wantPerms, githubSecret: "s3cret", serveSecret: "wrong"}.run(t)
+	serveWith("s3cret")
+	secretStatus := func(redeliver bool) doctor.Check {
+		t.Helper()
+		o.Redeliver = redeliver
+		for _, c := range doctor.CheckGitHub(context.Background(), o) {
+			if c.Name == "webhook secret" {
+				return c
+			}
+		}
+		t.Fatal("no webhook secret check")
+		return doctor.Check{}
+	}
+	if c := secretStatus(false); c.Status != doctor.Fail {
+		t.Fatalf("without redelivery the stale 401 should show: %+v", c)
+	}
+	if c := secretStatus(true); c.Status != doctor.OK || !strings.Contains(c.Found, "accepted with 202") {
+		t.Fatalf("after redelivery to the fixed receiver: %+v, want ok", c)
+	}
+	serveWith("wrong again")
+	if c := secretStatus(true); c.Status != doctor.Fail || !strings.Contains(c.Found, "401") {
+		t.Fatalf("after redelivery to a receiver with another secret: %+v, want fail", c)
 	}
 }

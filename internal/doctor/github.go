@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
@@ -32,7 +33,17 @@ type GitHubOptions struct {
 	// when none could be read; SecretErr then says why).
 	WebhookSecrets [][]byte
 	SecretErr      error
+	// Redeliver asks GitHub to deliver the latest delivery again and
+	// judges the secret by that attempt's answer, not an older one's.
+	Redeliver bool
 }
+
+// redeliveryWait bounds how long doctor waits for a redelivery's attempt
+// to be recorded, and redeliveryPoll how often it looks.
+const (
+	redeliveryWait = 30 * time.Second
+	redeliveryPoll = 500 * time.Millisecond
+)
 
 var permRank = map[string]int{"read": 1, "write": 2, "admin": 3}
 
@@ -152,6 +163,11 @@ func secretCheck(ctx context.Context, o GitHubOptions, app *github.App) Check {
 		return ok(name, "secret read; no delivery yet to compare with")
 	}
 	d := ds[0]
+	if o.Redeliver {
+		if d, err = redeliver(ctx, app, d); err != nil {
+			return fail(name, err.Error(), "check the App's credentials and that GitHub records deliveries")
+		}
+	}
 	switch {
 	case d.StatusCode == http.StatusUnauthorized:
 		return fail(name, fmt.Sprintf("latest delivery %s (%s) was refused: 401, its signature matches no configured secret", d.GUID, d.Event),
@@ -164,6 +180,35 @@ func secretCheck(ctx context.Context, o GitHubOptions, app *github.App) Check {
 			"look at promobot serve's log for that delivery")
 	}
 	return ok(name, fmt.Sprintf("secret read; latest delivery %s (%s) accepted with %d", d.GUID, d.Event, d.StatusCode))
+}
+
+// redeliver sends d again and returns the new attempt once GitHub records
+// it (GitHub redelivers asynchronously; its deliveries list is the only
+// way to see the attempt).
+func redeliver(ctx context.Context, app *github.App, d github.Delivery) (github.Delivery, error) {
+	if err := app.Redeliver(ctx, d.ID); err != nil {
+		return d, err
+	}
+	deadline := time.Now().Add(redeliveryWait)
+	for {
+		ds, _, err := app.ListDeliveries(ctx, "", 20)
+		if err != nil {
+			return d, err
+		}
+		for _, again := range ds {
+			if again.GUID == d.GUID && again.ID > d.ID {
+				return again, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return d, fmt.Errorf("hook delivery %d: redelivery not recorded after %s", d.ID, redeliveryWait)
+		}
+		select {
+		case <-ctx.Done():
+			return d, fmt.Errorf("hook delivery %d redeliver: %w", d.ID, ctx.Err())
+		case <-time.After(redeliveryPoll):
+		}
+	}
 }
 
 // installationChecks lists the installations and checks each repository's
