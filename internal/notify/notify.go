@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/promobot/promobot/events"
 )
 
@@ -59,7 +60,10 @@ func NewSinks(cfg Config, hc *http.Client) ([]*Sink, error) {
 }
 
 // Run forwards facts to every sink until ctx ends, one consume loop per
-// sink built from base (Name, Stream and FilterSubjects are set here).
+// sink built from base (Name, Stream, FilterSubjects and DeliverPolicy are
+// set here). A sink's durable consumer, once created, keeps its place
+// across restarts and outages; a new sink starts with the facts published
+// after it was created, not with the stream's history.
 func Run(ctx context.Context, bus *events.Bus, sinks []*Sink, base events.ConsumerOptions) error {
 	if len(sinks) == 0 {
 		return nil
@@ -73,6 +77,7 @@ func Run(ctx context.Context, bus *events.Bus, sinks []*Sink, base events.Consum
 	for i, s := range sinks {
 		opts := base
 		opts.Name, opts.Stream, opts.FilterSubjects = s.Consumer(), events.StreamFacts, s.subjects
+		opts.DeliverPolicy = jetstream.DeliverNewPolicy
 		opts.Logger = log.With("sink", s.name)
 		wg.Add(1)
 		go func() {

@@ -140,7 +140,26 @@ func run(t *testing.T, bus *events.Bus, cfg notify.Config, maxDeliver int) *kit.
 			t.Errorf("the log shows the sink URL:\n%s", logs)
 		}
 	})
+	// A new sink starts with the facts published after its consumer exists.
+	for _, s := range sinks {
+		kit.EventuallyTrue(t, 20*time.Second, "consumer "+s.Consumer(), func() bool {
+			_, err := bus.JetStream().Consumer(context.Background(), events.StreamFacts, s.Consumer())
+			return err == nil
+		})
+	}
 	return logs
+}
+
+func TestNewSinkSkipsHistory(t *testing.T) {
+	bus := kit.Bus(t)
+	sink := newTestSink(t)
+	publish(t, bus, "completed", notifyData{App: "old", Summary: "before the sink"})
+	run(t, bus, notify.Config{Sinks: []notify.SinkConfig{{Name: "ops", Type: notify.TypeCloudEvents, URLFile: sink.urlFile}}}, 5)
+	sentinel := publish(t, bus, "completed", notifyData{App: "sentinel", Summary: "after"})
+	kit.EventuallyTrue(t, 20*time.Second, "the sentinel delivered", func() bool { return len(sink.requests()) > 0 })
+	if diff := cmp.Diff([]string{sentinel}, sink.ids(http.StatusOK)); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
 }
 
 func TestOutageLosesNothing(t *testing.T) {
