@@ -36,7 +36,7 @@ type request struct {
 type testSink struct {
 	mu      sync.Mutex
 	down    bool
-	refuse  func(body []byte) bool
+	refuse  func(body []byte) int // a refusal status, or 0
 	got     []request
 	srv     *httptest.Server
 	urlFile string
@@ -54,7 +54,10 @@ func newTestSink(t *testing.T) *testSink {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		status := http.StatusOK
-		if s.down || (s.refuse != nil && s.refuse(body)) {
+		if s.refuse != nil && s.refuse(body) != 0 {
+			status = s.refuse(body)
+		}
+		if s.down {
 			status = http.StatusServiceUnavailable
 		}
 		s.got = append(s.got, request{ContentType: r.Header.Get("Content-Type"), CEID: r.Header.Get("Ce-Id"), Body: body, Status: status})
@@ -213,33 +216,51 @@ func TestOutageLosesNothing(t *testing.T) {
 	}
 }
 
-func TestLastAttemptDeadLetters(t *testing.T) {
-	bus := kit.Bus(t)
-	sink := newTestSink(t)
-	sink.refuse = func(body []byte) bool { return strings.Contains(string(body), `"app":"broken"`) }
-	run(t, bus, notify.Config{Sinks: []notify.SinkConfig{{Name: "ops", Type: notify.TypeCloudEvents, URLFile: sink.urlFile}}}, 3)
+func TestRefusedFactDeadLetters(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   int
+		attempts int
+	}{
+		{"unavailable, after the last attempt", http.StatusServiceUnavailable, 3},
+		{"too many requests, after the last attempt", http.StatusTooManyRequests, 3},
+		{"bad request, at once", http.StatusBadRequest, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bus := kit.Bus(t)
+			sink := newTestSink(t)
+			sink.refuse = func(body []byte) int {
+				if strings.Contains(string(body), `"app":"broken"`) {
+					return tt.status
+				}
+				return 0
+			}
+			run(t, bus, notify.Config{Sinks: []notify.SinkConfig{{Name: "ops", Type: notify.TypeCloudEvents, URLFile: sink.urlFile}}}, 3)
 
-	broken := publish(t, bus, "failed", notifyData{App: "broken", Summary: "failed"})
-	kit.EventuallyTrue(t, 20*time.Second, "the dead letter", func() bool {
-		return len(kit.Facts(t, bus.JetStream(), "promobot.deadletter.notify-ops.>")) == 1
-	})
-	dl := kit.Facts(t, bus.JetStream(), "promobot.deadletter.notify-ops.>")[0]
-	var d events.DeadLetter
-	dl.Decode(t, &d)
-	if d.EventID != broken || d.Attempts != 3 || !strings.Contains(d.Reason, "503") || strings.Contains(d.Reason, "SECRET") {
-		t.Errorf("dead letter = %+v, want event %s after 3 attempts, 503, no URL", d, broken)
-	}
-	sentinel := publish(t, bus, "completed", notifyData{App: "sentinel", Summary: "applied"})
-	kit.EventuallyTrue(t, 20*time.Second, "the sentinel delivered", func() bool {
-		got := sink.ids(http.StatusOK)
-		return len(got) > 0 && got[len(got)-1] == sentinel
-	})
-	// The sink's own dead letter is not sent to it.
-	if diff := cmp.Diff([]string{sentinel}, sink.ids(http.StatusOK)); diff != "" {
-		t.Errorf("accepted (-want +got):\n%s", diff)
-	}
-	if got := len(sink.ids(http.StatusServiceUnavailable)); got != 3 {
-		t.Errorf("refused attempts = %d, want 3", got)
+			broken := publish(t, bus, "failed", notifyData{App: "broken", Summary: "failed"})
+			kit.EventuallyTrue(t, 20*time.Second, "the dead letter", func() bool {
+				return len(kit.Facts(t, bus.JetStream(), "promobot.deadletter.notify-ops.>")) == 1
+			})
+			dl := kit.Facts(t, bus.JetStream(), "promobot.deadletter.notify-ops.>")[0]
+			var d events.DeadLetter
+			dl.Decode(t, &d)
+			if d.EventID != broken || d.Attempts != tt.attempts || !strings.Contains(d.Reason, fmt.Sprint(tt.status)) || strings.Contains(d.Reason, "SECRET") {
+				t.Errorf("dead letter = %+v, want event %s after %d attempts, %d, no URL", d, broken, tt.attempts, tt.status)
+			}
+			sentinel := publish(t, bus, "completed", notifyData{App: "sentinel", Summary: "applied"})
+			kit.EventuallyTrue(t, 20*time.Second, "the sentinel delivered", func() bool {
+				got := sink.ids(http.StatusOK)
+				return len(got) > 0 && got[len(got)-1] == sentinel
+			})
+			// The sink's own dead letter is not sent to it.
+			if diff := cmp.Diff([]string{sentinel}, sink.ids(http.StatusOK)); diff != "" {
+				t.Errorf("accepted (-want +got):\n%s", diff)
+			}
+			if got := len(sink.ids(tt.status)); got != tt.attempts {
+				t.Errorf("refused attempts = %d, want %d", got, tt.attempts)
+			}
+		})
 	}
 }
 
