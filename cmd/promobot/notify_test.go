@@ -4,10 +4,17 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // TestNotifyConfigRefused checks that serve refuses a notification file it
@@ -60,4 +67,45 @@ func TestNotifyConfigNeedsAConsumingRole(t *testing.T) {
 	if want := "applier or promoter role"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v, want it to mention %q", err, want)
 	}
+}
+
+// TestServeStartsNotifications checks that serve's roles include the
+// notifier when --notify-config is given: a fact reaches the sink.
+func TestServeStartsNotifications(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r.Header.Get("Ce-Id"))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	urlFile := filepath.Join(dir, "url")
+	config := filepath.Join(dir, "notify.yaml")
+	if err := os.WriteFile(urlFile, []byte(srv.URL+"/hook"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, []byte("sinks:\n- {name: ops, type: cloudevents, url_file: "+urlFile+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bus := kit.Bus(t)
+	ctx := context.Background()
+	roles := newRoleGroup(ctx, 2)
+	defer roles.stop(ctx)
+	if err := startRoles(ctx, &serveFlags{notifyConfig: config}, bus, nil, roles, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("startRoles: %v", err)
+	}
+	kit.EventuallyTrue(t, 20*time.Second, "the notify consumer", func() bool {
+		_, err := bus.JetStream().Consumer(ctx, events.StreamFacts, "notify-ops")
+		return err == nil
+	})
+	if _, err := bus.PublishFact(ctx, events.Fact{Kind: "apply", Verb: "completed", Owner: "acme", Repo: "config", Data: map[string]string{"app": "api"}}); err != nil {
+		t.Fatal(err)
+	}
+	kit.EventuallyTrue(t, 20*time.Second, "the fact at the sink", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 1 && got[0] != ""
+	})
 }
