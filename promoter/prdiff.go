@@ -6,7 +6,6 @@ import (
 	"path"
 	"sort"
 
-	"github.com/promobot/promobot/internal/checkout"
 	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/kustomize"
@@ -66,13 +65,9 @@ func PullRequestDiff(ctx context.Context, base, head Side, changed []string, opt
 	if err != nil {
 		return diff.Comment{}, 0, err
 	}
-	// Read through the checkout's os.Root: an Application manifest that
-	// is a symbolic link out of the repository is refused, naming it.
-	headCheckout, err := checkout.Open(head.Root)
-	if err != nil {
-		return diff.Comment{}, 0, err
-	}
-	defer headCheckout.Close()
+	// Discover reads through the checkout's os.Root: an Application
+	// manifest that is a symbolic link out of the repository is refused,
+	// naming it.
 	headApps, headNotes, err := render.Discover(ctx, head.Root, gitops.DiscoverOptions{RepoURLs: opts.RepoURLs, Config: baseRepo.Config}, kustomize.RenderOptions{})
 	if err != nil {
 		return diff.Comment{}, 0, err
