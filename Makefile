@@ -16,7 +16,7 @@ OPENAPI := $(CACHE)/openapi/node_modules/@octokit/openapi/generated/api.github.c
 export PROMOBOT_BIN_DIR := $(BIN)
 export PROMOBOT_GITHUB_OPENAPI := $(OPENAPI)
 
-.PHONY: help build test bench lint fuzz tools openapi demo clean
+.PHONY: help build test bench lint fuzz tools openapi demo clean system-packages
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -65,7 +65,19 @@ $(OPENAPI):
 	cd $(CACHE)/openapi && npm install --no-audit --no-fund --silent @octokit/openapi@$(OCTOKIT_OPENAPI_VERSION)
 	@touch $@
 
-test: tools openapi ## run every test against real components
+# Debian packages the browser and image tests need: Chromium (driven by
+# chromedp) and podman with runc. Installed with apt when missing.
+SYSTEM_PACKAGES := chromium podman runc
+
+system-packages: ## install Chromium, podman and runc with apt when missing
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || printf '%s ' $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo ">> installing $$missing with apt"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+test: tools openapi system-packages ## run every test against real components
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # The story of the seed document, played on this machine. DEMO_ARGS=--once
