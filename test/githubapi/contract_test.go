@@ -235,6 +235,8 @@ func TestContractSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	must(e.app.Apps.CompleteAppManifest(ctx, code)).ok(t)
+	must(e.app.Apps.GetHookConfig(ctx)).ok(t)
+	must(e.app.Apps.UpdateHookConfig(ctx, &gh.HookConfig{ContentType: gh.String("json"), InsecureSSL: gh.String("0")})).ok(t)
 
 	// Repository, git data, contents.
 	must(c.Repositories.Get(ctx, o, r)).ok(t)

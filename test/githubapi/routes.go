@@ -5,6 +5,7 @@ package githubapi
 func (s *Server) buildRoutes() []*route {
 	s.routes = nil
 	s.repoRoutes()
+	s.hookConfigRoutes()
 	s.conversationRoutes()
 	return s.routes
 }

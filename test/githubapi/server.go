@@ -163,7 +163,8 @@ type Server struct {
 	calls         map[string]int
 	total, writes int
 
-	hooks hookState
+	hooks      hookState
+	hookConfig hookConfig // hookconfig.go
 
 	srv      *http.Server
 	listener net.Listener
