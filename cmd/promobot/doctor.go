@@ -47,6 +47,7 @@ type doctorFlags struct {
 	dataDir        string
 	nats           natsClientFlags
 	redeliver      bool
+	webhookURL     string
 	json           bool
 }
 
@@ -56,7 +57,8 @@ func newDoctorCommand() *cobra.Command {
 		Use:   "doctor",
 		Short: "Check the GitHub App, its installations and the clusters, and say what to fix",
 		Long: `doctor checks, with the credentials promobot serve uses, what a working
-promobot needs: the App's permissions and webhook events, the webhook secret
+promobot needs: the App's permissions, its webhook URL (https, ending in
+/webhook, --webhook-url if given), content type (json) and events, the webhook secret
 (and whether the latest delivery was refused for its signature), each
 installation's repositories and their .promobot.yaml on the default branch,
 each cluster's reachability and RBAC (a SelfSubjectAccessReview for get,
@@ -82,6 +84,7 @@ The exit code is 0 only if every check is ok, 1 otherwise.`,
 	fl.StringVar(&f.dataDir, "data-dir", "promobot-data", "data directory of the promobot serve whose embedded NATS to check (its credentials are there)")
 	f.nats.register(fl, true)
 	fl.BoolVar(&f.redeliver, "redeliver", false, "ask GitHub to deliver the latest webhook delivery again and judge the webhook secret by promobot serve's answer to it")
+	fl.StringVar(&f.webhookURL, "webhook-url", "", "the webhook URL the App should have (default: any https URL ending in "+webhookPath+")")
 	fl.BoolVar(&f.json, "json", false, "print the checks as JSON")
 	return cmd
 }
@@ -137,6 +140,7 @@ func (f *doctorFlags) githubChecks(ctx context.Context) []doctor.Check {
 		BaseURL: base, AppID: appID, PrivateKey: key,
 		Permissions: appPermissions, Features: permissionFeatures, Events: appEvents,
 		WebhookSecrets: secrets, SecretErr: secretErr, Redeliver: f.redeliver,
+		WebhookPath: webhookPath, WebhookURL: f.webhookURL,
 	})
 }
 

@@ -57,6 +57,9 @@ func TestDoctorCommand(t *testing.T) {
 	if _, err := srv.Install(ctx, "acme", "gitops"); err != nil {
 		t.Fatal(err)
 	}
+	// The installation was delivered to rc; from now on the App's webhook
+	// URL is a public one, as a real App's is.
+	public := githubapi.HookConfig{URL: "https://promobot.example.com/webhook"}
 	write(filepath.Join(dir, "app.pem"), string(srv.AppPrivateKeyPEM()))
 	write(filepath.Join(dir, "secret"), "s\n")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -89,24 +92,38 @@ func TestDoctorCommand(t *testing.T) {
 		name string
 		args []string
 		code int
+		hook *githubapi.HookConfig // default public
 		want map[string]doctor.Status
 	}{
-		{name: "all green", want: map[string]doctor.Status{
-			"github app": doctor.OK, "github app permissions": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
+		{name: "all green", args: []string{"--webhook-url", public.URL}, want: map[string]doctor.Status{
+			"github app": doctor.OK, "github app permissions": doctor.OK, "github app webhook": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
+			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK,
+		}},
+		{name: "webhook url not --webhook-url", args: []string{"--webhook-url", "https://promobot.example.org/webhook"}, code: 1, want: map[string]doctor.Status{
+			"github app": doctor.OK, "github app permissions": doctor.OK, "github app webhook": doctor.Fail, "github app events": doctor.OK, "webhook secret": doctor.OK,
+			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK,
+		}},
+		{name: "webhook on plain http", hook: &githubapi.HookConfig{URL: "http://promobot.example.com/webhook"}, code: 1, want: map[string]doctor.Status{
+			"github app": doctor.OK, "github app permissions": doctor.OK, "github app webhook": doctor.Fail, "github app events": doctor.OK, "webhook secret": doctor.OK,
 			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK,
 		}},
 		{name: "unreachable cluster", args: []string{"--cluster-kubeconfig", "prod=" + kubeconfig}, code: 1, want: map[string]doctor.Status{
-			"github app": doctor.OK, "github app permissions": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
+			"github app": doctor.OK, "github app permissions": doctor.OK, "github app webhook": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
 			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK, "cluster prod": doctor.Fail,
 		}},
 		{name: "bus", args: []string{"--nats-url", emb.ClientURL(), "--data-dir", natsDir}, want: map[string]doctor.Status{
-			"github app": doctor.OK, "github app permissions": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
+			"github app": doctor.OK, "github app permissions": doctor.OK, "github app webhook": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
 			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK,
 			"bus stream " + events.StreamGitHub: doctor.OK, "bus stream " + events.StreamFacts: doctor.OK,
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			hook := public
+			if tt.hook != nil {
+				hook = *tt.hook
+			}
+			srv.SetWebhookConfig(hook)
 			stdout, _, err := promobot(t, append(append([]string(nil), base...), tt.args...)...)
 			code := 0
 			var ee exitError

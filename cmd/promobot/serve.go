@@ -356,6 +356,10 @@ func serveCredentials(f *serveFlags, log *slog.Logger) ([][]byte, *githubApp, er
 	return secrets, app, nil
 }
 
+// webhookPath is where serve answers GitHub's webhooks; doctor checks the
+// App's webhook URL ends in it.
+const webhookPath = "/webhook"
+
 // serveMux is serve's HTTP API: health, readiness (the bus answers),
 // metrics and, for the webhook role, the receiver.
 func serveMux(f *serveFlags, bus *events.Bus, secrets [][]byte, log *slog.Logger) (*http.ServeMux, error) {
@@ -376,7 +380,7 @@ func serveMux(f *serveFlags, bus *events.Bus, secrets [][]byte, log *slog.Logger
 		if err != nil {
 			return nil, err
 		}
-		mux.Handle("/webhook", rc)
+		mux.Handle(webhookPath, rc)
 	}
 	return mux, nil
 }

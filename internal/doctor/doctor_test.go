@@ -31,6 +31,9 @@ var (
 
 const validConfig = "appsDir: apps\n"
 
+// public is a webhook configuration doctor finds all right.
+var public = githubapi.HookConfig{URL: "https://promobot.example.com/webhook"}
+
 // setup is one App on the local GitHub with a repository holding config
 // as .promobot.yaml ("" for none), installed, and one push delivered to a
 // real webhook receiver that verifies with serveSecret while GitHub signs
@@ -40,6 +43,9 @@ type setup struct {
 	config       string
 	githubSecret string
 	serveSecret  string
+	// hook, when its URL is set, is the App's webhook configuration once
+	// the push was delivered (deliveries go to the receiver before).
+	hook githubapi.HookConfig
 }
 
 // run returns the options doctor would be given and a function that
@@ -91,10 +97,13 @@ func (s setup) run(t *testing.T) (doctor.GitHubOptions, func(secret string)) {
 	if _, err := srv.Push(ctx, "acme", "gitops", "main", githubapi.Commit{Message: "config", Files: files}); err != nil {
 		t.Fatal(err)
 	}
+	if s.hook.URL != "" {
+		srv.SetWebhookConfig(s.hook)
+	}
 	return doctor.GitHubOptions{
 		BaseURL: srv.URL(), AppID: srv.AppID(), PrivateKey: srv.AppPrivateKeyPEM(),
 		Permissions: wantPerms, Features: features, Events: wantEvents,
-		WebhookSecrets: [][]byte{[]byte(s.serveSecret)},
+		WebhookSecrets: [][]byte{[]byte(s.serveSecret)}, WebhookPath: "/webhook",
 	}, serveWith
 }
 
@@ -130,28 +139,36 @@ func TestCheckGitHub(t *testing.T) {
 	}{
 		{
 			name:  "all green",
-			setup: setup{perms: wantPerms, config: validConfig, githubSecret: "s3cret", serveSecret: "s3cret"},
-			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.OK}, {"github app events", doctor.OK},
+			setup: setup{perms: wantPerms, config: validConfig, githubSecret: "s3cret", serveSecret: "s3cret", hook: public},
+			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.OK}, {"github app webhook", doctor.OK}, {"github app events", doctor.OK},
 				{"webhook secret", doctor.OK}, {"installation on acme", doctor.OK}, {cfg, doctor.OK}},
 		},
 		{
 			name:  "missing permission",
-			setup: setup{perms: narrowed, config: validConfig, githubSecret: "s3cret", serveSecret: "s3cret"},
-			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.Fail}, {"github app events", doctor.OK},
+			setup: setup{perms: narrowed, config: validConfig, githubSecret: "s3cret", serveSecret: "s3cret", hook: public},
+			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.Fail}, {"github app webhook", doctor.OK}, {"github app events", doctor.OK},
 				{"webhook secret", doctor.OK}, {"installation on acme", doctor.OK}, {cfg, doctor.OK}},
 			found: "merge_queues: read (has none; needed for applying merge queue groups)", fix: "App's settings page",
 		},
 		{
 			name:  "wrong webhook secret",
-			setup: setup{perms: wantPerms, config: validConfig, githubSecret: "s3cret", serveSecret: "other"},
-			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.OK}, {"github app events", doctor.OK},
+			setup: setup{perms: wantPerms, config: validConfig, githubSecret: "s3cret", serveSecret: "other", hook: public},
+			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.OK}, {"github app webhook", doctor.OK}, {"github app events", doctor.OK},
 				{"webhook secret", doctor.Fail}, {"installation on acme", doctor.OK}, {cfg, doctor.OK}},
 			found: "401, its signature matches no configured secret", fix: "same secret",
 		},
 		{
+			name: "form-encoded webhook",
+			setup: setup{perms: wantPerms, config: validConfig, githubSecret: "s3cret", serveSecret: "s3cret",
+				hook: githubapi.HookConfig{URL: "https://promobot.example.com/webhook", ContentType: "form"}},
+			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.OK}, {"github app webhook", doctor.Fail}, {"github app events", doctor.OK},
+				{"webhook secret", doctor.OK}, {"installation on acme", doctor.OK}, {cfg, doctor.OK}},
+			found: `content type "form": promobot serve refuses payloads that are not JSON`, fix: "application/json",
+		},
+		{
 			name:  "invalid .promobot.yaml",
-			setup: setup{perms: wantPerms, config: "gates: [\n", githubSecret: "s3cret", serveSecret: "s3cret"},
-			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.OK}, {"github app events", doctor.OK},
+			setup: setup{perms: wantPerms, config: "gates: [\n", githubSecret: "s3cret", serveSecret: "s3cret", hook: public},
+			want: []brief{{"github app", doctor.OK}, {"github app permissions", doctor.OK}, {"github app webhook", doctor.OK}, {"github app events", doctor.OK},
 				{"webhook secret", doctor.OK}, {"installation on acme", doctor.OK}, {cfg, doctor.Fail}},
 			found: "invalid on main", fix: "fix .promobot.yaml on main",
 		},
@@ -176,7 +193,7 @@ func TestCheckGitHub(t *testing.T) {
 }
 
 func TestCheckGitHubNoSecret(t *testing.T) {
-	o, _ := setup{perms: wantPerms, githubSecret: "s3cret", serveSecret: "s3cret"}.run(t)
+	o, _ := setup{perms: wantPerms, githubSecret: "s3cret", serveSecret: "s3cret", hook: public}.run(t)
 	o.WebhookSecrets = nil
 	var secret doctor.Check
 	for _, c := range doctor.CheckGitHub(context.Background(), o) {

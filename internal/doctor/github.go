@@ -36,6 +36,12 @@ type GitHubOptions struct {
 	// Redeliver asks GitHub to deliver the latest delivery again and
 	// judges the secret by that attempt's answer, not an older one's.
 	Redeliver bool
+	// WebhookPath is the path promobot serve answers webhooks on; the
+	// App's webhook URL must end in it.
+	WebhookPath string
+	// WebhookURL, when set, is the webhook URL the operator expects the
+	// App to have.
+	WebhookURL string
 }
 
 // redeliveryWait bounds how long doctor waits for a redelivery's attempt
@@ -55,12 +61,16 @@ func CheckGitHub(ctx context.Context, o GitHubOptions) []Check {
 	if err != nil {
 		return []Check{fail("github app", err.Error(), "check --app-id and --private-key-file: they are on the App's settings page")}
 	}
-	a, err := getApp(ctx, o)
+	c, err := appInfo(o)
+	if err != nil {
+		return []Check{fail("github app", err.Error(), "check --app-id and --private-key-file: they are on the App's settings page")}
+	}
+	a, err := getApp(ctx, c)
 	if err != nil {
 		return []Check{fail("github app", err.Error(), "check --github-url, --app-id and --private-key-file (a key of this App)")}
 	}
 	out := []Check{ok("github app", fmt.Sprintf("%s (id %d)", a.Slug, a.ID))}
-	out = append(out, permissionsCheck(o, a.Permissions), eventsCheck(o.Events, a.Events))
+	out = append(out, permissionsCheck(o, a.Permissions), hookConfigCheck(ctx, c, o), eventsCheck(o.Events, a.Events))
 	out = append(out, secretCheck(ctx, o, app))
 	return append(out, installationChecks(ctx, app)...)
 }
@@ -75,11 +85,7 @@ type appJSON struct {
 }
 
 // getApp reads GET /app as the App.
-func getApp(ctx context.Context, o GitHubOptions) (*appJSON, error) {
-	c, err := appInfo(o)
-	if err != nil {
-		return nil, err
-	}
+func getApp(ctx context.Context, c *gh.Client) (*appJSON, error) {
 	req, err := c.NewRequest(http.MethodGet, "app", nil)
 	if err != nil {
 		return nil, fmt.Errorf("github app GET /app: %w", err)
