@@ -1,0 +1,357 @@
+package ui
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/gitops"
+	"github.com/promobot/promobot/internal/state"
+	"github.com/promobot/promobot/promoter/prbody"
+)
+
+// pageView is everything one render of the page shows.
+type pageView struct {
+	Repos      []repoView
+	Promotions []promotionView
+	Feed       []feedView
+	Dead       []deadView
+	// Problems are what could not be read from the bus, said on the page.
+	Problems []string
+	Now      time.Time
+}
+
+// repoView is one repository's matrix: its apps' rows by environment.
+type repoView struct {
+	Name, URL string
+	Envs      []string
+	Rows      []rowView
+}
+
+// rowView is one app (its name without the environment) across Envs.
+type rowView struct {
+	App   string
+	Cells []cellView
+}
+
+// cellView is one app in one environment; Present is false when the app
+// has no record there.
+type cellView struct {
+	Present bool
+	App     string
+	// Commit is the commit applied (State applied) or last attempted.
+	Commit, ShortCommit, CommitURL, ChecksURL string
+	PR                                        int
+	PRURL                                     string
+	// State is state.StateApplied or state.StateFailed; Message the
+	// failure.
+	State, Message string
+	Healthy        bool
+	// Drift is the last drift fact's verb since the last apply ("" none).
+	Drift string
+	At    time.Time
+	Age   string
+}
+
+// promotionView is one open promotion pull request and what holds it.
+type promotionView struct {
+	Repo, RepoURL, App, Env string
+	Rollback                bool
+	PR                      int
+	PRURL                   string
+	SourcePR                int
+	SourcePRURL             string
+	Images                  []string
+	// Gate says what holds the promotion ("" nothing promobot knows of);
+	// Frozen says a /freeze does.
+	Gate   string
+	Frozen bool
+}
+
+type feedView struct {
+	FeedItem
+	Age string
+}
+
+type deadView struct {
+	DeadItem
+	Age string
+}
+
+// promotionEntry is what the page reads of the promoter's memory of a
+// promotion pull request (state.PromotionPRs).
+type promotionEntry struct {
+	PR       int              `json:"pr"`
+	Base     string           `json:"base,omitempty"`
+	Images   []prbody.Image   `json:"images,omitempty"`
+	Revision *prbody.Revision `json:"revision,omitempty"`
+	SourcePR int              `json:"source_pr,omitempty"`
+}
+
+// links forms GitHub's web addresses.
+type links struct{ base string }
+
+func (l links) repo(repo string) string { return l.base + "/" + repo }
+func (l links) commit(repo, sha string) string {
+	return l.repo(repo) + "/commit/" + sha
+}
+func (l links) checks(repo, sha string) string { return l.commit(repo, sha) + "/checks" }
+func (l links) pull(repo string, n int) string { return fmt.Sprintf("%s/pull/%d", l.repo(repo), n) }
+
+// matrix builds every served repository's matrix from the apply records.
+func (s *Server) matrix(ctx context.Context, snap snapshot, now time.Time) ([]repoView, []string) {
+	repos, err := s.registry.Repos(ctx)
+	if err != nil {
+		return nil, []string{"repositories: " + err.Error()}
+	}
+	slices.SortFunc(repos, func(a, b state.RepoInstallation) int {
+		return cmp.Or(cmp.Compare(a.Owner, b.Owner), cmp.Compare(a.Repo, b.Repo))
+	})
+	var out []repoView
+	var problems []string
+	for _, ri := range repos {
+		repo := github.Repo{Owner: ri.Owner, Name: ri.Repo}
+		recs, err := s.records.List(ctx, repo)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		out = append(out, s.repoMatrix(repo.String(), recs, snap, now))
+	}
+	return out, problems
+}
+
+// repoMatrix lays one repository's records out as apps × environments.
+func (s *Server) repoMatrix(repo string, recs []state.AppRecord, snap snapshot, now time.Time) repoView {
+	v := repoView{Name: repo, URL: s.links.repo(repo)}
+	byRow := map[string]map[string]state.AppStatus{}
+	for _, r := range recs {
+		env := cmp.Or(r.Environment, "-")
+		if !slices.Contains(v.Envs, env) {
+			v.Envs = append(v.Envs, env)
+		}
+		base := gitops.BaseName(r.App, r.Environment)
+		if byRow[base] == nil {
+			byRow[base] = map[string]state.AppStatus{}
+		}
+		byRow[base][env] = r.AppStatus
+	}
+	slices.SortFunc(v.Envs, compareEnvs)
+	for _, base := range sortedKeys(byRow) {
+		row := rowView{App: base}
+		for _, env := range v.Envs {
+			st, ok := byRow[base][env]
+			row.Cells = append(row.Cells, s.cell(repo, st, ok, snap, now))
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	return v
+}
+
+// cell is one app's cell: what it runs, how its last apply went and when.
+func (s *Server) cell(repo string, st state.AppStatus, ok bool, snap snapshot, now time.Time) cellView {
+	if !ok {
+		return cellView{}
+	}
+	c := cellView{Present: true, App: st.App, State: st.State, Message: st.Message, Healthy: st.Healthy, At: st.AppliedAt}
+	c.Commit = cmp.Or(st.Commit, st.Seen)
+	if st.State == state.StateFailed && st.Seen != "" {
+		c.Commit = st.Seen
+	}
+	if c.Commit != "" {
+		c.ShortCommit = short(c.Commit)
+		c.CommitURL, c.ChecksURL = s.links.commit(repo, c.Commit), s.links.checks(repo, c.Commit)
+		if pr, ok := snap.merges[c.Commit]; ok {
+			c.PR, c.PRURL = pr.Number, cmp.Or(pr.URL, s.links.pull(repo, pr.Number))
+		}
+	}
+	k := appKey{repo, st.App}
+	if f, ok := snap.applied[k]; ok && f.At.After(c.At) {
+		c.At = f.At
+	}
+	if f, ok := snap.drift[k]; ok && f.At.After(st.AppliedAt) && f.Verb != "healed" {
+		c.Drift = f.Verb
+	}
+	if !c.At.IsZero() {
+		c.Age = age(now.Sub(c.At))
+	}
+	return c
+}
+
+// compareEnvs orders environments as promotions go (dev before staging
+// before production), unknown ones after, by name.
+func compareEnvs(a, b string) int {
+	ra, oka := gitops.EnvironmentRank(a)
+	rb, okb := gitops.EnvironmentRank(b)
+	switch {
+	case oka && okb && ra != rb:
+		return cmp.Compare(ra, rb)
+	case oka != okb:
+		if oka {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a, b)
+}
+
+// promotions lists the open promotion pull requests the promoter
+// remembers, with what holds each: a /freeze of its environment, or the
+// reason of its last fact that waited or was refused.
+func (s *Server) promotions(ctx context.Context, snap snapshot) ([]promotionView, []string) {
+	lister, err := s.ledger.ListKeysFiltered(ctx, state.LedgerPromotionPRs+".>")
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
+		}
+		return nil, []string{"promotion pull requests: " + err.Error()}
+	}
+	var out []promotionView
+	for key := range lister.Keys() {
+		repo, branch, ok := parsePromotionKey(key)
+		if !ok {
+			continue
+		}
+		e, ok := s.prs.Get(ctx, repo, branch)
+		if !ok || e.PR == 0 {
+			continue
+		}
+		out = append(out, s.promotion(ctx, repo, branch, e, snap))
+	}
+	slices.SortFunc(out, func(a, b promotionView) int {
+		return cmp.Or(cmp.Compare(a.Repo, b.Repo), cmp.Compare(a.App, b.App), compareEnvs(a.Env, b.Env))
+	})
+	return out, nil
+}
+
+func (s *Server) promotion(ctx context.Context, repo github.Repo, branch string, e promotionEntry, snap snapshot) promotionView {
+	name := repo.String()
+	v := promotionView{Repo: name, RepoURL: s.links.repo(name), PR: e.PR, PRURL: s.links.pull(name, e.PR)}
+	kind, rest, _ := strings.Cut(strings.TrimPrefix(branch, "promobot/"), "/")
+	v.Rollback = kind == "rollback"
+	if i := strings.LastIndex(rest, "/"); i >= 0 {
+		v.App, v.Env = rest[:i], rest[i+1:]
+	}
+	if e.SourcePR > 0 {
+		v.SourcePR, v.SourcePRURL = e.SourcePR, s.links.pull(name, e.SourcePR)
+	}
+	for _, im := range e.Images {
+		to := refString(im.To)
+		if im.To.NewName == "" {
+			to = im.Name + to
+		}
+		v.Images = append(v.Images, to)
+	}
+	if e.Revision != nil {
+		v.Images = append(v.Images, "revision "+e.Revision.From+" → "+short(e.Revision.To))
+	}
+	if f, frozen, err := s.freezes.Frozen(ctx, repo, v.Env); err == nil && frozen {
+		v.Gate, v.Frozen = f.Describe()+", since "+f.At.UTC().Format("2006-01-02 15:04 UTC"), true
+	} else if f, ok := snap.promos[branchKey{name, branch}]; ok && (f.Verb == "waiting" || f.Verb == "refused") {
+		v.Gate = f.Verb + ": " + f.Reason
+	}
+	return v
+}
+
+func refString(r prbody.Ref) string {
+	s := r.NewName
+	if r.NewTag != "" {
+		s += ":" + r.NewTag
+	}
+	if r.Digest != "" {
+		s += "@" + r.Digest
+	}
+	return s
+}
+
+// parsePromotionKey reads the repository and branch out of a key of the
+// promoter's memory (state.PromotionPRKey).
+func parsePromotionKey(key string) (github.Repo, string, bool) {
+	parts := strings.Split(key, ".")
+	if len(parts) != 4 || parts[0] != state.LedgerPromotionPRs {
+		return github.Repo{}, "", false
+	}
+	var dec [3]string
+	for i, p := range parts[1:] {
+		s, ok := unescapeKeyPart(p)
+		if !ok {
+			return github.Repo{}, "", false
+		}
+		dec[i] = s
+	}
+	repo := github.Repo{Owner: dec[0], Name: dec[1]}
+	return repo, dec[2], state.PromotionPRKey(repo, dec[2]) == key
+}
+
+// unescapeKeyPart reverses events.KVKey's escaping of one part.
+func unescapeKeyPart(p string) (string, bool) {
+	if p == "_" {
+		return "", true
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] != '_' {
+			b.WriteByte(p[i])
+			continue
+		}
+		if i+2 >= len(p) {
+			return "", false
+		}
+		c, err := hex.DecodeString(p[i+1 : i+3])
+		if err != nil {
+			return "", false
+		}
+		b.Write(c)
+		i += 2
+	}
+	return b.String(), true
+}
+
+func (s *Server) feed(snap snapshot, now time.Time) ([]feedView, []deadView) {
+	feed := make([]feedView, 0, len(snap.feed))
+	for _, f := range snap.feed {
+		feed = append(feed, feedView{FeedItem: f, Age: age(now.Sub(f.At))})
+	}
+	dead := make([]deadView, 0, len(snap.dead))
+	for _, d := range snap.dead {
+		dead = append(dead, deadView{DeadItem: d, Age: age(now.Sub(d.At))})
+	}
+	return feed, dead
+}
+
+// age is d for people: "12s", "5m", "3h", "2d".
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", max(0, int(d.Seconds())))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
