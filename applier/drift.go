@@ -141,6 +141,7 @@ func (a *Applier) driftApp(ctx context.Context, repo Repo, commit string, r *git
 		log.Warn("self-heal kept stale objects", "error", err)
 		err = nil
 	}
+	observeDrift(repo, app, res, err)
 	if err != nil {
 		rep.Error = err.Error()
 		if res.Applied {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/checkout"
@@ -34,11 +35,7 @@ type pushPayload struct {
 	HeadCommit struct {
 		Message string `json:"message"`
 	} `json:"head_commit"`
-	Commits []struct {
-		Added    []string `json:"added"`
-		Removed  []string `json:"removed"`
-		Modified []string `json:"modified"`
-	} `json:"commits"`
+	Commits    []pushCommit `json:"commits"`
 	Repository struct {
 		Name          string `json:"name"`
 		DefaultBranch string `json:"default_branch"`
@@ -53,6 +50,17 @@ type pushPayload struct {
 	Installation struct {
 		ID int64 `json:"id"`
 	} `json:"installation"`
+}
+
+// pushCommit is one commit a push payload lists.
+type pushCommit struct {
+	Added    []string `json:"added"`
+	Removed  []string `json:"removed"`
+	Modified []string `json:"modified"`
+	// Message and Timestamp (RFC 3339) date a promotion commit
+	// (Target.Promotions); a Timestamp that does not parse dates nothing.
+	Message   string `json:"message"`
+	Timestamp string `json:"timestamp"`
 }
 
 // handlePush applies a push to the default branch; it returns the commit
@@ -85,6 +93,7 @@ func (a *Applier) handlePush(ctx context.Context, d events.Delivery) (string, er
 		RepoURLs:       []string{p.Repository.HTMLURL, p.Repository.CloneURL, p.Repository.SSHURL},
 		AllowMassPrune: AllowsMassPrune(p.HeadCommit.Message),
 		Rollbacks:      RollbackBranches(p.HeadCommit.Message),
+		Promotions:     promotionTimes(p.HeadCommit.Message, p.Commits),
 	}
 	if p.Before != "" && p.Before != zeroSHA {
 		if target.Changed, err = pushChanges(ctx, gh, repo, p, log); err != nil {
@@ -216,6 +225,12 @@ type Target struct {
 	// message names (RollbackBranches): the merge of a /rollback pull
 	// request.
 	Rollbacks []string
+	// Promotions maps the "<app>/<env>" of each promotion branch Commit's
+	// message names (the merge of a promotion pull request) to the time
+	// of the earliest promotion commit the push brought: when promobot
+	// opened or last updated that pull request. Applies of those apps
+	// record the promotion's lead time from it.
+	Promotions map[string]time.Time
 }
 
 // rollbackBranchRE matches a /rollback pull request's branch in a merge
@@ -236,12 +251,58 @@ func RollbackBranches(message string) []string {
 // rollback branch of its environment whose app is app or its base name.
 func (t Target) rollsBack(app gitops.App) bool {
 	for _, r := range t.Rollbacks {
-		base, env, _ := strings.Cut(r, "/")
-		if env == app.Environment && (app.Name == base || strings.HasPrefix(app.Name, base+"-") || strings.HasSuffix(app.Name, "-"+base)) {
+		if branchNames(r, app) {
 			return true
 		}
 	}
 	return false
+}
+
+// branchNames reports whether r, the "<app>/<env>" of a promotion or
+// rollback branch, names app: its environment, and app or its base name.
+func branchNames(r string, app gitops.App) bool {
+	base, env, _ := strings.Cut(r, "/")
+	return env == app.Environment && (app.Name == base || strings.HasPrefix(app.Name, base+"-") || strings.HasSuffix(app.Name, "-"+base))
+}
+
+// promoteBranchRE matches a promotion pull request's branch in a merge
+// message ("Merge pull request #12 from acme/promobot/promote/api/production").
+var promoteBranchRE = regexp.MustCompile(`promobot/promote/([A-Za-z0-9._-]+)/([a-z0-9-]+)`)
+
+// promotionTimes returns Target.Promotions of a push: for each promotion
+// branch the head commit's message names, the earliest time of the pushed
+// commits that promobot wrote on a promotion branch ("Promote <app> to
+// <env>"); nil when there are none.
+func promotionTimes(head string, commits []pushCommit) map[string]time.Time {
+	var out map[string]time.Time
+	for _, m := range promoteBranchRE.FindAllStringSubmatch(head, -1) {
+		prefix := "Promote " + m[1] + " to " + m[2] + "\n"
+		for _, c := range commits {
+			at, err := time.Parse(time.RFC3339, c.Timestamp)
+			if err != nil || !strings.HasPrefix(c.Message+"\n", prefix) {
+				continue
+			}
+			key := m[1] + "/" + m[2]
+			if prev, ok := out[key]; !ok || at.Before(prev) {
+				if out == nil {
+					out = map[string]time.Time{}
+				}
+				out[key] = at
+			}
+		}
+	}
+	return out
+}
+
+// promotedAt is when the promotion of app that t merges was written (see
+// Promotions), or zero.
+func (t Target) promotedAt(app gitops.App) time.Time {
+	for r, at := range t.Promotions {
+		if branchNames(r, app) {
+			return at
+		}
+	}
+	return time.Time{}
 }
 
 // MassPruneTrailer is the commit message line that allows the commit's

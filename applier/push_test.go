@@ -18,11 +18,7 @@ import (
 // delivers up to 2048 commits (the 20-commit cap is its timeline's, not
 // its webhooks') and up to 3000 files a commit.
 func TestPayloadChanges(t *testing.T) {
-	type commit = struct {
-		Added    []string `json:"added"`
-		Removed  []string `json:"removed"`
-		Modified []string `json:"modified"`
-	}
+	type commit = pushCommit
 	files := func(n int) []string {
 		out := make([]string, n)
 		for i := range out {
@@ -124,11 +120,7 @@ func TestPushChanges(t *testing.T) {
 	if err := srv.TooLargeDiff(ctx, "acme", "gitops", large, tooLarge); err != nil {
 		t.Fatal(err)
 	}
-	type commit = struct {
-		Added    []string `json:"added"`
-		Removed  []string `json:"removed"`
-		Modified []string `json:"modified"`
-	}
+	type commit = pushCommit
 	tests := []struct {
 		name          string
 		before, after string

@@ -89,9 +89,11 @@ func (a *Applier) syncApp(ctx context.Context, gh GitHub, t Target, src source, 
 		log.Info("applied while frozen: the merge of a rollback, which the operator allows", "frozen_by", f.By)
 	}
 	a.fact(ctx, t.Repo, "apply", "requested", app, out)
+	start := time.Now()
 	r := a.reconcile(ctx, reconcileInput{repo: src.repo, app: app, t: t, prev: rec.Inventory})
 	out = out.with(r)
 	out.attempted = true
+	a.observeApply(t, app, out, start)
 	if r.Err != nil {
 		log.Warn("apply failed", "error", r.Err)
 	} else {
