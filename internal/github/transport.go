@@ -410,6 +410,7 @@ func (t *transport) attempt(req *http.Request, attempt int) (*http.Response, err
 		return nil, err
 	}
 	requestsTotal.WithLabelValues(req.Method, strconv.Itoa(resp.StatusCode)).Inc()
+	observeRateLimit(resp.Header)
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	if cached != nil && resp.StatusCode == http.StatusNotModified {
 		return cached.response(resp), nil
