@@ -15,7 +15,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -374,7 +373,7 @@ func serveMux(f *serveFlags, bus *events.Bus, secrets [][]byte, log *slog.Logger
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", metricsHandler(bus))
 	if f.has(roleWebhook) {
 		rc, err := webhook.New(webhook.Options{Secrets: secrets, Logger: log, UnverifiedBytes: f.unverifiedBytes, UnverifiedWait: f.unverifiedWait}, bus)
 		if err != nil {
