@@ -54,6 +54,8 @@ type serveFlags struct {
 	redeliveryInterval time.Duration
 	// notifyConfig is the notification file (--notify-config).
 	notifyConfig string
+	// uiListen is the status page's address (--ui-listen; "" for none).
+	uiListen string
 	// Storage and memory bounds: the flags as given, then parsed.
 	natsMaxBytesFlag    map[string]string
 	unverifiedBytesFlag string
@@ -77,6 +79,10 @@ embedded server fsyncs its files every 2 minutes (--nats-sync): a crash of
 the process loses nothing acknowledged, a power failure of its host the
 deliveries stored since the last fsync; --nats-sync always loses none, at a
 cost in throughput.
+
+The read-only status page (apps by environment, open promotion pull
+requests, recent facts) listens on --ui-listen, loopback by default: put it
+behind your own authenticating proxy to show it elsewhere.
 
 HTTP endpoints on --listen:
   POST /webhook   GitHub App webhook (point the App's webhook URL here)
@@ -129,6 +135,7 @@ deployments with --roles; replicas of a role share its work.`,
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight work may finish on SIGTERM")
 	f.applier.register(fl)
 	registerRedeliveryFlags(fl, &f.redeliveryInterval)
+	fl.StringVar(&f.uiListen, "ui-listen", defaultUIListen, `address of the read-only status page (what runs where, open promotions, recent facts), never the webhook's listener; "" for none; served by processes running the applier or promoter role`)
 	fl.StringVar(&f.notifyConfig, "notify-config", "", "YAML file of notification sinks (CloudEvents HTTP endpoints, Slack webhooks) that facts are forwarded to; needs the applier or promoter role")
 	addRenderFlags(cmd)
 	addCheckoutFlags(cmd)
@@ -290,6 +297,11 @@ func runServe(ctx context.Context, f *serveFlags) error {
 	defer roles.cancel()
 	if err := startRoles(ctx, f, bus, app, roles, log); err != nil {
 		return err
+	}
+	if f.wantsStatusPage() {
+		if err := startStatusPage(ctx, f, bus, roles, log); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
