@@ -14,9 +14,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/applier/cluster"
 	"github.com/promobot/promobot/events"
+	"github.com/promobot/promobot/internal/appset"
 	"github.com/promobot/promobot/internal/doctor"
+	"github.com/promobot/promobot/internal/gitops"
 	"github.com/promobot/promobot/internal/project"
 )
 
@@ -48,6 +51,9 @@ type doctorFlags struct {
 	nats           natsClientFlags
 	redeliver      bool
 	webhookURL     string
+	maxRepos       int
+	maxApps        int
+	renderTimeout  time.Duration
 	json           bool
 }
 
@@ -61,8 +67,10 @@ promobot needs: the App's permissions, its webhook URL (https, ending in
 /webhook, --webhook-url if given), content type (json) and events, the webhook secret
 (and whether the latest delivery was refused for its signature), each
 installation's repositories and their .promobot.yaml on the default branch,
-each cluster's reachability and RBAC (a SelfSubjectAccessReview for get,
-create and patch of deployments) and, with --nats-url, the bus: its streams'
+each repository's apps rendered at its default branch as the applier
+renders them, each cluster's reachability and RBAC (SelfSubjectAccessReviews
+for get, list, create, patch and delete of every resource the apps applying
+there render) and, with --nats-url, the bus: its streams'
 sizes against their limits and each consumer's lag.
 
 Each check prints ok, warn or fail with what it found and what to fix.
@@ -85,6 +93,9 @@ The exit code is 0 only if every check is ok, 1 otherwise.`,
 	f.nats.register(fl, true)
 	fl.BoolVar(&f.redeliver, "redeliver", false, "ask GitHub to deliver the latest webhook delivery again and judge the webhook secret by promobot serve's answer to it")
 	fl.StringVar(&f.webhookURL, "webhook-url", "", "the webhook URL the App should have (default: any https URL ending in "+webhookPath+")")
+	fl.IntVar(&f.maxRepos, "max-repos", 20, "repositories whose apps are rendered for the clusters' RBAC check")
+	fl.IntVar(&f.maxApps, "max-apps", 100, "apps rendered per repository for the clusters' RBAC check")
+	fl.DurationVar(&f.renderTimeout, "render-timeout", 2*time.Minute, "bound on rendering every repository's apps")
 	fl.BoolVar(&f.json, "json", false, "print the checks as JSON")
 	return cmd
 }
@@ -92,12 +103,16 @@ The exit code is 0 only if every check is ok, 1 otherwise.`,
 func runDoctor(cmd *cobra.Command, f *doctorFlags) error {
 	ctx := cmd.Context()
 	rep := &doctor.Report{}
-	rep.Add(f.githubChecks(ctx)...)
+	checks, writes := f.githubChecks(ctx)
+	rep.Add(checks...)
 	clusters, err := f.clusterList()
 	if err != nil {
 		rep.Add(doctor.Check{Name: "clusters", Status: doctor.Fail, Found: err.Error(), Fix: "fix the cluster flags or the projects file"})
 	}
 	for _, c := range clusters {
+		if writes != nil {
+			c.Rendered, c.Objects = true, writes.Objects(c.Name)
+		}
 		rep.Add(doctor.CheckCluster(ctx, c)...)
 	}
 	if f.natsURL != "" {
@@ -118,7 +133,7 @@ func runDoctor(cmd *cobra.Command, f *doctorFlags) error {
 	return nil
 }
 
-func (f *doctorFlags) githubChecks(ctx context.Context) []doctor.Check {
+func (f *doctorFlags) githubChecks(ctx context.Context) ([]doctor.Check, doctor.Writes) {
 	appID := f.appID
 	if appID == 0 {
 		fmt.Sscan(os.Getenv(envAppID), &appID)
@@ -129,7 +144,7 @@ func (f *doctorFlags) githubChecks(ctx context.Context) []doctor.Check {
 		if err != nil {
 			found = err.Error()
 		}
-		return []doctor.Check{{Name: "github app", Status: doctor.Fail, Found: found, Fix: "pass --app-id and --private-key-file as for promobot serve"}}
+		return []doctor.Check{{Name: "github app", Status: doctor.Fail, Found: found, Fix: "pass --app-id and --private-key-file as for promobot serve"}}, nil
 	}
 	base := f.githubURL
 	if strings.TrimSuffix(base, "/") == "https://api.github.com" {
@@ -140,9 +155,35 @@ func (f *doctorFlags) githubChecks(ctx context.Context) []doctor.Check {
 		BaseURL: base, AppID: appID, PrivateKey: key,
 		Permissions: appPermissions, Features: permissionFeatures, Events: appEvents,
 		WebhookSecrets: secrets, SecretErr: secretErr, Redeliver: f.redeliver,
-		WebhookPath: webhookPath, WebhookURL: f.webhookURL,
+		WebhookPath: webhookPath, WebhookURL: f.webhookURL, Apps: f.apps(),
 	})
 }
+
+// apps renders the repositories' apps and resolves their clusters with
+// the applier's resolver, built from the same flags as promobot serve's;
+// nil (no rendering) when those flags do not build one, which the
+// clusters check reports.
+func (f *doctorFlags) apps() *doctor.AppsOptions {
+	af := &applierFlags{kubeconfig: f.kubeconfig, kubeContext: f.kubeContext, clusters: f.clusters, projectsFile: f.projectsFile}
+	clusters, err := af.resolver(slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil
+	}
+	return &doctor.AppsOptions{Destinations: destinations{clusters}, MaxRepos: f.maxRepos, MaxApps: f.maxApps, Timeout: f.renderTimeout}
+}
+
+// destinations is the applier's cluster resolver as doctor asks it.
+type destinations struct{ c *applier.Clusters }
+
+func (d destinations) Cluster(repo string, app gitops.App, cfg *gitops.Config) (string, error) {
+	dest, err := d.c.For(repo, app, cfg)
+	if err != nil {
+		return "", err
+	}
+	return dest.ID.Name, nil
+}
+
+func (d destinations) ForGenerator(repo string) []appset.Cluster { return d.c.ForGenerator(repo) }
 
 // clusterList is every cluster the flags name.
 func (f *doctorFlags) clusterList() ([]doctor.Cluster, error) {

@@ -97,23 +97,23 @@ func TestDoctorCommand(t *testing.T) {
 	}{
 		{name: "all green", args: []string{"--webhook-url", public.URL}, want: map[string]doctor.Status{
 			"github app": doctor.OK, "github app permissions": doctor.OK, "github app webhook": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
-			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK,
+			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK, "acme/gitops apps": doctor.OK,
 		}},
 		{name: "webhook url not --webhook-url", args: []string{"--webhook-url", "https://promobot.example.org/webhook"}, code: 1, want: map[string]doctor.Status{
 			"github app": doctor.OK, "github app permissions": doctor.OK, "github app webhook": doctor.Fail, "github app events": doctor.OK, "webhook secret": doctor.OK,
-			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK,
+			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK, "acme/gitops apps": doctor.OK,
 		}},
 		{name: "webhook on plain http", hook: &githubapi.HookConfig{URL: "http://promobot.example.com/webhook"}, code: 1, want: map[string]doctor.Status{
 			"github app": doctor.OK, "github app permissions": doctor.OK, "github app webhook": doctor.Fail, "github app events": doctor.OK, "webhook secret": doctor.OK,
-			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK,
+			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK, "acme/gitops apps": doctor.OK,
 		}},
 		{name: "unreachable cluster", args: []string{"--cluster-kubeconfig", "prod=" + kubeconfig}, code: 1, want: map[string]doctor.Status{
 			"github app": doctor.OK, "github app permissions": doctor.OK, "github app webhook": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
-			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK, "cluster prod": doctor.Fail,
+			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK, "acme/gitops apps": doctor.OK, "cluster prod": doctor.Fail,
 		}},
 		{name: "bus", args: []string{"--nats-url", emb.ClientURL(), "--data-dir", natsDir}, want: map[string]doctor.Status{
 			"github app": doctor.OK, "github app permissions": doctor.OK, "github app webhook": doctor.OK, "github app events": doctor.OK, "webhook secret": doctor.OK,
-			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK,
+			"installation on acme": doctor.OK, "acme/gitops .promobot.yaml": doctor.OK, "acme/gitops apps": doctor.OK,
 			"bus stream " + events.StreamGitHub: doctor.OK, "bus stream " + events.StreamFacts: doctor.OK,
 		}},
 	}

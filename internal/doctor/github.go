@@ -42,6 +42,8 @@ type GitHubOptions struct {
 	// WebhookURL, when set, is the webhook URL the operator expects the
 	// App to have.
 	WebhookURL string
+	// Apps, when set, renders each repository's apps (AppsOptions).
+	Apps *AppsOptions
 }
 
 // redeliveryWait bounds how long doctor waits for a redelivery's attempt
@@ -53,26 +55,34 @@ const (
 
 var permRank = map[string]int{"read": 1, "write": 2, "admin": 3}
 
-// CheckGitHub checks the App's permissions and events (GET /app), the
-// webhook secret and the latest delivery, and each installation's
-// repositories and their .promobot.yaml on the default branch.
-func CheckGitHub(ctx context.Context, o GitHubOptions) []Check {
+// CheckGitHub checks the App's permissions, webhook configuration and
+// events (GET /app, GET /app/hook/config), the webhook secret and the
+// latest delivery, and each installation's repositories and their
+// .promobot.yaml on the default branch. With o.Apps it renders each
+// repository's apps and returns what they write to each cluster (nil
+// without o.Apps or when the App could not be read).
+func CheckGitHub(ctx context.Context, o GitHubOptions) ([]Check, Writes) {
 	app, err := github.NewApp(github.Options{AppID: o.AppID, PrivateKey: o.PrivateKey, BaseURL: o.BaseURL, MaxAttempts: 1})
 	if err != nil {
-		return []Check{fail("github app", err.Error(), "check --app-id and --private-key-file: they are on the App's settings page")}
+		return []Check{fail("github app", err.Error(), "check --app-id and --private-key-file: they are on the App's settings page")}, nil
 	}
 	c, err := appInfo(o)
 	if err != nil {
-		return []Check{fail("github app", err.Error(), "check --app-id and --private-key-file: they are on the App's settings page")}
+		return []Check{fail("github app", err.Error(), "check --app-id and --private-key-file: they are on the App's settings page")}, nil
 	}
 	a, err := getApp(ctx, c)
 	if err != nil {
-		return []Check{fail("github app", err.Error(), "check --github-url, --app-id and --private-key-file (a key of this App)")}
+		return []Check{fail("github app", err.Error(), "check --github-url, --app-id and --private-key-file (a key of this App)")}, nil
 	}
 	out := []Check{ok("github app", fmt.Sprintf("%s (id %d)", a.Slug, a.ID))}
 	out = append(out, permissionsCheck(o, a.Permissions), hookConfigCheck(ctx, c, o), eventsCheck(o.Events, a.Events))
 	out = append(out, secretCheck(ctx, o, app))
-	return append(out, installationChecks(ctx, app)...)
+	run := newAppsRun(o.Apps)
+	out = append(out, installationChecks(ctx, app, run)...)
+	if run == nil {
+		return out, nil
+	}
+	return out, run.writes
 }
 
 // appJSON is what doctor reads of GET /app. Permissions are read as a
@@ -219,7 +229,7 @@ func redeliver(ctx context.Context, app *github.App, d github.Delivery) (github.
 
 // installationChecks lists the installations and checks each repository's
 // .promobot.yaml.
-func installationChecks(ctx context.Context, app *github.App) []Check {
+func installationChecks(ctx context.Context, app *github.App, run *appsRun) []Check {
 	ins, err := app.Installations(ctx)
 	if err != nil {
 		return []Check{fail("installations", err.Error(), "check the App's credentials")}
@@ -229,12 +239,14 @@ func installationChecks(ctx context.Context, app *github.App) []Check {
 	}
 	var out []Check
 	for _, in := range ins {
-		out = append(out, installationCheck(ctx, app, in)...)
+		out = append(out, installationCheck(ctx, app, in, run)...)
 	}
 	return out
 }
 
-func installationCheck(ctx context.Context, app *github.App, in github.Installation) []Check {
+// installationCheck lists the installation's repositories and checks each
+// one's .promobot.yaml and, with run, its apps.
+func installationCheck(ctx context.Context, app *github.App, in github.Installation, run *appsRun) []Check {
 	name := "installation on " + in.Account
 	ic, err := app.Installation(ctx, in.ID)
 	if err != nil {
@@ -258,7 +270,11 @@ func installationCheck(ctx context.Context, app *github.App, in github.Installat
 	}
 	out := []Check{ok(name, fmt.Sprintf("id %d, %d repositories", in.ID, len(repos)))}
 	for _, r := range repos {
-		out = append(out, configCheck(ctx, ic, r))
+		cfg := configCheck(ctx, ic, r)
+		out = append(out, cfg)
+		if run != nil && cfg.Status == OK {
+			out = append(out, run.check(ctx, ic, r))
+		}
 	}
 	return out
 }
@@ -280,7 +296,7 @@ func configCheck(ctx context.Context, ic *github.InstallationClient, r *gh.Repos
 	return ok(name, "valid on "+r.GetDefaultBranch())
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
