@@ -254,6 +254,8 @@ func TestPromotionsShowWhatHoldsThem(t *testing.T) {
 	if err := freezes.Set(ctx, repo, state.Freeze{Env: "production", By: "alice", Reason: "incident 42", At: at}); err != nil {
 		t.Fatal(err)
 	}
+	st.put(t, state.AppStatus{App: "api-production", Environment: "production", Commit: commitA, State: state.StateApplied})
+	st.put(t, state.AppStatus{App: "api-staging", Environment: "staging", Commit: commitA, State: state.StateApplied})
 	st.fact(t, "promotion", "waiting", map[string]any{"repo": repo.String(), "app": "web", "branch": "promobot/promote/web/qa", "reason": "the soak time of 1h has not passed"})
 	page := st.waitPage(t, "soak time")
 	tests := []struct{ row, want string }{
@@ -265,6 +267,12 @@ func TestPromotionsShowWhatHoldsThem(t *testing.T) {
 		if diff := cmp.Diff(tt.want, text(page, tt.row, "</tr>")); diff != "" {
 			t.Errorf("row %s (-want +got):\n%s", tt.row, diff)
 		}
+	}
+	if got, want := text(page, `<p class="freeze" data-env="production"`, "</p>"), "frozen production: frozen by @alice (/freeze production): incident 42, since 2026-11-30 04:00 UTC"; got != want {
+		t.Errorf("the matrix's freeze:\n got %q\nwant %q", got, want)
+	}
+	if got, want := text(page, "<thead><tr><th scope=\"col\">App", "</tr>"), "App staging production frozen"; got != want {
+		t.Errorf("the matrix's columns: %q, want %q", got, want)
 	}
 	if !strings.Contains(page, `href="https://github.example/acme/cluster-config/pull/7"`) {
 		t.Errorf("no link to the promotion pull request")

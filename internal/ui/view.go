@@ -32,8 +32,14 @@ type pageView struct {
 // repoView is one repository's matrix: its apps' rows by environment.
 type repoView struct {
 	Name, URL string
-	Envs      []string
+	Envs      []envView
 	Rows      []rowView
+}
+
+// envView is one environment's column; Freeze describes the /freeze that
+// holds it ("" none).
+type envView struct {
+	Name, Freeze string
 }
 
 // rowView is one app (its name without the environment) across Envs.
@@ -124,19 +130,33 @@ func (s *Server) matrix(ctx context.Context, snap snapshot, now time.Time) ([]re
 			problems = append(problems, err.Error())
 			continue
 		}
-		out = append(out, s.repoMatrix(repo.String(), recs, snap, now))
+		v := s.repoMatrix(repo.String(), recs, snap, now)
+		for i, env := range v.Envs {
+			if f, frozen, err := s.freezes.Frozen(ctx, repo, env.Name); err != nil {
+				problems = append(problems, err.Error())
+			} else if frozen {
+				v.Envs[i].Freeze = describeFreeze(f)
+			}
+		}
+		out = append(out, v)
 	}
 	return out, problems
+}
+
+// describeFreeze is a freeze for people: who froze what, why and when.
+func describeFreeze(f state.Freeze) string {
+	return f.Describe() + ", since " + f.At.UTC().Format("2006-01-02 15:04 UTC")
 }
 
 // repoMatrix lays one repository's records out as apps × environments.
 func (s *Server) repoMatrix(repo string, recs []state.AppRecord, snap snapshot, now time.Time) repoView {
 	v := repoView{Name: repo, URL: s.links.repo(repo)}
 	byRow := map[string]map[string]state.AppStatus{}
+	var envs []string
 	for _, r := range recs {
 		env := cmp.Or(r.Environment, "-")
-		if !slices.Contains(v.Envs, env) {
-			v.Envs = append(v.Envs, env)
+		if !slices.Contains(envs, env) {
+			envs = append(envs, env)
 		}
 		base := gitops.BaseName(r.App, r.Environment)
 		if byRow[base] == nil {
@@ -144,10 +164,13 @@ func (s *Server) repoMatrix(repo string, recs []state.AppRecord, snap snapshot, 
 		}
 		byRow[base][env] = r.AppStatus
 	}
-	slices.SortFunc(v.Envs, compareEnvs)
+	slices.SortFunc(envs, compareEnvs)
+	for _, env := range envs {
+		v.Envs = append(v.Envs, envView{Name: env})
+	}
 	for _, base := range sortedKeys(byRow) {
 		row := rowView{App: base}
-		for _, env := range v.Envs {
+		for _, env := range envs {
 			st, ok := byRow[base][env]
 			row.Cells = append(row.Cells, s.cell(repo, st, ok, snap, now))
 		}
@@ -254,7 +277,7 @@ func (s *Server) promotion(ctx context.Context, repo github.Repo, branch string,
 		v.Images = append(v.Images, "revision "+e.Revision.From+" → "+short(e.Revision.To))
 	}
 	if f, frozen, err := s.freezes.Frozen(ctx, repo, v.Env); err == nil && frozen {
-		v.Gate, v.Frozen = f.Describe()+", since "+f.At.UTC().Format("2006-01-02 15:04 UTC"), true
+		v.Gate, v.Frozen = describeFreeze(f), true
 	} else if f, ok := snap.promos[branchKey{name, branch}]; ok && (f.Verb == "waiting" || f.Verb == "refused") {
 		v.Gate = f.Verb + ": " + f.Reason
 	}
