@@ -4,15 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/promobot/promobot/events"
@@ -28,40 +34,9 @@ import (
 func TestDoctorCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rc := kit.NewReceiver(t)
-	rc.SetStatus(http.StatusAccepted)
 	dir := t.TempDir()
-	srv, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), WebhookURL: rc.URL, WebhookSecret: "s",
-		SyncWebhooks: true, Permissions: appPermissions, Events: appEvents})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	fixture := filepath.Join(dir, "fixture")
-	write := func(p, s string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(filepath.Join(fixture, "README.md"), "gitops\n")
-	if err := srv.CreateRepo(ctx, "acme", "gitops", fixture); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Install(ctx, "acme", "gitops"); err != nil {
-		t.Fatal(err)
-	}
-	// The installation was delivered to rc; from now on the App's webhook
-	// URL is a public one, as a real App's is.
-	public := githubapi.HookConfig{URL: "https://promobot.example.com/webhook"}
-	write(filepath.Join(dir, "app.pem"), string(srv.AppPrivateKeyPEM()))
-	write(filepath.Join(dir, "secret"), "s\n")
+	srv, base := doctorGitHub(t, ctx, dir, map[string]string{"README.md": "gitops\n"})
+	public := srv.WebhookConfig()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -86,8 +61,6 @@ func TestDoctorCommand(t *testing.T) {
 	if _, err := events.New(ctx, nc, events.DefaultOptions()); err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"doctor", "--json", "--github-url", srv.URL(), "--app-id", strconv.FormatInt(srv.AppID(), 10),
-		"--private-key-file", filepath.Join(dir, "app.pem"), "--webhook-secret-file", filepath.Join(dir, "secret")}
 	tests := []struct {
 		name string
 		args []string
@@ -148,4 +121,174 @@ func TestDoctorCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// doctorGitHub starts the local GitHub with the App as promobot asks for
+// it and installs it on acme/gitops, which holds files (REPO_URL replaced
+// by the repository's clone URL). The installation is delivered to a
+// receiver that accepts it; then the App's webhook URL becomes a public
+// one, as a real App's is. It returns the server and doctor's arguments
+// for it.
+func doctorGitHub(t *testing.T, ctx context.Context, dir string, files map[string]string) (*githubapi.Server, []string) {
+	t.Helper()
+	rc := kit.NewReceiver(t)
+	rc.SetStatus(http.StatusAccepted)
+	srv, err := githubapi.New(githubapi.Options{Dir: filepath.Join(dir, "github"), WebhookURL: rc.URL, WebhookSecret: "s",
+		SyncWebhooks: true, Permissions: appPermissions, Events: appEvents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fixture := filepath.Join(dir, "fixture")
+	for name, content := range files {
+		write(filepath.Join(fixture, name), strings.ReplaceAll(content, "REPO_URL", srv.WebURL()+"/acme/gitops.git"))
+	}
+	if err := srv.CreateRepo(ctx, "acme", "gitops", fixture); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Install(ctx, "acme", "gitops"); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetWebhookConfig(githubapi.HookConfig{URL: "https://promobot.example.com/webhook"})
+	write(filepath.Join(dir, "app.pem"), string(srv.AppPrivateKeyPEM()))
+	write(filepath.Join(dir, "secret"), "s\n")
+	return srv, []string{"doctor", "--json", "--github-url", srv.URL(), "--app-id", strconv.FormatInt(srv.AppID(), 10),
+		"--private-key-file", filepath.Join(dir, "app.pem"), "--webhook-secret-file", filepath.Join(dir, "secret")}
+}
+
+// doctorFleet is a repository with one app for the cluster
+// https://prod.example.com: a Deployment and a ConfigMap in namespace apps.
+var doctorFleet = map[string]string{
+	"apps/web.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web-prod}
+spec:
+  source: {repoURL: REPO_URL, path: web}
+  destination: {server: https://prod.example.com, namespace: apps}
+`,
+	"web/deploy.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+`,
+	"web/config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {a: b}\n",
+}
+
+// TestDoctorClusterRBAC: doctor renders acme/gitops's app as the applier
+// would and asks the harness cluster whether promobot's identity may apply
+// it. An identity that may write ConfigMaps but only read Deployments
+// fails with the missing verbs and the Role rule that grants them; the
+// admin is all green.
+func TestDoctorClusterRBAC(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	_, base := doctorGitHub(t, ctx, dir, doctorFleet)
+	c, err := kube.Start(ctx, kube.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	admin, partial := filepath.Join(dir, "admin.kubeconfig"), filepath.Join(dir, "partial.kubeconfig")
+	if err := kube.WriteKubeconfig(admin, c.Config); err != nil {
+		t.Fatal(err)
+	}
+	if err := kube.WriteKubeconfig(partial, readDeploymentsOnly(t, c)); err != nil {
+		t.Fatal(err)
+	}
+	const prod = "cluster https://prod.example.com"
+	rbacRule := `Role in apps: {apiGroups: ["apps"], resources: [deployments], verbs: [create, patch, delete]}`
+	tests := []struct {
+		name       string
+		kubeconfig string
+		code       int
+		rbac       doctor.Status
+		found, fix string
+	}{
+		{name: "may write configmaps, not deployments", kubeconfig: partial, code: 1, rbac: doctor.Fail,
+			found: "may not create, patch, delete deployments.apps in apps", fix: rbacRule},
+		{name: "admin", kubeconfig: admin, rbac: doctor.OK, found: "may get, list, create, patch, delete 2 resources its apps render"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, _, err := promobot(t, append(append([]string(nil), base...), "--cluster-kubeconfig", "https://prod.example.com="+tt.kubeconfig)...)
+			code := 0
+			var ee exitError
+			if errors.As(err, &ee) {
+				code = ee.code
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			var rep doctor.Report
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatalf("--json output: %v\n%s", err, stdout)
+			}
+			got := map[string]doctor.Check{}
+			for _, ch := range rep.Checks {
+				got[ch.Name] = ch
+			}
+			apps, rbac := got["acme/gitops apps"], got[prod+" rbac"]
+			if code != tt.code || apps.Status != doctor.OK || apps.Found != "1 rendered: 1 → https://prod.example.com" || got[prod].Status != doctor.OK || rbac.Status != tt.rbac {
+				t.Fatalf("exit code %d (want %d), apps %+v, rbac %+v (want %s)\n%s", code, tt.code, apps, rbac, tt.rbac, stdout)
+			}
+			if !strings.Contains(rbac.Found, tt.found) || !strings.Contains(rbac.Fix, tt.fix) {
+				t.Errorf("rbac found %q fix %q; want %q and %q", rbac.Found, rbac.Fix, tt.found, tt.fix)
+			}
+			if strings.Contains(rbac.Found, "configmaps") {
+				t.Errorf("rbac names configmaps, which the identity may write: %q", rbac.Found)
+			}
+		})
+	}
+}
+
+// readDeploymentsOnly is a user of c who may do everything to configmaps
+// in namespace apps but only get and list deployments there, once the
+// authorizer knows it.
+func readDeploymentsOnly(t *testing.T, c *kube.Cluster) *rest.Config {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "patch", "delete"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list"}},
+	}
+	if _, err := c.Client.RbacV1().Roles("apps").Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "promobot"}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.RbacV1().RoleBindings("apps").Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "promobot"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "promobot"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "promobot"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := c.UserConfig("promobot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := kubernetes.NewForConfigOrDie(cfg)
+	// The authorizer learns of the binding through an informer.
+	kit.Eventually(t, 10*time.Second, "the authorizer to learn the binding", func() (bool, string) {
+		_, err := client.CoreV1().ConfigMaps("apps").List(ctx, metav1.ListOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+	return cfg
 }
