@@ -94,6 +94,10 @@ func (p *Promoter) handleComment(ctx context.Context, d events.Delivery) (string
 	run := &commandRun{gh: gh, repo: repo, info: c.Repository.info(), number: c.Issue.Number, comment: c.Comment.ID,
 		login: c.Comment.User.Login, userID: c.Comment.User.ID, line: res.Line, log: log}
 	merged := c.Issue.PullRequest.MergedAt != nil && *c.Issue.PullRequest.MergedAt != ""
+	if res.Kind == command.KindCommand {
+		run.ackLater(ctx, p.opts.AckAfter)
+		defer run.settleAck()
+	}
 	if err := p.answerCommand(ctx, run, res, merged); err != nil {
 		if p.lastAttempt(d, err) {
 			log.Error("command failed", "error", err)

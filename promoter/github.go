@@ -87,9 +87,13 @@ type Commenter interface {
 	React(ctx context.Context, repo Repo, commentID int64, content string) error
 }
 
-// Committer writes commits and branches through the Git Data API.
-// Methods are safe for concurrent use; each is one REST call.
+// Committer writes commits and branches through the Git Data API, and
+// one-file commits through the Contents API. Methods are safe for
+// concurrent use; each is one REST call.
 type Committer interface {
+	// PutFile commits one file on a branch and returns the commit; a
+	// branch whose file is not f.BlobSHA wraps github.ErrConflict.
+	PutFile(ctx context.Context, repo Repo, f github.FileWrite) (github.Commit, error)
 	// CreateTree creates a tree from baseTree (a tree SHA) with files
 	// replaced or added, their content inline, and returns its SHA.
 	CreateTree(ctx context.Context, repo Repo, baseTree string, files []github.TreeFile) (string, error)

@@ -188,6 +188,11 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	opts.FingerprintKey = testKey
 	opts.Backoff = []time.Duration{50 * time.Millisecond}
 	opts.MaxDeliver = 2
+	if opts.AckAfter == 0 {
+		// 👀 at once, so that every command's reactions are the same
+		// however long it runs here.
+		opts.AckAfter = -1
+	}
 	if opts.Now == nil {
 		opts.Now = func() time.Time { return h.now }
 	}

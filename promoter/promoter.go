@@ -84,6 +84,11 @@ type Options struct {
 	// DiffLimit is the size budget of a diff comment (default
 	// diff.DefaultLimit).
 	DiffLimit int
+	// AckAfter is how long a command may run before promobot reacts 👀
+	// to show it is under way (default 2 seconds); a command answered
+	// sooner gets only its outcome (🚀, 😕, a reply). Negative reacts 👀
+	// at once, before the outcome.
+	AckAfter time.Duration
 	// NoPullRequestDiffs turns the diff comment on ordinary pull requests
 	// off.
 	NoPullRequestDiffs bool
@@ -109,6 +114,9 @@ func (o Options) withDefaults() Options {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = 15 * time.Second
 	}
+	if o.AckAfter == 0 {
+		o.AckAfter = 2 * time.Second
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -129,6 +137,7 @@ type Promoter struct {
 	locks    *events.Locker
 	registry *state.Registry
 	memo     *memo
+	merges   *state.Merges
 	log      *slog.Logger
 }
 
@@ -148,8 +157,12 @@ func New(ctx context.Context, opts Options, bus *events.Bus, installations Insta
 	if err != nil {
 		return nil, err
 	}
+	merges, err := state.OpenMerges(ctx, bus)
+	if err != nil {
+		return nil, err
+	}
 	return &Promoter{opts: opts, bus: bus, gh: installations, records: records, ledger: ledger, locks: locks, freezes: freezes,
-		registry: registry, memo: memo, log: opts.Logger}, nil
+		registry: registry, memo: memo, merges: merges, log: opts.Logger}, nil
 }
 
 // Run consumes issue_comment and pull_request deliveries and the

@@ -18,8 +18,8 @@ import (
 
 // prWriter publishes one plan as its promotion pull request. It is the
 // promoter's one writer of promotions: one commit on the plan's stable
-// branch through the Git Data API (tree with inline content, commit,
-// ref), the pull request with its title, body and labels, and its sticky
+// branch (the Contents API for one file, else the Git Data API), the
+// pull request with its title, body and labels, and its sticky
 // diff comment.
 //
 // When promobot remembers the open pull request and what it promotes (the
@@ -116,11 +116,23 @@ func (w *prWriter) findOpen(ctx context.Context) error {
 }
 
 // commit makes the promotion commit on top of the default branch's head
-// and points the branch at it, creating the branch or moving it.
+// and points the branch at it, creating the branch or moving it. A plan
+// that edits one existing file costs two writes: the branch set to the
+// head, then the file committed on it with the Contents API. Any other
+// plan, or a branch someone moved in between, costs three through the Git
+// Data API: tree, commit, then the branch set to the commit.
 func (w *prWriter) commit(ctx context.Context) (string, error) {
+	edits := w.plan.Edits()
+	if len(edits) == 1 && edits[0].Before != nil {
+		commit, err := w.commitFile(ctx, edits[0])
+		if !errors.Is(err, errBranchMoved) {
+			return commit, err
+		}
+		w.pr.log.Info("promotion branch moved while promobot wrote it; committing again on the head", "branch", w.branch)
+	}
 	gh, repo, head := w.git, w.pr.repo, w.pr.world.head
 	var files []github.TreeFile
-	for _, e := range w.plan.Edits() {
+	for _, e := range edits {
 		files = append(files, github.TreeFile{Path: e.Path, Content: e.After})
 	}
 	tree, err := gh.CreateTree(ctx, repo, head.Tree, files)
@@ -133,6 +145,32 @@ func (w *prWriter) commit(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return commit, w.moveBranch(ctx, commit)
+}
+
+// errBranchMoved says the promotion branch changed between promobot
+// setting it to the head and committing on it.
+var errBranchMoved = errors.New("promotion branch moved")
+
+// commitFile sets the branch to the default branch's head and commits e
+// on it, checking that the commit's one parent is that head: anything
+// else (a push in between) is errBranchMoved.
+func (w *prWriter) commitFile(ctx context.Context, e FileEdit) (string, error) {
+	head := w.pr.world.head
+	if err := w.moveBranch(ctx, head.SHA); err != nil {
+		return "", err
+	}
+	c, err := w.git.PutFile(ctx, w.pr.repo, github.FileWrite{Branch: w.branch, Path: e.Path, Message: commitMessage(w.plan, w.promo),
+		Content: e.After, BlobSHA: github.BlobSHA(e.Before)})
+	if errors.Is(err, github.ErrConflict) {
+		return "", fmt.Errorf("%w: %w", errBranchMoved, err)
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(c.Parents) != 1 || c.Parents[0] != head.SHA {
+		return "", errBranchMoved
+	}
+	return c.SHA, nil
 }
 
 // moveBranch points the promotion branch at commit. A remembered branch

@@ -20,10 +20,12 @@ type pullPayload struct {
 	Action      string `json:"action"`
 	Number      int    `json:"number"`
 	PullRequest struct {
-		Number  int    `json:"number"`
-		State   string `json:"state"`
-		HTMLURL string `json:"html_url"`
-		Head    struct {
+		Number         int    `json:"number"`
+		State          string `json:"state"`
+		HTMLURL        string `json:"html_url"`
+		Merged         bool   `json:"merged"`
+		MergeCommitSHA string `json:"merge_commit_sha"`
+		Head           struct {
 			Ref  string `json:"ref"`
 			SHA  string `json:"sha"`
 			Repo *struct {
@@ -58,6 +60,12 @@ func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) (st
 	}
 	pr := pp.PullRequest
 	repo := pp.Repository.repo()
+	if pp.Action == "closed" && pr.Merged && pr.MergeCommitSHA != "" {
+		// A /promote on it needs no read of the pull request.
+		if err := p.merges.Put(ctx, repo, pr.Number, pr.MergeCommitSHA); err != nil {
+			return "", err
+		}
+	}
 	if strings.HasPrefix(pr.Head.Ref, BranchPrefix) {
 		// A promotion pull request carries its own diff comment; once it
 		// is closed, the next promotion opens a new one.

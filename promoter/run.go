@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/github"
@@ -28,10 +29,12 @@ type commandRun struct {
 	userID  int64
 	line    string
 	log     *slog.Logger
+	// settleAck stops the pending 👀 (ackLater); nil when none.
+	settleAck func()
 }
 
 // answer is what the commenter sees of a command once it has run, besides
-// the 👀 that acknowledged it: reactions, then a reply.
+// the 👀 of a command that ran long: reactions, then a reply.
 type answer struct {
 	reactions []string
 	// reply is Markdown; "" for none.
@@ -43,14 +46,32 @@ func refusal(reply string) answer {
 	return answer{reactions: []string{ReactionConfused}, reply: reply}
 }
 
-// acknowledge reacts 👀 to the command at once, before it runs.
-func (c *commandRun) acknowledge(ctx context.Context) error {
-	return c.gh.React(ctx, c.repo, c.comment, ReactionEyes)
+// ackLater reacts 👀 to the command once it has run for after, so that a
+// command that takes a while shows it is under way; a command answered
+// sooner gets its outcome alone. A failed 👀 is logged: it changes
+// nothing the command does.
+func (c *commandRun) ackLater(ctx context.Context, after time.Duration) {
+	done := make(chan struct{})
+	t := time.AfterFunc(max(after, 0), func() {
+		defer close(done)
+		if err := c.gh.React(ctx, c.repo, c.comment, ReactionEyes); err != nil {
+			c.log.Warn("command not acknowledged", "error", err)
+		}
+	})
+	c.settleAck = sync.OnceFunc(func() {
+		if !t.Stop() {
+			<-done
+		}
+	})
 }
 
 // respond posts a: the one place a command's outcome reaches its
 // commenter.
 func (c *commandRun) respond(ctx context.Context, a answer) error {
+	if c.settleAck != nil {
+		// A 👀 under way comes before the outcome.
+		c.settleAck()
+	}
 	for _, r := range a.reactions {
 		if err := c.gh.React(ctx, c.repo, c.comment, r); err != nil {
 			return err
@@ -104,8 +125,6 @@ func (p *Promoter) runCommand(ctx context.Context, run *commandRun, res command.
 			return *denied, nil
 		}
 		source = pr
-	} else if err := run.acknowledge(ctx); err != nil {
-		return answer{}, err
 	}
 	return withWorld(ctx, run.gh, run.repo, run.info, func(w *world) (answer, error) {
 		if cmd.Verb == command.VerbHelp {
@@ -130,23 +149,27 @@ func (p *Promoter) refuse(ctx context.Context, run *commandRun, reason, reply st
 	return refusal(reply)
 }
 
-// admit acknowledges a /promote with 👀 and decides, before the repository
-// is loaded, whether it may go on: the commenter may promote (authorize)
-// and the pull request is merged. It returns the merged pull request, or
-// the refusal. The reaction and the reads run at once: none depends on
-// another.
+// admit decides, before the repository is loaded, whether a /promote may
+// go on: the commenter may promote (authorize) and the pull request is
+// merged. It returns the merged pull request, or the refusal. The reads
+// run at once: neither depends on the other. The merge commit comes from
+// the pull request's closed event when promobot has handled it, else from
+// GitHub.
 func (p *Promoter) admit(ctx context.Context, run *commandRun, merged bool) (github.PR, *answer, error) {
-	var eyesErr, roleErr, prErr error
+	var roleErr, prErr error
 	var role github.RepoPermission
 	var pr github.PR
 	var wg sync.WaitGroup
-	wg.Go(func() { eyesErr = run.acknowledge(ctx) })
 	wg.Go(func() { role, roleErr = run.gh.Permission(ctx, run.repo, run.login) })
 	if merged {
-		wg.Go(func() { pr, prErr = run.gh.PullRequest(ctx, run.repo, run.number) })
+		if sha, ok := p.merges.Get(ctx, run.repo, run.number); ok {
+			pr = github.PR{Number: run.number, State: "closed", Merged: true, MergeCommitSHA: sha}
+		} else {
+			wg.Go(func() { pr, prErr = run.gh.PullRequest(ctx, run.repo, run.number) })
+		}
 	}
 	wg.Wait()
-	if err := cmp.Or(eyesErr, roleErr, prErr); err != nil {
+	if err := cmp.Or(roleErr, prErr); err != nil {
 		return pr, nil, err
 	}
 	ok, who, err := p.authorize(ctx, run.gh, run, role)
@@ -164,19 +187,13 @@ func (p *Promoter) admit(ctx context.Context, run *commandRun, merged bool) (git
 	return pr, nil, nil
 }
 
-// admitAction acknowledges a command that acts without a merged pull
-// request (/rollback, /sync, /diff, /freeze) with 👀 while it reads the
-// commenter's permission, and lets it go on when the commenter may
-// promote, or with adminOnly only when they are an admin. It returns the
-// permission, or the refusal.
+// admitAction reads the commenter's permission for a command that acts
+// without a merged pull request (/rollback, /sync, /diff, /freeze), and
+// lets it go on when the commenter may promote, or with adminOnly only
+// when they are an admin. It returns the permission, or the refusal.
 func (p *Promoter) admitAction(ctx context.Context, run *commandRun, verb command.Verb, adminOnly bool) (github.RepoPermission, *answer, error) {
-	var eyesErr, roleErr error
-	var role github.RepoPermission
-	var wg sync.WaitGroup
-	wg.Go(func() { eyesErr = run.acknowledge(ctx) })
-	wg.Go(func() { role, roleErr = run.gh.Permission(ctx, run.repo, run.login) })
-	wg.Wait()
-	if err := cmp.Or(eyesErr, roleErr); err != nil {
+	role, err := run.gh.Permission(ctx, run.repo, run.login)
+	if err != nil {
 		return role, nil, err
 	}
 	if adminOnly {

@@ -2,6 +2,8 @@ package github
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -459,6 +461,39 @@ func (i *InstallationClient) CreateCommit(ctx context.Context, repo Repo, c NewC
 		return "", fmt.Errorf("%s: create commit: %w", repo, apiErr(err))
 	}
 	return out.GetSHA(), nil
+}
+
+// PutFile commits one file on a branch with the Contents API (1 call) and
+// returns the commit it made. A blob other than f.BlobSHA on the branch
+// wraps ErrConflict.
+func (i *InstallationClient) PutFile(ctx context.Context, repo Repo, f FileWrite) (Commit, error) {
+	opts := &gh.RepositoryContentFileOptions{Message: gh.String(f.Message), Content: f.Content, Branch: gh.String(f.Branch)}
+	if f.BlobSHA != "" {
+		opts.SHA = gh.String(f.BlobSHA)
+	}
+	req, err := i.c.NewRequest(http.MethodPut, fmt.Sprintf("repos/%s/%s/contents/%s", url.PathEscape(repo.Owner),
+		url.PathEscape(repo.Name), escapePath(f.Path)), opts)
+	if err != nil {
+		return Commit{}, err
+	}
+	var out gh.RepositoryContentResponse
+	if _, err := i.c.Do(ctx, req, &out); err != nil {
+		return Commit{}, fmt.Errorf("%s: write %s on %s: %w", repo, f.Path, f.Branch, apiErr(err))
+	}
+	c := Commit{SHA: out.Commit.GetSHA(), Tree: out.Commit.GetTree().GetSHA(), Message: out.Commit.GetMessage()}
+	for _, p := range out.Commit.Parents {
+		c.Parents = append(c.Parents, p.GetSHA())
+	}
+	return c, nil
+}
+
+// BlobSHA is the git blob id of content: what the Contents API calls a
+// file's sha.
+func BlobSHA(content []byte) string {
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", len(content))
+	h.Write(content)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // CreateBranch creates branch at sha (1 call); an existing branch wraps

@@ -427,3 +427,60 @@ func TestCommitChanges(t *testing.T) {
 		t.Errorf("updating a missing branch: %v, want ErrNotFound", err)
 	}
 }
+
+func TestPutFile(t *testing.T) {
+	f := newFixture(t)
+	ctx := f.ctx
+	head, err := f.inst.BranchHead(ctx, repo, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const branch = "promobot/promote/api/production"
+	if err := f.inst.CreateBranch(ctx, repo, branch, head); err != nil {
+		t.Fatal(err)
+	}
+	before, err := f.inst.File(ctx, repo, branch, prodKustomization)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := strings.Replace(string(before), "resources:", "# promoted\nresources:", 1)
+	f.srv.ResetCalls()
+	c, err := f.inst.PutFile(ctx, repo, FileWrite{Branch: branch, Path: prodKustomization, Message: "Promote api", Content: []byte(after), BlobSHA: BlobSHA(before)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls := f.srv.Calls(); calls.Total != 1 || calls.Writes != 1 {
+		t.Errorf("PutFile: %d calls, %d writes, want 1 and 1", calls.Total, calls.Writes)
+	}
+	if diff := cmp.Diff([]string{head}, c.Parents); diff != "" {
+		t.Errorf("the commit's parents (-want +got):\n%s", diff)
+	}
+	if got, _ := f.inst.BranchHead(ctx, repo, branch); got != c.SHA {
+		t.Errorf("branch at %s, want the commit made, %s", got, c.SHA)
+	}
+	if got, _ := f.inst.File(ctx, repo, branch, prodKustomization); string(got) != after {
+		t.Errorf("file on the branch:\n%s\nwant:\n%s", got, after)
+	}
+	// The branch now holds another blob: a write based on the old one is
+	// refused.
+	_, err = f.inst.PutFile(ctx, repo, FileWrite{Branch: branch, Path: prodKustomization, Message: "Promote api", Content: []byte("x: 1\n"), BlobSHA: BlobSHA(before)})
+	if !errors.Is(err, ErrConflict) {
+		t.Errorf("write on a stale blob: %v, want ErrConflict", err)
+	}
+	// A new file takes no blob.
+	if _, err := f.inst.PutFile(ctx, repo, FileWrite{Branch: branch, Path: "docs/a b#c.md", Message: "Add", Content: []byte("# new\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.inst.File(ctx, repo, branch, "docs/a b#c.md"); err != nil || string(got) != "# new\n" {
+		t.Errorf("new file with an escaped name: %q, %v", got, err)
+	}
+}
+
+func TestBlobSHA(t *testing.T) {
+	// git hash-object of "hello" and of an empty file.
+	for in, want := range map[string]string{"hello": "b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0", "": "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"} {
+		if got := BlobSHA([]byte(in)); got != want {
+			t.Errorf("BlobSHA(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

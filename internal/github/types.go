@@ -117,6 +117,16 @@ type TreeFile struct {
 	Mode string
 }
 
+// FileWrite is one file committed on a branch through the Contents API.
+type FileWrite struct {
+	Branch, Path, Message string
+	Content               []byte
+	// BlobSHA is the file's blob on the branch now (BlobSHA of its
+	// content), "" for a new file: GitHub refuses the write, wrapping
+	// ErrConflict, when the branch holds another.
+	BlobSHA string
+}
+
 // Commit is a git commit.
 type Commit struct {
 	SHA     string

@@ -18,12 +18,14 @@ import (
 //	<consumer>.<event id>                  events.Ledger: an event the consumer completed
 //	redelivery.<guid>                      when the redelivery sweep last asked for a delivery
 //	promoter-pr.<owner>.<repo>.<branch>    the promoter's open promotion pull request
+//	merged.<owner>.<repo>.<number>         a merged pull request's merge commit
 //
 // Every entry expires with the bucket's TTL (events.Options.LedgerTTL). A
 // consumer must not be named after the other prefixes.
 const (
 	LedgerRedelivery   = "redelivery"
 	LedgerPromotionPRs = "promoter-pr"
+	LedgerMerges       = "merged"
 )
 
 // RedeliveryKey is the ledger key of the redelivery sweep's record of the
@@ -85,4 +87,43 @@ func (m *PromotionPRs[E]) Forget(ctx context.Context, repo github.Repo, branch s
 		return fmt.Errorf("%s %s: forget pull request: %w", repo, branch, err)
 	}
 	return nil
+}
+
+// Merges remembers the merge commit of each merged pull request, as its
+// closed event told it, so that a /promote on it needs no read of the pull
+// request. An entry is written only from a GitHub delivery and expires
+// with the ledger. It is safe for concurrent use.
+type Merges struct {
+	kv jetstream.KeyValue
+}
+
+// OpenMerges opens the record of merge commits.
+func OpenMerges(ctx context.Context, bus *events.Bus) (*Merges, error) {
+	kv, err := bus.KeyValue(ctx, events.BucketLedger)
+	if err != nil {
+		return nil, err
+	}
+	return &Merges{kv: kv}, nil
+}
+
+func mergeKey(repo github.Repo, number int) string {
+	return events.KVKey(LedgerMerges, repo.Owner, repo.Name, fmt.Sprint(number))
+}
+
+// Put records sha as the merge commit of pull request number.
+func (m *Merges) Put(ctx context.Context, repo github.Repo, number int, sha string) error {
+	if _, err := m.kv.Put(ctx, mergeKey(repo, number), []byte(sha)); err != nil {
+		return fmt.Errorf("%s#%d: record merge commit: %w", repo, number, err)
+	}
+	return nil
+}
+
+// Get returns the merge commit of pull request number; ok is false when
+// none is recorded or it cannot be read (the caller then asks GitHub).
+func (m *Merges) Get(ctx context.Context, repo github.Repo, number int) (sha string, ok bool) {
+	e, err := m.kv.Get(ctx, mergeKey(repo, number))
+	if err != nil || len(e.Value()) == 0 {
+		return "", false
+	}
+	return string(e.Value()), true
 }

@@ -76,7 +76,6 @@ func TestPromoteThenMergeDeploysProduction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.waitReaction(id, "eyes")
 	pr := s.waitPromotionPR("1.1.0")
 	s.waitReaction(id, "rocket") // done: labels and the diff comment are there too
 	pr, err = s.gh.PR(owner, repoName, pr.Number)
