@@ -42,6 +42,7 @@ func run(once bool, bin, fixture string) int {
 		return 1
 	}
 	defer env.Close()
+	fmt.Printf("promobot's status page: %s (open it now: it changes live as the story plays)\n", env.UIURL)
 
 	_, err = story.Play(ctx, env, os.Stdout)
 	if err != nil {
@@ -62,12 +63,13 @@ func run(once bool, bin, fixture string) int {
 	kubectl, _ := filepath.Abs("bin/kubectl")
 	fmt.Printf(`
 Where to look:
+  the status page:    %s
   the cluster:        %s --kubeconfig %s get deployments -A
   the audit trail:    %s events tail --nats-url %s --data-dir %s --all
   the repository:     git clone %s
   the local GitHub:   %s (API), App id %d
   promobot's log:     %s
-`, kubectl, env.Cluster.Kubeconfig, bin, env.NATSURL, filepath.Join(dir, "data"), env.GitHub.RepoPath(story.Owner, story.Repo), env.GitHub.URL(), env.GitHub.AppID(), filepath.Join(dir, "promobot.log"))
+`, env.UIURL, kubectl, env.Cluster.Kubeconfig, bin, env.NATSURL, filepath.Join(dir, "data"), env.GitHub.RepoPath(story.Owner, story.Repo), env.GitHub.URL(), env.GitHub.AppID(), filepath.Join(dir, "promobot.log"))
 	fmt.Println("\npromobot keeps running for exploration. Press Ctrl-C to stop everything.")
 	<-ctx.Done()
 	fmt.Println("\nstopping promobot, the cluster and the local GitHub ...")

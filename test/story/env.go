@@ -56,8 +56,9 @@ type Env struct {
 	opts    Options
 	GitHub  *githubapi.Server
 	Cluster *kube.Cluster
-	// URL is promobot's HTTP base; NATSURL its embedded NATS.
-	URL, NATSURL string
+	// URL is promobot's HTTP base; NATSURL its embedded NATS; UIURL its
+	// status page.
+	URL, NATSURL, UIURL string
 	// KeyFile is the App's private key, for promobot commands.
 	KeyFile string
 	cmd     *exec.Cmd
@@ -134,7 +135,11 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.URL, e.NATSURL = "http://"+httpAddr, "nats://"+natsAddr
+	uiAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	e.URL, e.NATSURL, e.UIURL = "http://"+httpAddr, "nats://"+natsAddr, "http://"+uiAddr+"/"
 	log := opts.Log
 	if log == nil {
 		f, err := os.Create(filepath.Join(opts.Dir, "promobot.log"))
@@ -144,7 +149,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		e.logFile, log = f, f
 	}
 	cmd := exec.Command(opts.Promobot, "serve",
-		"--listen", httpAddr, "--nats-listen", natsAddr, "--data-dir", filepath.Join(opts.Dir, "data"),
+		"--listen", httpAddr, "--nats-listen", natsAddr, "--ui-listen", uiAddr, "--data-dir", filepath.Join(opts.Dir, "data"),
 		"--github-url", gh.URL(), "--app-id", fmt.Sprint(gh.AppID()), "--private-key-file", e.KeyFile,
 		"--webhook-secret-file", secretFile, "--kubeconfig", cl.Kubeconfig, "--health-timeout", "30s",
 		"--log-format", "text")
