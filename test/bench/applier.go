@@ -467,6 +467,59 @@ func benchFullSync(ctx context.Context, env *applierEnv, kubectl string, apps in
 	fmt.Printf("  wall time %s; cluster requests %d: %d GET, %d dry-run apply (no write), writes %s; target writes 0: %s\n",
 		fmtDur(resyncTime), re.total, re.gets, re.dryRuns, re.writesString(), verdict(re.writes == 0))
 	fmt.Printf("  GitHub calls %d, writes %d; target writes ≤ 16: %s (the check run; no Deployment, nothing changed)\n", ghCalls, resyncWrites, verdict(resyncWrites <= 16))
+	return benchFullSyncSlowGitHub(ctx, env, apps, kubectlTime)
+}
+
+// slowGitHub is what the slow-GitHub full sync adds to every GitHub call.
+const slowGitHub = 50 * time.Millisecond
+
+// benchFullSyncSlowGitHub syncs the same fleet, in a repository of its
+// own, on another empty cluster with slowGitHub added to every GitHub
+// call, beside kubectl's time for the same objects: reports must not
+// hold the applies back.
+func benchFullSyncSlowGitHub(ctx context.Context, env *applierEnv, apps int, kubectlTime time.Duration) error {
+	const owner, name = "slow-org", "fleet-config"
+	repoURL := env.gh.WebURL() + "/" + owner + "/" + name + ".git"
+	src := filepath.Join(env.dir, "fleet-slow-src")
+	if err := writeTree(src, fleetRepo(repoURL, apps)); err != nil {
+		return err
+	}
+	if err := env.gh.CreateRepo(ctx, owner, name, src); err != nil {
+		return err
+	}
+	id, err := env.gh.Install(ctx, owner, name)
+	if err != nil {
+		return err
+	}
+	ghc, err := env.inst.GitHub(ctx, id)
+	if err != nil {
+		return err
+	}
+	kc, stop, err := startCluster(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	a, err := applier.New(ctx, applier.Options{Logger: env.log, HealthTimeout: time.Minute}, env.bus, env.inst, applier.NewClusters(kc.Config, nil))
+	if err != nil {
+		return err
+	}
+	env.gh.SetLatency(slowGitHub)
+	defer env.gh.SetLatency(0)
+	env.gh.ResetCalls()
+	start := time.Now()
+	outs, err := a.SyncHead(ctx, ghc, applier.Target{Repo: applier.Repo{Owner: owner, Name: name}}, nil)
+	syncTime := time.Since(start)
+	calls := env.gh.Calls()
+	if err != nil {
+		return err
+	}
+	if err := checkOutcomes(outs, apps, func(applier.Outcome) error { return nil }); err != nil {
+		return err
+	}
+	fmt.Printf("full sync with %s added to every GitHub call (%d apps, another empty cluster):\n", slowGitHub, apps)
+	fmt.Printf("  promobot SyncHead %s (%d GitHub calls, %d writes); kubectl (above) %s\n", fmtDur(syncTime), calls.Total, calls.Writes, fmtDur(kubectlTime))
+	fmt.Printf("  ratio promobot/kubectl %.2f; target ≤ 1.00: %s\n", ratio(syncTime, kubectlTime), verdict(syncTime <= kubectlTime))
 	return nil
 }
 
