@@ -102,6 +102,9 @@ values.schema.json checks types and names; this checks combinations.
 {{- if not $v.nats.url }}
 {{- fail "nats.mode=external needs nats.url, e.g. nats://nats.nats.svc:4222" }}
 {{- end }}
+{{- if $v.nats.sync }}
+{{- fail "nats.sync applies to the embedded event bus only: an external NATS server's fsync is set in its own configuration (sync_interval)" }}
+{{- end }}
 {{- end }}
 {{- if and $v.applier.rbac.create (eq $v.applier.rbac.scope "namespaces") (not $v.applier.rbac.namespaces) }}
 {{- fail "applier.rbac.scope=namespaces needs applier.rbac.namespaces: list the namespaces the applier may apply to" }}
@@ -111,6 +114,12 @@ values.schema.json checks types and names; this checks combinations.
 {{- end }}
 {{- if and $v.ingress.enabled (not $v.roles.webhook.enabled) }}
 {{- fail "ingress.enabled needs roles.webhook.enabled: without the webhook receiver there is nothing to expose" }}
+{{- end }}
+{{- if and $v.notifications.sinks (not $v.notifications.existingSecret) }}
+{{- fail "notifications.sinks needs notifications.existingSecret: the Secret holding each sink's URL under its urlKey (default the sink's name)" }}
+{{- end }}
+{{- if and $v.notifications.sinks (not (or $v.roles.applier.enabled $v.roles.promoter.enabled)) }}
+{{- fail "notifications.sinks needs roles.applier.enabled or roles.promoter.enabled: notifications are sent by the pods running them" }}
 {{- end }}
 {{- if and $v.ingress.tls.enabled (not $v.ingress.tls.secretName) }}
 {{- fail "ingress.tls.enabled needs ingress.tls.secretName: the Secret holding the host's certificate" }}
@@ -145,6 +154,10 @@ metadata:
     # A changed projects file rolls the applier.
     checksum/projects: {{ toYaml $v.applier.projects | sha256sum }}
     {{- end }}
+    {{- if and $app $v.notifications.sinks }}
+    # A changed notification file rolls the pods that send notifications.
+    checksum/notify: {{ include "promobot.notifyConfig" $root | sha256sum }}
+    {{- end }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -175,6 +188,9 @@ spec:
         - {{ printf "--log-level=%s" $v.logLevel | quote }}
         {{- if $embedded }}
         - --data-dir=/var/lib/promobot
+        {{- with $v.nats.sync }}
+        - {{ printf "--nats-sync=%s" . | quote }}
+        {{- end }}
         {{- else }}
         - {{ printf "--nats-url=%s" $v.nats.url | quote }}
         {{- if $v.nats.credsSecret }}
@@ -209,6 +225,9 @@ spec:
         {{- with $v.render.maxObjects }}
         - {{ printf "--render-max-objects=%d" (int .) | quote }}
         {{- end }}
+        {{- end }}
+        {{- if and $app $v.notifications.sinks }}
+        - --notify-config=/etc/promobot/notify-config/notify.yaml
         {{- end }}
         {{- range concat $v.extraArgs .extraArgs }}
         - {{ . | quote }}
@@ -275,6 +294,14 @@ spec:
           readOnly: true
         {{- end }}
         {{- end }}
+        {{- if and $app $v.notifications.sinks }}
+        - name: notify-config
+          mountPath: /etc/promobot/notify-config
+          readOnly: true
+        - name: notify-urls
+          mountPath: /etc/promobot/notify
+          readOnly: true
+        {{- end }}
         {{- if $embedded }}
         - name: data
           mountPath: /var/lib/promobot
@@ -318,6 +345,25 @@ spec:
         name: {{ include "promobot.fullname" $root }}-projects
     {{- end }}
     {{- end }}
+    {{- if and $app $v.notifications.sinks }}
+    - name: notify-config
+      configMap:
+        name: {{ include "promobot.fullname" $root }}-notify
+    # Only the sinks' URLs, one file each.
+    - name: notify-urls
+      secret:
+        secretName: {{ $v.notifications.existingSecret }}
+        defaultMode: 0440
+        items:
+          {{- $keys := list }}
+          {{- range $s := $v.notifications.sinks }}
+          {{- $keys = append $keys (default $s.name $s.urlKey) }}
+          {{- end }}
+          {{- range $k := uniq $keys }}
+          - key: {{ $k }}
+            path: {{ $k }}
+          {{- end }}
+    {{- end }}
     {{- if $embedded }}
     - name: data
       {{- if not $v.nats.persistence.enabled }}
@@ -347,4 +393,18 @@ spec:
   affinity:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+
+{{/* notifyConfig: the notification file (--notify-config), each sink's URL read from its file in the notify-urls volume. */}}
+{{- define "promobot.notifyConfig" -}}
+{{- $sinks := list }}
+{{- range $s := .Values.notifications.sinks }}
+{{- $sink := dict "name" $s.name "type" $s.type "url_file" (printf "/etc/promobot/notify/%s" (default $s.name $s.urlKey)) }}
+{{- with $s.encoding }}{{ $_ := set $sink "encoding" . }}{{ end }}
+{{- with $s.subjects }}{{ $_ := set $sink "subjects" . }}{{ end }}
+{{- with $s.apps }}{{ $_ := set $sink "apps" . }}{{ end }}
+{{- with $s.environments }}{{ $_ := set $sink "environments" . }}{{ end }}
+{{- $sinks = append $sinks $sink }}
+{{- end }}
+{{- toYaml (dict "sinks" $sinks) }}
 {{- end }}
