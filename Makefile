@@ -16,13 +16,21 @@ OPENAPI := $(CACHE)/openapi/node_modules/@octokit/openapi/generated/api.github.c
 export PROMOBOT_BIN_DIR := $(BIN)
 export PROMOBOT_GITHUB_OPENAPI := $(OPENAPI)
 
-.PHONY: help build test bench lint fuzz tools openapi demo clean system-packages
+.PHONY: help build test bench lint fuzz tools openapi demo clean system-packages image
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 build: ## build bin/promobot
 	$(GO) build -o $(BIN)/promobot ./cmd/promobot
+
+# The container image, FROM scratch with podman: the static binary built on
+# the host, the CA bundle, a non-root user and /var/lib/promobot (see
+# build/image.sh; podman's settings for this machine in build/containers.conf).
+IMAGE ?= localhost/promobot:dev
+
+image: system-packages ## build the container image IMAGE (default localhost/promobot:dev) with podman
+	GO=$(GO) build/image.sh $(IMAGE)
 
 # The real-component harness: kube-apiserver, etcd and kubectl built from the
 # Go module proxy (about 5 minutes the first time on 2 cores, cached in bin/).
