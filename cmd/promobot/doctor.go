@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 
 	"github.com/promobot/promobot/applier"
 	"github.com/promobot/promobot/applier/cluster"
@@ -87,7 +88,7 @@ The exit code is 0 only if every check is ok, 1 otherwise.`,
 	fl.StringVar(&f.kubeContext, "kube-context", "", "context of --kubeconfig to use (default: its current context)")
 	fl.StringArrayVar(&f.clusters, "cluster-kubeconfig", nil, "SERVER=KUBECONFIG[#CONTEXT]: a destination cluster's credentials (repeatable)")
 	fl.StringVar(&f.projectsFile, "projects-file", "", "the operator's projects file; its clusters are checked too")
-	fl.StringVar(&f.namespace, "namespace", "default", "namespace the RBAC check asks about")
+	fl.StringVar(&f.namespace, "namespace", "default", "namespace the RBAC check asks about deployments in when the apps could not be rendered")
 	fl.StringVar(&f.natsURL, "nats-url", "", "NATS server URL of promobot's bus; its streams' sizes and consumer lag are checked (default: not checked)")
 	fl.StringVar(&f.dataDir, "data-dir", "promobot-data", "data directory of the promobot serve whose embedded NATS to check (its credentials are there)")
 	f.nats.register(fl, true)
@@ -197,9 +198,12 @@ func (f *doctorFlags) clusterList() ([]doctor.Cluster, error) {
 		return nil
 	}
 	if f.kubeconfig != "" {
-		if err := add("in-cluster", f.kubeconfig, f.kubeContext); err != nil {
+		if err := add(gitops.InClusterName, f.kubeconfig, f.kubeContext); err != nil {
 			return out, err
 		}
+	} else if rc, err := rest.InClusterConfig(); err == nil {
+		// As promobot serve: in a pod, the cluster it runs in.
+		out = append(out, doctor.Cluster{Name: gitops.InClusterName, Config: rc, Namespace: f.namespace})
 	}
 	for _, c := range f.clusters {
 		server, kc, ok := strings.Cut(c, "=")

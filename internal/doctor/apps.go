@@ -98,6 +98,10 @@ func (run *appsRun) check(ctx context.Context, ic *github.InstallationClient, r 
 		return warn(name, fmt.Sprintf("not rendered: doctor renders the first %d repositories", run.opts.MaxRepos),
 			"run promobot render --repo CHECKOUT --app NAME for its apps")
 	}
+	if time.Now().After(run.deadline) {
+		return warn(name, fmt.Sprintf("not rendered: the %s for rendering had passed", run.opts.Timeout),
+			"give doctor more time (--render-timeout) or run promobot render --repo CHECKOUT --app NAME for its apps")
+	}
 	ctx, cancel := context.WithDeadline(ctx, run.deadline)
 	defer cancel()
 	branch := r.GetDefaultBranch()

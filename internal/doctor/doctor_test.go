@@ -46,6 +46,9 @@ type setup struct {
 	// hook, when its URL is set, is the App's webhook configuration once
 	// the push was delivered (deliveries go to the receiver before).
 	hook githubapi.HookConfig
+	// files are pushed with the config, REPO_URL replaced by the
+	// repository's clone URL.
+	files map[string]string
 }
 
 // run returns the options doctor would be given and a function that
@@ -93,6 +96,9 @@ func (s setup) run(t *testing.T) (doctor.GitHubOptions, func(secret string)) {
 	files := map[string]string{"README.md": "gitops, again\n"}
 	if s.config != "" {
 		files[".promobot.yaml"] = s.config
+	}
+	for name, content := range s.files {
+		files[name] = strings.ReplaceAll(content, "REPO_URL", srv.WebURL()+"/acme/gitops.git")
 	}
 	if _, err := srv.Push(ctx, "acme", "gitops", "main", githubapi.Commit{Message: "config", Files: files}); err != nil {
 		t.Fatal(err)
