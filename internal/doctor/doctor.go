@@ -1,8 +1,9 @@
 // Package doctor checks a promobot installation the way an operator would
-// by hand: the GitHub App's permissions, events and webhook deliveries,
-// its installations and each repository's .promobot.yaml, and each cluster's
-// reachability and RBAC. Every check says what it found and, when it is not
-// ok, what to fix.
+// by hand: the GitHub App's permissions, webhook configuration, events and
+// webhook deliveries, its installations, each repository's .promobot.yaml
+// and apps (rendered as the applier renders them), each cluster's
+// reachability and its RBAC for what those apps write, and the bus.
+// Every check says what it found and, when it is not ok, what to fix.
 package doctor
 
 import (
