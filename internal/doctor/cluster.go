@@ -32,8 +32,12 @@ type Cluster struct {
 	Objects  []Object
 }
 
-// clusterTimeout bounds each request to a cluster.
-const clusterTimeout = 10 * time.Second
+// clusterTimeout bounds each request to a cluster, and clusterCheckTimeout
+// one cluster's checks.
+const (
+	clusterTimeout      = 10 * time.Second
+	clusterCheckTimeout = time.Minute
+)
 
 // applyVerbs are the verbs promobot's apply needs on what an app renders:
 // get and list (diff, health, inventory), create and patch (server-side
@@ -67,6 +71,8 @@ func (r resourceAttr) String() string {
 // (SelfSubjectAccessReviews).
 func CheckCluster(ctx context.Context, c Cluster) []Check {
 	name := "cluster " + c.Name
+	ctx, cancel := context.WithTimeout(ctx, clusterCheckTimeout)
+	defer cancel()
 	rc := rest.CopyConfig(c.Config)
 	rc.Timeout = clusterTimeout
 	client, err := kubernetes.NewForConfig(rc)
@@ -91,9 +97,13 @@ func CheckCluster(ctx context.Context, c Cluster) []Check {
 	if len(missing) > 0 {
 		return append(out, fail(rbac, "may not "+describeMissing(missing)+dropped, rbacFix(missing)))
 	}
-	what := fmt.Sprintf("%d resources its apps render", len(attrs))
-	if !c.Rendered {
-		what = attrs[0].String()
+	what := fmt.Sprintf("the %d resources its apps render", len(attrs))
+	if len(attrs) <= 4 {
+		var names []string
+		for _, a := range attrs {
+			names = append(names, a.String())
+		}
+		what = strings.Join(names, ", ")
 	}
 	found := fmt.Sprintf("may %s %s%s", strings.Join(applyVerbs, ", "), what, dropped)
 	if dropped != "" {
