@@ -68,7 +68,7 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f s", b - a }'; }
 
 echo "image $image ($version): $(mb "$image_bytes") ($(mb "$gzip_bytes") gzipped)"
-echo "  binary $(mb "$binary_bytes") (stripped: -trimpath -s -w) + CA bundle $(mb "$ca_bytes") = $(mb $((binary_bytes + ca_bytes)))"
+echo "  binary $(mb "$binary_bytes") (stripped: -trimpath -s -w) + CA bundle $(mb "$ca_bytes") + $(((image_bytes - binary_bytes - ca_bytes) / 1000)) kB of user database, directories and tar headers"
 echo "  built in $(secs "$start" "$finished") (go build $(secs "$start" "$built"), podman build $(secs "$built" "$finished"))"
 if [ "$image_bytes" -gt $((binary_bytes + ca_bytes + slack)) ]; then
 	echo "image: $image is $(mb "$image_bytes"), more than the binary and the CA bundle ($(mb $((binary_bytes + ca_bytes)))) + $(mb $slack)" >&2
