@@ -25,25 +25,29 @@ const pushPayload = `{"ref":"refs/heads/main","before":"111111111111111111111111
 	`"repository":{"id":7,"name":"gitops","full_name":"acme/gitops","html_url":"https://github.com/acme/gitops",` +
 	`"default_branch":"main","owner":{"login":"acme"}},"installation":{"id":42},"sender":{"login":"octocat"}}`
 
-// testServe runs promobot serve in the container as an operator would: the
-// webhook secret in a mounted file, the port published on loopback. A
-// delivery with a wrong signature is refused and a signed one is answered
-// 202, stored on the bus (promobot events tail in the container shows it,
-// and only it) and logged; SIGTERM stops the container with status 0.
-func testServe(t *testing.T, p podman, image, name string) {
-	secret := "image-test-" + randomSuffix(t)
-	secretFile := filepath.Join(t.TempDir(), "webhook-secret.txt")
-	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o400); err != nil {
-		t.Fatal(err)
-	}
-	// The container runs as 65532, which must be able to read the file (a
-	// chart mounts the Secret with that group).
-	if err := os.Chown(secretFile, 65532, 65532); err != nil {
-		if err := os.Chmod(secretFile, 0o444); err != nil {
-			t.Fatal(err)
-		}
-	}
+// secretPath is where the containers find the webhook secret.
+const secretPath = "/run/secrets/promobot/webhook-secret"
 
+// storedEvent is what promobot events tail --json shows of a delivery.
+type storedEvent struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Source  string `json:"source"`
+	Subject string `json:"subject"`
+}
+
+// serveContainer is promobot serve (the webhook role) running in a
+// container as the chart runs it: read-only root filesystem, no
+// capabilities, no privilege escalation, the bus in a named volume on
+// /var/lib/promobot, the webhook secret in a mounted file, the port
+// published on loopback.
+type serveContainer struct {
+	name string
+	base string // http://127.0.0.1:PORT
+}
+
+func startServe(t *testing.T, p podman, image, name, volume, secretFile string) serveContainer {
+	t.Helper()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -52,28 +56,86 @@ func testServe(t *testing.T, p podman, image, name string) {
 		}
 	})
 	p.must(t, "run", "--detach", "--name", name, "--publish", "127.0.0.1::8080",
-		"--volume", secretFile+":/run/secrets/promobot/webhook-secret:ro",
-		image, "serve", "--roles", "webhook", "--webhook-secret-file", "/run/secrets/promobot/webhook-secret")
-	addr := strings.TrimSpace(p.must(t, "port", name, "8080/tcp"))
-	base := "http://" + addr
-	t.Logf("promobot serve in container %s on %s", name, base)
+		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+		"--volume", volume+":/var/lib/promobot",
+		"--volume", secretFile+":"+secretPath+":ro",
+		image, "serve", "--roles", "webhook", "--webhook-secret-file", secretPath)
+	c := serveContainer{name: name, base: "http://" + strings.TrimSpace(p.must(t, "port", name, "8080/tcp"))}
+	t.Logf("promobot serve in container %s on %s", name, c.base)
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	kit.Eventually(t, 60*time.Second, "promobot serve in the container to be ready", func() (bool, string) {
 		if state := strings.TrimSpace(p.must(t, "inspect", "--format", "{{.State.Status}}", name)); state != "running" {
 			t.Fatalf("the container is %s:\n%s", state, p.logs(t, name))
 		}
-		resp, err := client.Get(base + "/readyz")
+		resp, err := client.Get(c.base + "/readyz")
 		if err != nil {
 			return false, err.Error()
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
+	return c
+}
 
+// firstEvent is the first event stored on the container's bus, as the
+// operator reads it: promobot events tail in the container.
+func (c serveContainer) firstEvent(t *testing.T, p podman) storedEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := p.run(ctx, "exec", c.name, "/promobot", "events", "tail", "--all", "--limit", "1", "--json")
+	if err != nil {
+		t.Fatalf("promobot events tail in the container: %v", err)
+	}
+	var got storedEvent
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("promobot events tail --json: %v:\n%s", err, out)
+	}
+	return got
+}
+
+// stop sends SIGTERM and returns the container's exit status.
+func (c serveContainer) stop(t *testing.T, p podman) string {
+	t.Helper()
+	p.must(t, "stop", "--time", "30", c.name)
+	return strings.TrimSpace(p.must(t, "inspect", "--format", "{{.State.ExitCode}}", c.name))
+}
+
+// testServe runs promobot serve in the image. A delivery with a wrong
+// signature is refused and a signed one is answered 202, stored on the bus
+// (events tail shows it, and only it) and logged, never with the secret;
+// SIGTERM stops the container with status 0; a new container on the same
+// volume finds the delivery stored.
+func testServe(t *testing.T, p podman, image, name string) {
+	secret := "image-test-" + randomSuffix(t)
+	secretFile := filepath.Join(t.TempDir(), "webhook-secret.txt")
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	// The container runs as 65532, which must be able to read the file.
+	if err := os.Chown(secretFile, 65532, 65532); err != nil {
+		if err := os.Chmod(secretFile, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	volume := name + "-data"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := p.run(ctx, "volume", "exists", volume); err != nil {
+			return // never made
+		}
+		if _, err := p.run(ctx, "volume", "rm", "--force", volume); err != nil {
+			t.Errorf("remove the test's volume: %v", err)
+		}
+	})
+	first := startServe(t, p, image, name, volume, secretFile)
+
+	client := &http.Client{Timeout: 10 * time.Second}
 	post := func(delivery, signature string) int {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, base+"/webhook", strings.NewReader(pushPayload))
+		req, err := http.NewRequest(http.MethodPost, first.base+"/webhook", strings.NewReader(pushPayload))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,31 +160,12 @@ func testServe(t *testing.T, p podman, image, name string) {
 	if got := post(delivery, webhook.Sign([]byte(secret), []byte(pushPayload))); got != http.StatusAccepted {
 		t.Fatalf("the signed push got %d, want %d", got, http.StatusAccepted)
 	}
-
-	// What the operator sees on the bus: the first stored event is the push.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, err := p.run(ctx, "exec", name, "/promobot", "events", "tail", "--all", "--limit", "1", "--json")
-	if err != nil {
-		t.Fatalf("promobot events tail in the container: %v", err)
-	}
-	type storedEvent struct {
-		ID      string `json:"id"`
-		Type    string `json:"type"`
-		Source  string `json:"source"`
-		Subject string `json:"subject"`
-	}
-	var got storedEvent
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
-		t.Fatalf("promobot events tail --json: %v:\n%s", err, out)
-	}
 	want := storedEvent{ID: delivery, Type: "com.github.push", Source: "https://github.com/acme/gitops", Subject: "refs/heads/main"}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, first.firstEvent(t, p)); diff != "" {
 		t.Errorf("the first event on the bus (-want +got):\n%s", diff)
 	}
 
-	p.must(t, "stop", "--time", "30", name)
-	if code := strings.TrimSpace(p.must(t, "inspect", "--format", "{{.State.ExitCode}}", name)); code != "0" {
+	if code := first.stop(t, p); code != "0" {
 		t.Errorf("promobot serve exited with status %s on SIGTERM, want 0", code)
 	}
 	logs := p.logs(t, name)
@@ -143,5 +186,14 @@ func testServe(t *testing.T, p podman, image, name string) {
 	}
 	if !stored {
 		t.Errorf("the log does not say delivery %s was stored and answered 202:\n%s", delivery, logs)
+	}
+
+	// An upgrade: a new container on the same volume.
+	second := startServe(t, p, image, name+"-2", volume, secretFile)
+	if diff := cmp.Diff(want, second.firstEvent(t, p)); diff != "" {
+		t.Errorf("the first event on the bus after a new container took the volume (-want +got):\n%s", diff)
+	}
+	if code := second.stop(t, p); code != "0" {
+		t.Errorf("the second promobot serve exited with status %s on SIGTERM, want 0", code)
 	}
 }
