@@ -2,6 +2,7 @@ package ui
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -82,6 +83,8 @@ type factData struct {
 	Repo    string `json:"repo"`
 	App     string `json:"app"`
 	Branch  string `json:"branch"`
+	From    string `json:"from"`
+	To      string `json:"to"`
 	Summary string `json:"summary"`
 	Reason  string `json:"reason"`
 	Error   string `json:"error"`
@@ -109,7 +112,7 @@ func (m *memory) addFact(subject string, at time.Time, ev event.Event) bool {
 	}
 	var d factData
 	_ = json.Unmarshal(ev.Data(), &d)
-	summary := firstOf(d.Summary, d.Reason, ev.Type())
+	summary := firstOf(d.Summary, d.describe(), ev.Type())
 	m.feed = appendBounded(m.feed, FeedItem{At: at, Subject: subject, Kind: kind, Verb: verb, Repo: d.Repo, Summary: summary}, m.feedSize)
 	last := lastFact{At: at, Verb: verb, Reason: firstOf(d.Reason, d.Error), PR: d.PR, PRURL: d.PRURL}
 	switch {
@@ -123,6 +126,22 @@ func (m *memory) addFact(subject string, at time.Time, ev event.Event) bool {
 		putBounded(m.drift, appKey{d.Repo, d.App}, last)
 	}
 	return true
+}
+
+// describe is a fact without a summary for people: "api staging →
+// production #12: reason".
+func (d factData) describe() string {
+	s := d.App
+	if d.From != "" || d.To != "" {
+		s += " " + firstOf(d.From, "?") + " → " + firstOf(d.To, "?")
+	}
+	if d.PR > 0 {
+		s += fmt.Sprintf(" #%d", d.PR)
+	}
+	if why := firstOf(d.Reason, d.Error); why != "" {
+		s += ": " + why
+	}
+	return strings.TrimPrefix(strings.TrimSpace(s), ": ")
 }
 
 // addPullRequest remembers the pull request a pull_request delivery

@@ -215,12 +215,13 @@ func TestFeedKeepsTheNewestFactsAndDeadLetters(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		st.fact(t, "apply", "completed", map[string]any{"repo": repo.String(), "app": "api", "summary": fmt.Sprintf("api applied %d", i)})
 	}
+	st.fact(t, "promotion", "opened", map[string]any{"repo": repo.String(), "app": "api", "from": "staging", "to": "production", "pr": 7})
 	dl := events.DeadLetter{Consumer: "promobot-applier", Subject: "github.push.acme.cluster-config", EventType: "com.github.push", Attempts: 5, Reason: "render: kustomization.yaml: unknown field"}
 	st.fact(t, "deadletter", "promobot-applier", dl)
 	st.waitPage(t, "unknown field")
-	page := st.waitPage(t, "api applied 5")
+	page := st.waitPage(t, "production #7")
 	got := text(page, `<ol class="feed">`, "</ol>")
-	want := "0s ago apply completed acme/cluster-config api applied 5 0s ago apply completed acme/cluster-config api applied 4 0s ago apply completed acme/cluster-config api applied 3"
+	want := "0s ago promotion opened acme/cluster-config api staging → production #7 0s ago apply completed acme/cluster-config api applied 5 0s ago apply completed acme/cluster-config api applied 4"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("feed (-want +got):\n%s", diff)
 	}

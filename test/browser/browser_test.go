@@ -140,7 +140,7 @@ func open(t *testing.T, url string, scripts bool) *page {
 	// The first sync applies every app: wait for both cells (a reload
 	// shows them when scripts are off).
 	synced := fmt.Sprintf(`!!document.querySelector('td[data-app=%q][data-commit]') && !!document.querySelector('td[data-app=%q][data-commit]')`, stagingApp, productionApp)
-	kit.Eventually(t, 90*time.Second, "the matrix to show both apps synced", func() (bool, string) {
+	kit.Eventually(t, 180*time.Second, "the matrix to show both apps synced", func() (bool, string) {
 		ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](synced))
 		if err == nil && !ok && !scripts {
 			_ = chromedp.Do(tab, chromedp.Reload())
