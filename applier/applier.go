@@ -143,6 +143,9 @@ func (a *Applier) Records() *Records { return a.records }
 // Run consumes push and installation deliveries and runs the periodic drift
 // check until ctx is cancelled.
 func (a *Applier) Run(ctx context.Context) error {
+	if err := metrics.seed(ctx, a); err != nil {
+		a.log.Warn("app metrics not seeded from the apps' records", "error", err)
+	}
 	errc := make(chan error, 3)
 	reports := make(chan struct{})
 	go func() {

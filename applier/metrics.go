@@ -1,6 +1,8 @@
 package applier
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -171,4 +173,29 @@ func observeDrift(repo Repo, app gitops.App, res reconciliation, err error) {
 	case res.Applied || err == nil:
 		metrics.driftChecked(repo, app.Name, app.Environment, len(res.Drift))
 	}
+}
+
+// seed sets the last-success time of every app recorded in the
+// repositories the App is installed on, so that a restarted applier tells
+// how long ago each app last applied instead of nothing until its next
+// apply. Only that gauge is seeded: the largest of the replicas' values is
+// right whichever replica applied last, which the other gauges are not.
+func (m *appMetrics) seed(ctx context.Context, a *Applier) error {
+	repos, err := a.registry.Repos(ctx)
+	if err != nil {
+		return fmt.Errorf("app metrics seed: %w", err)
+	}
+	for _, ri := range repos {
+		repo := Repo{Owner: ri.Owner, Name: ri.Repo}
+		recs, err := a.records.List(ctx, repo)
+		if err != nil {
+			return fmt.Errorf("app metrics seed: %w", err)
+		}
+		for _, r := range recs {
+			if !r.AppliedAt.IsZero() {
+				m.lastSuccess.WithLabelValues(m.series.labels(repo.String(), r.App, r.Environment)...).Set(float64(r.AppliedAt.UnixNano()) / 1e9)
+			}
+		}
+	}
+	return nil
 }

@@ -301,3 +301,74 @@ func TestAppMetricsAfterApply(t *testing.T) {
 	}
 
 }
+
+// TestAppMetricsSeededFromRecords: a restarted applier's
+// promobot_app_last_success_timestamp_seconds is each recorded app's last
+// successful apply, before it applies anything; the gauges a replica that
+// did not apply would get wrong stay unset.
+func TestAppMetricsSeededFromRecords(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	env := startApplierEnv(t, ctx, envOptions{})
+	go kube.RollOut(ctx, env.home.Client, 100*time.Millisecond)
+	a := env.newApplier(t, ctx, Options{HealthTimeout: 30 * time.Second})
+	gh, err := a.gh.GitHub(ctx, env.inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SyncHead(ctx, gh, Target{Repo: env.repo}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.registry.AddRepo(ctx, state.RepoInstallation{Owner: env.repo.Owner, Repo: env.repo.Name, InstallationID: env.inst}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := a.records.List(ctx, env.repo)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("records: %v, %v", recs, err)
+	}
+
+	// The process restarted: its metrics are new.
+	reg := prometheus.NewRegistry()
+	m := newAppMetrics(reg, MaxAppSeries)
+	restarted := env.newApplier(t, ctx, Options{})
+	if err := m.seed(ctx, restarted); err != nil {
+		t.Fatal(err)
+	}
+	want, got := map[string]float64{}, map[string]float64{}
+	for _, r := range recs {
+		want[r.App] = float64(r.AppliedAt.UnixNano()) / 1e9
+		s, _ := gather(t, reg, "promobot_app_last_success_timestamp_seconds", map[string]string{"repository": env.repo.String(), "app": r.App, "environment": r.Environment})
+		got[r.App] = s.Value
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("last success after a restart (-want +got):\n%s", diff)
+	}
+	for _, name := range []string{"promobot_app_healthy", "promobot_app_last_apply_success", "promobot_app_drifted_objects"} {
+		if l := appSeriesLabels(t, reg, name); len(l) > 0 {
+			t.Errorf("%s seeded for %v: a replica that did not apply cannot know it", name, l)
+		}
+	}
+}
+
+// FuzzPromotionTimes: whatever a push's messages and timestamps hold
+// (repository input), promotionTimes dates only promotion branches the
+// head message names, with a time one of the promotion commits carries.
+func FuzzPromotionTimes(f *testing.F) {
+	f.Add("Merge pull request #7 from acme/promobot/promote/api/production", "Promote api to production\n\nx", "2026-11-30T04:00:00Z")
+	f.Add("promobot/promote/a/b promobot/promote/a/b", "Promote a to b", "2026-11-30T04:00:00+01:00")
+	f.Add("promobot/promote/../x", "Promote .. to x\n", "yesterday")
+	f.Add("", "", "")
+	f.Fuzz(func(t *testing.T, head, message, ts string) {
+		got := promotionTimes(head, []pushCommit{{Message: message, Timestamp: ts}, {Message: head, Timestamp: ts}})
+		for key, at := range got {
+			app, env, _ := strings.Cut(key, "/")
+			if !strings.Contains(head, "promobot/promote/"+key) || app == "" || env == "" {
+				t.Fatalf("%q dated, but the head message %q names no such branch", key, head)
+			}
+			parsed, err := time.Parse(time.RFC3339, ts)
+			if err != nil || !parsed.Equal(at) {
+				t.Fatalf("%q dated %v, not the commits' time %q", key, at, ts)
+			}
+		}
+	})
+}
