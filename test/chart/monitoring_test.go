@@ -6,8 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -23,10 +23,13 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/promobot/promobot/internal/notify"
 )
 
 // renderAll renders the chart as release promobot in namespace promobot
@@ -386,4 +389,58 @@ func buildTo(bin string) error {
 		return fmt.Errorf("build promobot: %w\n%s", err, out)
 	}
 	return nil
+}
+
+// readmeYAML returns the main README's ```yaml block that starts with
+// prefix.
+func readmeYAML(t *testing.T, prefix string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(repoRoot + "/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, block := range strings.Split(string(raw), "```yaml\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		if strings.HasPrefix(block, prefix) {
+			v := map[string]any{}
+			if err := yaml.Unmarshal([]byte(block), &v); err != nil {
+				t.Fatalf("README block %q: %v", prefix, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("the README has no ```yaml block starting with %q", prefix)
+	return nil
+}
+
+// TestREADMEChartExamples: the README's chart values for monitoring and
+// notifications render what it says they do.
+func TestREADMEChartExamples(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	values := readmeYAML(t, "metrics:")
+	values["github"] = github(nil)
+	objs := renderAll(ctx, t, values)
+	for _, ref := range [][2]string{{"Service", "promobot-metrics"}, {"ServiceMonitor", "promobot"}, {"PrometheusRule", "promobot"}, {"ConfigMap", "promobot-dashboard"}} {
+		if find(objs, ref[0], ref[1]) == nil {
+			t.Errorf("the README's metrics values render no %s/%s", ref[0], ref[1])
+		}
+	}
+	values = readmeYAML(t, "notifications:")
+	values["github"] = github(nil)
+	m := templateValues(ctx, t, values)
+	for _, c := range of[*corev1.ConfigMap](m) {
+		if c.Name != "promobot-notify" {
+			continue
+		}
+		path := t.TempDir() + "/notify.yaml"
+		if err := os.WriteFile(path, []byte(c.Data["notify.yaml"]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := notify.LoadConfig(path); err != nil {
+			t.Errorf("promobot refuses the README's notifications rendered: %v", err)
+		}
+		return
+	}
+	t.Error("the README's notifications values render no promobot-notify ConfigMap")
 }
