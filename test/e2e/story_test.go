@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,7 +16,8 @@ import (
 func TestStory(t *testing.T) {
 	ctx := context.Background()
 	log := &kit.Buffer{}
-	env, err := story.Start(ctx, story.Options{Promobot: promobotBin, Fixture: fixtureDir(t), Dir: t.TempDir(), Log: log})
+	shot := filepath.Join(t.ArtifactDir(), "status-page.png")
+	env, err := story.Start(ctx, story.Options{Promobot: promobotBin, Fixture: fixtureDir(t), Dir: t.TempDir(), Log: log, Screenshot: shot})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,6 +27,7 @@ func TestStory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\nstory so far:\n%s\npromobot log:\n%s", err, out.String(), log.String())
 	}
+	t.Logf("the status page's screenshot: %s", shot)
 	if res.StagingReplicas != 1 || res.ProductionReplicas != 10 {
 		t.Errorf("after install: staging %d replicas, production %d; want 1 and 10", res.StagingReplicas, res.ProductionReplicas)
 	}

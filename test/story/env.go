@@ -49,6 +49,10 @@ type Options struct {
 	Log io.Writer
 	// Progress receives setup progress lines (default: discarded).
 	Progress io.Writer
+	// Screenshot, when set, is where the story writes a PNG of promobot's
+	// status page once production runs the promotion (it needs Chromium,
+	// see test/browser).
+	Screenshot string
 }
 
 // Env is a running local GitHub, kube-apiserver and promobot serve.

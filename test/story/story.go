@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/promobot/promobot/test/browser"
 	"github.com/promobot/promobot/test/githubapi"
 	"github.com/promobot/promobot/test/kit"
 )
@@ -206,7 +208,24 @@ func Play(ctx context.Context, e *Env, out io.Writer) (*Result, error) {
 	res.ProductionImage = image(prod)
 	say("   $ kubectl get deployment -n production %s", api)
 	say("   production/%s  replicas %-2d image %s  (ready %d/%d)", api, replicas(prod), image(prod), prod.Status.ReadyReplicas, replicas(prod))
+	if e.opts.Screenshot != "" {
+		if err := e.screenshot(ctx, psha); err != nil {
+			return res, fmt.Errorf("status page: %w", err)
+		}
+		say("\n   promobot's status page: %s (screenshot %s)", e.UIURL, e.opts.Screenshot)
+	}
 	return res, nil
+}
+
+// screenshot writes a PNG of the status page, once it shows production
+// at commit, to Options.Screenshot.
+func (e *Env) screenshot(ctx context.Context, commit string) error {
+	ready := fmt.Sprintf(`!!document.querySelector('td[data-app="my-api-service-production"][data-commit=%q]')`, commit)
+	png, err := browser.Screenshot(ctx, e.UIURL, ready, Timeout)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(e.opts.Screenshot, png, 0o644)
 }
 
 func hasLabel(labels []string, want string) bool {
