@@ -86,7 +86,8 @@ func monitoring(extra map[string]any) map[string]any {
 }
 
 // TestChartMonitoringOptional: each monitoring object is off by default
-// and on by its own value.
+// and on by its own value; all of them with notifications pass helm lint
+// --strict, and rules without the ServiceMonitor are refused.
 func TestChartMonitoringOptional(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -117,6 +118,11 @@ func TestChartMonitoringOptional(t *testing.T) {
 				t.Errorf("monitoring objects (-want +got):\n%s", diff)
 			}
 		})
+	}
+	// Everything on at once passes helm lint --strict.
+	all := monitoring(notifyValues(nil))
+	if out, err := helmCombined(ctx, "lint", "--strict", chartDir, "--namespace", "promobot", "--values", writeValues(t, all)); err != nil {
+		t.Errorf("helm lint --strict with monitoring and notifications: %v\n%s", err, out)
 	}
 	// The rules read the series the ServiceMonitor's scrape labels.
 	checkRefused(ctx, t, map[string]any{"github": github(nil), "metrics": map[string]any{"prometheusRule": map[string]any{"enabled": true}}},
