@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +27,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/promobot/promobot/internal/github"
+	"github.com/promobot/promobot/internal/ui"
 )
 
 // appPermissions are the repository permissions promobot's App asks for; the
@@ -179,35 +182,105 @@ func (f *setupFlags) checkGitHubURL() error {
 	return nil
 }
 
-var setupPage = template.Must(template.New("setup").Parse(`<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>promobot setup</title></head>
-<body>
-<h1>Register {{.Name}} on GitHub</h1>
-<p>This creates a private GitHub App {{if .Org}}owned by the organization <b>{{.Org}}</b>{{else}}owned by your GitHub account{{end}},
-sending webhooks to <code>{{.WebhookURL}}</code>, with these permissions: {{range $k, $v := .Permissions}}<code>{{$k}}: {{$v}}</code> {{end}}
-and these events: {{range .Events}}<code>{{.}}</code> {{end}}.</p>
+// permissionWhy says why promobot's App asks for each of appPermissions.
+var permissionWhy = map[string]string{
+	"contents":      "Read the repository's manifests at each commit; write the promotion branches and their commits.",
+	"pull_requests": "Read pull requests to render their diffs; open, update, merge and close promotion pull requests.",
+	"issues":        "Answer commands such as /promote and /freeze with a comment and a reaction, and label promotions.",
+	"statuses":      "Report each app's apply on its commit, when the repository asks for commit statuses.",
+	"checks":        "Report each sync and each pull request's render as a check run; auto-merge reads the required checks.",
+	"merge_queues":  "Render what a merge queue is about to merge, before it lands.",
+	"deployments":   "Record what runs in each environment as GitHub Deployments.",
+	"metadata":      "Read the repository itself (every GitHub App has it).",
+}
+
+// eventWhy says why promobot's App subscribes to each of appEvents.
+var eventWhy = map[string]string{
+	"push":          "A merge to the default branch applies the apps it changed.",
+	"pull_request":  "A pull request's push is rendered into a diff comment; a merged promotion is recorded.",
+	"issue_comment": "Commands on pull requests: /promote, /rollback, /freeze, /sync, /diff.",
+	"status":        "A green required status lets an auto-merge promotion go ahead.",
+	"check_run":     "A green required check lets an auto-merge promotion go ahead.",
+	"merge_group":   "A merge queue's group is rendered and checked before it merges.",
+}
+
+// setupContent is the setup pages' content, in the status page's look
+// (ui.Layout): "page" registers the App, "done" says what was saved and
+// what comes next, "failed" what went wrong and what to do.
+const setupContent = `{{define "title"}}{{if .Failed}}promobot setup: {{.Title}}{{else if .ID}}Registered {{.Name}} (App id {{.ID}}){{else}}Register {{.Name}} on GitHub{{end}}{{end}}
+{{define "footer"}}promobot setup: this page runs on your machine and ends when setup exits.{{end}}
+{{define "content"}}{{if .Failed}}{{template "failed" .}}{{else if .ID}}{{template "done" .}}{{else}}{{template "page" .}}{{end}}{{end}}
+{{define "page"}}
+<p>This registers a private GitHub App named <strong>{{.Name}}</strong>, {{if .Org}}owned by the organization <strong>{{.Org}}</strong>{{else}}owned by your GitHub account{{end}},
+sending its webhooks to <code>{{.WebhookURL}}</code>.</p>
+<section aria-labelledby="perms-title">
+<h2 id="perms-title">Repository permissions</h2>
+<table>
+<thead><tr><th scope="col">Permission</th><th scope="col">Access</th><th scope="col">Why promobot needs it</th></tr></thead>
+<tbody>
+{{range .Permissions}}<tr><th scope="row"><code>{{.Name}}</code></th><td>{{.Access}}</td><td>{{.Why}}</td></tr>
+{{end}}</tbody>
+</table>
+</section>
+<section aria-labelledby="events-title">
+<h2 id="events-title">Webhook events</h2>
+<table>
+<thead><tr><th scope="col">Event</th><th scope="col">What promobot does with it</th></tr></thead>
+<tbody>
+{{range .Events}}<tr><th scope="row"><code>{{.Name}}</code></th><td>{{.Why}}</td></tr>
+{{end}}</tbody>
+</table>
+</section>
+<section aria-labelledby="next-title">
+<h2 id="next-title">What happens next</h2>
+<ol class="steps">
+<li>GitHub shows the App it is about to create; confirm there.</li>
+<li>GitHub sends you back to this page, and setup saves the App's id, private key and webhook secret under <code>{{.Out}}</code> (the key and the secret readable only by you). They are never shown.</li>
+<li>You install the App on your GitOps repository, from the link the next page gives.</li>
+<li>You start <code>promobot serve</code> with the command setup prints in your terminal.</li>
+</ol>
+</section>
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="manifest" value="{{.Manifest}}">
 <button type="submit">Register the GitHub App</button>
 </form>
-</body>
-</html>
-`))
+{{end}}
+{{define "done"}}
+<p>GitHub registered <strong>{{.Name}}</strong> (App id {{.ID}}). Its credentials are saved:</p>
+<ul>{{range .Written}}<li><code>{{.}}</code></li>{{end}}</ul>
+<h2>Next</h2>
+<ol class="steps">
+<li><a href="{{.InstallURL}}">Install the App</a> on your GitOps repository.</li>
+<li>Start promobot with the command printed in the terminal running <code>promobot setup</code>.</li>
+</ol>
+{{end}}
+{{define "failed"}}
+<div class="error" role="alert"><p><strong>{{.Title}}.</strong> {{.Err}}</p></div>
+<h2>What to do</h2>
+<ol class="steps">{{range .Steps}}<li>{{.}}</li>{{end}}</ol>
+{{end}}
+`
 
-var setupDonePage = template.Must(template.New("done").Parse(`<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>promobot setup</title></head>
-<body>
-{{if .Err}}<h1>Registration failed</h1>
-<p>{{.Err}}</p>
-<p>See the terminal running promobot setup.</p>
-{{else}}<h1>Registered {{.Name}} (App id {{.ID}})</h1>
-<p>The credentials are saved. Next, <a href="{{.InstallURL}}">install the App</a> on your GitOps repository,
-then return to the terminal for how to start promobot.</p>
-{{end}}</body>
-</html>
-`))
+var setupTemplates = template.Must(ui.Layout(setupContent))
+
+// setupRow is one permission or event on the setup page.
+type setupRow struct{ Name, Access, Why string }
+
+// setupView is what the setup pages show.
+type setupView struct {
+	Name, Org, WebhookURL, Out string
+	Permissions, Events        []setupRow
+	Action                     template.URL
+	Manifest                   string
+	// ID, Written and InstallURL are the registered App's.
+	ID         int64
+	Written    []string
+	InstallURL template.URL
+	// Failed, Title, Err and Steps are a failure and what to do about it.
+	Failed     bool
+	Title, Err string
+	Steps      []string
+}
 
 // setupResult is what the callback hands back to runSetup.
 type setupResult struct {
@@ -249,6 +322,7 @@ func runSetup(ctx context.Context, f *setupFlags, out io.Writer) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", sp.page)
 	mux.HandleFunc("GET /callback", sp.callback)
+	mux.Handle("GET /static/", ui.Static())
 	srv := &http.Server{Handler: ownHostOnly(ln.Addr(), mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer func() {
@@ -285,42 +359,62 @@ type setupPages struct {
 
 func (sp *setupPages) page(w http.ResponseWriter, _ *http.Request) {
 	f := sp.f
+	v := setupView{Name: f.name, Org: f.org, WebhookURL: f.webhookURL, Out: f.out,
+		Action: template.URL(f.formAction(sp.state)), Manifest: sp.manifest}
+	for _, name := range slices.Sorted(maps.Keys(appPermissions)) {
+		v.Permissions = append(v.Permissions, setupRow{Name: name, Access: appPermissions[name], Why: permissionWhy[name]})
+	}
+	for _, name := range appEvents {
+		v.Events = append(v.Events, setupRow{Name: name, Why: eventWhy[name]})
+	}
+	sp.render(w, http.StatusOK, v)
+}
+
+// render writes one setup page with status.
+func (sp *setupPages) render(w http.ResponseWriter, status int, v setupView) {
 	setupHeaders(w)
-	_ = setupPage.Execute(w, map[string]any{
-		"Name": f.name, "Org": f.org, "WebhookURL": f.webhookURL,
-		"Permissions": appPermissions, "Events": appEvents,
-		"Action": template.URL(f.formAction(sp.state)), "Manifest": sp.manifest,
-	})
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_ = setupTemplates.ExecuteTemplate(w, "layout", v)
+}
+
+// fail writes the error page: what went wrong, and what to do.
+func (sp *setupPages) fail(w http.ResponseWriter, status int, title, err string, steps ...string) {
+	sp.render(w, status, setupView{Name: sp.f.name, Failed: true, Title: title, Err: err, Steps: steps})
 }
 
 func (sp *setupPages) callback(w http.ResponseWriter, r *http.Request) {
-	setupHeaders(w)
 	q := r.URL.Query()
 	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(sp.state)) != 1 {
-		http.Error(w, "state does not match this setup page; start again from "+sp.pageURL, http.StatusBadRequest)
+		sp.fail(w, http.StatusBadRequest, "This link is not from this setup page", "The state does not match this setup page: the link came from another run of promobot setup, or was changed.",
+			"Start again from "+sp.pageURL+" and press the button there.")
 		return
 	}
 	code := q.Get("code")
 	if code == "" {
-		http.Error(w, "no code: GitHub did not register the App", http.StatusBadRequest)
+		sp.fail(w, http.StatusBadRequest, "GitHub registered no App", "GitHub sent no code: the registration was cancelled on GitHub or did not finish.",
+			"Start again from "+sp.pageURL+" and confirm on GitHub.")
 		return
 	}
 	handled := false
 	sp.once.Do(func() {
 		handled = true
 		res := sp.register(r.Context(), code)
-		data := map[string]any{"Err": res.err}
-		if res.err == nil {
-			data["Name"], data["ID"] = res.app.Name, res.app.ID
-			data["InstallURL"] = template.URL(strings.TrimSuffix(res.app.HTMLURL, "/") + "/installations/new")
+		if res.err != nil {
+			sp.fail(w, http.StatusBadGateway, "Registration failed", res.err.Error(),
+				"Read the message above: it names what failed. The terminal running promobot setup shows it too.",
+				"If GitHub refused the code (404 or 422), it expired or was used already: run promobot setup again.",
+				"Check that --github-url ("+sp.f.githubURL+") is the API of the GitHub you registered on.")
 		} else {
-			w.WriteHeader(http.StatusBadGateway)
+			sp.render(w, http.StatusOK, setupView{Name: res.app.Name, ID: res.app.ID, Written: res.written,
+				InstallURL: template.URL(strings.TrimSuffix(res.app.HTMLURL, "/") + "/installations/new")})
 		}
-		_ = setupDonePage.Execute(w, data)
 		sp.results <- res
 	})
 	if !handled {
-		http.Error(w, "this setup page has already registered an App", http.StatusGone)
+		sp.fail(w, http.StatusGone, "This setup page is used up", "It has already registered an App; it registers one at most.",
+			"Look in the terminal running promobot setup for the App it registered and where its credentials are.",
+			"To register another App, run promobot setup again.")
 	}
 }
 
@@ -421,8 +515,10 @@ func ownHost(listen net.Addr, host string) bool {
 	return ip.Equal(tcp.IP)
 }
 
-// setupHeaders keeps the local pages out of frames and caches.
+// setupHeaders keeps the local pages out of frames and caches, and lets
+// them load only their own style sheet.
 func setupHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Referrer-Policy", "no-referrer")

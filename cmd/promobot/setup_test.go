@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -438,5 +441,100 @@ func TestSetupOwnHost(t *testing.T) {
 				t.Errorf("ownHost(%s, %q) = %v, want %v", tt.listen, tt.host, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSetupPageExplainsEachPermission: the setup page shows each
+// permission the manifest asks for and each event it subscribes to in a
+// table, with why promobot needs it.
+func TestSetupPageExplainsEachPermission(t *testing.T) {
+	if diff := cmp.Diff(slices.Sorted(maps.Keys(appPermissions)), slices.Sorted(maps.Keys(permissionWhy))); diff != "" {
+		t.Errorf("permissions without a why, or whys without a permission (-manifest +why):\n%s", diff)
+	}
+	if diff := cmp.Diff(slices.Sorted(slices.Values(appEvents)), slices.Sorted(maps.Keys(eventWhy))); diff != "" {
+		t.Errorf("events without a why, or whys without an event (-manifest +why):\n%s", diff)
+	}
+	srv := startLocalGitHub(t)
+	r := startSetup(t, srv, "--webhook-url", setupTestHook, "--out", t.TempDir())
+	_, body := get(t, r.page+"/")
+	perms := map[string]string{}
+	for _, m := range setupPermRowRE.FindAllStringSubmatch(body, -1) {
+		if strings.TrimSpace(m[3]) == "" {
+			t.Errorf("permission %s: no why", m[1])
+		}
+		perms[m[1]] = m[2]
+	}
+	if diff := cmp.Diff(appPermissions, perms); diff != "" {
+		t.Errorf("the page's permission rows (-manifest +page):\n%s", diff)
+	}
+	var evs []string
+	for _, m := range setupEventRowRE.FindAllStringSubmatch(body, -1) {
+		if m[2] != html.EscapeString(eventWhy[m[1]]) {
+			t.Errorf("event %s: why %q", m[1], m[2])
+		}
+		evs = append(evs, m[1])
+	}
+	if diff := cmp.Diff(appEvents, evs); diff != "" {
+		t.Errorf("the page's event rows (-manifest +page):\n%s", diff)
+	}
+	for _, want := range []string{`<link rel="stylesheet" href="static/style.css">`, "What happens next"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if code, css := get(t, r.page+"/static/style.css"); code != http.StatusOK || !strings.Contains(css, "--focus") {
+		t.Errorf("GET /static/style.css: %d", code)
+	}
+}
+
+var (
+	setupPermRowRE  = regexp.MustCompile(`<tr><th scope="row"><code>(\w+)</code></th><td>(read|write)</td><td>([^<]*)</td></tr>`)
+	setupEventRowRE = regexp.MustCompile(`<tr><th scope="row"><code>(\w+)</code></th><td>([^<]*)</td></tr>`)
+)
+
+// TestSetupErrorPages: each refusal of the callback is a page saying what
+// went wrong and what to do next.
+func TestSetupErrorPages(t *testing.T) {
+	srv := startLocalGitHub(t)
+	r := startSetup(t, srv, "--webhook-url", setupTestHook, "--out", t.TempDir())
+	action, manifest := setupForm(t, r.page)
+	state := action.Query().Get("state")
+	tests := []struct {
+		name, query string
+		code        int
+		want        []string
+	}{
+		{"another page's link", "?code=abc&state=wrong", http.StatusBadRequest,
+			[]string{"<h1>promobot setup: This link is not from this setup page</h1>", "What to do", "Start again from " + r.page}},
+		{"no code", "?state=" + state, http.StatusBadRequest,
+			[]string{"<h1>promobot setup: GitHub registered no App</h1>", "Start again from " + r.page + " and confirm on GitHub."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := get(t, r.page+"/callback"+tt.query)
+			if code != tt.code {
+				t.Errorf("status %d, want %d", code, tt.code)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("the page lacks %q:\n%s", w, body)
+				}
+			}
+		})
+	}
+	resp, err := http.PostForm(action.String(), url.Values{"manifest": {manifest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	sp := &setupPages{f: &setupFlags{name: "promobot"}, state: state, pageURL: r.page}
+	sp.once.Do(func() {})
+	rec := httptest.NewRecorder()
+	sp.callback(rec, httptest.NewRequest(http.MethodGet, "/callback?code=again&state="+state, nil))
+	if body := rec.Body.String(); rec.Code != http.StatusGone || !strings.Contains(body, "This setup page is used up") || !strings.Contains(body, "run promobot setup again") {
+		t.Errorf("a second callback: %d\n%s", rec.Code, body)
 	}
 }

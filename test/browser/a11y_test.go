@@ -1,12 +1,22 @@
 package browser_test
 
 import (
+	"context"
+	"net"
+	"net/http"
+	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/promobot/promobot/test/browser"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // audit is an axe-style check of the page, in the page: the contrast of
@@ -100,6 +110,54 @@ func TestKeyboard(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("tab order and focus (-want +got), links %q:\n%s", names, diff)
+	}
+	p.noConsoleErrors()
+}
+
+// TestSetupPageAccessibility: the `promobot setup` page shares the status
+// page's look, and passes the same audit without a console error.
+func TestSetupPageAccessibility(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, promobotBin, "setup", "--webhook-url", "https://promobot.example.com/webhook",
+		"--listen", addr, "--out", t.TempDir(), "--github-web-url", "https://github.example.com")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+	kit.EventuallyTrue(t, 20*time.Second, "the setup page", func() bool {
+		resp, err := http.Get("http://" + addr + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+	tab, stop, err := browser.New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	p := &page{t: t, tab: tab}
+	if err := chromedp.Listen(tab, p.record); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(tab, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(tab, chromedp.Navigate("http://"+addr+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{}, eval[[]string](p, audit)); diff != "" {
+		t.Errorf("audit of the setup page (-want +got):\n%s", diff)
+	}
+	if got := eval[string](p, `getComputedStyle(document.querySelector("button")).backgroundColor`); got != "rgb(17, 99, 41)" {
+		t.Errorf("the setup page's button is %s: not in the status page's look", got)
 	}
 	p.noConsoleErrors()
 }
