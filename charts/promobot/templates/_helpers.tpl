@@ -184,6 +184,9 @@ spec:
         - serve
         - {{ printf "--roles=%s" (join "," .roles) | quote }}
         - --listen=:8080
+        {{- if and $v.ui.enabled (or (has "applier" .roles) (has "promoter" .roles)) }}
+        - --ui-listen=:8090
+        {{- end }}
         - {{ printf "--log-format=%s" $v.logFormat | quote }}
         - {{ printf "--log-level=%s" $v.logLevel | quote }}
         {{- if $embedded }}
@@ -255,6 +258,11 @@ spec:
         - name: http
           containerPort: 8080
           protocol: TCP
+        {{- if and $v.ui.enabled (or (has "applier" .roles) (has "promoter" .roles)) }}
+        - name: ui
+          containerPort: 8090
+          protocol: TCP
+        {{- end }}
       startupProbe:
         httpGet:
           path: /healthz
