@@ -40,9 +40,10 @@ func startStatusPage(ctx context.Context, f *serveFlags, bus *events.Bus, roles 
 		log.Error("status page not served", "error", fmt.Errorf("--ui-listen %s: %w", f.uiListen, err))
 		return nil
 	}
-	// No write timeout: the live updates are one long response. Their
-	// requests end with the roles' context.
-	srv := &http.Server{Handler: page, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	// Neither a write nor a read timeout: the live updates are one long
+	// response, and a read deadline passing under it would cancel its
+	// request. Their requests end with the roles' context.
+	srv := &http.Server{Handler: page, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return roles.ctx }}
 	roles.start("ui", func(ctx context.Context) error {
 		stop := context.AfterFunc(ctx, func() { _ = srv.Close() })

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/events"
@@ -157,7 +158,7 @@ func (s *Server) read(ctx context.Context, c jetstream.Consumer) error {
 	go func() { <-ctx.Done(); it.Stop() }()
 	for {
 		msg, err := it.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || errors.Is(err, nats.ErrConnectionClosed) || ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
