@@ -40,9 +40,9 @@ func startStatusPage(ctx context.Context, f *serveFlags, bus *events.Bus, roles 
 		log.Error("status page not served", "error", fmt.Errorf("--ui-listen %s: %w", f.uiListen, err))
 		return nil
 	}
-	// Neither a write nor a read timeout: the live updates are one long
-	// response, and a read deadline passing under it would cancel its
-	// request. Their requests end with the roles' context.
+	// No write timeout: the live updates are one long response. The page
+	// reads no request body, so reading the header is all that is bounded.
+	// The live requests end with the roles' context.
 	srv := &http.Server{Handler: page, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return roles.ctx }}
 	roles.start("ui", func(ctx context.Context) error {
