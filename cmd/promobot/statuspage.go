@@ -43,7 +43,11 @@ func startStatusPage(ctx context.Context, f *serveFlags, bus *events.Bus, roles 
 	// No write timeout: the live updates are one long response. The page
 	// reads no request body, so reading the header is all that is bounded.
 	// The live requests end with the roles' context.
-	srv := &http.Server{Handler: page, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	var h http.Handler = page
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		h = loopbackHostOnly(page)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return roles.ctx }}
 	roles.start("ui", func(ctx context.Context) error {
 		stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
@@ -57,6 +61,26 @@ func startStatusPage(ctx context.Context, f *serveFlags, bus *events.Bus, roles 
 	})
 	log.Info("status page serving", "url", "http://"+ln.Addr().String()+"/")
 	return nil
+}
+
+// loopbackHostOnly answers 421 to requests whose Host is not localhost or
+// a loopback address. On loopback the page is this host's alone; a web
+// page on another origin whose DNS name is rebound to 127.0.0.1 reaches
+// it with its own name as Host, and must not read it. The port is not
+// checked: kubectl port-forward and SSH tunnels may use another one.
+func loopbackHostOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			name = strings.TrimSuffix(strings.TrimPrefix(r.Host, "["), "]")
+		}
+		ip := net.ParseIP(name)
+		if !strings.EqualFold(name, "localhost") && (ip == nil || !ip.IsLoopback()) {
+			http.Error(w, "the status page answers only at localhost or a loopback address on this host", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // githubWebURL is GitHub's web address for its REST API's: github.com for

@@ -102,3 +102,53 @@ func TestStatusPageBusyAddress(t *testing.T) {
 		t.Errorf("log does not say the page is not served:\n%s", logs.String())
 	}
 }
+
+// TestStatusPageOnLoopbackAnswersOnlyLoopbackNames: on loopback the page
+// refuses a Host that is not localhost or a loopback address (a rebound
+// DNS name), whatever the port; on another address, the proxy's names are
+// its business.
+func TestStatusPageOnLoopbackAnswersOnlyLoopbackNames(t *testing.T) {
+	page := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("page")) })
+	tests := []struct {
+		host string
+		want int
+	}{
+		{"127.0.0.1:8090", http.StatusOK},
+		{"localhost:9000", http.StatusOK},
+		{"LOCALHOST", http.StatusOK},
+		{"[::1]:8090", http.StatusOK},
+		{"127.0.0.2", http.StatusOK},
+		{"rebound.example.com:8090", http.StatusMisdirectedRequest},
+		{"localhost.example.com", http.StatusMisdirectedRequest},
+		{"10.0.0.1:8090", http.StatusMisdirectedRequest},
+		{"", http.StatusMisdirectedRequest},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Host = tt.host
+		loopbackHostOnly(page).ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("Host %q: %d, want %d", tt.host, rec.Code, tt.want)
+		}
+	}
+	// Served on loopback, the page is wrapped.
+	bus := kit.Bus(t)
+	ctx := context.Background()
+	roles := newRoleGroup(ctx, 2)
+	defer roles.stop(ctx)
+	addr := freePort(t)
+	if err := startStatusPage(ctx, &serveFlags{uiListen: addr, roles: allRoles}, bus, roles, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+	req.Host = "rebound.example.com"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("a rebound name on --ui-listen %s: %s, want 421", addr, resp.Status)
+	}
+}

@@ -57,6 +57,13 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
 		return
 	}
+	select {
+	case s.streams <- struct{}{}:
+		defer func() { <-s.streams }()
+	default:
+		http.Error(w, "too many live update streams open; the page works without one (reload it)", http.StatusServiceUnavailable)
+		return
+	}
 	news, stop := s.hub.subscribe()
 	defer stop()
 	h := w.Header()

@@ -31,6 +31,9 @@ type Options struct {
 	// History is how far back the page reads the bus when it starts: the
 	// feed, drift and which pull request made which commit (default 72h).
 	History time.Duration
+	// MaxStreams bounds the live update streams open at once (default
+	// 64); one more is answered 503, and its page stays as loaded.
+	MaxStreams int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger (default slog.Default()).
@@ -39,7 +42,7 @@ type Options struct {
 
 // DefaultOptions are the defaults New applies to unset fields.
 func DefaultOptions() Options {
-	return Options{GitHubWebURL: "https://github.com", FeedSize: 50, History: 72 * time.Hour, Now: time.Now, Logger: slog.Default()}
+	return Options{GitHubWebURL: "https://github.com", FeedSize: 50, History: 72 * time.Hour, MaxStreams: 64, Now: time.Now, Logger: slog.Default()}
 }
 
 func (o Options) withDefaults() Options {
@@ -47,6 +50,7 @@ func (o Options) withDefaults() Options {
 	o.GitHubWebURL = strings.TrimSuffix(cmp.Or(o.GitHubWebURL, d.GitHubWebURL), "/")
 	o.FeedSize = cmp.Or(o.FeedSize, d.FeedSize)
 	o.History = cmp.Or(o.History, d.History)
+	o.MaxStreams = cmp.Or(o.MaxStreams, d.MaxStreams)
 	if o.Now == nil {
 		o.Now = d.Now
 	}
@@ -69,6 +73,7 @@ type Server struct {
 	ledger   jetstream.KeyValue
 	mem      *memory
 	hub      *hub
+	streams  chan struct{} // one token per open live stream
 	mux      *http.ServeMux
 }
 
@@ -77,7 +82,7 @@ type Server struct {
 func New(ctx context.Context, opts Options, bus *events.Bus) (*Server, error) {
 	opts = opts.withDefaults()
 	s := &Server{opts: opts, log: opts.Logger.With("component", "ui"), bus: bus, links: links{base: opts.GitHubWebURL},
-		mem: newMemory(opts.FeedSize), hub: newHub()}
+		mem: newMemory(opts.FeedSize), hub: newHub(), streams: make(chan struct{}, opts.MaxStreams)}
 	var err error
 	if s.registry, err = state.OpenRegistry(ctx, bus); err != nil {
 		return nil, fmt.Errorf("status page: %w", err)

@@ -447,3 +447,37 @@ func FuzzWriteEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestEventStreamsAreBounded: live streams beyond MaxStreams are refused
+// with 503, and a closed stream frees its place.
+func TestEventStreamsAreBounded(t *testing.T) {
+	st := start(t, Options{MaxStreams: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, st.srv.URL+"/events", nil)
+	first, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-readEvents(first.Body) // the stream holds its place once it sends
+	second, err := http.Get(st.srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Body.Close()
+	if second.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a second stream: %s, want 503", second.Status)
+	}
+	cancel()
+	first.Body.Close()
+	kit.Eventually(t, 10*time.Second, "the first stream's place to free", func() (bool, string) {
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, st.srv.URL+"/events", nil)
+		again, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		defer again.Body.Close()
+		return again.StatusCode == http.StatusOK, again.Status
+	})
+}
