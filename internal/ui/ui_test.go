@@ -258,11 +258,23 @@ func TestPromotionsShowWhatHoldsThem(t *testing.T) {
 	st.put(t, state.AppStatus{App: "api-production", Environment: "production", Commit: commitA, State: state.StateApplied})
 	st.put(t, state.AppStatus{App: "api-staging", Environment: "staging", Commit: commitA, State: state.StateApplied})
 	st.fact(t, "promotion", "waiting", map[string]any{"repo": repo.String(), "app": "web", "branch": "promobot/promote/web/qa", "reason": "the soak time of 1h has not passed"})
-	page := st.waitPage(t, "soak time")
+	st.fact(t, "promotion", "refused", map[string]any{"repo": repo.String(), "app": "worker", "branch": "promobot/promote/worker/qa",
+		"reason": "`qa` must run abc1234 for 1h before it is promoted (it has run it for 20m). Promote after 2026-11-30 05:00 UTC."})
+	st.fact(t, "promotion", "refused", map[string]any{"repo": repo.String(), "app": "api", "branch": "promobot/promote/api/production", "reason": "an earlier refusal"})
+	st.fact(t, "promotion", "refused", map[string]any{"repo": repo.String(), "app": "cache", "branch": "promobot/promote/cache/production", "reason": "production is frozen"})
+	st.fact(t, "promotion", "refused", map[string]any{"repo": repo.String(), "app": "old", "branch": "promobot/promote/old/qa", "reason": "refused once"})
+	st.fact(t, "promotion", "opened", map[string]any{"repo": repo.String(), "app": "old", "branch": "promobot/promote/old/qa", "pr": 3})
+	st.waitPage(t, "soak time")
+	page := st.waitPage(t, "old #3") // the last fact: the page has read them all
 	tests := []struct{ row, want string }{
 		{`data-app="api" data-env="production"`, "acme/cluster-config api production #7 #3 ghcr.io/acme/api:1.2.0 frozen frozen by @alice (/freeze production): incident 42, since 2026-11-30 04:00 UTC"},
 		{`data-app="web" data-env="qa"`, "acme/cluster-config web qa #8 - ghcr.io/acme/api:1.2.0 waiting waiting: the soak time of 1h has not passed"},
 		{`data-app="db" data-env="staging"`, "acme/cluster-config db staging #9 rollback - revision v1 → aaaaaaa open"},
+		{`data-app="worker" data-env="qa"`, "acme/cluster-config worker qa not opened - held refused 0s ago: `qa` must run abc1234 for 1h before it is promoted (it has run it for 20m). Promote after 2026-11-30 05:00 UTC."},
+		{`data-app="cache" data-env="production"`, "acme/cluster-config cache production not opened - frozen frozen by @alice (/freeze production): incident 42, since 2026-11-30 04:00 UTC"},
+	}
+	if strings.Contains(page, `data-app="old"`) {
+		t.Errorf("a refusal followed by an opened pull request the promoter no longer remembers is shown")
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, text(page, tt.row, "</tr>")); diff != "" {

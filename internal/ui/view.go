@@ -230,29 +230,50 @@ func compareEnvs(a, b string) int {
 // remembers, with what holds each: a /freeze of its environment, or the
 // reason of its last fact that waited or was refused.
 func (s *Server) promotions(ctx context.Context, snap snapshot) ([]promotionView, []string) {
-	lister, err := s.ledger.ListKeysFiltered(ctx, state.LedgerPromotionPRs+".>")
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil, nil
-		}
-		return nil, []string{"promotion pull requests: " + err.Error()}
-	}
 	var out []promotionView
-	for key := range lister.Keys() {
-		repo, branch, ok := parsePromotionKey(key)
-		if !ok {
-			continue
+	open := map[branchKey]bool{}
+	lister, err := s.ledger.ListKeysFiltered(ctx, state.LedgerPromotionPRs+".>")
+	switch {
+	case errors.Is(err, jetstream.ErrNoKeysFound):
+	case err != nil:
+		return nil, []string{"promotion pull requests: " + err.Error()}
+	default:
+		for key := range lister.Keys() {
+			repo, branch, ok := parsePromotionKey(key)
+			if !ok {
+				continue
+			}
+			if e, ok := s.prs.Get(ctx, repo, branch); ok && e.PR > 0 {
+				out = append(out, s.promotion(ctx, repo, branch, e, snap))
+				open[branchKey{repo.String(), branch}] = true
+			}
 		}
-		e, ok := s.prs.Get(ctx, repo, branch)
-		if !ok || e.PR == 0 {
-			continue
-		}
-		out = append(out, s.promotion(ctx, repo, branch, e, snap))
 	}
+	out = append(out, s.heldBack(ctx, snap, open)...)
 	slices.SortFunc(out, func(a, b promotionView) int {
 		return cmp.Or(cmp.Compare(a.Repo, b.Repo), cmp.Compare(a.App, b.App), compareEnvs(a.Env, b.Env))
 	})
 	return out, nil
+}
+
+// heldBack lists the promotions whose last fact is a refusal and that
+// have no open pull request: what a gate (a soak time, a freeze, an
+// unhealthy source) keeps from being opened, with its reason.
+func (s *Server) heldBack(ctx context.Context, snap snapshot, open map[branchKey]bool) []promotionView {
+	var out []promotionView
+	for k, f := range snap.promos {
+		owner, name, ok := strings.Cut(k.repo, "/")
+		if open[k] || f.Verb != "refused" || !ok {
+			continue
+		}
+		v := s.promotion(ctx, github.Repo{Owner: owner, Name: name}, k.branch, promotionEntry{}, snap)
+		v.PR, v.PRURL = 0, ""
+		if !v.Frozen {
+			v.Gate = "refused " + age(s.opts.Now().Sub(f.At)) + " ago: " + f.Reason
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 func (s *Server) promotion(ctx context.Context, repo github.Repo, branch string, e promotionEntry, snap snapshot) promotionView {
@@ -278,7 +299,7 @@ func (s *Server) promotion(ctx context.Context, repo github.Repo, branch string,
 	}
 	if f, frozen, err := s.freezes.Frozen(ctx, repo, v.Env); err == nil && frozen {
 		v.Gate, v.Frozen = describeFreeze(f), true
-	} else if f, ok := snap.promos[branchKey{name, branch}]; ok && (f.Verb == "waiting" || f.Verb == "refused") {
+	} else if f, ok := snap.promos[branchKey{name, branch}]; ok && f.Verb == "waiting" {
 		v.Gate = f.Verb + ": " + f.Reason
 	}
 	return v
