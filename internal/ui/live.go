@@ -47,10 +47,10 @@ func (h *hub) changed() {
 const keepAlive = 25 * time.Second
 
 // serveEvents is the page's live part: a Server-Sent Events stream that
-// sends the page's fragments, rendered as the page renders them, once at
-// once (what changed between the page's load and the stream's start) and
-// again after each change on the bus. Each event is named for the id of
-// the element whose content it replaces.
+// sends the page's fragments, rendered as the page renders them: each one
+// at once (what changed between the page's load and the stream's start),
+// then, after each change on the bus, those whose HTML changed. Each event
+// is named for the id of the element whose content it replaces.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
@@ -74,9 +74,10 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
+	sent := map[string]string{}
 	for send := true; ; {
 		if send {
-			if err := s.sendFragments(w, r); err != nil {
+			if err := s.sendFragments(w, r, sent); err != nil {
 				return
 			}
 		} else if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
@@ -94,9 +95,10 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// sendFragments renders each live fragment of the page and writes it as
-// one event.
-func (s *Server) sendFragments(w http.ResponseWriter, r *http.Request) error {
+// sendFragments renders each live fragment of the page and writes, as
+// one event each, those that differ from what this stream sent last
+// (sent, updated).
+func (s *Server) sendFragments(w http.ResponseWriter, r *http.Request, sent map[string]string) error {
 	v := s.view(r.Context())
 	for _, id := range fragments {
 		var buf bytes.Buffer
@@ -104,9 +106,14 @@ func (s *Server) sendFragments(w http.ResponseWriter, r *http.Request) error {
 			s.log.Error("status page: render", "fragment", id, "error", err)
 			continue
 		}
-		if err := writeEvent(w, id, buf.String()); err != nil {
+		html := buf.String()
+		if last, ok := sent[id]; ok && last == html {
+			continue
+		}
+		if err := writeEvent(w, id, html); err != nil {
 			return err
 		}
+		sent[id] = html
 	}
 	return nil
 }

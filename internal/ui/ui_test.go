@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -353,12 +354,21 @@ func TestEventsPushTheChangedMatrix(t *testing.T) {
 	if err := state.PublishApply(ctx, st.bus, repo, state.ApplyCompleted, "test", state.ApplyFact{App: "api-staging", Commit: commitB, State: state.StateApplied, Summary: "api-staging applied bbbbbbb"}); err != nil {
 		t.Fatal(err)
 	}
+	var names []string
 	for ev := range evs {
+		names = append(names, ev.name)
 		if ev.name == "matrix" && strings.Contains(ev.data, `data-commit="`+commitB+`"`) {
-			return
+			break
 		}
 	}
-	t.Fatalf("the stream ended before a matrix with %s: %v", commitB, ctx.Err())
+	if ctx.Err() != nil {
+		t.Fatalf("the stream ended before a matrix with %s: %v", commitB, ctx.Err())
+	}
+	// The promotions and the dead letters did not change: they were not
+	// sent again.
+	if slices.Contains(names, "promotions") || slices.Contains(names, "dead") {
+		t.Errorf("events after the apply: %q, want only the changed fragments (matrix, feed)", names)
+	}
 }
 
 func TestHeadersAndStatic(t *testing.T) {
