@@ -116,8 +116,11 @@ func CheckCluster(ctx context.Context, c Cluster) []Check {
 // render, mapped to resources with the cluster's discovery (a kind the
 // cluster does not serve yet, e.g. of a CRD the app installs, by its
 // conventional plural), or deployments in c.Namespace when the apps were
-// not rendered. dropped says what maxResources left out.
-func (c Cluster) resources(client kubernetes.Interface) (attrs []resourceAttr, dropped string) {
+// not rendered. dropped says what maxResources left out. It and
+// accessReviews take the concrete clientset: converting it to
+// kubernetes.Interface would keep every typed client and apply
+// configuration of client-go in the binary (about 10 MB).
+func (c Cluster) resources(client *kubernetes.Clientset) (attrs []resourceAttr, dropped string) {
 	if !c.Rendered {
 		ns := c.Namespace
 		if ns == "" {
@@ -156,7 +159,7 @@ func (c Cluster) resources(client kubernetes.Interface) (attrs []resourceAttr, d
 
 // accessReviews asks for each verb of applyVerbs on each resource and
 // returns the verbs denied, per resource.
-func accessReviews(ctx context.Context, client kubernetes.Interface, attrs []resourceAttr) (map[resourceAttr][]string, error) {
+func accessReviews(ctx context.Context, client *kubernetes.Clientset, attrs []resourceAttr) (map[resourceAttr][]string, error) {
 	missing := map[resourceAttr][]string{}
 	for _, a := range attrs {
 		for _, verb := range applyVerbs {
