@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 )
 
@@ -23,7 +24,20 @@ type config struct {
 func main() {
 	only := flag.String("only", "", "comma-separated sections to run (default all): "+strings.Join(sectionNames(), ", "))
 	quick := flag.Bool("quick", false, "shorter runs (for a smoke check; figures are noisier)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run (promobot's in-process roles) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cfg := config{quick: *quick}
@@ -39,6 +53,7 @@ func main() {
 		}
 	}
 	if failed {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
