@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/tidwall/gjson"
@@ -80,16 +81,21 @@ func newMemory(feedSize int) *memory {
 
 // factData is what the page reads of any fact's data.
 type factData struct {
-	Repo    string `json:"repo"`
-	App     string `json:"app"`
-	Branch  string `json:"branch"`
-	From    string `json:"from"`
-	To      string `json:"to"`
-	Summary string `json:"summary"`
-	Reason  string `json:"reason"`
-	Error   string `json:"error"`
-	PR      int    `json:"pr"`
-	PRURL   string `json:"pr_url"`
+	Repo   string `json:"repo"`
+	App    string `json:"app"`
+	Branch string `json:"branch"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	// Command, SourcePR and RequestedBy are a command's, as the promoter
+	// tells them.
+	Command     string `json:"command"`
+	SourcePR    int    `json:"source_pr"`
+	RequestedBy string `json:"requested_by"`
+	Summary     string `json:"summary"`
+	Reason      string `json:"reason"`
+	Error       string `json:"error"`
+	PR          int    `json:"pr"`
+	PRURL       string `json:"pr_url"`
 }
 
 // addFact remembers one fact stored at at on subject. It reports whether
@@ -112,7 +118,7 @@ func (m *memory) addFact(subject string, at time.Time, ev event.Event) bool {
 	}
 	var d factData
 	_ = json.Unmarshal(ev.Data(), &d)
-	summary := firstOf(d.Summary, d.describe(), ev.Type())
+	summary := clip(firstOf(d.Summary, d.describe(), ev.Type()), maxSummary)
 	m.feed = appendBounded(m.feed, FeedItem{At: at, Subject: subject, Kind: kind, Verb: verb, Repo: d.Repo, Summary: summary}, m.feedSize)
 	last := lastFact{At: at, Verb: verb, Reason: firstOf(d.Reason, d.Error), PR: d.PR, PRURL: d.PRURL}
 	switch {
@@ -129,7 +135,7 @@ func (m *memory) addFact(subject string, at time.Time, ev event.Event) bool {
 }
 
 // describe is a fact without a summary for people: "api staging →
-// production #12: reason".
+// production #12: reason", "/promote on #3 by @alice".
 func (d factData) describe() string {
 	s := d.App
 	if d.From != "" || d.To != "" {
@@ -137,6 +143,15 @@ func (d factData) describe() string {
 	}
 	if d.PR > 0 {
 		s += fmt.Sprintf(" #%d", d.PR)
+	}
+	if d.Command != "" {
+		s += " " + d.Command
+	}
+	if d.SourcePR > 0 && d.PR == 0 {
+		s += fmt.Sprintf(" on #%d", d.SourcePR)
+	}
+	if d.RequestedBy != "" {
+		s += " by @" + d.RequestedBy
 	}
 	if why := firstOf(d.Reason, d.Error); why != "" {
 		s += ": " + why
@@ -214,6 +229,18 @@ func clone[K comparable, V any](m map[K]V) map[K]V {
 		out[k] = v
 	}
 	return out
+}
+
+// maxSummary bounds a feed line: a fact may quote a whole comment line.
+const maxSummary = 300
+
+// clip cuts s to at most n runes, marking the cut with an ellipsis.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }
 
 func firstOf(s ...string) string {

@@ -216,13 +216,14 @@ func TestFeedKeepsTheNewestFactsAndDeadLetters(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		st.fact(t, "apply", "completed", map[string]any{"repo": repo.String(), "app": "api", "summary": fmt.Sprintf("api applied %d", i)})
 	}
+	st.fact(t, "promotion", "requested", map[string]any{"repo": repo.String(), "command": "/promote", "source_pr": 3, "requested_by": "alice"})
 	st.fact(t, "promotion", "opened", map[string]any{"repo": repo.String(), "app": "api", "from": "staging", "to": "production", "pr": 7})
 	dl := events.DeadLetter{Consumer: "promobot-applier", Subject: "github.push.acme.cluster-config", EventType: "com.github.push", Attempts: 5, Reason: "render: kustomization.yaml: unknown field"}
 	st.fact(t, "deadletter", "promobot-applier", dl)
 	st.waitPage(t, "unknown field")
 	page := st.waitPage(t, "production #7")
 	got := text(page, `<ol class="feed">`, "</ol>")
-	want := "0s ago promotion opened acme/cluster-config api staging → production #7 0s ago apply completed acme/cluster-config api applied 5 0s ago apply completed acme/cluster-config api applied 4"
+	want := "0s ago promotion opened acme/cluster-config api staging → production #7 0s ago promotion requested acme/cluster-config /promote on #3 by @alice 0s ago apply completed acme/cluster-config api applied 5"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("feed (-want +got):\n%s", diff)
 	}
@@ -502,4 +503,21 @@ func TestEventStreamsAreBounded(t *testing.T) {
 		defer again.Body.Close()
 		return again.StatusCode == http.StatusOK, again.Status
 	})
+}
+
+func TestClip(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly ten", 11, "exactly ten"},
+		{"ünïcödé text", 5, "ünïc…"},
+	}
+	for _, tt := range tests {
+		if got := clip(tt.in, tt.n); got != tt.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
 }

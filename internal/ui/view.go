@@ -102,6 +102,10 @@ type promotionEntry struct {
 	SourcePR int              `json:"source_pr,omitempty"`
 }
 
+// maxMessage bounds a failure or a gate's reason on the page; the rest is
+// in the fact (promobot events tail) and on GitHub.
+const maxMessage = 600
+
 // links forms GitHub's web addresses.
 type links struct{ base string }
 
@@ -184,7 +188,7 @@ func (s *Server) cell(repo string, st state.AppStatus, ok bool, snap snapshot, n
 	if !ok {
 		return cellView{}
 	}
-	c := cellView{Present: true, App: st.App, State: st.State, Message: st.Message, Healthy: st.Healthy, At: st.AppliedAt}
+	c := cellView{Present: true, App: st.App, State: st.State, Message: clip(st.Message, maxMessage), Healthy: st.Healthy, At: st.AppliedAt}
 	c.Commit = cmp.Or(st.Commit, st.Seen)
 	if st.State == state.StateFailed && st.Seen != "" {
 		c.Commit = st.Seen
@@ -269,7 +273,7 @@ func (s *Server) heldBack(ctx context.Context, snap snapshot, open map[branchKey
 		v := s.promotion(ctx, github.Repo{Owner: owner, Name: name}, k.branch, promotionEntry{}, snap)
 		v.PR, v.PRURL = 0, ""
 		if !v.Frozen {
-			v.Gate = "refused " + age(s.opts.Now().Sub(f.At)) + " ago: " + f.Reason
+			v.Gate = "refused " + age(s.opts.Now().Sub(f.At)) + " ago: " + clip(f.Reason, maxMessage)
 		}
 		out = append(out, v)
 	}
@@ -300,7 +304,7 @@ func (s *Server) promotion(ctx context.Context, repo github.Repo, branch string,
 	if f, frozen, err := s.freezes.Frozen(ctx, repo, v.Env); err == nil && frozen {
 		v.Gate, v.Frozen = describeFreeze(f), true
 	} else if f, ok := snap.promos[branchKey{name, branch}]; ok && f.Verb == "waiting" {
-		v.Gate = f.Verb + ": " + f.Reason
+		v.Gate = f.Verb + ": " + clip(f.Reason, maxMessage)
 	}
 	return v
 }
