@@ -158,6 +158,7 @@ func TestMatrixCells(t *testing.T) {
 	st.put(t, state.AppStatus{App: "api-staging", Environment: "staging", Commit: commitB, Seen: commitB, AppliedAt: applied, State: state.StateApplied, Healthy: true})
 	st.put(t, state.AppStatus{App: "api-production", Environment: "production", Commit: commitA, Seen: commitC, AppliedAt: applied.Add(-time.Hour), State: state.StateFailed, Message: "Deployment/prod/api apply failed: forbidden"})
 	st.put(t, state.AppStatus{App: "worker-staging", Environment: "staging", Commit: commitA, Seen: commitA, AppliedAt: applied, State: state.StateApplied, Healthy: false})
+	st.put(t, state.AppStatus{App: "web-staging", Environment: "staging", Seen: commitC, State: state.StateFailed, Message: "render: unknown field"})
 	st.merged(t, 12, commitB)
 	st.fact(t, "drift", "found", map[string]any{"repo": repo.String(), "app": "worker-staging", "summary": "worker-staging drift found: Deployment/stg/worker"})
 	st.waitPage(t, "drift found")
@@ -167,7 +168,8 @@ func TestMatrixCells(t *testing.T) {
 		name, cell, want string
 	}{
 		{"applied, healthy, its pull request", `data-app="api-staging"`, "api-staging bbbbbbb #12 applied healthy 5m ago · checks"},
-		{"failed: the commit tried and why", `data-app="api-production"`, "api-production ccccccc failed 1h ago · checks Deployment/prod/api apply failed: forbidden"},
+		{"failed: what it runs, the commit tried and why", `data-app="api-production"`, "api-production aaaaaaa failed tried ccccccc 1h ago · checks Deployment/prod/api apply failed: forbidden"},
+		{"never applied", `data-app="web-staging"`, "web-staging nothing applied yet failed tried ccccccc checks render: unknown field"},
 		{"drift found after the apply", `data-app="worker-staging"`, "worker-staging aaaaaaa applied not healthy drift found 5m ago · checks"},
 	}
 	for _, tt := range tests {
@@ -182,6 +184,7 @@ func TestMatrixCells(t *testing.T) {
 		`href="https://github.example/acme/cluster-config/pull/12"`,
 		`href="https://github.example/acme/cluster-config/commit/` + commitB + `/checks"`,
 		`href="https://github.example/acme/cluster-config/commit/` + commitC + `"`,
+		`href="https://github.example/acme/cluster-config/commit/` + commitC + `/checks"`,
 	}
 	for _, l := range links {
 		if !strings.Contains(page, l) {

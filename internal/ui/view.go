@@ -53,10 +53,16 @@ type rowView struct {
 type cellView struct {
 	Present bool
 	App     string
-	// Commit is the commit applied (State applied) or last attempted.
-	Commit, ShortCommit, CommitURL, ChecksURL string
-	PR                                        int
-	PRURL                                     string
+	// Commit is the commit the app runs: the last one applied
+	// successfully; PR the pull request whose merge made it.
+	Commit, ShortCommit, CommitURL string
+	PR                             int
+	PRURL                          string
+	// Failed is the newer commit whose apply failed (State failed), ""
+	// when the failed apply was of Commit itself.
+	Failed, ShortFailed, FailedURL string
+	// ChecksURL is the checks of the last commit tried.
+	ChecksURL string
 	// State is state.StateApplied or state.StateFailed; Message the
 	// failure.
 	State, Message string
@@ -189,16 +195,18 @@ func (s *Server) cell(repo string, st state.AppStatus, ok bool, snap snapshot, n
 		return cellView{}
 	}
 	c := cellView{Present: true, App: st.App, State: st.State, Message: clip(st.Message, maxMessage), Healthy: st.Healthy, At: st.AppliedAt}
-	c.Commit = cmp.Or(st.Commit, st.Seen)
-	if st.State == state.StateFailed && st.Seen != "" {
-		c.Commit = st.Seen
-	}
+	c.Commit = st.Commit
 	if c.Commit != "" {
-		c.ShortCommit = short(c.Commit)
-		c.CommitURL, c.ChecksURL = s.links.commit(repo, c.Commit), s.links.checks(repo, c.Commit)
+		c.ShortCommit, c.CommitURL = short(c.Commit), s.links.commit(repo, c.Commit)
 		if pr, ok := snap.merges[c.Commit]; ok {
 			c.PR, c.PRURL = pr.Number, cmp.Or(pr.URL, s.links.pull(repo, pr.Number))
 		}
+	}
+	if st.State == state.StateFailed && st.Seen != "" && st.Seen != st.Commit {
+		c.Failed, c.ShortFailed, c.FailedURL = st.Seen, short(st.Seen), s.links.commit(repo, st.Seen)
+	}
+	if tried := cmp.Or(c.Failed, c.Commit); tried != "" {
+		c.ChecksURL = s.links.checks(repo, tried)
 	}
 	k := appKey{repo, st.App}
 	if f, ok := snap.applied[k]; ok && f.At.After(c.At) {
