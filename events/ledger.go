@@ -79,6 +79,43 @@ func KVKey(parts ...string) string {
 	return strings.Join(out, ".")
 }
 
+// SplitKVKey reverses KVKey: the parts key was made of; ok is false for a
+// key KVKey does not make.
+func SplitKVKey(key string) (parts []string, ok bool) {
+	for _, p := range strings.Split(key, ".") {
+		s, ok := unescapeKeyPart(p)
+		if !ok {
+			return nil, false
+		}
+		parts = append(parts, s)
+	}
+	return parts, KVKey(parts...) == key
+}
+
+// unescapeKeyPart reverses escapeKeyPart.
+func unescapeKeyPart(p string) (string, bool) {
+	if p == "_" {
+		return "", true
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] != '_' {
+			b.WriteByte(p[i])
+			continue
+		}
+		if i+2 >= len(p) {
+			return "", false
+		}
+		c, err := hex.DecodeString(p[i+1 : i+3])
+		if err != nil {
+			return "", false
+		}
+		b.Write(c)
+		i += 2
+	}
+	return b.String(), true
+}
+
 func escapeKeyPart(s string) string {
 	if s == "" {
 		return "_"

@@ -38,6 +38,23 @@ func PromotionPRKey(repo github.Repo, branch string) string {
 	return events.KVKey(LedgerPromotionPRs, repo.Owner, repo.Name, branch)
 }
 
+// ParsePromotionPRKey reads the repository and branch out of a
+// PromotionPRKey; ok is false for any other key.
+func ParsePromotionPRKey(key string) (repo github.Repo, branch string, ok bool) {
+	parts, ok := events.SplitKVKey(key)
+	if !ok || len(parts) != 4 || parts[0] != LedgerPromotionPRs {
+		return github.Repo{}, "", false
+	}
+	return github.Repo{Owner: parts[1], Name: parts[2]}, parts[3], true
+}
+
+// PromotionPR is one entry of the promoter's memory.
+type PromotionPR[E any] struct {
+	Repo   github.Repo
+	Branch string
+	Entry  E
+}
+
 // PromotionPRs is the promoter's memory of the promotion pull requests it
 // keeps open, one entry of type E per (repository, branch), in the ledger
 // bucket under PromotionPRKey. An entry is a hint: GitHub stays the truth.
@@ -79,6 +96,29 @@ func (m *PromotionPRs[E]) Put(ctx context.Context, repo github.Repo, branch stri
 		return fmt.Errorf("%s %s: remember pull request: %w", repo, branch, err)
 	}
 	return nil
+}
+
+// List returns every entry remembered, in no particular order; an entry
+// that cannot be read is left out.
+func (m *PromotionPRs[E]) List(ctx context.Context) ([]PromotionPR[E], error) {
+	lister, err := m.kv.ListKeysFiltered(ctx, LedgerPromotionPRs+".>")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list promotion pull requests: %w", err)
+	}
+	var out []PromotionPR[E]
+	for key := range lister.Keys() {
+		repo, branch, ok := ParsePromotionPRKey(key)
+		if !ok {
+			continue
+		}
+		if v, ok := m.Get(ctx, repo, branch); ok {
+			out = append(out, PromotionPR[E]{Repo: repo, Branch: branch, Entry: v})
+		}
+	}
+	return out, nil
 }
 
 // Forget forgets branch. Idempotent.

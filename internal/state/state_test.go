@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -291,4 +292,71 @@ func TestPromotionPRs(t *testing.T) {
 	if got, want := state.RedeliveryKey("a-b.c"), events.KVKey("redelivery", "a-b.c"); got != want {
 		t.Errorf("RedeliveryKey = %q, want the layout of before, %q", got, want)
 	}
+}
+
+// List returns every remembered promotion pull request, under names with
+// dots and underscores too, and leaves out other ledger entries and
+// unreadable ones.
+func TestPromotionPRsList(t *testing.T) {
+	bus := startBus(t)
+	ctx := context.Background()
+	type entry struct {
+		PR int `json:"pr"`
+	}
+	m, err := state.OpenPromotionPRs[entry](ctx, bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.List(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty memory: %v, %v", got, err)
+	}
+	odd := github.Repo{Owner: "a_b", Name: "c.d"}
+	plain := github.Repo{Owner: "acme", Name: "cfg"}
+	for i, e := range []struct {
+		repo   github.Repo
+		branch string
+	}{{plain, "promobot/promote/api/production"}, {odd, "x_y.z"}} {
+		if err := m.Put(ctx, e.repo, e.branch, entry{PR: i + 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kv, err := bus.KeyValue(ctx, events.BucketLedger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, value := range map[string]string{
+		state.RedeliveryKey("guid"):             `{}`,
+		state.PromotionPRKey(plain, "broken"):   `{`,
+		"promoter-pr.acme.cfg.branch_zz":        `{"pr":9}`,
+		events.KVKey("promoter-pr", "only-two"): `{"pr":9}`,
+	} {
+		if _, err := kv.Put(ctx, key, []byte(value)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := m.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b state.PromotionPR[entry]) int { return a.Entry.PR - b.Entry.PR })
+	want := []state.PromotionPR[entry]{
+		{Repo: plain, Branch: "promobot/promote/api/production", Entry: entry{PR: 1}},
+		{Repo: odd, Branch: "x_y.z", Entry: entry{PR: 2}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("List (-want +got):\n%s", diff)
+	}
+}
+
+func FuzzPromotionPRKey(f *testing.F) {
+	f.Add("acme", "cluster-config", "promobot/promote/api/production")
+	f.Add("a_b", "c.d", "")
+	f.Add("_", "%2E", "x_2fy")
+	f.Fuzz(func(t *testing.T, owner, name, branch string) {
+		r := github.Repo{Owner: owner, Name: name}
+		gr, gb, ok := state.ParsePromotionPRKey(state.PromotionPRKey(r, branch))
+		if !ok || gr != r || gb != branch {
+			t.Fatalf("parse(PromotionPRKey(%q, %q)) = %q %q %v", r, branch, gr, gb, ok)
+		}
+	})
 }

@@ -70,7 +70,6 @@ type Server struct {
 	records  *state.Records
 	freezes  *state.Freezes
 	prs      *state.PromotionPRs[promotionEntry]
-	ledger   jetstream.KeyValue
 	mem      *memory
 	hub      *hub
 	streams  chan struct{} // one token per open live stream
@@ -94,9 +93,6 @@ func New(ctx context.Context, opts Options, bus *events.Bus) (*Server, error) {
 		return nil, fmt.Errorf("status page: %w", err)
 	}
 	if s.prs, err = state.OpenPromotionPRs[promotionEntry](ctx, bus); err != nil {
-		return nil, fmt.Errorf("status page: %w", err)
-	}
-	if s.ledger, err = bus.KeyValue(ctx, events.BucketLedger); err != nil {
 		return nil, fmt.Errorf("status page: %w", err)
 	}
 	s.mux = s.routes()

@@ -415,42 +415,6 @@ func TestHeadersAndStatic(t *testing.T) {
 	}
 }
 
-func TestParsePromotionKey(t *testing.T) {
-	tests := []struct {
-		name, key string
-		repo      github.Repo
-		branch    string
-		ok        bool
-	}{
-		{"promotion", state.PromotionPRKey(repo, "promobot/promote/api/production"), repo, "promobot/promote/api/production", true},
-		{"dots and underscores", state.PromotionPRKey(github.Repo{Owner: "a_b", Name: "c.d"}, "x_y.z"), github.Repo{Owner: "a_b", Name: "c.d"}, "x_y.z", true},
-		{"another ledger entry", "redelivery.abc", github.Repo{}, "", false},
-		{"cut escape", "promoter-pr.acme.repo.branch_2", github.Repo{}, "", false},
-		{"not hex", "promoter-pr.acme.repo.branch_zz", github.Repo{}, "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r, b, ok := parsePromotionKey(tt.key)
-			if diff := cmp.Diff([]any{tt.repo.String(), tt.branch, tt.ok}, []any{r.String(), b, ok}); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func FuzzParsePromotionKey(f *testing.F) {
-	f.Add("acme", "cluster-config", "promobot/promote/api/production")
-	f.Add("a_b", "c.d", "")
-	f.Add("_", "%2E", "x_2fy")
-	f.Fuzz(func(t *testing.T, owner, name, branch string) {
-		r := github.Repo{Owner: owner, Name: name}
-		gr, gb, ok := parsePromotionKey(state.PromotionPRKey(r, branch))
-		if !ok || gr != r || gb != branch {
-			t.Fatalf("parse(PromotionPRKey(%q, %q)) = %q %q %v", r, branch, gr, gb, ok)
-		}
-	})
-}
-
 func FuzzWriteEvent(f *testing.F) {
 	f.Add("matrix", "<p>one</p>\n<p>two</p>")
 	f.Add("feed", "\n\nevent: forged\ndata: x\n\n")

@@ -3,14 +3,11 @@ package ui
 import (
 	"cmp"
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
@@ -244,21 +241,14 @@ func compareEnvs(a, b string) int {
 func (s *Server) promotions(ctx context.Context, snap snapshot) ([]promotionView, []string) {
 	var out []promotionView
 	open := map[branchKey]bool{}
-	lister, err := s.ledger.ListKeysFiltered(ctx, state.LedgerPromotionPRs+".>")
-	switch {
-	case errors.Is(err, jetstream.ErrNoKeysFound):
-	case err != nil:
+	prs, err := s.prs.List(ctx)
+	if err != nil {
 		return nil, []string{"promotion pull requests: " + err.Error()}
-	default:
-		for key := range lister.Keys() {
-			repo, branch, ok := parsePromotionKey(key)
-			if !ok {
-				continue
-			}
-			if e, ok := s.prs.Get(ctx, repo, branch); ok && e.PR > 0 {
-				out = append(out, s.promotion(ctx, repo, branch, e, snap))
-				open[branchKey{repo.String(), branch}] = true
-			}
+	}
+	for _, p := range prs {
+		if p.Entry.PR > 0 {
+			out = append(out, s.promotion(ctx, p.Repo, p.Branch, p.Entry, snap))
+			open[branchKey{p.Repo.String(), p.Branch}] = true
 		}
 	}
 	out = append(out, s.heldBack(ctx, snap, open)...)
@@ -326,49 +316,6 @@ func refString(r prbody.Ref) string {
 		s += "@" + r.Digest
 	}
 	return s
-}
-
-// parsePromotionKey reads the repository and branch out of a key of the
-// promoter's memory (state.PromotionPRKey).
-func parsePromotionKey(key string) (github.Repo, string, bool) {
-	parts := strings.Split(key, ".")
-	if len(parts) != 4 || parts[0] != state.LedgerPromotionPRs {
-		return github.Repo{}, "", false
-	}
-	var dec [3]string
-	for i, p := range parts[1:] {
-		s, ok := unescapeKeyPart(p)
-		if !ok {
-			return github.Repo{}, "", false
-		}
-		dec[i] = s
-	}
-	repo := github.Repo{Owner: dec[0], Name: dec[1]}
-	return repo, dec[2], state.PromotionPRKey(repo, dec[2]) == key
-}
-
-// unescapeKeyPart reverses events.KVKey's escaping of one part.
-func unescapeKeyPart(p string) (string, bool) {
-	if p == "_" {
-		return "", true
-	}
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] != '_' {
-			b.WriteByte(p[i])
-			continue
-		}
-		if i+2 >= len(p) {
-			return "", false
-		}
-		c, err := hex.DecodeString(p[i+1 : i+3])
-		if err != nil {
-			return "", false
-		}
-		b.Write(c)
-		i += 2
-	}
-	return b.String(), true
 }
 
 func (s *Server) feed(snap snapshot, now time.Time) ([]feedView, []deadView) {
