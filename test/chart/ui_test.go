@@ -94,3 +94,33 @@ func TestChartStatusPage(t *testing.T) {
 	checkSchemaRefuses(ctx, t, map[string]any{"github": github(nil), "ui": map[string]any{"enabled": "yes"}}, "/ui/enabled")
 	checkSchemaRefuses(ctx, t, map[string]any{"github": github(nil), "ui": map[string]any{"service": map[string]any{"type": "Ingress"}}}, "/ui/service/type")
 }
+
+// The release notes say how to reach the status page: its Service when
+// ui.enabled, else the pod's loopback (the split applier's Deployment).
+func TestChartStatusPageNotes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tests := []struct {
+		name   string
+		values map[string]any
+		want   string
+	}{
+		{"enabled", map[string]any{"github": github(nil), "ui": map[string]any{"enabled": true, "service": map[string]any{"port": 9000}}},
+			"kubectl -n promobot port-forward service/promobot-ui 8090:9000"},
+		{"loopback of the split applier", map[string]any{"github": github(nil), "nats": map[string]any{"mode": "external", "url": "nats://nats:4222"}, "roles": map[string]any{"split": true}},
+			"kubectl -n promobot port-forward deploy/promobot-applier 8090:8090"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := helm(ctx, "install", "promobot", chartDir, "--dry-run=client", "--namespace", "promobot",
+				"--kubeconfig", cluster.Kubeconfig, "--values", writeValues(t, tt.values))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, notes, ok := strings.Cut(out, "\nNOTES:\n")
+			if !ok || !strings.Contains(notes, "\n     "+tt.want+"\n") {
+				t.Errorf("NOTES lack %q:\n%s", tt.want, notes)
+			}
+		})
+	}
+}
