@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -116,7 +117,7 @@ func PlanHelm(step gitops.Step, pair gitops.Pair, sourceRoot, targetRoot string)
 	}
 	tgtVals, setIn := to.images()
 	edits := map[string][]byte{}
-	paths := sortedKeys(srcVals)
+	paths := slices.Sorted(maps.Keys(srcVals))
 	for _, vp := range paths {
 		if tgtVals[vp] == srcVals[vp] {
 			continue
@@ -191,13 +192,4 @@ func helmImages(paths []string, src, tgt map[string]string) ([]kustomize.Image, 
 		}
 	}
 	return imgs, changes
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -80,7 +81,7 @@ func RESTConfigFor(creds Credentials) (*rest.Config, error) {
 // context's, so no context switch can reach one.
 func CheckKubeconfig(kc *clientcmdapi.Config) error {
 	var problems []string
-	for _, name := range sortedKeys(kc.AuthInfos) {
+	for _, name := range slices.Sorted(maps.Keys(kc.AuthInfos)) {
 		u := kc.AuthInfos[name]
 		if u == nil {
 			continue
@@ -98,7 +99,7 @@ func CheckKubeconfig(kc *clientcmdapi.Config) error {
 			problems = append(problems, fmt.Sprintf("user %q reads a client certificate or key file", name))
 		}
 	}
-	for _, name := range sortedKeys(kc.Clusters) {
+	for _, name := range slices.Sorted(maps.Keys(kc.Clusters)) {
 		if c := kc.Clusters[name]; c != nil && c.CertificateAuthority != "" {
 			problems = append(problems, fmt.Sprintf("cluster %q reads a certificate authority file", name))
 		}
@@ -107,13 +108,4 @@ func CheckKubeconfig(kc *clientcmdapi.Config) error {
 		return fmt.Errorf("refused: %s; put credentials inline (token, client-certificate-data, certificate-authority-data)", strings.Join(problems, ", "))
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"text/template"
 
@@ -311,14 +310,4 @@ func (g *generation) run1(kind string, spec *yaml.Node) ([]params, map[string]an
 		return nil, nil, wrapRefused(kind, err)
 	}
 	return ps, tmpl, nil
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

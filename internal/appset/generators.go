@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -144,7 +145,7 @@ func (g *generation) addValues(p params, values map[string]string) error {
 		return nil
 	}
 	rendered := map[string]any{}
-	for _, k := range sortedKeys(values) {
+	for _, k := range slices.Sorted(maps.Keys(values)) {
 		s, err := g.replace(values[k], p)
 		if err != nil {
 			return fmt.Errorf("values.%s: %w", k, err)

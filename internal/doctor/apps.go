@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -157,7 +159,7 @@ func (run *appsRun) renderApps(ctx context.Context, name, repo string, loaded *g
 		return ok(name, "no apps")
 	}
 	var where []string
-	for _, c := range sortedKeys(perCluster) {
+	for _, c := range slices.Sorted(maps.Keys(perCluster)) {
 		where = append(where, fmt.Sprintf("%d → %s", perCluster[c], c))
 	}
 	found := fmt.Sprintf("%d rendered: %s%s", len(apps), strings.Join(where, ", "), skipped)

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -127,7 +127,7 @@ func appInfo(o GitHubOptions) (*gh.Client, error) {
 // permissionsCheck compares the App's granted permissions with o's.
 func permissionsCheck(o GitHubOptions, granted map[string]string) Check {
 	var missing []string
-	for _, name := range sortedKeys(o.Permissions) {
+	for _, name := range slices.Sorted(maps.Keys(o.Permissions)) {
 		want := o.Permissions[name]
 		if permRank[granted[name]] < permRank[want] {
 			have := granted[name]
@@ -294,13 +294,4 @@ func configCheck(ctx context.Context, ic *github.InstallationClient, r *gh.Repos
 		return fail(name, fmt.Sprintf("invalid on %s: %v", r.GetDefaultBranch(), err), "fix "+gitops.ConfigFile+" on "+r.GetDefaultBranch()+" (see the README's .promobot.yaml reference)")
 	}
 	return ok(name, "valid on "+r.GetDefaultBranch())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -350,7 +352,7 @@ func unmatchedConfig(cfg *Config, apps []App) []Note {
 		names[a.Name] = true
 	}
 	var notes []Note
-	for _, name := range sortedKeys(cfg.Apps) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Apps)) {
 		if !names[name] {
 			notes = append(notes, Note{Kind: NoteConfig, File: ConfigFile, App: name, Message: "apps." + name + " matches no Application"})
 		}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
+
 	// Freeze windows name IANA time zones; embedding the database keeps
 	// .promobot.yaml valid on hosts (distroless images) without zoneinfo.
 	_ "time/tzdata"
@@ -642,7 +644,7 @@ func (c *Config) validate(lines map[string]int, problems *[]string) {
 		add("appsDir", "%v", err)
 	}
 	c.validateClusters(add)
-	for _, name := range sortedKeys(c.Apps) {
+	for _, name := range slices.Sorted(maps.Keys(c.Apps)) {
 		if e := c.Apps[name].Environment; e != "" && !envNameRe.MatchString(e) {
 			add("apps."+name+".environment", "%q is not an environment name (lowercase letters, digits and -)", e)
 		}
@@ -662,7 +664,7 @@ type problemFunc func(path, format string, args ...any)
 // of the operator's clusters or to the one promobot runs in, never to
 // credentials of the repository's.
 func (c *Config) validateClusters(add problemFunc) {
-	for _, server := range sortedKeys(c.Clusters) {
+	for _, server := range slices.Sorted(maps.Keys(c.Clusters)) {
 		cl := c.Clusters[server]
 		p := "clusters." + server
 		if server == "" {
@@ -805,13 +807,4 @@ func checkRepoDir(dir string) error {
 		return fmt.Errorf("%q is outside the repository", dir)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

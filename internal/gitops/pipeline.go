@@ -2,7 +2,9 @@ package gitops
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -58,7 +60,7 @@ func (c *Config) Pipeline(apps []App) ([]Step, error) {
 		for i, ps := range c.Steps {
 			for _, env := range []string{ps.From, ps.To} {
 				if _, ok := byEnv[env]; !ok && len(apps) > 0 {
-					return nil, fmt.Errorf("%s pipeline[%d] %s → %s: no app has environment %q (environments: %s)", ConfigFile, i, ps.From, ps.To, env, strings.Join(sortedKeys(byEnv), ", "))
+					return nil, fmt.Errorf("%s pipeline[%d] %s → %s: no app has environment %q (environments: %s)", ConfigFile, i, ps.From, ps.To, env, strings.Join(slices.Sorted(maps.Keys(byEnv)), ", "))
 				}
 			}
 			steps = append(steps, Step{From: ps.From, To: ps.To, AutoPromote: ps.AutoPromote, AutoMerge: ps.AutoMerge, MergeMethod: ps.MergeMethod, Gates: ps.Gates, Strategy: ps.Strategy, Carry: ps.Carry})

@@ -4,10 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
-
 
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/gitops"
@@ -175,7 +175,7 @@ func (s *Server) repoMatrix(repo string, recs []state.AppRecord, snap snapshot, 
 	for _, env := range envs {
 		v.Envs = append(v.Envs, envView{Name: env})
 	}
-	for _, base := range sortedKeys(byRow) {
+	for _, base := range slices.Sorted(maps.Keys(byRow)) {
 		row := rowView{App: base}
 		for _, env := range envs {
 			st, ok := byRow[base][env]
@@ -348,13 +348,4 @@ func short(sha string) string {
 		return sha[:7]
 	}
 	return sha
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
