@@ -6,11 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -30,6 +28,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/promobot/promobot/internal/notify"
+	"github.com/promobot/promobot/test/kit"
 )
 
 // renderAll renders the chart as release promobot in namespace promobot
@@ -235,7 +234,7 @@ var promobotBinary = sync.OnceValues(func() ([]byte, error) {
 	}
 	defer os.RemoveAll(dir)
 	bin := dir + "/promobot"
-	if err := buildTo(bin); err != nil {
+	if err := kit.BuildPromobot(bin); err != nil {
 		return nil, err
 	}
 	return os.ReadFile(bin)
@@ -385,16 +384,6 @@ func TestChartDashboard(t *testing.T) {
 			t.Errorf("no panel shows %s", name)
 		}
 	}
-}
-
-// buildTo builds promobot into bin.
-func buildTo(bin string) error {
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/promobot/promobot/cmd/promobot")
-	cmd.Dir = repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build promobot: %w\n%s", err, out)
-	}
-	return nil
 }
 
 // readmeYAML returns the main README's ```yaml block that starts with

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,10 +128,8 @@ func TestChartExternalNATSCluster(t *testing.T) {
 func buildPromobot(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "promobot")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/promobot/promobot/cmd/promobot")
-	cmd.Dir = repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build promobot: %v\n%s", err, out)
+	if err := kit.BuildPromobot(bin); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

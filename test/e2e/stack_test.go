@@ -49,10 +49,8 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	promobotBin = filepath.Join(dir, "promobot")
-	build := exec.Command("go", "build", "-o", promobotBin, "github.com/promobot/promobot/cmd/promobot")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build promobot:", err)
+	if err := kit.BuildPromobot(promobotBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
