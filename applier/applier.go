@@ -113,6 +113,7 @@ type Applier struct {
 	locks    *events.Locker
 	registry *state.Registry
 	freezes  *state.Freezes
+	merges   *state.Merges
 	reports  *reportQueue
 	log      *slog.Logger
 }
@@ -134,7 +135,7 @@ func New(ctx context.Context, opts Options, bus *events.Bus, gh Installations, c
 		return nil, err
 	}
 	return &Applier{opts: opts, bus: bus, gh: idInstallations{gh}, clusters: clusters, records: records, ledger: ledger, locks: locks, freezes: freezes,
-		registry: registry, reports: reports, log: opts.Logger}, nil
+		registry: registry, merges: st.Merges, reports: reports, log: opts.Logger}, nil
 }
 
 // Records gives access to the apps' records (what the promoter's gates read).

@@ -78,7 +78,7 @@ func newAppMetrics(reg prometheus.Registerer, max int) *appMetrics {
 		}, appLabels),
 		leadTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "promobot_promotion_lead_time_seconds",
-			Help: "Time from the promotion commit (written when promobot opened or last updated the promotion pull request) to the target environment applied from its merge.",
+			Help: "Time from the merge of the pull request a promotion carries (else the promotion commit) to the target environment applied from the promotion's merge.",
 			// One minute to about eleven days.
 			Buckets: prometheus.ExponentialBuckets(60, 2, 15),
 		}, appLabels),
@@ -137,8 +137,8 @@ func (m *appMetrics) driftChecked(repo Repo, app, env string, drifted int) {
 	m.drifted.WithLabelValues(m.series.labels(repo.String(), app, env)...).Set(float64(drifted))
 }
 
-// promoted records the lead time of a promotion of app: from since, the
-// promotion commit's time, to at, when its merge was applied.
+// promoted records the lead time of a promotion of app: from since, when
+// it started (Target.Promotions), to at, when its merge was applied.
 func (m *appMetrics) promoted(repo Repo, app, env string, since, at time.Time) {
 	if since.IsZero() || at.Before(since) {
 		return

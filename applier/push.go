@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -93,7 +94,7 @@ func (a *Applier) handlePush(ctx context.Context, d events.Delivery) (string, er
 		RepoURLs:       []string{p.Repository.HTMLURL, p.Repository.CloneURL, p.Repository.SSHURL},
 		AllowMassPrune: AllowsMassPrune(p.HeadCommit.Message),
 		Rollbacks:      RollbackBranches(p.HeadCommit.Message),
-		Promotions:     promotionTimes(p.HeadCommit.Message, p.Commits),
+		Promotions:     a.promotionStarts(ctx, repo, p.HeadCommit.Message, p.Commits),
 	}
 	if p.Before != "" && p.Before != zeroSHA {
 		if target.Changed, err = pushChanges(ctx, gh, repo, p, log); err != nil {
@@ -226,10 +227,11 @@ type Target struct {
 	// request.
 	Rollbacks []string
 	// Promotions maps the "<app>/<env>" of each promotion branch Commit's
-	// message names (the merge of a promotion pull request) to the time
-	// of the earliest promotion commit the push brought: when promobot
-	// opened or last updated that pull request. Applies of those apps
-	// record the promotion's lead time from it.
+	// message names (the merge of a promotion pull request) to when the
+	// promotion started: the merge of the pull request it promotes when
+	// promobot heard of it, else the earliest promotion commit the push
+	// brought (promotionStarts). Applies of those apps record the
+	// promotion's lead time from it.
 	Promotions map[string]time.Time
 }
 
@@ -289,6 +291,35 @@ func promotionTimes(head string, commits []pushCommit) map[string]time.Time {
 				}
 				out[key] = at
 			}
+		}
+	}
+	return out
+}
+
+// sourcePRRE matches the line of a promotion commit's message that names
+// the pull request promoted ("Source: staging at 1a2b3c4 (#12)").
+var sourcePRRE = regexp.MustCompile(`(?m)^Source: \S+ at [0-9a-f]+ \(#([0-9]{1,9})\)$`)
+
+// promotionStarts is Target.Promotions of a push: when each promotion it
+// merges started. That is the merge of the pull request the promotion
+// carries (its number on the promotion commit's Source line), as its
+// closed event told promobot (state.Merges), when that is known and
+// earlier; else the promotion commit's own time (promotionTimes).
+func (a *Applier) promotionStarts(ctx context.Context, repo Repo, head string, commits []pushCommit) map[string]time.Time {
+	out := promotionTimes(head, commits)
+	for key, at := range out {
+		app, env, _ := strings.Cut(key, "/")
+		prefix := "Promote " + app + " to " + env + "\n"
+		for _, c := range commits {
+			m := sourcePRRE.FindStringSubmatch(c.Message)
+			if m == nil || !strings.HasPrefix(c.Message+"\n", prefix) {
+				continue
+			}
+			n, _ := strconv.Atoi(m[1])
+			if merge, ok := a.merges.Get(ctx, repo, n); ok && !merge.MergedAt.IsZero() && merge.MergedAt.Before(at) {
+				out[key] = merge.MergedAt
+			}
+			break
 		}
 	}
 	return out

@@ -106,6 +106,9 @@ func TestPromoteMergeCommit(t *testing.T) {
 			n, sha := h.bumpStaging("1.1.0")
 			h.applied(sha, true, h.now.Add(-time.Hour))
 			h.settle()
+			if m, ok := h.p.merges.Get(h.ctx, Repo{Owner: owner, Name: repoName}, n); !ok || m.Commit != sha || m.MergedAt.IsZero() {
+				t.Errorf("merge of #%d recorded from its closed event = %+v, %v; want commit %s and a time", n, m, ok, sha)
+			}
 			if tt.forget {
 				kv, err := h.bus.KeyValue(h.ctx, events.BucketLedger)
 				if err != nil {

@@ -157,12 +157,8 @@ func New(ctx context.Context, opts Options, bus *events.Bus, installations Insta
 	if err != nil {
 		return nil, err
 	}
-	merges, err := state.OpenMerges(ctx, bus)
-	if err != nil {
-		return nil, err
-	}
 	return &Promoter{opts: opts, bus: bus, gh: installations, records: records, ledger: ledger, locks: locks, freezes: freezes,
-		registry: registry, memo: memo, merges: merges, log: opts.Logger}, nil
+		registry: registry, memo: memo, merges: st.Merges, log: opts.Logger}, nil
 }
 
 // Run consumes issue_comment and pull_request deliveries and the

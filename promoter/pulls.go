@@ -6,12 +6,14 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/promobot/promobot/events"
 	"github.com/promobot/promobot/internal/diff"
 	"github.com/promobot/promobot/internal/ghevent"
 	"github.com/promobot/promobot/internal/github"
 	"github.com/promobot/promobot/internal/markdown"
+	"github.com/promobot/promobot/internal/state"
 	"github.com/promobot/promobot/promoter/command"
 )
 
@@ -20,11 +22,12 @@ type pullPayload struct {
 	Action      string `json:"action"`
 	Number      int    `json:"number"`
 	PullRequest struct {
-		Number         int    `json:"number"`
-		State          string `json:"state"`
-		HTMLURL        string `json:"html_url"`
-		Merged         bool   `json:"merged"`
-		MergeCommitSHA string `json:"merge_commit_sha"`
+		Number         int       `json:"number"`
+		State          string    `json:"state"`
+		HTMLURL        string    `json:"html_url"`
+		Merged         bool      `json:"merged"`
+		MergeCommitSHA string    `json:"merge_commit_sha"`
+		MergedAt       time.Time `json:"merged_at"`
 		Head           struct {
 			Ref  string `json:"ref"`
 			SHA  string `json:"sha"`
@@ -61,8 +64,9 @@ func (p *Promoter) handlePullRequest(ctx context.Context, d events.Delivery) (st
 	pr := pp.PullRequest
 	repo := pp.Repository.repo()
 	if pp.Action == "closed" && pr.Merged && pr.MergeCommitSHA != "" {
-		// A /promote on it needs no read of the pull request.
-		if err := p.merges.Put(ctx, repo, pr.Number, pr.MergeCommitSHA); err != nil {
+		// A /promote on it needs no read of the pull request, and its
+		// promotion's lead time starts here.
+		if err := p.merges.Put(ctx, repo, pr.Number, state.Merge{Commit: pr.MergeCommitSHA, MergedAt: pr.MergedAt}); err != nil {
 			return "", err
 		}
 	}

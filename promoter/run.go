@@ -162,8 +162,8 @@ func (p *Promoter) admit(ctx context.Context, run *commandRun, merged bool) (git
 	var wg sync.WaitGroup
 	wg.Go(func() { role, roleErr = run.gh.Permission(ctx, run.repo, run.login) })
 	if merged {
-		if sha, ok := p.merges.Get(ctx, run.repo, run.number); ok {
-			pr = github.PR{Number: run.number, State: "closed", Merged: true, MergeCommitSHA: sha}
+		if m, ok := p.merges.Get(ctx, run.repo, run.number); ok {
+			pr = github.PR{Number: run.number, State: "closed", Merged: true, MergeCommitSHA: m.Commit}
 		} else {
 			wg.Go(func() { pr, prErr = run.gh.PullRequest(ctx, run.repo, run.number) })
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -18,7 +19,7 @@ import (
 //	<consumer>.<event id>                  events.Ledger: an event the consumer completed
 //	redelivery.<guid>                      when the redelivery sweep last asked for a delivery
 //	promoter-pr.<owner>.<repo>.<branch>    the promoter's open promotion pull request
-//	merged.<owner>.<repo>.<number>         a merged pull request's merge commit
+//	merged.<owner>.<repo>.<number>         a merged pull request's merge commit and time
 //
 // Every entry expires with the bucket's TTL (events.Options.LedgerTTL). A
 // consumer must not be named after the other prefixes.
@@ -129,15 +130,22 @@ func (m *PromotionPRs[E]) Forget(ctx context.Context, repo github.Repo, branch s
 	return nil
 }
 
-// Merges remembers the merge commit of each merged pull request, as its
-// closed event told it, so that a /promote on it needs no read of the pull
-// request. An entry is written only from a GitHub delivery and expires
-// with the ledger. It is safe for concurrent use.
+// Merge is a merged pull request as its closed event told it.
+type Merge struct {
+	Commit   string    `json:"commit"`
+	MergedAt time.Time `json:"merged_at"`
+}
+
+// Merges remembers each merged pull request's merge commit and time, as
+// its closed event told them: a /promote on it needs no read of the pull
+// request, and the promotion's lead time starts at the merge. An entry is
+// written only from a GitHub delivery and expires with the ledger. It is
+// safe for concurrent use.
 type Merges struct {
 	kv jetstream.KeyValue
 }
 
-// OpenMerges opens the record of merge commits.
+// OpenMerges opens the record of merges.
 func OpenMerges(ctx context.Context, bus *events.Bus) (*Merges, error) {
 	kv, err := bus.KeyValue(ctx, events.BucketLedger)
 	if err != nil {
@@ -150,20 +158,25 @@ func mergeKey(repo github.Repo, number int) string {
 	return events.KVKey(LedgerMerges, repo.Owner, repo.Name, fmt.Sprint(number))
 }
 
-// Put records sha as the merge commit of pull request number.
-func (m *Merges) Put(ctx context.Context, repo github.Repo, number int, sha string) error {
-	if _, err := m.kv.Put(ctx, mergeKey(repo, number), []byte(sha)); err != nil {
-		return fmt.Errorf("%s#%d: record merge commit: %w", repo, number, err)
+// Put records the merge of pull request number.
+func (m *Merges) Put(ctx context.Context, repo github.Repo, number int, merge Merge) error {
+	raw, err := json.Marshal(merge)
+	if err == nil {
+		_, err = m.kv.Put(ctx, mergeKey(repo, number), raw)
+	}
+	if err != nil {
+		return fmt.Errorf("%s#%d: record merge: %w", repo, number, err)
 	}
 	return nil
 }
 
-// Get returns the merge commit of pull request number; ok is false when
-// none is recorded or it cannot be read (the caller then asks GitHub).
-func (m *Merges) Get(ctx context.Context, repo github.Repo, number int) (sha string, ok bool) {
+// Get returns the merge of pull request number; ok is false when none is
+// recorded or it cannot be read (the caller then asks GitHub, or goes
+// without).
+func (m *Merges) Get(ctx context.Context, repo github.Repo, number int) (merge Merge, ok bool) {
 	e, err := m.kv.Get(ctx, mergeKey(repo, number))
-	if err != nil || len(e.Value()) == 0 {
-		return "", false
+	if err != nil || json.Unmarshal(e.Value(), &merge) != nil || merge.Commit == "" {
+		return Merge{}, false
 	}
-	return string(e.Value()), true
+	return merge, true
 }

@@ -214,6 +214,7 @@ type Stores struct {
 	Locks    *events.Locker
 	Registry *Registry
 	Freezes  *Freezes
+	Merges   *Merges
 }
 
 // OpenStores opens the Stores on bus.
@@ -233,6 +234,9 @@ func OpenStores(ctx context.Context, bus *events.Bus) (Stores, error) {
 		return Stores{}, err
 	}
 	if s.Freezes, err = OpenFreezes(ctx, bus); err != nil {
+		return Stores{}, err
+	}
+	if s.Merges, err = OpenMerges(ctx, bus); err != nil {
 		return Stores{}, err
 	}
 	return s, nil
