@@ -32,21 +32,26 @@ type syncReport struct {
 	t        Target
 	statuses bool
 	// checkID is the check run created in progress (0: none, the final
-	// report creates a completed one).
+	// report creates a completed one), set once started is closed.
 	checkID int64
+	started chan struct{}
 }
 
-// startSyncReport creates the sync's check run, in progress, for n apps.
+// startSyncReport creates the sync's check run, in progress, for n apps,
+// while the apps sync: the applies do not wait for GitHub.
 func (a *Applier) startSyncReport(ctx context.Context, gh GitHub, t Target, n int, cfg *gitops.Config) *syncReport {
-	r := &syncReport{a: a, gh: gh, t: t, statuses: cfg != nil && cfg.Reporting.CommitStatuses}
-	id, err := gh.CreateCheckRun(github.WithMaxWait(ctx, 0), t.Repo, github.CheckRun{
-		Name: SyncCheckName, HeadSHA: t.Commit, Status: "in_progress",
-		Title: fmt.Sprintf("Applying %d %s", n, plural(n, "app")),
-	})
-	if err != nil {
-		a.log.Info("sync check run not started; the final one reports", "repo", t.Repo.String(), "revision", markdown.ShortSHA(t.Commit), "error", err)
-	}
-	r.checkID = id
+	r := &syncReport{a: a, gh: gh, t: t, statuses: cfg != nil && cfg.Reporting.CommitStatuses, started: make(chan struct{})}
+	go func() {
+		defer close(r.started)
+		id, err := gh.CreateCheckRun(github.WithMaxWait(ctx, 0), t.Repo, github.CheckRun{
+			Name: SyncCheckName, HeadSHA: t.Commit, Status: "in_progress",
+			Title: fmt.Sprintf("Applying %d %s", n, plural(n, "app")),
+		})
+		if err != nil {
+			a.log.Info("sync check run not started; the final one reports", "repo", t.Repo.String(), "revision", markdown.ShortSHA(t.Commit), "error", err)
+		}
+		r.checkID = id
+	}()
 	return r
 }
 
@@ -54,6 +59,7 @@ func (a *Applier) startSyncReport(ctx context.Context, gh GitHub, t Target, n in
 // commit statuses if asked for, and the check run last, so whoever sees
 // the check completed finds the rest done.
 func (r *syncReport) finish(ctx context.Context, outs []Outcome) {
+	<-r.started
 	for _, env := range deployedEnvironments(outs) {
 		r.a.deliver(ctx, r.gh, r.deployment(env, outs))
 	}

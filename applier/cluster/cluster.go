@@ -204,12 +204,21 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	if err != nil {
 		return Result{Inventory: prev}, err
 	}
-	if err := c.claim(ctx, desired, opts); err != nil {
+	// The namespace CreateNamespace would create is read once: while it
+	// does not exist, nothing in it can belong to anyone, so its objects
+	// need no claim, and it is created without another read.
+	missingNS, err := c.missingNamespace(ctx, desired, opts)
+	if err != nil {
+		return Result{Inventory: prev}, err
+	}
+	if err := c.claim(ctx, desired, opts, missingNS); err != nil {
 		return Result{Inventory: prev}, err
 	}
 	var res Result
-	if err := c.createNamespace(ctx, desired, opts, &res.ChangeSet); err != nil {
-		return Result{Inventory: prev}, err
+	if missingNS != "" {
+		if err := c.createNamespace(ctx, opts.Namespace, &res.ChangeSet); err != nil {
+			return Result{Inventory: prev}, err
+		}
 	}
 	plan := planSync(desired)
 	if len(plan.resources) == 0 {
@@ -239,23 +248,44 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	return res, err
 }
 
-// createNamespace creates opts.Namespace when opts.CreateNamespace asks
-// for it and the render does not have it, and notes a creation in cs.
-func (c *Cluster) createNamespace(ctx context.Context, desired []*unstructured.Unstructured, opts Options, cs *ChangeSet) error {
+// missingNamespace returns opts.Namespace when opts.CreateNamespace asks
+// for it, the render does not have it and the cluster does not either;
+// "" otherwise.
+func (c *Cluster) missingNamespace(ctx context.Context, desired []*unstructured.Unstructured, opts Options) (string, error) {
 	if !opts.CreateNamespace || opts.Namespace == "" || rendersNamespace(desired, opts.Namespace) {
+		return "", nil
+	}
+	err := c.client.Get(ctx, client.ObjectKey{Name: opts.Namespace}, &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}})
+	switch {
+	case err == nil:
+		return "", nil
+	case apierrors.IsNotFound(err):
+		return opts.Namespace, nil
+	}
+	return "", fmt.Errorf("Namespace/%s get: %w", opts.Namespace, err)
+}
+
+// createNamespace creates the namespace name (missingNamespace found it
+// missing) and notes the creation in cs. It is labelled managed-by
+// promobot but not with an app, so no app's prune ever deletes it; one
+// created since it was read is left as it is.
+func (c *Cluster) createNamespace(ctx context.Context, name string, cs *ChangeSet) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   name,
+		Labels: map[string]string{LabelManagedBy: ManagedByValue},
+	}}
+	err := c.client.Create(ctx, ns)
+	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}
-	created, err := c.ensureNamespace(ctx, opts.Namespace)
 	if err != nil {
-		return err
+		return fmt.Errorf("Namespace/%s create: %w", name, err)
 	}
-	if created {
-		cs.Changes = append(cs.Changes, Change{
-			Subject: "Namespace/" + opts.Namespace,
-			Object:  ObjectRef{Version: "v1", Kind: "Namespace", Name: opts.Namespace},
-			Action:  Created,
-		})
-	}
+	cs.Changes = append(cs.Changes, Change{
+		Subject: "Namespace/" + name,
+		Object:  ObjectRef{Version: "v1", Kind: "Namespace", Name: name},
+		Action:  Created,
+	})
 	return nil
 }
 
@@ -387,29 +417,4 @@ func rendersNamespace(objs []*unstructured.Unstructured, name string) bool {
 		}
 	}
 	return false
-}
-
-// ensureNamespace creates the namespace when it is missing and reports
-// whether it did. It is labelled managed-by promobot but not with an app, so
-// no app's prune ever deletes it.
-func (c *Cluster) ensureNamespace(ctx context.Context, name string) (bool, error) {
-	ns := &corev1.Namespace{}
-	err := c.client.Get(ctx, client.ObjectKey{Name: name}, ns)
-	if err == nil {
-		return false, nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return false, fmt.Errorf("Namespace/%s get: %w", name, err)
-	}
-	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   name,
-		Labels: map[string]string{LabelManagedBy: ManagedByValue},
-	}}
-	if err := c.client.Create(ctx, ns); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return false, nil
-		}
-		return false, fmt.Errorf("Namespace/%s create: %w", name, err)
-	}
-	return true, nil
 }

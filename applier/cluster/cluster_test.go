@@ -626,9 +626,30 @@ metadata:
 
 	o := opts(ns)
 	o.CreateNamespace = true
-	res, err := c.Apply(ctx, render(t, cm, ns), cluster.Inventory{}, o)
+	// Reads of the new namespace's objects: none to claim while it does
+	// not exist; the namespace itself is read once.
+	var mu sync.Mutex
+	var lists, nsReads int
+	cfg := rest.CopyConfig(kc.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			mu.Lock()
+			switch {
+			case req.Method == http.MethodGet && req.URL.Path == "/api/v1/namespaces/"+ns+"/configmaps":
+				lists++
+			case req.Method == http.MethodGet && req.URL.Path == "/api/v1/namespaces/"+ns:
+				nsReads++
+			}
+			mu.Unlock()
+			return rt.RoundTrip(req)
+		})
+	}
+	res, err := newCluster(t, cfg).Apply(ctx, render(t, cm, ns), cluster.Inventory{}, o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if lists != 0 || nsReads != 1 {
+		t.Errorf("apply into a namespace it creates listed its ConfigMaps %d times and read the namespace %d times, want 0 and 1", lists, nsReads)
 	}
 	want := []change{
 		{Subject: "Namespace/" + ns, Action: cluster.Created},
@@ -639,6 +660,13 @@ metadata:
 	}
 	if diff := cmp.Diff([]string{"ConfigMap/" + ns + "/settings"}, subjects(res.Inventory)); diff != "" {
 		t.Errorf("inventory: the created namespace must not be in it (-want +got):\n%s", diff)
+	}
+	// Once it exists, another app's apply into it is claimed as ever.
+	other := o
+	other.App = "web-staging"
+	var owned *cluster.OwnershipError
+	if _, err := c.Apply(ctx, render(t, cm, ns), cluster.Inventory{}, other); !errors.As(err, &owned) {
+		t.Errorf("another app's apply of settings into the existing namespace: %v, want an *OwnershipError", err)
 	}
 }
 

@@ -137,8 +137,9 @@ func ownerOfLabels(l map[string]string) (Owner, bool) {
 //
 // Both only concern objects labelled managed-by promobot, so the live state
 // is read with one metadata-only list per kind and namespace (a Get per
-// object where listing is forbidden), not a request per object.
-func (c *Cluster) claim(ctx context.Context, desired []*unstructured.Unstructured, opts Options) error {
+// object where listing is forbidden), not a request per object; objects in
+// missingNS, a namespace that does not exist, are not read at all.
+func (c *Cluster) claim(ctx context.Context, desired []*unstructured.Unstructured, opts Options, missingNS string) error {
 	mine := OwnerLabels(opts.App, opts.Repo)
 	var (
 		mu     sync.Mutex
@@ -160,6 +161,9 @@ func (c *Cluster) claim(ctx context.Context, desired []*unstructured.Unstructure
 	eg, gctx := errgroup.WithContext(ctx)
 	eg.SetLimit(8)
 	for _, g := range byKind(desired) {
+		if missingNS != "" && g.ns == missingNS {
+			continue // in a namespace that does not exist: nobody's yet
+		}
 		eg.Go(func() error { return c.claimKind(gctx, g, judge) })
 	}
 	if err := eg.Wait(); err != nil {
