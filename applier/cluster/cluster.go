@@ -13,12 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
 	"github.com/fluxcd/pkg/ssa/jsondiff"
 	ssautils "github.com/fluxcd/pkg/ssa/utils"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -232,7 +234,7 @@ func (c *Cluster) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	// whatever may now exist: a failed apply must not make a later prune
 	// forget objects.
 	res.Inventory = newInventory(append(append([]ObjectRef(nil), prev.Objects...), refsOf(plan.resources)...))
-	run := &syncRun{c: c, opts: opts, plan: plan, prev: prev, res: &res, deadline: time.Now().Add(opts.HealthTimeout)}
+	run := &syncRun{c: c, opts: opts, plan: plan, prev: prev, res: &res, deadline: time.Now().Add(opts.HealthTimeout), newNS: missingNS}
 	if opts.SyncOptions.RespectIgnoreDifferences && len(opts.IgnoreDifferences) > 0 {
 		if run.ignore, err = c.ignoreRules(ctx, plan.resources, opts); err != nil {
 			return res, err
@@ -308,6 +310,45 @@ func (c *Cluster) applyAll(ctx context.Context, desired []*unstructured.Unstruct
 	set, err := m.ApplyAllStaged(ctx, desired, applyOpts)
 	if set != nil {
 		cs.Changes = append(cs.Changes, fromSSA(set.Entries)...)
+	}
+	if err != nil {
+		if conflicts := ac.collected(); len(conflicts) > 0 {
+			return &ConflictError{Conflicts: conflicts}
+		}
+		return fmt.Errorf("apply: %w", err)
+	}
+	return nil
+}
+
+// createAll server-side applies objs, every one in a namespace this apply
+// just created, so none exists yet: one request each, as kubectl makes,
+// where ssa would first read and dry-run each (to find what changed: here
+// everything is created). objs are applied as ssa applies them (its order,
+// opts.FieldManager, ownership forced only with opts.Force) and noted
+// created.
+func (c *Cluster) createAll(ctx context.Context, objs []*unstructured.Unstructured, opts Options, cs *ChangeSet) error {
+	sort.Sort(ssa.SortableUnstructureds(objs))
+	// The client ssa would apply with: it forces only with opts.Force and
+	// turns a conflict with another manager into a *ConflictError.
+	_, ac := c.manager(opts, opts.Force)
+	changes := make([]Change, len(objs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, u := range objs {
+		g.Go(func() error {
+			if err := ac.Patch(gctx, u.DeepCopy(), client.Apply, client.ForceOwnership, client.FieldOwner(opts.FieldManager)); err != nil {
+				return fmt.Errorf("%s apply failed: %w", refOf(u), err)
+			}
+			ref := refOf(u)
+			changes[i] = Change{Subject: ref.String(), Object: ref, Action: Created}
+			return nil
+		})
+	}
+	err := g.Wait()
+	for _, ch := range changes {
+		if ch.Subject != "" {
+			cs.Changes = append(cs.Changes, ch)
+		}
 	}
 	if err != nil {
 		if conflicts := ac.collected(); len(conflicts) > 0 {

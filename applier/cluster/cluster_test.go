@@ -626,10 +626,12 @@ metadata:
 
 	o := opts(ns)
 	o.CreateNamespace = true
-	// Reads of the new namespace's objects: none to claim while it does
-	// not exist; the namespace itself is read once.
+	// The new namespace's objects: none to claim while it does not
+	// exist, and the ConfigMap is created with one request, no read and
+	// no dry run first; the namespace itself is read once.
 	var mu sync.Mutex
 	var lists, nsReads int
+	var cmRequests []string
 	cfg := rest.CopyConfig(kc.Config)
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
@@ -639,6 +641,13 @@ metadata:
 				lists++
 			case req.Method == http.MethodGet && req.URL.Path == "/api/v1/namespaces/"+ns:
 				nsReads++
+			}
+			if strings.HasPrefix(req.URL.Path, "/api/v1/namespaces/"+ns+"/configmaps") {
+				dry := ""
+				if req.URL.Query().Get("dryRun") != "" {
+					dry = " dry-run"
+				}
+				cmRequests = append(cmRequests, req.Method+dry)
 			}
 			mu.Unlock()
 			return rt.RoundTrip(req)
@@ -651,6 +660,9 @@ metadata:
 	if lists != 0 || nsReads != 1 {
 		t.Errorf("apply into a namespace it creates listed its ConfigMaps %d times and read the namespace %d times, want 0 and 1", lists, nsReads)
 	}
+	if diff := cmp.Diff([]string{http.MethodPatch}, cmRequests); diff != "" {
+		t.Errorf("ConfigMap requests of the apply into a new namespace (-want +got):\n%s", diff)
+	}
 	want := []change{
 		{Subject: "Namespace/" + ns, Action: cluster.Created},
 		{Subject: "ConfigMap/" + ns + "/settings", Action: cluster.Created},
@@ -660,6 +672,17 @@ metadata:
 	}
 	if diff := cmp.Diff([]string{"ConfigMap/" + ns + "/settings"}, subjects(res.Inventory)); diff != "" {
 		t.Errorf("inventory: the created namespace must not be in it (-want +got):\n%s", diff)
+	}
+	// Applied again, through ssa now: nothing changed, nothing written.
+	counter := &writeCounter{}
+	wcfg := rest.CopyConfig(kc.Config)
+	wcfg.WrapTransport = counter.wrap
+	again, err := newCluster(t, wcfg).Apply(ctx, render(t, cm, ns), res.Inventory, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ChangeSet.Summary() != "1 unchanged" || len(counter.writes) != 0 {
+		t.Errorf("re-apply of what the new namespace got: %s, writes %v; want 1 unchanged and none", again.ChangeSet.Summary(), counter.writes)
 	}
 	// Once it exists, another app's apply into it is claimed as ever.
 	other := o

@@ -26,6 +26,10 @@ type syncRun struct {
 	// deferred are stale objects to prune after the last wave is healthy
 	// (their own PruneLast=true).
 	deferred []ObjectRef
+	// newNS is the namespace this apply created ("" for none): its
+	// objects cannot exist yet, so they are created (createAll) without
+	// ssa's read and dry run of each.
+	newNS string
 }
 
 // run applies every step in order, each waiting for its objects to be
@@ -68,16 +72,24 @@ func (r *syncRun) stepErr(st syncStep, err error) error {
 // apply writes st's objects: server-side apply, or replace for those with
 // Replace=true; then its hooks.
 func (r *syncRun) apply(ctx context.Context, st syncStep) error {
-	var viaSSA, viaReplace []*unstructured.Unstructured
+	var viaSSA, viaReplace, fresh []*unstructured.Unstructured
 	for _, u := range st.resources {
-		if r.opts.SyncOptions.Replace || objectSyncOptions(u).Replace {
+		switch {
+		case r.opts.SyncOptions.Replace || objectSyncOptions(u).Replace:
 			viaReplace = append(viaReplace, u)
-		} else {
+		case r.newNS != "" && u.GetNamespace() == r.newNS:
+			fresh = append(fresh, u)
+		default:
 			viaSSA = append(viaSSA, u)
 		}
 	}
 	if len(viaSSA) > 0 {
 		if err := r.c.applyAll(ctx, viaSSA, r.opts, r.ignore, &r.res.ChangeSet); err != nil {
+			return err
+		}
+	}
+	if len(fresh) > 0 {
+		if err := r.c.createAll(ctx, fresh, r.opts, &r.res.ChangeSet); err != nil {
 			return err
 		}
 	}
