@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -336,7 +337,11 @@ func (c *Cluster) createAll(ctx context.Context, objs []*unstructured.Unstructur
 	g.SetLimit(8)
 	for i, u := range objs {
 		g.Go(func() error {
-			if err := ac.Patch(gctx, u.DeepCopy(), client.Apply, client.ForceOwnership, client.FieldOwner(opts.FieldManager)); err != nil {
+			data, err := u.MarshalJSON()
+			if err == nil {
+				err = ac.Patch(gctx, u.DeepCopy(), client.RawPatch(types.ApplyPatchType, data), client.ForceOwnership, client.FieldOwner(opts.FieldManager))
+			}
+			if err != nil {
 				return fmt.Errorf("%s apply failed: %w", refOf(u), err)
 			}
 			ref := refOf(u)
