@@ -127,11 +127,17 @@ func (s *Server) Run(ctx context.Context) error {
 	js := s.bus.JetStream()
 	facts, err := js.OrderedConsumer(ctx, events.StreamFacts, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{events.FactPrefix + ".>"}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since})
+	if ctx.Err() != nil {
+		return nil // stopped while starting
+	}
 	if err != nil {
 		return fmt.Errorf("status page: stream %s: %w", events.StreamFacts, err)
 	}
 	pulls, err := js.OrderedConsumer(ctx, events.StreamGitHub, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{ghevent.Filter("pull_request")}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since})
+	if ctx.Err() != nil {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("status page: stream %s: %w", events.StreamGitHub, err)
 	}

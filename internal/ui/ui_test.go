@@ -488,3 +488,18 @@ func TestClip(t *testing.T) {
 		}
 	}
 }
+
+// A page stopped before its readers have started stops cleanly: Run
+// returns no error (shutdown during start is not a failure).
+func TestRunStoppedWhileStarting(t *testing.T) {
+	bus := kit.Bus(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(ctx, Options{}, bus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Errorf("Run after its context ended = %v, want nil", err)
+	}
+}
