@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -15,10 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/promobot/promobot/events"
@@ -258,37 +254,15 @@ func TestDoctorClusterRBAC(t *testing.T) {
 }
 
 // readDeploymentsOnly is a user of c who may do everything to configmaps
-// in namespace apps but only get and list deployments there, once the
-// authorizer knows it.
+// in namespace apps but only get and list deployments there.
 func readDeploymentsOnly(t *testing.T, c *kube.Cluster) *rest.Config {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	rules := []rbacv1.PolicyRule{
+	cfg, err := c.RoleUser(context.Background(), "promobot", "apps", []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "patch", "delete"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list"}},
-	}
-	if _, err := c.Client.RbacV1().Roles("apps").Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "promobot"}, Rules: rules}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Client.RbacV1().RoleBindings("apps").Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "promobot"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "promobot"},
-		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "promobot"}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := c.UserConfig("promobot")
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := kubernetes.NewForConfigOrDie(cfg)
-	// The authorizer learns of the binding through an informer.
-	kit.Eventually(t, 10*time.Second, "the authorizer to learn the binding", func() (bool, string) {
-		_, err := client.CoreV1().ConfigMaps("apps").List(ctx, metav1.ListOptions{})
-		return err == nil, fmt.Sprint(err)
-	})
 	return cfg
 }

@@ -5,18 +5,12 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-	authv1 "k8s.io/api/authorization/v1"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/promobot/promobot/internal/doctor"
-	"github.com/promobot/promobot/test/kit"
 	"github.com/promobot/promobot/test/kube"
 )
 
@@ -104,41 +98,15 @@ func TestCheckCluster(t *testing.T) {
 }
 
 // partialUser is a user who may do everything to configmaps in namespace
-// apps but only read deployments there, once the authorizer knows it.
+// apps but only read deployments there.
 func partialUser(t *testing.T, c *kube.Cluster) *rest.Config {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	rules := []rbacv1.PolicyRule{
+	cfg, err := c.RoleUser(context.Background(), "partial", "apps", []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "patch", "delete"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list"}},
-	}
-	if _, err := c.Client.RbacV1().Roles("apps").Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "partial"}, Rules: rules}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Client.RbacV1().RoleBindings("apps").Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "partial"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "partial"},
-		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "partial"}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := c.UserConfig("partial")
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := kubernetes.NewForConfigOrDie(cfg)
-	// The authorizer learns of the binding through an informer.
-	kit.Eventually(t, 10*time.Second, "the authorizer to learn the binding", func() (bool, string) {
-		r, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authv1.SelfSubjectAccessReview{
-			Spec: authv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authv1.ResourceAttributes{Namespace: "apps", Verb: "delete", Resource: "configmaps"}},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		return r.Status.Allowed, r.Status.Reason
-	})
 	return cfg
 }
